@@ -1,0 +1,39 @@
+"""Alembic driven from code (no alembic.ini: Reflex reads that file and ALEMBIC_CONFIG itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(connection: Connection | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+def make_revision(message: str) -> None:
+    command.revision(alembic_config(), message=message, autogenerate=True)
+
+
+def pending_changes(connection: Connection) -> list:
+    """What autogenerate would add: empty when the models match the migrated schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import agent_platform.models  # noqa: F401
+
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, SQLModel.metadata)

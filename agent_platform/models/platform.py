@@ -1,0 +1,150 @@
+"""Tables that later issues fill with behaviour: integrations, marketplace, tests, schedules."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from agent_platform.models.base import (
+    JSONType,
+    UTCDateTime,
+    created_field,
+    enum_field,
+    fk,
+    id_field,
+    json_field,
+    time_field,
+)
+
+
+class IntegrationStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ERROR = "error"
+    REVOKED = "revoked"
+
+
+class Integration(SQLModel, table=True):
+    """A connection to a provider; the credential itself lives in the secret store."""
+
+    __tablename__ = "integrations"
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    provider: str = Field(max_length=40)
+    name: str = Field(max_length=120)
+    credential_ref: str = Field(max_length=255)
+    scopes: list = json_field(list)
+    status: IntegrationStatus = enum_field(IntegrationStatus, IntegrationStatus.ACTIVE)
+    last_used_at: datetime | None = time_field()
+    last_error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_at: datetime = created_field()
+
+
+class ListingTier(enum.StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+
+
+class MarketplaceListing(SQLModel, table=True):
+    __tablename__ = "marketplace_listings"
+    id: uuid.UUID = id_field()
+    publisher_org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    agent_id: uuid.UUID | None = fk("agents.id", ondelete="SET NULL", nullable=True)
+    agent_version_id: uuid.UUID | None = fk(
+        "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    title: str = Field(max_length=120, index=True)
+    description: str = Field(default="", sa_type=sa.Text, nullable=False)
+    price_cents: int = Field(default=0, ge=0)
+    currency: str = Field(default="usd", max_length=3)
+    tier: ListingTier = enum_field(ListingTier, ListingTier.UNVERIFIED)
+    downloads: int = 0
+    rating: float = 0.0
+    rating_count: int = 0
+    is_public: bool = True
+    created_at: datetime = created_field()
+
+
+class TestKind(enum.StrEnum):
+    FUNCTIONAL = "functional"
+    SAFETY = "safety"
+    QUALITY = "quality"
+
+
+class AgentTest(SQLModel, table=True):
+    __tablename__ = "agent_tests"
+    __test__ = False  # not a pytest class
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    kind: TestKind = enum_field(TestKind, TestKind.FUNCTIONAL)
+    input: dict = json_field()
+    expectations: dict = json_field()
+    created_at: datetime = created_field()
+
+
+class TestResult(SQLModel, table=True):
+    __tablename__ = "test_results"
+    __test__ = False
+    __table_args__ = (sa.Index("ix_test_results_test_created", "test_id", "created_at"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    test_id: uuid.UUID = fk("agent_tests.id", ondelete="CASCADE", index=False)
+    execution_id: uuid.UUID | None = fk("executions.id", ondelete="SET NULL", nullable=True, index=False)
+    agent_version_id: uuid.UUID | None = fk(
+        "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    passed: bool
+    score: float | None = None
+    details: dict = json_field()
+    created_at: datetime = created_field()
+
+
+class Schedule(SQLModel, table=True):
+    __tablename__ = "schedules"
+    __table_args__ = (sa.Index("ix_schedules_due", "enabled", "next_fire_at"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    cron: str = Field(max_length=120)
+    timezone: str = Field(default="UTC", max_length=64)
+    input: dict = json_field()
+    enabled: bool = True
+    next_fire_at: datetime | None = time_field()
+    last_fire_at: datetime | None = time_field()
+    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_at: datetime = created_field()
+
+
+class ScheduleFire(SQLModel, table=True):
+    """One row per (schedule, fire time): the unique key stops two schedulers enqueueing twice."""
+
+    __tablename__ = "schedule_fires"
+    __table_args__ = (sa.UniqueConstraint("schedule_id", "fire_at", name="uq_schedule_fire"),)
+    id: uuid.UUID = id_field()
+    schedule_id: uuid.UUID = fk("schedules.id", ondelete="CASCADE", index=False)
+    fire_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    execution_id: uuid.UUID | None = fk("executions.id", ondelete="SET NULL", nullable=True, index=False)
+    created_at: datetime = created_field()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_org_created", "org_id", "created_at"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID | None = fk("organizations.id", ondelete="CASCADE", nullable=True, index=False)
+    actor_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    action: str = Field(max_length=60, index=True)
+    target_type: str | None = Field(default=None, max_length=40)
+    target_id: str | None = Field(default=None, max_length=64)
+    client_ip: str | None = Field(default=None, max_length=64)
+    details: dict = json_field()
+    created_at: datetime = created_field()
+
+

@@ -1,0 +1,78 @@
+"""Executions (runs) and their steps: the source of truth for every run, whatever Redis says."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from agent_platform.models.base import (
+    JSONType,
+    created_field,
+    enum_field,
+    fk,
+    id_field,
+    json_field,
+    time_field,
+)
+
+
+class ExecutionStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+class Execution(SQLModel, table=True):
+    __tablename__ = "executions"
+    __table_args__ = (
+        sa.Index("ix_executions_org_created", "org_id", "created_at"),
+        sa.Index("ix_executions_org_status", "org_id", "status"),
+        sa.Index("ix_executions_agent_created", "agent_id", "created_at"),
+    )
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
+    agent_id: uuid.UUID | None = fk("agents.id", ondelete="SET NULL", nullable=True, index=False)
+    agent_version_id: uuid.UUID | None = fk(
+        "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    triggered_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    schedule_id: uuid.UUID | None = fk("schedules.id", ondelete="SET NULL", nullable=True, index=False)
+    thread_id: uuid.UUID | None = Field(default=None, index=True)
+    status: ExecutionStatus = enum_field(ExecutionStatus, ExecutionStatus.QUEUED)
+    input: dict = json_field()
+    output: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    tokens_used: int = 0
+    latency_ms: int | None = None
+    cost: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(14, 6), nullable=False)
+    error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    created_at: datetime = created_field()
+    started_at: datetime | None = time_field()
+    finished_at: datetime | None = time_field()
+
+
+class ExecutionStep(SQLModel, table=True):
+    __tablename__ = "execution_steps"
+    __table_args__ = (sa.UniqueConstraint("execution_id", "position", name="uq_step_position"),)
+    id: uuid.UUID = id_field()
+    execution_id: uuid.UUID = fk("executions.id", ondelete="CASCADE", index=False)
+    position: int
+    kind: str = Field(max_length=20)
+    model: str | None = Field(default=None, max_length=200)
+    messages: list | None = Field(default=None, sa_type=JSONType, nullable=True)
+    response: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    tool_name: str | None = Field(default=None, max_length=200)
+    arguments: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    result: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    tokens: int = 0
+    cost: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(14, 6), nullable=False)
+    latency_ms: int | None = None
+    error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
+    created_at: datetime = created_field()

@@ -1,0 +1,93 @@
+"""Every setting of the platform, read once from the environment (and `.env`).
+
+Why one object: a wrong value must fail at start-up with one line naming the setting,
+and nothing else in the code may read `os.environ` for configuration.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting has a value we cannot start with; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where embedded state lives.")
+    database_url: str = Field(default="", description="Empty: SQLite file under DATA_DIR.")
+    redis_url: str = Field(default="", description="Empty: start the bundled Redis.")
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"
+    base_url: str = Field(default="", description="Public URL; empty: http://localhost:PORT.")
+
+    secret_store: Literal["local", "vault"] = "local"
+    secret_key_file: Path | None = Field(
+        default=None, description="Key of the local secret store; empty: DATA_DIR/secret.key."
+    )
+    vault_url: str = "http://127.0.0.1:8200"
+    vault_token: str = ""
+    vault_mount: str = "secret"
+
+    chroma_url: str = Field(default="", description="Empty: embedded Chroma under DATA_DIR.")
+    embedder: Literal["lexical", "local", "api"] = "lexical"
+    default_model: str = "gpt-4o-mini"
+
+    worker_processes: int = Field(default=2, ge=0, le=64)
+    session_days: int = Field(default=14, ge=1, le=365)
+    invite_days: int = Field(default=7, ge=1, le=90)
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    registration_open: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'platform.db').resolve()}"
+
+    @property
+    def bundled_redis_socket(self) -> Path:
+        return (self.data_dir / "redis.sock").resolve()
+
+    @property
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.bundled_redis_socket}"
+
+    @property
+    def resolved_base_url(self) -> str:
+        return (self.base_url or f"http://localhost:{self.port}").rstrip("/")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Load settings once per process; raise SettingsError naming the first bad field."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"Setting {name} is invalid: {first['msg']}") from None
