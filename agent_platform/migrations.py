@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
+
+from alembic import command
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,10 @@
 """Alembic environment: targets SQLModel.metadata; batch mode so ALTERs work on SQLite."""
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import agent_platform.models  # noqa: F401  (registers every table)
 from agent_platform.db import get_engine
+from alembic import context
 
 target_metadata = SQLModel.metadata
 

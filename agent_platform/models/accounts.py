@@ -9,7 +9,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from agent_platform.models.base import UTCDateTime, created_field, enum_field, fk, id_field, time_field
+from agent_platform.models.base import (
+    UTCDateTime,
+    created_field,
+    enum_field,
+    fk,
+    id_field,
+    time_field,
+)
 
 
 class Tier(enum.StrEnum):
@@ -54,7 +61,9 @@ class TierLimit(SQLModel, table=True):
     __tablename__ = "tier_limits"
     tier: Tier = Field(
         sa_column=sa.Column(
-            sa.Enum(Tier, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+            sa.Enum(
+                Tier, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+            ),
             primary_key=True,
         )
     )
@@ -81,11 +90,15 @@ class Invitation(SQLModel, table=True):
     email: str = Field(max_length=320)
     role: Role = enum_field(Role, Role.BUILDER)
     token_hash: str = Field(max_length=64, unique=True)
-    invited_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    invited_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     accepted_at: datetime | None = time_field()
-    accepted_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    accepted_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     revoked_at: datetime | None = time_field()
 
 
@@ -96,7 +109,9 @@ class UserSession(SQLModel, table=True):
     id: uuid.UUID = id_field()
     user_id: uuid.UUID = fk("users.id", ondelete="CASCADE")
     token_hash: str = Field(max_length=64, unique=True)
-    current_org_id: uuid.UUID | None = fk("organizations.id", ondelete="SET NULL", nullable=True, index=False)
+    current_org_id: uuid.UUID | None = fk(
+        "organizations.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     last_seen_at: datetime | None = time_field()
@@ -111,7 +126,9 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     name: str = Field(max_length=80)
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)

@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field as PField
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from agent_platform.models.base import (
@@ -55,11 +56,18 @@ class Agent(SQLModel, table=True):
         default=None,
         sa_column=sa.Column(
             sa.Uuid(),
-            sa.ForeignKey("agent_versions.id", ondelete="SET NULL", use_alter=True, name="fk_agents_current_version"),
+            sa.ForeignKey(
+                "agent_versions.id",
+                ondelete="SET NULL",
+                use_alter=True,
+                name="fk_agents_current_version",
+            ),
             nullable=True,
         ),
     )
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
     updated_at: datetime = created_field()
     archived_at: datetime | None = time_field()
@@ -75,5 +83,7 @@ class AgentVersion(SQLModel, table=True):
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     version: int
     config: dict = json_field()
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from agent_platform.models.base import (
-    JSONType,
     UTCDateTime,
     created_field,
     enum_field,
@@ -40,7 +39,9 @@ class Integration(SQLModel, table=True):
     status: IntegrationStatus = enum_field(IntegrationStatus, IntegrationStatus.ACTIVE)
     last_used_at: datetime | None = time_field()
     last_error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
 
 
@@ -95,7 +96,9 @@ class TestResult(SQLModel, table=True):
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     test_id: uuid.UUID = fk("agent_tests.id", ondelete="CASCADE", index=False)
-    execution_id: uuid.UUID | None = fk("executions.id", ondelete="SET NULL", nullable=True, index=False)
+    execution_id: uuid.UUID | None = fk(
+        "executions.id", ondelete="SET NULL", nullable=True, index=False
+    )
     agent_version_id: uuid.UUID | None = fk(
         "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
     )
@@ -118,7 +121,9 @@ class Schedule(SQLModel, table=True):
     enabled: bool = True
     next_fire_at: datetime | None = time_field()
     last_fire_at: datetime | None = time_field()
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
 
 
@@ -130,7 +135,9 @@ class ScheduleFire(SQLModel, table=True):
     id: uuid.UUID = id_field()
     schedule_id: uuid.UUID = fk("schedules.id", ondelete="CASCADE", index=False)
     fire_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    execution_id: uuid.UUID | None = fk("executions.id", ondelete="SET NULL", nullable=True, index=False)
+    execution_id: uuid.UUID | None = fk(
+        "executions.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
 
 
@@ -138,7 +145,9 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (sa.Index("ix_audit_org_created", "org_id", "created_at"),)
     id: uuid.UUID = id_field()
-    org_id: uuid.UUID | None = fk("organizations.id", ondelete="CASCADE", nullable=True, index=False)
+    org_id: uuid.UUID | None = fk(
+        "organizations.id", ondelete="CASCADE", nullable=True, index=False
+    )
     actor_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
     action: str = Field(max_length=60, index=True)
     target_type: str | None = Field(default=None, max_length=40)
@@ -146,5 +155,3 @@ class AuditEntry(SQLModel, table=True):
     client_ip: str | None = Field(default=None, max_length=64)
     details: dict = json_field()
     created_at: datetime = created_field()
-
-

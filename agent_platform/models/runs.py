@@ -43,8 +43,12 @@ class Execution(SQLModel, table=True):
     agent_version_id: uuid.UUID | None = fk(
         "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
     )
-    triggered_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
-    schedule_id: uuid.UUID | None = fk("schedules.id", ondelete="SET NULL", nullable=True, index=False)
+    triggered_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    schedule_id: uuid.UUID | None = fk(
+        "schedules.id", ondelete="SET NULL", nullable=True, index=False
+    )
     thread_id: uuid.UUID | None = Field(default=None, index=True)
     status: ExecutionStatus = enum_field(ExecutionStatus, ExecutionStatus.QUEUED)
     input: dict = json_field()

@@ -1,0 +1,20 @@
+"""The process's Redis connection (queue, cache, rate limits); Redis may lose data, the DB not."""
+
+from __future__ import annotations
+
+import functools
+
+from redis import Redis
+
+from agent_platform.settings import get_settings
+
+
+@functools.cache
+def get_redis() -> Redis:
+    return Redis.from_url(
+        get_settings().resolved_redis_url, socket_connect_timeout=2, socket_timeout=5
+    )
+
+
+def reset_redis() -> None:
+    get_redis.cache_clear()

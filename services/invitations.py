@@ -1,0 +1,148 @@
+"""Invitations: a single-use, expiring link that makes its holder a member with a given role."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from pydantic import BaseModel, EmailStr
+from sqlmodel import Session, col, select
+
+from agent_platform.models import Invitation, Membership, Organization, Role, User
+from agent_platform.models.base import utcnow
+from services import audit
+from services.access import Actor, require_role
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+from services.organizations import member_count, tier_limits
+from services.tokens import new_token, token_hash
+from services.validation import parse
+
+
+class InviteInput(BaseModel):
+    email: EmailStr
+    role: Role
+
+
+def create_invitation(
+    session: Session, actor: Actor, *, email: str, role: str, days: int = 7
+) -> tuple[Invitation, str]:
+    """Returns the invitation and its token; the token is shown once and only its hash kept."""
+    require_role(actor, Role.ADMIN)
+    data = parse(InviteInput, {"email": email.strip().lower(), "role": role})
+    if data.role == Role.OWNER and actor.role != Role.OWNER:
+        raise Forbidden("Only an owner can invite another owner.")
+    email_norm = str(data.email).lower()
+    already = session.exec(
+        select(Membership.id)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(Membership.org_id == actor.org_id, User.email == email_norm)
+    ).first()
+    if already:
+        raise Conflict(f"{email_norm} is already a member.", fields={"email": "Already a member"})
+    limits = tier_limits(session, actor)
+    if limits.max_members >= 0 and member_count(session, actor.org_id) >= limits.max_members:
+        raise Invalid(f"Your plan allows {limits.max_members} members; upgrade to invite more.")
+    token = new_token("inv_")
+    invitation = Invitation(
+        org_id=actor.org_id,
+        email=email_norm,
+        role=data.role,
+        token_hash=token_hash(token),
+        invited_by_id=actor.user_id,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(invitation)
+    session.flush()
+    audit.record(
+        session,
+        "invitation.created",
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="invitation",
+        target_id=invitation.id,
+        email=email_norm,
+        role=data.role.value,
+        client_ip=actor.client_ip,
+    )
+    return invitation, token
+
+
+def list_pending(session: Session, actor: Actor) -> list[Invitation]:
+    require_role(actor, Role.ADMIN)
+    return list(
+        session.exec(
+            select(Invitation)
+            .where(
+                Invitation.org_id == actor.org_id,
+                col(Invitation.accepted_at).is_(None),
+                col(Invitation.revoked_at).is_(None),
+            )
+            .order_by(col(Invitation.created_at).desc())
+        ).all()
+    )
+
+
+def revoke_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> None:
+    require_role(actor, Role.ADMIN)
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.org_id != actor.org_id:
+        raise NotFound("Invitation not found.")
+    invitation.revoked_at = utcnow()
+    session.add(invitation)
+    audit.record(
+        session,
+        "invitation.revoked",
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="invitation",
+        target_id=invitation.id,
+        client_ip=actor.client_ip,
+    )
+
+
+def _usable(session: Session, token: str) -> Invitation:
+    invitation = session.exec(
+        select(Invitation).where(Invitation.token_hash == token_hash(token))
+    ).first()
+    if invitation is None or invitation.revoked_at is not None:
+        raise NotFound("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        raise Invalid("This invitation has already been used.")
+    if invitation.expires_at <= utcnow():
+        raise Invalid("This invitation has expired; ask for a new one.")
+    return invitation
+
+
+def preview(session: Session, token: str) -> tuple[Invitation, Organization]:
+    invitation = _usable(session, token)
+    org = session.get(Organization, invitation.org_id)
+    if org is None:
+        raise NotFound("This invitation link is not valid.")
+    return invitation, org
+
+
+def accept(session: Session, user: User, token: str) -> Membership:
+    """Any signed-in user holding the link may accept it, once, before it expires."""
+    invitation = _usable(session, token)
+    existing = session.exec(
+        select(Membership).where(
+            Membership.org_id == invitation.org_id, Membership.user_id == user.id
+        )
+    ).first()
+    invitation.accepted_at = utcnow()
+    invitation.accepted_by_id = user.id
+    session.add(invitation)
+    if existing is not None:
+        return existing
+    membership = Membership(org_id=invitation.org_id, user_id=user.id, role=invitation.role)
+    session.add(membership)
+    audit.record(
+        session,
+        "invitation.accepted",
+        org_id=invitation.org_id,
+        actor_id=user.id,
+        target_type="invitation",
+        target_id=invitation.id,
+        role=invitation.role.value,
+    )
+    return membership

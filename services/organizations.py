@@ -1,0 +1,177 @@
+"""Organizations and their members: listing, roles, removal, tier limits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, func, select
+
+from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
+from services import audit
+from services.access import ROLE_RANK, Actor, require_role
+from services.accounts import create_organization
+from services.errors import Forbidden, Invalid, NotFound
+from services.validation import parse
+
+
+class OrgInput(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    membership_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class OrgRow:
+    id: uuid.UUID
+    name: str
+    role: Role
+    tier: Tier
+
+
+def orgs_of_user(session: Session, user: User) -> list[OrgRow]:
+    rows = session.exec(
+        select(Organization, Membership.role)
+        .join(Membership, col(Membership.org_id) == col(Organization.id))
+        .where(Membership.user_id == user.id)
+        .order_by(col(Organization.name))
+    ).all()
+    return [OrgRow(id=o.id, name=o.name, role=r, tier=o.tier) for o, r in rows]
+
+
+def get_org(session: Session, actor: Actor) -> Organization:
+    org = session.get(Organization, actor.org_id)
+    if org is None:
+        raise NotFound("Organization not found.")
+    return org
+
+
+def create_org(session: Session, user: User, *, name: str) -> Organization:
+    data = parse(OrgInput, {"name": name.strip()})
+    org = create_organization(session, user, data.name, personal=False)
+    audit.record(
+        session, "org.created", org_id=org.id, actor_id=user.id, target_type="org", target_id=org.id
+    )
+    return org
+
+
+def rename_org(session: Session, actor: Actor, *, name: str) -> Organization:
+    require_role(actor, Role.ADMIN)
+    data = parse(OrgInput, {"name": name.strip()})
+    org = get_org(session, actor)
+    old = org.name
+    org.name = data.name
+    session.add(org)
+    audit.record(
+        session, "org.renamed", org_id=org.id, actor_id=actor.user_id, old=old, new=data.name
+    )
+    return org
+
+
+def list_members(
+    session: Session, actor: Actor, *, search: str = "", offset: int = 0, limit: int = 50
+) -> tuple[list[MemberRow], int]:
+    query = (
+        select(Membership, User)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(Membership.org_id == actor.org_id)
+    )
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(col(User.email).ilike(pattern) | col(User.name).ilike(pattern))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(User.email)).offset(offset).limit(min(limit, 200))).all()
+    return [MemberRow(m.id, u.id, u.email, u.name, m.role, m.created_at) for m, u in rows], total
+
+
+def _membership(session: Session, actor: Actor, membership_id: uuid.UUID) -> Membership:
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.org_id != actor.org_id:
+        raise NotFound("Member not found.")
+    return membership
+
+
+def _owner_count(session: Session, org_id: uuid.UUID) -> int:
+    return session.exec(
+        select(func.count()).where(Membership.org_id == org_id, Membership.role == Role.OWNER)
+    ).one()
+
+
+def _check_can_manage(actor: Actor, current: Role, new: Role | None = None) -> None:
+    require_role(actor, Role.ADMIN)
+    if actor.role != Role.OWNER and (current == Role.OWNER or new == Role.OWNER):
+        raise Forbidden("Only an owner can change an owner or make someone an owner.")
+    if ROLE_RANK[current] > ROLE_RANK[actor.role]:
+        raise Forbidden("You cannot change a member with a higher role than yours.")
+
+
+def change_role(
+    session: Session, actor: Actor, membership_id: uuid.UUID, *, role: str
+) -> Membership:
+    try:
+        new_role = Role(role)
+    except ValueError:
+        raise Invalid(f"Unknown role {role!r}.", fields={"role": "Unknown role"}) from None
+    membership = _membership(session, actor, membership_id)
+    _check_can_manage(actor, membership.role, new_role)
+    if (
+        membership.role == Role.OWNER
+        and new_role != Role.OWNER
+        and _owner_count(session, actor.org_id) <= 1
+    ):
+        raise Invalid("An organization needs at least one owner.")
+    old = membership.role
+    membership.role = new_role
+    session.add(membership)
+    audit.record(
+        session,
+        "member.role_changed",
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="user",
+        target_id=membership.user_id,
+        old=old.value,
+        new=new_role.value,
+        client_ip=actor.client_ip,
+    )
+    return membership
+
+
+def remove_member(session: Session, actor: Actor, membership_id: uuid.UUID) -> None:
+    membership = _membership(session, actor, membership_id)
+    if membership.user_id != actor.user_id:
+        _check_can_manage(actor, membership.role)
+    if membership.role == Role.OWNER and _owner_count(session, actor.org_id) <= 1:
+        raise Invalid("The last owner cannot leave; make someone else owner first.")
+    session.delete(membership)
+    audit.record(
+        session,
+        "member.removed",
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="user",
+        target_id=membership.user_id,
+        client_ip=actor.client_ip,
+    )
+
+
+def tier_limits(session: Session, actor: Actor) -> TierLimit:
+    org = get_org(session, actor)
+    limits = session.get(TierLimit, org.tier)
+    if limits is None:
+        raise NotFound(f"No limits defined for tier {org.tier.value}.")
+    return limits
+
+
+def member_count(session: Session, org_id: uuid.UUID) -> int:
+    return session.exec(select(func.count()).where(Membership.org_id == org_id)).one()

@@ -1,0 +1,153 @@
+"""Test infrastructure: real PostgreSQL and Redis when they answer, embedded ones otherwise.
+
+Every test starts from a clean database (all tables emptied, tier limits kept) and an empty
+Redis database, so tests never depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TEST_ROOT = Path(tempfile.mkdtemp(prefix="ap-tests-"))
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_available() -> bool:
+    if not port_open("127.0.0.1", 5432):
+        return False
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def create_pg_database() -> str:
+    import psycopg
+
+    name = f"ap_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # name is ours, not user input
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+USE_PG = postgres_available()
+USE_REDIS = port_open("127.0.0.1", 6379)
+_pg_db: str | None = None
+_redis_proc: subprocess.Popen[bytes] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point settings at the test services before any app module reads them."""
+    global _pg_db, _redis_proc
+    data_dir = TEST_ROOT / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["DATA_DIR"] = str(data_dir)
+    if USE_PG:
+        _pg_db = create_pg_database()
+        os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{_pg_db}"
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'test.db'}"
+    if USE_REDIS:
+        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/12"
+    else:
+        from agent_platform import embedded_redis
+
+        sock = TEST_ROOT / "redis.sock"
+        _redis_proc = embedded_redis.start(TEST_ROOT / "redis", sock)
+        os.environ["REDIS_URL"] = f"unix://{sock}"
+    from agent_platform.settings import get_settings
+
+    get_settings.cache_clear()
+    from agent_platform import migrations
+    from agent_platform.db import get_engine
+
+    migrations.upgrade()
+    get_engine().dispose()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from agent_platform.db import reset_engine
+
+    reset_engine()
+    if _pg_db:
+        drop_pg_database(_pg_db)
+    if _redis_proc is not None:
+        _redis_proc.terminate()
+        _redis_proc.wait(10)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    db = "PostgreSQL 127.0.0.1:5432" if USE_PG else "SQLite (PostgreSQL not reachable)"
+    rd = "Redis 127.0.0.1:6379/12" if USE_REDIS else "bundled Redis (6379 not reachable)"
+    return f"agent-platform tests on {db}, {rd}"
+
+
+KEEP_TABLES = {"tier_limits", "alembic_version"}
+
+
+@pytest.fixture(autouse=True)
+def clean_state() -> Iterator[None]:
+    """Empty every table and the Redis test database before each test."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    import agent_platform.models  # noqa: F401
+    from agent_platform.db import get_engine
+    from agent_platform.redis_client import get_redis
+
+    engine = get_engine()
+    tables = [t.name for t in SQLModel.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in reversed(tables):
+                conn.execute(text(f"DELETE FROM {name}"))
+    get_redis().flushdb()
+    yield
+
+
+@pytest.fixture
+def session() -> Iterator[object]:
+    from sqlmodel import Session
+
+    from agent_platform.db import get_engine
+
+    with Session(get_engine(), expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

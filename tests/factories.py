@@ -1,0 +1,47 @@
+"""Builders for test data, with keyword defaults (see STYLE.md): real services, real rows."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session
+
+from agent_platform.models import Role, User
+from agent_platform.redis_client import get_redis
+from services import accounts
+from services.access import Actor, actor_for
+from services.accounts import default_org_id
+from services.ratelimit import LoginLimiter
+
+PASSWORD = "correct horse battery"
+
+
+def make_user(
+    session: Session, *, email: str | None = None, name: str = "Ada", password: str = PASSWORD
+) -> User:
+    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+    user = accounts.register(session, email=email, name=name, password=password)
+    session.flush()
+    return user
+
+
+def personal_actor(session: Session, user: User) -> Actor:
+    org_id = default_org_id(session, user.id)
+    assert org_id is not None
+    return actor_for(session, user, org_id)
+
+
+def add_member(
+    session: Session, org_id: uuid.UUID, *, role: Role = Role.BUILDER, email: str | None = None
+) -> tuple[User, Actor]:
+    """A new user who is also a member of `org_id` with `role`."""
+    from agent_platform.models import Membership
+
+    user = make_user(session, email=email)
+    session.add(Membership(org_id=org_id, user_id=user.id, role=role))
+    session.flush()
+    return user, actor_for(session, user, org_id)
+
+
+def limiter(max_attempts: int = 5, window_seconds: int = 300) -> LoginLimiter:
+    return LoginLimiter(get_redis(), max_attempts=max_attempts, window_seconds=window_seconds)
