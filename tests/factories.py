@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from agent_platform.models import Role, User
+from agent_platform.models import AuditEntry, Invitation, Role, User
 from agent_platform.redis_client import get_redis
 from services import accounts
 from services.access import Actor, actor_for
 from services.accounts import default_org_id
+from services.api_keys import CreatedKey
 from services.ratelimit import LoginLimiter
 
 PASSWORD = "correct horse battery"
@@ -45,3 +46,45 @@ def add_member(
 
 def limiter(max_attempts: int = 5, window_seconds: int = 300) -> LoginLimiter:
     return LoginLimiter(get_redis(), max_attempts=max_attempts, window_seconds=window_seconds)
+
+
+def make_org(session: Session, owner: User, *, name: str = "Acme") -> Actor:
+    """A new (non-personal) organization owned by `owner`; returns the owner's actor in it."""
+    from services import organizations
+
+    org = organizations.create_org(session, owner, name=name)
+    session.flush()
+    return actor_for(session, owner, org.id)
+
+
+def make_invitation(
+    session: Session, actor: Actor, *, email: str | None = None, role: Role = Role.BUILDER
+) -> tuple[Invitation, str]:
+    from services import invitations
+
+    email = email or f"invitee-{uuid.uuid4().hex[:8]}@example.com"
+    invitation, token = invitations.create_invitation(
+        session, actor, email=email, role=role.value
+    )
+    session.flush()
+    return invitation, token
+
+
+def make_api_key(
+    session: Session, actor: Actor, *, name: str = "CI", role: Role = Role.BUILDER
+) -> CreatedKey:
+    from services import api_keys
+
+    created = api_keys.create_key(session, actor, name=name, role=role.value)
+    session.flush()
+    return created
+
+
+def audit_entries(
+    session: Session, action: str, *, org_id: uuid.UUID | None = None
+) -> list[AuditEntry]:
+    """Read-back helper: every audit entry with exactly `action` (optionally in one org)."""
+    query = select(AuditEntry).where(AuditEntry.action == action)
+    if org_id is not None:
+        query = query.where(AuditEntry.org_id == org_id)
+    return list(session.exec(query).all())

@@ -1,0 +1,3 @@
+from agent_platform.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""`python -m agent_platform <command>`: up, worker, scheduler, migrate, create-admin, build."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+
+from agent_platform.settings import SettingsError, get_settings
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from agent_platform import migrations, supervisor
+    from agent_platform.db import reset_engine
+
+    if args.port:
+        os.environ["PORT"] = str(args.port)
+        get_settings.cache_clear()
+    settings = _settings()
+    try:
+        lock = supervisor.acquire_lock(settings.data_dir)
+    except supervisor.AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        migrations.upgrade()
+        reset_engine()
+        supervisor.build_frontend(settings)
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    sup = supervisor.Supervisor(settings)
+    sup.plan()
+    code = sup.run()
+    lock.close()
+    return code
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from agent_platform.worker import QUEUES, run_worker
+
+    _settings()
+    run_worker(args.queues or list(QUEUES), burst=args.burst)
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from rq_scheduler import Scheduler
+
+    from agent_platform.redis_client import get_redis
+
+    _settings()
+    Scheduler(connection=get_redis(), interval=args.interval).run()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the prebuilt frontend and the backend on one port, without rebuilding anything.
+
+    `reflex run --env prod` rebuilds the frontend at every start and `--backend-only` does not
+    serve it; this runs Reflex's own production backend with the built frontend mounted.
+    """
+    from reflex import constants
+    from reflex.utils import exec as reflex_exec
+    from reflex_base.environment import environment
+
+    settings = _settings()
+    environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
+    environment.REFLEX_SKIP_COMPILE.set(True)
+    reflex_exec.run_backend_prod(
+        settings.host, settings.port, constants.LogLevel.WARNING, mount_frontend_compiled_app=True
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from agent_platform import migrations
+
+    _settings()
+    migrations.upgrade()
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    from agent_platform import migrations
+
+    _settings()
+    migrations.make_revision(args.message)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from agent_platform import supervisor
+
+    supervisor.build_frontend(_settings(), force=args.force)
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from agent_platform import migrations
+    from agent_platform.db import session_scope
+    from services import accounts
+    from services.errors import DomainError
+
+    _settings()
+    migrations.upgrade()
+    password = args.password or os.environ.get("ADMIN_PASSWORD") or ""
+    if not password and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    try:
+        with session_scope() as session:
+            user = accounts.create_admin(
+                session,
+                email=args.email,
+                name=args.name or args.email.split("@")[0],
+                password=password,
+            )
+            email = user.email
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"{email} is an instance admin")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m agent_platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything: migrations, Redis, workers, scheduler, web")
+    up.add_argument("--port", type=int, default=0, help="serve on this port (default 3000)")
+    up.set_defaults(fn=cmd_up)
+
+    worker = sub.add_parser("worker", help="run one RQ worker process")
+    worker.add_argument("--queues", nargs="*", help="queues to listen on (default: all)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(fn=cmd_worker)
+
+    sched = sub.add_parser("scheduler", help="run the rq-scheduler process")
+    sched.add_argument("--interval", type=float, default=5.0)
+    sched.set_defaults(fn=cmd_scheduler)
+
+    sub.add_parser("web", help="serve the built app (frontend + backend) on PORT").set_defaults(
+        fn=cmd_web
+    )
+    sub.add_parser("migrate", help="upgrade the database schema").set_defaults(fn=cmd_migrate)
+
+    mk = sub.add_parser("makemigration", help="autogenerate a migration from the models")
+    mk.add_argument("message")
+    mk.set_defaults(fn=cmd_makemigration)
+
+    build = sub.add_parser("build", help="build the frontend now")
+    build.add_argument("--force", action="store_true")
+    build.set_defaults(fn=cmd_build)
+
+    admin = sub.add_parser("create-admin", help="create or promote an instance admin")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="")
+    admin.add_argument("--password", default="", help="or ADMIN_PASSWORD, or asked on a TTY")
+    admin.set_defaults(fn=cmd_create_admin)
+
+    args = parser.parse_args(argv)
+    return int(args.fn(args) or 0)

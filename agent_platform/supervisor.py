@@ -1,0 +1,231 @@
+"""`up`: run every part of the platform as supervised child processes.
+
+Order matters: migrations, then Redis, then workers and scheduler, then the web server, so
+the web app never serves a request against a missing table or queue. A child that dies is
+reported and restarted with back-off; SIGINT/SIGTERM stop every child, Redis last.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from agent_platform import embedded_redis
+from agent_platform.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("agent_platform.up")
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def acquire_lock(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on DATA_DIR for the life of this process."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / "up.lock", "a+")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        raise AlreadyRunning(
+            f"The platform is already running on DATA_DIR={data_dir.resolve()} (pid {pid}); "
+            "stop it first or use another DATA_DIR."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env.update(
+        DATA_DIR=str(settings.data_dir.resolve()),
+        PORT=str(settings.port),
+        REDIS_URL=settings.resolved_redis_url,
+        DATABASE_URL=settings.resolved_database_url,
+        REFLEX_USE_NPM="1",
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="false",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+FRONTEND_SOURCES = ("pages", "state", "assets", "rxconfig.py", "agent_platform/agent_platform.py")
+
+
+def frontend_fingerprint(settings: Settings) -> str:
+    digest = hashlib.sha256(settings.resolved_base_url.encode())
+    for name in FRONTEND_SOURCES:
+        path = ROOT / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(ROOT)).encode())
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def build_frontend(settings: Settings, *, force: bool = False) -> None:
+    """Build the static frontend once; rebuild only when its sources or base URL changed."""
+    marker = ROOT / ".web" / "build" / "client" / ".ap-fingerprint"
+    fingerprint = frontend_fingerprint(settings)
+    if not force and marker.exists() and marker.read_text() == fingerprint:
+        log.info("frontend is up to date")
+        return
+    log.info("building the frontend (first start or code changed; about a minute)")
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"],
+        cwd=ROOT,
+        env=child_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:])
+        raise RuntimeError("frontend build failed (output above)")
+    marker.write_text(fingerprint)
+    log.info("frontend built in %.0f s", time.monotonic() - start)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        self.started_at = time.monotonic()
+        log.info("started %s (pid %d)", self.name, self.proc.pid)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env = child_env(settings)
+        self.children: list[Child] = []
+        self.redis: Child | None = None
+        self.stopping = False
+
+    def plan(self) -> None:
+        py = sys.executable
+        s = self.settings
+        if not s.redis_url:
+            sock = s.bundled_redis_socket
+            self.redis = Child("redis", embedded_redis.command(s.data_dir, sock), self.env)
+        for i in range(s.worker_processes):
+            self.children.append(
+                Child(f"worker-{i + 1}", [py, "-m", "agent_platform", "worker"], self.env)
+            )
+        self.children.append(
+            Child("scheduler", [py, "-m", "agent_platform", "scheduler"], self.env)
+        )
+        self.children.append(Child("web", [py, "-m", "agent_platform", "web"], self.env))
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        if self.redis is not None:
+            self.settings.bundled_redis_socket.unlink(missing_ok=True)
+            self.redis.start()
+            embedded_redis.wait_ready(self.settings.resolved_redis_url, 15, self.redis.proc)
+        for child in self.children:
+            child.start()
+        announced = False
+        try:
+            while not self.stopping:
+                time.sleep(0.5)
+                if not announced and self._healthy():
+                    announced = True
+                    url = self.settings.resolved_base_url
+                    print(f"\n  Agent Platform is up: {url}  (Ctrl-C to stop)\n", flush=True)
+                    _open_browser(url)
+                for child in ([self.redis] if self.redis else []) + self.children:
+                    self._watch(child)
+        finally:
+            self.shutdown()
+        return 0
+
+    def _watch(self, child: Child) -> None:
+        if child.proc is None:
+            if time.monotonic() >= child.next_start and not self.stopping:
+                child.start()
+            return
+        code = child.proc.poll()
+        if code is None or self.stopping:
+            return
+        child.restarts += 1
+        delay = (
+            min(30.0, 2 ** min(child.restarts, 5))
+            if time.monotonic() - child.started_at < 30
+            else 1.0
+        )
+        log.error("%s exited with code %s; restarting in %.0f s", child.name, code, delay)
+        child.proc = None
+        child.next_start = time.monotonic() + delay
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.settings.port}/health", timeout=1
+            ) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def shutdown(self) -> None:
+        log.info("stopping")
+        for child in reversed(self.children):
+            child.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        log.info("stopped")
+
+
+def _open_browser(url: str) -> None:
+    if os.environ.get("DISPLAY") or sys.platform == "darwin":
+        import webbrowser
+
+        webbrowser.open(url)

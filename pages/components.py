@@ -1,0 +1,180 @@
+"""Reusable layout pieces: the app shell with navigation, form fields with inline errors."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from state.base import SessionState
+
+NAV = [
+    ("Dashboard", "/", "layout-dashboard"),
+    ("Agents", "/agents", "bot"),
+    ("Marketplace", "/marketplace", "store"),
+    ("Integrations", "/integrations", "plug"),
+    ("Tests", "/tests", "flask-conical"),
+    ("Schedules", "/schedules", "calendar-clock"),
+    ("Settings", "/settings", "settings"),
+]
+
+
+def nav_link(label: str, href: str, icon: str) -> rx.Component:
+    active = SessionState.router.url.path == href
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), align="center", spacing="3"),
+        href=href,
+        id=f"nav-{label.lower()}",
+        underline="none",
+        padding_x="12px",
+        padding_y="8px",
+        border_radius="8px",
+        width="100%",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 12)),
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background": rx.color("gray", 3)},
+    )
+
+
+def org_switcher() -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder="Organization", width="100%", id="org-switcher"),
+        rx.select.content(
+            rx.foreach(
+                SessionState.orgs,
+                lambda o: rx.select.item(o["name"], value=o["id"]),
+            )
+        ),
+        value=SessionState.org_id,
+        on_change=SessionState.switch_org,
+    )
+
+
+def user_box() -> rx.Component:
+    return rx.vstack(
+        rx.text(SessionState.user_name, weight="bold", size="2", id="current-user-name"),
+        rx.text(SessionState.user_email, size="1", color_scheme="gray"),
+        rx.badge(SessionState.role, id="current-role"),
+        rx.button(
+            rx.icon("log-out", size=16), "Log out",
+            variant="soft", size="2", on_click=SessionState.logout, id="logout-button", width="100%",
+        ),
+        spacing="2",
+        width="100%",
+    )  # fmt: skip
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Agent Platform", size="5", padding_x="12px"),
+        org_switcher(),
+        rx.vstack(*[nav_link(*item) for item in NAV], spacing="1", width="100%"),
+        rx.spacer(),
+        user_box(),
+        width="240px",
+        min_width="240px",
+        height="100vh",
+        padding="16px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        display=["none", "none", "flex"],
+        position="sticky",
+        top="0",
+    )
+
+
+def mobile_bar() -> rx.Component:
+    return rx.hstack(
+        rx.heading("Agent Platform", size="4"),
+        rx.spacer(),
+        rx.menu.root(
+            rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="soft", id="mobile-menu")),
+            rx.menu.content(
+                *[rx.menu.item(label, on_click=rx.redirect(href)) for label, href, _ in NAV],
+                rx.menu.separator(),
+                rx.menu.item("Log out", on_click=SessionState.logout),
+            ),
+        ),
+        padding="12px",
+        width="100%",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        display=["flex", "flex", "none"],
+    )
+
+
+def loading_screen() -> rx.Component:
+    return rx.center(rx.spinner(size="3"), height="100vh", id="loading")
+
+
+def shell(*content: rx.Component, title: str) -> rx.Component:
+    """The signed-in frame around every app page; shows a spinner until the session is known."""
+    return rx.cond(
+        SessionState.signed_in,
+        rx.flex(
+            sidebar(),
+            rx.box(
+                mobile_bar(),
+                rx.box(
+                    rx.heading(title, size="7", margin_bottom="16px", id="page-title"),
+                    *content,
+                    padding=["16px", "24px", "32px"],
+                    max_width="1200px",
+                ),
+                flex="1",
+                min_width="0",
+            ),
+            width="100%",
+        ),
+        loading_screen(),
+    )
+
+
+def field(
+    label: str,
+    name: str,
+    errors: rx.Var,
+    *,
+    type_: str = "text",
+    placeholder: str = "",
+    auto_complete: str = "",
+) -> rx.Component:
+    error = errors[name].to(str)
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=name),
+        rx.input(
+            name=name,
+            id=name,
+            type=type_,
+            placeholder=placeholder,
+            auto_complete=auto_complete or None,
+            width="100%",
+            size="3",
+            color_scheme=rx.cond(errors.contains(name), "red", "gray"),
+        ),
+        rx.cond(
+            errors.contains(name),
+            rx.text(error, color_scheme="red", size="1", id=f"{name}-error"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def error_callout(message: rx.Var, *, id_: str = "form-error") -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", id=id_),
+    )
+
+
+def empty_state(icon: str, title: str, body: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 9)),
+            rx.heading(title, size="4"),
+            rx.text(body, color_scheme="gray", text_align="center", max_width="420px"),
+            align="center",
+            spacing="3",
+        ),
+        padding="64px 16px",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="12px",
+        width="100%",
+    )

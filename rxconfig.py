@@ -1,0 +1,20 @@
+"""Reflex configuration, derived from our settings (one source of truth for ports and URLs)."""
+
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
+
+from agent_platform.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="agent_platform",
+    db_url=_settings.resolved_database_url,
+    backend_port=_settings.port,
+    api_url=_settings.resolved_base_url,
+    deploy_url=_settings.resolved_base_url,
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
+    disable_plugins=[SitemapPlugin],
+)

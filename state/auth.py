@@ -1,0 +1,103 @@
+"""Sign-in and sign-up forms."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from agent_platform.db import session_scope
+from agent_platform.redis_client import get_redis
+from agent_platform.settings import get_settings
+from services import accounts
+from services.errors import DomainError
+from services.ratelimit import LoginLimiter
+from state.base import SessionState
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths: an open redirect after login would be a phishing aid."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+class AuthFormState(SessionState):
+    error: str = ""
+    field_errors: dict[str, str] = {}
+    busy: bool = False
+
+    def _next(self) -> str:
+        return _safe_next(self.router.url.query_parameters.get("next", "/"))
+
+    def _open_session(self, email: str, password: str) -> None:
+        settings = get_settings()
+        limiter = LoginLimiter(
+            get_redis(),
+            max_attempts=settings.login_max_attempts,
+            window_seconds=settings.login_window_seconds,
+        )
+        with session_scope() as session:
+            result = accounts.login(
+                session,
+                limiter,
+                email=email,
+                password=password,
+                client_ip=self._client_ip(),
+                user_agent=self.router.headers.user_agent,
+                session_days=settings.session_days,
+                replace_token=self.auth_token or None,
+            )
+        self.auth_token = result.token
+
+    @rx.event
+    def redirect_if_signed_in(self) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        if self._load_identity():
+            return rx.redirect(self._next())
+        return None
+
+    @rx.event
+    def login(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        email, password = form.get("email", ""), form.get("password", "")
+        if not email.strip() or not password:
+            self.field_errors = {
+                k: "Required"
+                for k, v in (("email", email.strip()), ("password", password))
+                if not v
+            }
+            self.error = "Enter your email and password."
+            return None
+        try:
+            self._open_session(email, password)
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self._load_identity()
+        return rx.redirect(self._next())
+
+    @rx.event
+    def register(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        if not get_settings().registration_open:
+            self.error = "Registration is closed on this instance; ask an admin for an invitation."
+            return None
+        if form.get("password", "") != form.get("confirm", ""):
+            self.field_errors = {"confirm": "Passwords do not match"}
+            self.error = "Please correct the highlighted fields."
+            return None
+        try:
+            with session_scope() as session:
+                accounts.register(
+                    session,
+                    email=form.get("email", ""),
+                    name=form.get("name", ""),
+                    password=form.get("password", ""),
+                    client_ip=self._client_ip(),
+                )
+            self._open_session(form.get("email", ""), form.get("password", ""))
+        except DomainError as exc:
+            self.error = exc.message if not exc.fields else "Please correct the highlighted fields."
+            self.field_errors = exc.fields
+            return None
+        self._load_identity()
+        return rx.redirect(self._next())

@@ -1,0 +1,111 @@
+"""The signed-in session as the browser sees it, and the one way handlers act as the user.
+
+Why every handler re-resolves the actor: any event can be sent over the websocket by hand,
+so the page guard is a convenience and the service call is the real check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import reflex as rx
+from sqlmodel import Session
+
+from agent_platform.db import session_scope
+from agent_platform.models import User
+from services import accounts, organizations
+from services.access import Actor, actor_for
+from services.errors import DomainError, Unauthenticated
+
+T = TypeVar("T")
+
+
+class SessionState(rx.State):
+    auth_token: str = rx.LocalStorage(name="ap_session", sync=True)
+    user_name: str = ""
+    user_email: str = ""
+    is_instance_admin: bool = False
+    org_id: str = ""
+    org_name: str = ""
+    role: str = ""
+    orgs: list[dict[str, str]] = []
+    signed_in: bool = False
+    checked: bool = False
+
+    @contextmanager
+    def acting(self) -> Iterator[tuple[Session, User, Actor]]:
+        """A transaction acting as the signed-in user in their current organization."""
+        with session_scope() as session:
+            row = accounts.session_for_token(session, self.auth_token)
+            if row is None:
+                raise Unauthenticated("Your session has ended. Please sign in again.")
+            user = session.get(User, row.user_id)
+            org_id = row.current_org_id or accounts.default_org_id(session, row.user_id)
+            if user is None or org_id is None:
+                raise Unauthenticated("Your session has ended. Please sign in again.")
+            yield session, user, actor_for(session, user, org_id, client_ip=self._client_ip())
+
+    def _client_ip(self) -> str | None:
+        return self.router.session.client_ip or None
+
+    def _load_identity(self) -> bool:
+        try:
+            with self.acting() as (session, user, actor):
+                org = organizations.get_org(session, actor)
+                self.user_name = user.name
+                self.user_email = user.email
+                self.is_instance_admin = user.is_instance_admin
+                self.org_id = str(org.id)
+                self.org_name = org.name
+                self.role = actor.role.value
+                self.orgs = [
+                    {"id": str(o.id), "name": o.name, "role": o.role.value}
+                    for o in organizations.orgs_of_user(session, user)
+                ]
+                self.signed_in = True
+        except DomainError:
+            self._clear_identity()
+        self.checked = True
+        return self.signed_in
+
+    def _clear_identity(self) -> None:
+        self.signed_in = False
+        self.user_name = self.user_email = self.org_id = self.org_name = self.role = ""
+        self.orgs = []
+
+    @rx.event
+    def require_login(self) -> rx.event.EventSpec | None:
+        """on_load guard of every app page: unknown or ended sessions go to the login page."""
+        if self._load_identity():
+            return None
+        path = self.router.url.path or "/"
+        return rx.redirect(f"/login?next={path}")
+
+    @rx.event
+    def switch_org(self, org_id: str) -> rx.event.EventSpec | None:
+        try:
+            with session_scope() as session:
+                accounts.switch_org(session, self.auth_token, uuid.UUID(org_id))
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Organization not found."))
+        self._load_identity()
+        return rx.redirect(self.router.url.path or "/")
+
+    @rx.event
+    def logout(self) -> rx.event.EventSpec:
+        with session_scope() as session:
+            accounts.logout(session, self.auth_token)
+        self.auth_token = ""
+        self._clear_identity()
+        return rx.redirect("/login")
+
+
+def run_action(fn: Callable[[], T]) -> tuple[T | None, str, dict[str, str]]:
+    """Call a service; return (result, error message, field errors) for the form to show."""
+    try:
+        return fn(), "", {}
+    except DomainError as exc:
+        return None, exc.message, exc.fields
