@@ -63,9 +63,7 @@ def make_invitation(
     from services import invitations
 
     email = email or f"invitee-{uuid.uuid4().hex[:8]}@example.com"
-    invitation, token = invitations.create_invitation(
-        session, actor, email=email, role=role.value
-    )
+    invitation, token = invitations.create_invitation(session, actor, email=email, role=role.value)
     session.flush()
     return invitation, token
 

@@ -12,8 +12,8 @@ from agent_platform.db import session_scope
 from agent_platform.models import Membership, Organization, Role, User, UserSession
 from agent_platform.models.base import utcnow
 from services import accounts
-from services.ratelimit import LoginLimiter
 from services.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
+from services.ratelimit import LoginLimiter
 from services.tokens import token_hash
 from tests.factories import (
     PASSWORD,
@@ -52,9 +52,7 @@ class TestRegister:
             ("ada@example.com", "x" * 121, PASSWORD, "name"),
         ],
     )
-    def test_invalid_input_is_refused_naming_the_field(
-        self, session, email, name, password, field
-    ):
+    def test_invalid_input_is_refused_naming_the_field(self, session, email, name, password, field):
         with pytest.raises(Invalid) as exc:
             accounts.register(session, email=email, name=name, password=password)
         assert field in exc.value.fields
@@ -128,7 +126,7 @@ class TestRegister:
         strict=True,
         reason=(
             "BUG services/accounts.py register(): a valid name of up to 120 chars becomes the "
-            "org name f\"{name}'s workspace\" (up to 132 chars) but organizations.name is "
+            'org name f"{name}\'s workspace" (up to 132 chars) but organizations.name is '
             "VARCHAR(120) -> DataError on PostgreSQL"
         ),
     )
@@ -169,9 +167,10 @@ class TestLogin:
         row = session_row(session, result.token)
         assert row.token_hash == token_hash(result.token)
         assert result.token not in row.model_dump().values()
-        assert session.exec(
-            select(UserSession).where(UserSession.token_hash == result.token)
-        ).all() == []
+        assert (
+            session.exec(select(UserSession).where(UserSession.token_hash == result.token)).all()
+            == []
+        )
 
     def test_each_login_gets_a_distinct_token(self, session):
         make_user(session, email="ada@example.com")

@@ -68,8 +68,12 @@ class TestCreateKey:
 
     @pytest.mark.parametrize(
         ("name", "role", "field"),
-        [("", "builder", "name"), ("   ", "builder", "name"), ("x" * 81, "builder", "name"),
-         ("CI", "superuser", "role")],
+        [
+            ("", "builder", "name"),
+            ("   ", "builder", "name"),
+            ("x" * 81, "builder", "name"),
+            ("CI", "superuser", "role"),
+        ],
     )
     def test_bad_name_or_role_is_invalid(self, session, owner, name, role, field):
         with pytest.raises(Invalid) as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import AuditEntry, Role
 from agent_platform.models.base import utcnow
@@ -24,9 +26,7 @@ def owner(session) -> Actor:
     return actor
 
 
-def audit_entries_of(actor: Actor):
-    from sqlmodel import select
-
+def audit_entries_of(actor: Actor) -> SelectOfScalar[AuditEntry]:
     return select(AuditEntry).where(AuditEntry.org_id == actor.org_id)
 
 

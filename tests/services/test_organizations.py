@@ -7,10 +7,10 @@ import uuid
 import pytest
 from sqlmodel import Session, select
 
-from agent_platform.models import Membership, Organization, Role, Tier
+from agent_platform.models import Membership, Organization, Role, Tier, User
 from services import organizations
 from services.access import Actor, actor_for
-from services.errors import Forbidden, Invalid
+from services.errors import Forbidden, Invalid, NotFound
 from tests.factories import add_member, audit_entries, make_user, personal_actor
 
 
@@ -24,7 +24,18 @@ def membership_of(session: Session, actor: Actor) -> Membership:
 
 def member_exists(session: Session, membership_id: uuid.UUID) -> bool:
     session.flush()
-    return session.exec(select(Membership.id).where(Membership.id == membership_id)).first() is not None
+    return (
+        session.exec(select(Membership.id).where(Membership.id == membership_id)).first()
+        is not None
+    )
+
+
+def make_bulk_user(session: Session, i: int) -> uuid.UUID:
+    """A user row without argon2 hashing (fast, for volume tests only)."""
+    user = User(email=f"bulk{i:03d}@example.com", name=f"Bulk {i}", password_hash="x")
+    session.add(user)
+    session.flush()
+    return user.id
 
 
 @pytest.fixture
@@ -104,16 +115,6 @@ class TestListMembers:
         assert len(rows) == 200
 
 
-def make_bulk_user(session: Session, i: int) -> uuid.UUID:
-    """A user row without argon2 hashing (fast, for volume tests only)."""
-    from agent_platform.models import User
-
-    user = User(email=f"bulk{i:03d}@example.com", name=f"Bulk {i}", password_hash="x")
-    session.add(user)
-    session.flush()
-    return user.id
-
-
 class TestChangeRole:
     def test_owner_can_promote_a_builder_to_admin(self, session, owner):
         user, builder = add_member(session, owner.org_id, role=Role.BUILDER)
@@ -135,7 +136,9 @@ class TestChangeRole:
     def test_builder_cannot_promote_themself(self, session, owner):
         _, builder = add_member(session, owner.org_id, role=Role.BUILDER)
         with pytest.raises(Forbidden):
-            organizations.change_role(session, builder, membership_of(session, builder).id, role="admin")
+            organizations.change_role(
+                session, builder, membership_of(session, builder).id, role="admin"
+            )
 
     def test_admin_can_change_builder_and_viewer_roles(self, session, owner):
         _, admin = add_member(session, owner.org_id, role=Role.ADMIN)
@@ -231,8 +234,6 @@ class TestRemoveMember:
         assert entry.actor_id == admin.user_id
 
     def test_removed_member_loses_access(self, session, owner):
-        from services.errors import NotFound
-
         user, builder = add_member(session, owner.org_id, role=Role.BUILDER)
         organizations.remove_member(session, owner, membership_of(session, builder).id)
         session.flush()

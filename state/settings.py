@@ -1,0 +1,226 @@
+"""Settings: organization, members, invitations, API keys and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from agent_platform.settings import get_settings
+from services import api_keys, audit, invitations, organizations
+from services.errors import DomainError
+from state.base import SessionState
+
+PAGE_SIZE = 20
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
+
+
+class SettingsState(SessionState):
+    tab: str = "organization"
+    loading: bool = False
+    error: str = ""
+    field_errors: dict[str, str] = {}
+    org_tier: str = ""
+    limits: dict[str, str] = {}
+    members: list[dict[str, str]] = []
+    member_search: str = ""
+    member_total: int = 0
+    member_page: int = 0
+    invites: list[dict[str, str]] = []
+    new_invite_link: str = ""
+    keys: list[dict[str, str]] = []
+    new_key_secret: str = ""
+    audit_rows: list[dict[str, str]] = []
+    audit_total: int = 0
+    audit_page: int = 0
+
+    @rx.var
+    def is_admin(self) -> bool:
+        return self.role in ("owner", "admin")
+
+    @rx.var
+    def member_pages(self) -> int:
+        return max(1, -(-self.member_total // PAGE_SIZE))
+
+    @rx.var
+    def audit_pages(self) -> int:
+        return max(1, -(-self.audit_total // PAGE_SIZE))
+
+    def _fail(self, exc: DomainError) -> rx.event.EventSpec:
+        self.error = exc.message
+        self.field_errors = exc.fields
+        return rx.toast.error(exc.message)
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect("/login?next=/settings")
+        self.loading = True
+        self.error = ""
+        try:
+            self._refresh()
+        except DomainError as exc:
+            self.error = exc.message
+        finally:
+            self.loading = False
+        return None
+
+    def _refresh(self) -> None:
+        with self.acting() as (session, _user, actor):
+            org = organizations.get_org(session, actor)
+            self.org_tier = org.tier.value
+            lim = organizations.tier_limits(session, actor)
+            self.limits = {
+                "Agents": _limit(lim.max_agents),
+                "Runs per month": _limit(lim.max_runs_per_month),
+                "Concurrent runs": _limit(lim.max_concurrent_runs),
+                "Members": _limit(lim.max_members),
+            }
+            rows, self.member_total = organizations.list_members(
+                session, actor, search=self.member_search,
+                offset=self.member_page * PAGE_SIZE, limit=PAGE_SIZE,
+            )  # fmt: skip
+            self.members = [
+                {"id": str(m.membership_id), "name": m.name, "email": m.email,
+                 "role": m.role.value, "joined": _when(m.joined_at)}
+                for m in rows
+            ]  # fmt: skip
+            if not actor.at_least(organizations.Role.ADMIN):
+                self.invites, self.keys, self.audit_rows, self.audit_total = [], [], [], 0
+                return
+            self.invites = [
+                {"id": str(i.id), "email": i.email, "role": i.role.value,
+                 "expires": _when(i.expires_at)}
+                for i in invitations.list_pending(session, actor)
+            ]  # fmt: skip
+            self.keys = [
+                {"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": k.role.value,
+                 "created": _when(k.created_at), "last_used": _when(k.last_used_at) or "never"}
+                for k in api_keys.list_keys(session, actor)
+            ]  # fmt: skip
+            entries, self.audit_total = audit.list_entries(
+                session, actor, offset=self.audit_page * PAGE_SIZE, limit=PAGE_SIZE
+            )
+            self.audit_rows = [
+                {"when": _when(e.created_at), "action": e.action, "actor": str(e.actor_id or ""),
+                 "target": f"{e.target_type or ''} {e.target_id or ''}".strip(),
+                 "ip": e.client_ip or "", "details": ", ".join(f"{k}={v}" for k, v in e.details.items())}
+                for e in entries
+            ]  # fmt: skip
+
+    @rx.event
+    def set_tab(self, tab: str) -> None:
+        self.tab = tab
+        self.error, self.field_errors = "", {}
+
+    @rx.event
+    def rename(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        try:
+            with self.acting() as (session, _u, actor):
+                organizations.rename_org(session, actor, name=form.get("org_name", ""))
+        except DomainError as exc:
+            return self._fail(exc)
+        self._load_identity()
+        return rx.toast.success("Organization renamed.")
+
+    @rx.event
+    def search_members(self, form: dict[str, str]) -> None:
+        self.member_search = form.get("q", "")
+        self.member_page = 0
+        self._refresh()
+
+    @rx.event
+    def member_page_by(self, delta: int) -> None:
+        self.member_page = min(max(0, self.member_page + delta), self.member_pages - 1)
+        self._refresh()
+
+    @rx.event
+    def change_role(self, membership_id: str, role: str) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                organizations.change_role(session, actor, uuid.UUID(membership_id), role=role)
+        except DomainError as exc:
+            self._refresh()
+            return self._fail(exc)
+        self._refresh()
+        return rx.toast.success("Role changed.")
+
+    @rx.event
+    def remove_member(self, membership_id: str) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                organizations.remove_member(session, actor, uuid.UUID(membership_id))
+        except DomainError as exc:
+            return self._fail(exc)
+        self._refresh()
+        return rx.toast.success("Member removed.")
+
+    @rx.event
+    def invite(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors, self.new_invite_link = "", {}, ""
+        try:
+            with self.acting() as (session, _u, actor):
+                _inv, token = invitations.create_invitation(
+                    session, actor, email=form.get("invite_email", ""),
+                    role=form.get("invite_role", "builder"), days=get_settings().invite_days,
+                )  # fmt: skip
+        except DomainError as exc:
+            self.field_errors = {
+                ("invite_email" if k == "email" else "invite_role" if k == "role" else k): v
+                for k, v in exc.fields.items()
+            }
+            self.error = exc.message
+            return None
+        self.new_invite_link = f"{get_settings().resolved_base_url}/invite?token={token}"
+        self._refresh()
+        return rx.toast.success("Invitation created. Copy the link; it is shown only once.")
+
+    @rx.event
+    def revoke_invite(self, invitation_id: str) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                invitations.revoke_invitation(session, actor, uuid.UUID(invitation_id))
+        except DomainError as exc:
+            return self._fail(exc)
+        self._refresh()
+        return rx.toast.success("Invitation revoked.")
+
+    @rx.event
+    def create_key(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors, self.new_key_secret = "", {}, ""
+        try:
+            with self.acting() as (session, _u, actor):
+                created = api_keys.create_key(
+                    session, actor, name=form.get("key_name", ""), role=form.get("key_role", "builder")
+                )
+                secret = created.secret
+        except DomainError as exc:
+            self.field_errors = {("key_name" if k == "name" else k): v for k, v in exc.fields.items()}
+            self.error = exc.message
+            return None
+        self.new_key_secret = secret
+        self._refresh()
+        return rx.toast.success("API key created. Copy it now; it is shown only once.")
+
+    @rx.event
+    def revoke_key(self, key_id: str) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                api_keys.revoke_key(session, actor, uuid.UUID(key_id))
+        except DomainError as exc:
+            return self._fail(exc)
+        self._refresh()
+        return rx.toast.success("API key revoked.")
+
+    @rx.event
+    def audit_page_by(self, delta: int) -> None:
+        self.audit_page = min(max(0, self.audit_page + delta), self.audit_pages - 1)
+        self._refresh()
+
+
+def _limit(value: int) -> str:
+    return "unlimited" if value < 0 else f"{value:,}"

@@ -1,0 +1,110 @@
+"""Start the platform exactly as a user does (`python -m agent_platform up`) for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import USE_PG, USE_REDIS, create_pg_database, drop_pg_database
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    log_path: Path
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[RunningApp]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: install Debian's package `chromium` (see README).")
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="ap-e2e-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATA_DIR=str(data_dir), PORT=str(port), WORKER_PROCESSES="1")
+    pg_db = None
+    if USE_PG:
+        pg_db = create_pg_database()
+        env["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_db}"
+    if USE_REDIS:
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    log_path = data_dir / "up.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent_platform", "up", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    app = RunningApp(f"http://localhost:{port}", log_path, data_dir, proc)
+    try:
+        _wait_ready(app, timeout=600)
+        yield app
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        shutil.copy(log_path, artifacts / "e2e-up.log")
+        if pg_db:
+            drop_pg_database(pg_db)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _wait_ready(app: RunningApp, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.proc.poll() is not None:
+            pytest.fail(f"`up` exited with {app.proc.returncode}:\n{app.log()[-4000:]}")
+        try:
+            with urllib.request.urlopen(app.url + "/ready", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"platform not ready in {timeout:.0f} s:\n{app.log()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
