@@ -27,5 +27,7 @@ app.add_page(sections.marketplace_page, route="/marketplace", title="Marketplace
 app.add_page(sections.integrations_page, route="/integrations", title="Integrations", on_load=guard)
 app.add_page(sections.tests_page, route="/tests", title="Tests", on_load=guard)
 app.add_page(sections.schedules_page, route="/schedules", title="Schedules", on_load=guard)
-app.add_page(settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load)
+app.add_page(
+    settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load
+)
 app.add_page(invite.invite_page, route="/invite", title="Invitation", on_load=InviteState.load)

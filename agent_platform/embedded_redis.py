@@ -22,16 +22,25 @@ def server_binary() -> Path:
 def command(data_dir: Path, socket: Path) -> list[str]:
     return [
         str(server_binary()),
-        "--port", "0",
-        "--unixsocket", str(socket),
-        "--unixsocketperm", "700",
-        "--dir", str(data_dir.resolve()),
-        "--dbfilename", "redis.rdb",
-        "--save", "60 1",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--loglevel", "warning",
-    ]  # fmt: skip
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(data_dir.resolve()),
+        "--dbfilename",
+        "redis.rdb",
+        "--save",
+        "60 1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+    ]
 
 
 def start(data_dir: Path, socket: Path, timeout: float = 10.0) -> subprocess.Popen[bytes]:

@@ -27,8 +27,20 @@ def login_page() -> rx.Component:
         error_callout(AuthFormState.error, id_="login-error"),
         rx.form(
             rx.vstack(
-                field("Email", "email", AuthFormState.field_errors, type_="email", auto_complete="email"),
-                field("Password", "password", AuthFormState.field_errors, type_="password", auto_complete="current-password"),
+                field(
+                    "Email",
+                    "email",
+                    AuthFormState.field_errors,
+                    type_="email",
+                    auto_complete="email",
+                ),
+                field(
+                    "Password",
+                    "password",
+                    AuthFormState.field_errors,
+                    type_="password",
+                    auto_complete="current-password",
+                ),
                 rx.button("Sign in", type="submit", size="3", width="100%", id="login-submit"),
                 spacing="3",
             ),
@@ -41,21 +53,45 @@ def login_page() -> rx.Component:
             rx.link("Create one", href="/register", id="to-register"),
             size="2",
         ),
-    )  # fmt: skip
+    )
 
 
 def register_page() -> rx.Component:
     return _card(
         rx.heading("Create your account", size="6"),
-        rx.text("You get a personal organization; invite your team later.", color_scheme="gray", size="2"),
+        rx.text(
+            "You get a personal organization; invite your team later.",
+            color_scheme="gray",
+            size="2",
+        ),
         error_callout(AuthFormState.error, id_="register-error"),
         rx.form(
             rx.vstack(
                 field("Name", "name", AuthFormState.field_errors, auto_complete="name"),
-                field("Email", "email", AuthFormState.field_errors, type_="email", auto_complete="email"),
-                field("Password (10+ characters)", "password", AuthFormState.field_errors, type_="password", auto_complete="new-password"),
-                field("Confirm password", "confirm", AuthFormState.field_errors, type_="password", auto_complete="new-password"),
-                rx.button("Create account", type="submit", size="3", width="100%", id="register-submit"),
+                field(
+                    "Email",
+                    "email",
+                    AuthFormState.field_errors,
+                    type_="email",
+                    auto_complete="email",
+                ),
+                field(
+                    "Password (10+ characters)",
+                    "password",
+                    AuthFormState.field_errors,
+                    type_="password",
+                    auto_complete="new-password",
+                ),
+                field(
+                    "Confirm password",
+                    "confirm",
+                    AuthFormState.field_errors,
+                    type_="password",
+                    auto_complete="new-password",
+                ),
+                rx.button(
+                    "Create account", type="submit", size="3", width="100%", id="register-submit"
+                ),
                 spacing="3",
             ),
             on_submit=AuthFormState.register,
@@ -63,4 +99,4 @@ def register_page() -> rx.Component:
             id="register-form",
         ),
         rx.text("Already registered? ", rx.link("Sign in", href="/login", id="to-login"), size="2"),
-    )  # fmt: skip
+    )

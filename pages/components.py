@@ -54,12 +54,17 @@ def user_box() -> rx.Component:
         rx.text(SessionState.user_email, size="1", color_scheme="gray"),
         rx.badge(SessionState.role, id="current-role"),
         rx.button(
-            rx.icon("log-out", size=16), "Log out",
-            variant="soft", size="2", on_click=SessionState.logout, id="logout-button", width="100%",
+            rx.icon("log-out", size=16),
+            "Log out",
+            variant="soft",
+            size="2",
+            on_click=SessionState.logout,
+            id="logout-button",
+            width="100%",
         ),
         spacing="2",
         width="100%",
-    )  # fmt: skip
+    )
 
 
 def sidebar() -> rx.Component:

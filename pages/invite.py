@@ -25,19 +25,40 @@ def invite_page() -> rx.Component:
                     rx.vstack(
                         rx.heading("You are invited", size="6"),
                         rx.text(
-                            "Join ", rx.text.strong(InviteState.invite_org, id="invite-org"),
-                            " as ", rx.badge(InviteState.invite_role, id="invite-role"), ".",
+                            "Join ",
+                            rx.text.strong(InviteState.invite_org, id="invite-org"),
+                            " as ",
+                            rx.badge(InviteState.invite_role, id="invite-role"),
+                            ".",
                         ),
                         rx.cond(
                             InviteState.signed_in,
                             rx.vstack(
-                                rx.text("Signed in as ", InviteState.user_email, size="2", color_scheme="gray"),
-                                rx.button("Accept invitation", on_click=InviteState.accept, size="3", id="accept-invite"),
+                                rx.text(
+                                    "Signed in as ",
+                                    InviteState.user_email,
+                                    size="2",
+                                    color_scheme="gray",
+                                ),
+                                rx.button(
+                                    "Accept invitation",
+                                    on_click=InviteState.accept,
+                                    size="3",
+                                    id="accept-invite",
+                                ),
                                 spacing="3",
                             ),
                             rx.hstack(
-                                rx.link(rx.button("Create an account", size="3"), href="/register?next=" + InviteState.invite_next, id="invite-register"),
-                                rx.link(rx.button("Sign in", variant="soft", size="3"), href="/login?next=" + InviteState.invite_next, id="invite-login"),
+                                rx.link(
+                                    rx.button("Create an account", size="3"),
+                                    href="/register?next=" + InviteState.invite_next,
+                                    id="invite-register",
+                                ),
+                                rx.link(
+                                    rx.button("Sign in", variant="soft", size="3"),
+                                    href="/login?next=" + InviteState.invite_next,
+                                    id="invite-login",
+                                ),
                                 spacing="3",
                             ),
                         ),
@@ -51,4 +72,4 @@ def invite_page() -> rx.Component:
         ),
         min_height="100vh",
         padding="16px",
-    )  # fmt: skip
+    )

@@ -28,11 +28,25 @@ def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> 
     return rx.hstack(
         rx.text(total, " total · page ", page + 1, " of ", pages, size="2", color_scheme="gray"),
         rx.spacer(),
-        rx.button("Previous", variant="soft", size="1", on_click=on_move(-1), disabled=page == 0, id=f"{id_}-prev"),
-        rx.button("Next", variant="soft", size="1", on_click=on_move(1), disabled=page + 1 >= pages, id=f"{id_}-next"),
+        rx.button(
+            "Previous",
+            variant="soft",
+            size="1",
+            on_click=on_move(-1),
+            disabled=page == 0,
+            id=f"{id_}-prev",
+        ),
+        rx.button(
+            "Next",
+            variant="soft",
+            size="1",
+            on_click=on_move(1),
+            disabled=page + 1 >= pages,
+            id=f"{id_}-next",
+        ),
         width="100%",
         align="center",
-    )  # fmt: skip
+    )
 
 
 def organization_tab() -> rx.Component:
@@ -41,7 +55,9 @@ def organization_tab() -> rx.Component:
             rx.vstack(
                 field("Organization name", "org_name", S.field_errors, placeholder=S.org_name),
                 rx.button("Rename", type="submit", disabled=~S.is_admin, id="rename-org"),
-                spacing="3", max_width="420px", width="100%",
+                spacing="3",
+                max_width="420px",
+                width="100%",
             ),
             on_submit=S.rename,
         ),
@@ -60,16 +76,20 @@ def organization_tab() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-    )  # fmt: skip
+    )
 
 
 def _member_row(m: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(m["name"], weight="medium"), rx.text(m["email"], size="1", color_scheme="gray")),
+        rx.table.cell(
+            rx.text(m["name"], weight="medium"), rx.text(m["email"], size="1", color_scheme="gray")
+        ),
         rx.table.cell(
             rx.cond(
                 S.is_admin,
-                rx.select(ROLES, value=m["role"], on_change=lambda r: S.change_role(m["id"], r), size="1"),
+                rx.select(
+                    ROLES, value=m["role"], on_change=lambda r: S.change_role(m["id"], r), size="1"
+                ),
                 rx.badge(m["role"]),
             )
         ),
@@ -78,29 +98,42 @@ def _member_row(m: rx.Var) -> rx.Component:
             rx.cond(
                 S.is_admin,
                 rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(rx.button("Remove", color_scheme="red", variant="soft", size="1")),
+                    rx.alert_dialog.trigger(
+                        rx.button("Remove", color_scheme="red", variant="soft", size="1")
+                    ),
                     rx.alert_dialog.content(
                         rx.alert_dialog.title("Remove member"),
-                        rx.alert_dialog.description("Remove ", m["email"], " from this organization?"),
+                        rx.alert_dialog.description(
+                            "Remove ", m["email"], " from this organization?"
+                        ),
                         rx.hstack(
                             rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                            rx.alert_dialog.action(rx.button("Remove", color_scheme="red", on_click=S.remove_member(m["id"]))),
-                            justify="end", spacing="3", margin_top="16px",
+                            rx.alert_dialog.action(
+                                rx.button(
+                                    "Remove", color_scheme="red", on_click=S.remove_member(m["id"])
+                                )
+                            ),
+                            justify="end",
+                            spacing="3",
+                            margin_top="16px",
                         ),
                     ),
                 ),
             )
         ),
-    )  # fmt: skip
+    )
 
 
 def members_tab() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.hstack(
-                rx.input(name="q", placeholder="Search name or email", id="member-search", width="100%"),
+                rx.input(
+                    name="q", placeholder="Search name or email", id="member-search", width="100%"
+                ),
                 rx.button("Search", type="submit"),
-                width="100%", max_width="480px",
+                width="100%",
+                max_width="480px",
             ),
             on_submit=S.search_members,
         ),
@@ -110,8 +143,9 @@ def members_tab() -> rx.Component:
             _table(["Member", "Role", "Joined", ""], S.members, _member_row, id_="members-table"),
         ),
         _pager(S.member_page, S.member_pages, S.member_total, S.member_page_by, id_="members"),
-        spacing="4", width="100%",
-    )  # fmt: skip
+        spacing="4",
+        width="100%",
+    )
 
 
 def _admin_only(*content: rx.Component) -> rx.Component:
@@ -130,27 +164,45 @@ def _once_box(label: str, value: rx.Var, *, id_: str) -> rx.Component:
                 rx.text(label, weight="bold"),
                 rx.hstack(
                     rx.code(value, id=id_, word_break="break-all"),
-                    rx.icon_button(rx.icon("copy", size=14), size="1", variant="soft", on_click=rx.set_clipboard(value)),
+                    rx.icon_button(
+                        rx.icon("copy", size=14),
+                        size="1",
+                        variant="soft",
+                        on_click=rx.set_clipboard(value),
+                    ),
                     align="center",
                 ),
             ),
-            icon="key-round", color_scheme="green", width="100%",
+            icon="key-round",
+            color_scheme="green",
+            width="100%",
         ),
-    )  # fmt: skip
+    )
 
 
 def invitations_tab() -> rx.Component:
     return _admin_only(
         rx.form(
             rx.flex(
-                rx.box(field("Email", "invite_email", S.field_errors, type_="email"), flex="1", min_width="220px"),
+                rx.box(
+                    field("Email", "invite_email", S.field_errors, type_="email"),
+                    flex="1",
+                    min_width="220px",
+                ),
                 rx.vstack(
                     rx.text("Role", size="2", weight="medium"),
-                    rx.select(ROLES, name="invite_role", default_value="builder", id="invite-role-select"),
+                    rx.select(
+                        ROLES, name="invite_role", default_value="builder", id="invite-role-select"
+                    ),
                     spacing="1",
                 ),
-                rx.button("Create invite link", type="submit", id="invite-submit", margin_top="22px"),
-                spacing="3", wrap="wrap", width="100%", align="start",
+                rx.button(
+                    "Create invite link", type="submit", id="invite-submit", margin_top="22px"
+                ),
+                spacing="3",
+                wrap="wrap",
+                width="100%",
+                align="start",
             ),
             on_submit=S.invite,
             reset_on_submit=True,
@@ -161,67 +213,109 @@ def invitations_tab() -> rx.Component:
             S.invites.length() == 0,
             empty_state("mail", "No pending invitations", "Invite someone by email above."),
             _table(
-                ["Email", "Role", "Expires", ""], S.invites,
+                ["Email", "Role", "Expires", ""],
+                S.invites,
                 lambda i: rx.table.row(
-                    rx.table.cell(i["email"]), rx.table.cell(rx.badge(i["role"])), rx.table.cell(i["expires"]),
-                    rx.table.cell(rx.button("Revoke", size="1", variant="soft", color_scheme="red", on_click=S.revoke_invite(i["id"]))),
+                    rx.table.cell(i["email"]),
+                    rx.table.cell(rx.badge(i["role"])),
+                    rx.table.cell(i["expires"]),
+                    rx.table.cell(
+                        rx.button(
+                            "Revoke",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=S.revoke_invite(i["id"]),
+                        )
+                    ),
                 ),
                 id_="invites-table",
             ),
         ),
-    )  # fmt: skip
+    )
 
 
 def keys_tab() -> rx.Component:
     return _admin_only(
         rx.form(
             rx.flex(
-                rx.box(field("Key name", "key_name", S.field_errors, placeholder="CI pipeline"), flex="1", min_width="220px"),
+                rx.box(
+                    field("Key name", "key_name", S.field_errors, placeholder="CI pipeline"),
+                    flex="1",
+                    min_width="220px",
+                ),
                 rx.vstack(
                     rx.text("Role", size="2", weight="medium"),
-                    rx.select(["viewer", "builder", "admin"], name="key_role", default_value="builder"),
+                    rx.select(
+                        ["viewer", "builder", "admin"], name="key_role", default_value="builder"
+                    ),
                     spacing="1",
                 ),
                 rx.button("Create API key", type="submit", id="key-submit", margin_top="22px"),
-                spacing="3", wrap="wrap", width="100%", align="start",
+                spacing="3",
+                wrap="wrap",
+                width="100%",
+                align="start",
             ),
             on_submit=S.create_key,
             reset_on_submit=True,
         ),
         error_callout(S.error, id_="key-form-error"),
-        _once_box("New API key (shown once; use as `Authorization: Bearer <key>`):", S.new_key_secret, id_="new-key"),
+        _once_box(
+            "New API key (shown once; use as `Authorization: Bearer <key>`):",
+            S.new_key_secret,
+            id_="new-key",
+        ),
         rx.cond(
             S.keys.length() == 0,
             empty_state("key-round", "No API keys", "Create a key to use the REST API."),
             _table(
-                ["Name", "Key", "Role", "Created", "Last used", ""], S.keys,
+                ["Name", "Key", "Role", "Created", "Last used", ""],
+                S.keys,
                 lambda k: rx.table.row(
-                    rx.table.cell(k["name"]), rx.table.cell(rx.code(k["prefix"])), rx.table.cell(rx.badge(k["role"])),
-                    rx.table.cell(k["created"]), rx.table.cell(k["last_used"]),
-                    rx.table.cell(rx.button("Revoke", size="1", variant="soft", color_scheme="red", on_click=S.revoke_key(k["id"]))),
+                    rx.table.cell(k["name"]),
+                    rx.table.cell(rx.code(k["prefix"])),
+                    rx.table.cell(rx.badge(k["role"])),
+                    rx.table.cell(k["created"]),
+                    rx.table.cell(k["last_used"]),
+                    rx.table.cell(
+                        rx.button(
+                            "Revoke",
+                            size="1",
+                            variant="soft",
+                            color_scheme="red",
+                            on_click=S.revoke_key(k["id"]),
+                        )
+                    ),
                 ),
                 id_="keys-table",
             ),
         ),
-    )  # fmt: skip
+    )
 
 
 def audit_tab() -> rx.Component:
     return _admin_only(
         rx.cond(
             S.audit_rows.length() == 0,
-            empty_state("scroll-text", "No audit entries", "Security-relevant actions will appear here."),
+            empty_state(
+                "scroll-text", "No audit entries", "Security-relevant actions will appear here."
+            ),
             _table(
-                ["When", "Action", "Target", "IP", "Details"], S.audit_rows,
+                ["When", "Action", "Target", "IP", "Details"],
+                S.audit_rows,
                 lambda a: rx.table.row(
-                    rx.table.cell(a["when"]), rx.table.cell(rx.code(a["action"])), rx.table.cell(a["target"]),
-                    rx.table.cell(a["ip"]), rx.table.cell(rx.text(a["details"], size="1")),
+                    rx.table.cell(a["when"]),
+                    rx.table.cell(rx.code(a["action"])),
+                    rx.table.cell(a["target"]),
+                    rx.table.cell(a["ip"]),
+                    rx.table.cell(rx.text(a["details"], size="1")),
                 ),
                 id_="audit-table",
             ),
         ),
         _pager(S.audit_page, S.audit_pages, S.audit_total, S.audit_page_by, id_="audit"),
-    )  # fmt: skip
+    )
 
 
 def settings_page() -> rx.Component:

@@ -80,36 +80,59 @@ class SettingsState(SessionState):
                 "Members": _limit(lim.max_members),
             }
             rows, self.member_total = organizations.list_members(
-                session, actor, search=self.member_search,
-                offset=self.member_page * PAGE_SIZE, limit=PAGE_SIZE,
-            )  # fmt: skip
+                session,
+                actor,
+                search=self.member_search,
+                offset=self.member_page * PAGE_SIZE,
+                limit=PAGE_SIZE,
+            )
             self.members = [
-                {"id": str(m.membership_id), "name": m.name, "email": m.email,
-                 "role": m.role.value, "joined": _when(m.joined_at)}
+                {
+                    "id": str(m.membership_id),
+                    "name": m.name,
+                    "email": m.email,
+                    "role": m.role.value,
+                    "joined": _when(m.joined_at),
+                }
                 for m in rows
-            ]  # fmt: skip
+            ]
             if not actor.at_least(organizations.Role.ADMIN):
                 self.invites, self.keys, self.audit_rows, self.audit_total = [], [], [], 0
                 return
             self.invites = [
-                {"id": str(i.id), "email": i.email, "role": i.role.value,
-                 "expires": _when(i.expires_at)}
+                {
+                    "id": str(i.id),
+                    "email": i.email,
+                    "role": i.role.value,
+                    "expires": _when(i.expires_at),
+                }
                 for i in invitations.list_pending(session, actor)
-            ]  # fmt: skip
+            ]
             self.keys = [
-                {"id": str(k.id), "name": k.name, "prefix": k.prefix + "…", "role": k.role.value,
-                 "created": _when(k.created_at), "last_used": _when(k.last_used_at) or "never"}
+                {
+                    "id": str(k.id),
+                    "name": k.name,
+                    "prefix": k.prefix + "…",
+                    "role": k.role.value,
+                    "created": _when(k.created_at),
+                    "last_used": _when(k.last_used_at) or "never",
+                }
                 for k in api_keys.list_keys(session, actor)
-            ]  # fmt: skip
+            ]
             entries, self.audit_total = audit.list_entries(
                 session, actor, offset=self.audit_page * PAGE_SIZE, limit=PAGE_SIZE
             )
             self.audit_rows = [
-                {"when": _when(e.created_at), "action": e.action, "actor": str(e.actor_id or ""),
-                 "target": f"{e.target_type or ''} {e.target_id or ''}".strip(),
-                 "ip": e.client_ip or "", "details": ", ".join(f"{k}={v}" for k, v in e.details.items())}
+                {
+                    "when": _when(e.created_at),
+                    "action": e.action,
+                    "actor": str(e.actor_id or ""),
+                    "target": f"{e.target_type or ''} {e.target_id or ''}".strip(),
+                    "ip": e.client_ip or "",
+                    "details": ", ".join(f"{k}={v}" for k, v in e.details.items()),
+                }
                 for e in entries
-            ]  # fmt: skip
+            ]
 
     @rx.event
     def set_tab(self, tab: str) -> None:
@@ -165,9 +188,12 @@ class SettingsState(SessionState):
         try:
             with self.acting() as (session, _u, actor):
                 _inv, token = invitations.create_invitation(
-                    session, actor, email=form.get("invite_email", ""),
-                    role=form.get("invite_role", "builder"), days=get_settings().invite_days,
-                )  # fmt: skip
+                    session,
+                    actor,
+                    email=form.get("invite_email", ""),
+                    role=form.get("invite_role", "builder"),
+                    days=get_settings().invite_days,
+                )
         except DomainError as exc:
             self.field_errors = {
                 ("invite_email" if k == "email" else "invite_role" if k == "role" else k): v
@@ -195,11 +221,16 @@ class SettingsState(SessionState):
         try:
             with self.acting() as (session, _u, actor):
                 created = api_keys.create_key(
-                    session, actor, name=form.get("key_name", ""), role=form.get("key_role", "builder")
+                    session,
+                    actor,
+                    name=form.get("key_name", ""),
+                    role=form.get("key_role", "builder"),
                 )
                 secret = created.secret
         except DomainError as exc:
-            self.field_errors = {("key_name" if k == "name" else k): v for k, v in exc.fields.items()}
+            self.field_errors = {
+                ("key_name" if k == "name" else k): v for k, v in exc.fields.items()
+            }
             self.error = exc.message
             return None
         self.new_key_secret = secret

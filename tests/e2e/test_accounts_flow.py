@@ -73,7 +73,9 @@ def test_register_invite_logout_login(app_server: RunningApp, browser, artifacts
     bob.click("#register-submit")
     bob.click("#accept-invite", timeout=20_000)
     expect(bob.locator("#page-title")).to_have_text("Dashboard", timeout=20_000)
-    expect(bob.locator("#mobile-menu")).to_be_visible()  # phone width: the menu replaces the sidebar
+    expect(
+        bob.locator("#mobile-menu")
+    ).to_be_visible()  # phone width: the menu replaces the sidebar
     bob.screenshot(path=str(artifacts / "03-invited-member-phone.png"), full_page=True)
 
     # The owner sees the new member, and the audit log recorded the invitation.
