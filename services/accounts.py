@@ -104,7 +104,8 @@ def register(
     )
     session.add(user)
     session.flush()
-    org = create_organization(session, user, f"{data.name}'s workspace", personal=True)
+    # Organization names hold 120 characters; the suffix must not push a long name past it.
+    org = create_organization(session, user, f"{data.name[:107]}'s workspace", personal=True)
     audit.record(session, "user.registered", org_id=org.id, actor_id=user.id, client_ip=client_ip)
     return user
 
@@ -146,8 +147,7 @@ def login(
         ok = False
     if not ok or user is None:
         limiter.failed(email_norm, client_ip)
-        audit.record(
-            session,
+        audit.record_now(
             "auth.login_failed",
             org_id=default_org_id(session, user.id) if user else None,
             actor_id=user.id if user else None,
@@ -242,7 +242,9 @@ def create_admin(session: Session, *, email: str, name: str, password: str) -> U
     return user
 
 
-def change_password(session: Session, user: User, *, current: str, new: str) -> None:
+def change_password(
+    session: Session, user: User, *, current: str, new: str, keep_token: str | None = None
+) -> None:
     try:
         _hasher.verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -250,3 +252,13 @@ def change_password(session: Session, user: User, *, current: str, new: str) -> 
     parse(RegisterInput, {"email": user.email, "name": user.name, "password": new})
     user.password_hash = hash_password(new)
     session.add(user)
+    # A changed password ends every other sign-in: a stolen session must not outlive it.
+    for other in session.exec(
+        select(UserSession).where(
+            UserSession.user_id == user.id, col(UserSession.revoked_at).is_(None)
+        )
+    ).all():
+        if keep_token is None or other.token_hash != token_hash(keep_token):
+            other.revoked_at = utcnow()
+            session.add(other)
+    audit.record(session, "user.password_changed", org_id=None, actor_id=user.id)

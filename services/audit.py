@@ -35,13 +35,25 @@ def record(
     return entry
 
 
+def record_now(action: str, **kwargs: Any) -> None:
+    """Record in a transaction of its own, committed at once.
+
+    The one exception to "services never commit": a refused action (a failed sign-in) ends
+    with an error that rolls back the caller's transaction, and its audit entry must survive.
+    """
+    from agent_platform.db import session_scope
+
+    with session_scope() as own:
+        record(own, action, **kwargs)
+
+
 def list_entries(
     session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
 ) -> tuple[list[AuditEntry], int]:
     require_role(actor, Role.ADMIN)
     query = select(AuditEntry).where(AuditEntry.org_id == actor.org_id)
     if action:
-        query = query.where(col(AuditEntry.action).startswith(action))
+        query = query.where(col(AuditEntry.action).startswith(action, autoescape=True))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
         query.order_by(col(AuditEntry.created_at).desc()).offset(offset).limit(min(limit, 200))

@@ -8,12 +8,12 @@ from datetime import timedelta
 from pydantic import BaseModel, EmailStr
 from sqlmodel import Session, col, select
 
-from agent_platform.models import Invitation, Membership, Organization, Role, User
+from agent_platform.models import Invitation, Membership, Organization, Role, TierLimit, User
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.organizations import member_count, tier_limits
+from services.organizations import member_count
 from services.tokens import new_token, token_hash
 from services.validation import parse
 
@@ -21,6 +21,17 @@ from services.validation import parse
 class InviteInput(BaseModel):
     email: EmailStr
     role: Role
+
+
+def _check_member_limit(session: Session, org_id: uuid.UUID) -> None:
+    """Checked when inviting and again when accepting: several links may be out at once."""
+    org = session.get(Organization, org_id)
+    limits = session.get(TierLimit, org.tier) if org else None
+    if limits and limits.max_members >= 0 and member_count(session, org_id) >= limits.max_members:
+        raise Invalid(
+            f"This organization's plan allows {limits.max_members} members; "
+            "upgrade or remove a member first."
+        )
 
 
 def create_invitation(
@@ -39,9 +50,18 @@ def create_invitation(
     ).first()
     if already:
         raise Conflict(f"{email_norm} is already a member.", fields={"email": "Already a member"})
-    limits = tier_limits(session, actor)
-    if limits.max_members >= 0 and member_count(session, actor.org_id) >= limits.max_members:
-        raise Invalid(f"Your plan allows {limits.max_members} members; upgrade to invite more.")
+    _check_member_limit(session, actor.org_id)
+    # A lost link is replaced, not duplicated: older pending links for this email stop working.
+    for older in session.exec(
+        select(Invitation).where(
+            Invitation.org_id == actor.org_id,
+            Invitation.email == email_norm,
+            col(Invitation.accepted_at).is_(None),
+            col(Invitation.revoked_at).is_(None),
+        )
+    ).all():
+        older.revoked_at = utcnow()
+        session.add(older)
     token = new_token("inv_")
     invitation = Invitation(
         org_id=actor.org_id,
@@ -129,6 +149,8 @@ def accept(session: Session, user: User, token: str) -> Membership:
             Membership.org_id == invitation.org_id, Membership.user_id == user.id
         )
     ).first()
+    if existing is None:
+        _check_member_limit(session, invitation.org_id)
     invitation.accepted_at = utcnow()
     invitation.accepted_by_id = user.id
     session.add(invitation)

@@ -22,7 +22,8 @@ def make_user(
 ) -> User:
     email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
     user = accounts.register(session, email=email, name=name, password=password)
-    session.flush()
+    # Committed like a real sign-up: failed sign-ins are audited in their own transaction.
+    session.commit()
     return user
 
 

@@ -122,14 +122,6 @@ class TestRegister:
         assert entry.org_id == org.id
         assert entry.actor_id == user.id
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG services/accounts.py register(): a valid name of up to 120 chars becomes the "
-            'org name f"{name}\'s workspace" (up to 132 chars) but organizations.name is '
-            "VARCHAR(120) -> DataError on PostgreSQL"
-        ),
-    )
     def test_longest_allowed_name_still_gets_a_personal_org(self, session):
         user = make_user(session, name="x" * 120)
         org = personal_org(session, user)
@@ -255,14 +247,6 @@ class TestLogin:
         assert entry.actor_id is None
         assert entry.details["email"] == "ghost@example.com"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG services/accounts.py login(): the auth.login_failed audit entry is added to "
-            "the session and then Unauthenticated is raised, so session_scope() (the real "
-            "caller, state/auth.py) rolls it back - failed logins are never persisted"
-        ),
-    )
     def test_failed_login_audit_survives_the_callers_transaction(self, session):
         make_user(session, email="ada@example.com")
         session.commit()

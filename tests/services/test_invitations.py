@@ -211,14 +211,6 @@ class TestAccept:
         session.flush()
         assert [i.id for i in invitations.list_pending(session, owner)] == [still_pending.id]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG services/invitations.py: the member limit is checked only in "
-            "create_invitation() against current memberships; pending invitations are not "
-            "counted and accept() does not re-check, so a starter org exceeds max_members=3"
-        ),
-    )
     def test_accepting_beyond_the_member_limit_is_refused(self, session, owner):
         add_member(session, owner.org_id)  # 2 of 3
         _, first = make_invitation(session, owner, email="a@example.com")

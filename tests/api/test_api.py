@@ -1,0 +1,81 @@
+"""The HTTP side: health, readiness, API-key authentication, error shape."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from rq import Worker
+
+from agent_platform.api import create_api
+from agent_platform.db import session_scope
+from agent_platform.redis_client import get_redis
+from agent_platform.worker import queue
+from services import api_keys
+from tests.factories import make_user, personal_actor
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(create_api())
+
+
+def test_health_answers_json(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_ready_is_503_without_workers_and_200_with_one(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
+    assert body["checks"]["workers"]["ok"] is False
+
+    worker = Worker([queue("default")], connection=get_redis())
+    worker.register_birth()
+    try:
+        response = client.get("/ready")
+        assert response.status_code == 200, response.json()
+        assert response.json()["status"] == "ready"
+    finally:
+        worker.register_death()
+
+
+def _key(role: str = "builder") -> tuple[str, str]:
+    with session_scope() as session:
+        user = make_user(session)
+        actor = personal_actor(session, user)
+        created = api_keys.create_key(session, actor, name="ci", role=role)
+        return created.secret, str(created.key.id)
+
+
+def test_api_key_authenticates_to_its_organization(client: TestClient) -> None:
+    secret, _ = _key()
+    response = client.get("/api/v1/org", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["role"] == "builder"
+    assert response.json()["tier"] == "starter"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer ", "Bearer ap_not-a-key", "Basic abc"])
+def test_missing_or_bad_key_is_401_with_a_message(client: TestClient, header: str | None) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    response = client.get("/api/v1/org", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": "A valid API key is required."}
+
+
+def test_revoked_key_stops_working(client: TestClient) -> None:
+    import uuid
+
+    secret, key_id = _key()
+    with session_scope() as session:
+        key = session.get(api_keys.ApiKey, uuid.UUID(key_id))
+        from agent_platform.models import User
+        from services.access import actor_for
+
+        user = session.get(User, key.created_by_id)
+        api_keys.revoke_key(session, actor_for(session, user, key.org_id), key.id)
+    response = client.get("/api/v1/org", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 401

@@ -1,0 +1,90 @@
+"""Migrations upgrade an empty database, match the models, and downgrade, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from agent_platform import migrations
+from agent_platform.db import make_engine
+from tests.conftest import USE_PG, create_pg_database, drop_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    if not USE_PG:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (it is on CI)")
+    name = create_pg_database()
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop_pg_database(name)
+
+
+def test_upgrade_from_empty_creates_every_table_and_matches_models(empty_db: str) -> None:
+    engine = make_engine(empty_db)
+    with engine.begin() as conn:
+        migrations.upgrade(conn)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        assert {
+            "users",
+            "organizations",
+            "memberships",
+            "invitations",
+            "sessions",
+            "api_keys",
+            "agents",
+            "agent_versions",
+            "executions",
+            "execution_steps",
+            "integrations",
+            "marketplace_listings",
+            "agent_tests",
+            "test_results",
+            "schedules",
+            "audit_log",
+            "tier_limits",
+            "schedule_fires",
+        } <= tables
+        assert migrations.pending_changes(conn) == []
+        tiers = dict(conn.execute(text("SELECT tier, max_members FROM tier_limits")).all())
+        assert tiers == {"starter": 3, "pro": 10, "team": 100, "enterprise": -1}
+    engine.dispose()
+
+
+def test_downgrade_to_empty_and_upgrade_again(empty_db: str) -> None:
+    from alembic import command
+
+    engine = make_engine(empty_db)
+    with engine.begin() as conn:
+        migrations.upgrade(conn)
+        command.downgrade(migrations.alembic_config(conn), "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    with engine.begin() as conn:
+        migrations.upgrade(conn)
+    with engine.connect() as conn:
+        assert "executions" in inspect(conn).get_table_names()
+    engine.dispose()
+
+
+def test_foreign_keys_cascade_from_organization(session) -> None:  # type: ignore[no-untyped-def]
+    """Deleting an organization removes its memberships (ON DELETE CASCADE is real)."""
+    from sqlmodel import select
+
+    from agent_platform.models import Membership, Organization
+    from tests.factories import make_user, personal_actor
+
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    session.commit()
+    session.delete(session.get(Organization, actor.org_id))
+    session.commit()
+    assert session.exec(select(Membership).where(Membership.org_id == actor.org_id)).all() == []

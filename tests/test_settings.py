@@ -1,0 +1,70 @@
+"""A wrong setting stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_platform.settings import Settings, SettingsError, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "abc"),
+        ("DATABASE_URL", "mysql://x"),
+        ("REDIS_URL", "http://x"),
+        ("SECRET_STORE", "s3"),
+    ],
+)
+def test_bad_value_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match=f"Setting {name} is invalid"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_cli_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = dict(os.environ, PORT="70000", DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "agent_platform", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: Setting PORT is invalid: Input should be less than or equal to 65535"
+    ]
+
+
+def test_defaults_work_offline_with_sqlite_and_bundled_redis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.resolved_database_url.endswith("data/platform.db")
+    assert settings.resolved_redis_url.startswith(
+        "unix://"
+    ) and settings.resolved_redis_url.endswith("redis.sock")
+    assert settings.resolved_base_url == "http://localhost:3000"
+    assert (
+        Settings(_env_file=None, database_url="postgresql://u@h/d").database_url
+        == "postgresql+psycopg://u@h/d"
+    )
