@@ -55,8 +55,11 @@ def session_scope() -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:
-        session.rollback()
+    except BaseException as exc:
+        if getattr(exc, "keep_changes", False):  # an audited refusal (services.errors)
+            session.commit()
+        else:
+            session.rollback()
         session.info.pop("after_commit", None)
         raise
     finally:

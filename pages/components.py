@@ -89,6 +89,7 @@ def mobile_bar() -> rx.Component:
     return rx.hstack(
         rx.heading("Agent Platform", size="4"),
         rx.spacer(),
+        rx.box(org_switcher(), max_width="45vw"),
         rx.menu.root(
             rx.menu.trigger(rx.icon_button(rx.icon("menu"), variant="soft", id="mobile-menu")),
             rx.menu.content(

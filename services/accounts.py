@@ -147,14 +147,15 @@ def login(
         ok = False
     if not ok or user is None:
         limiter.failed(email_norm, client_ip)
-        audit.record_now(
+        audit.record(
+            session,
             "auth.login_failed",
             org_id=default_org_id(session, user.id) if user else None,
             actor_id=user.id if user else None,
             client_ip=client_ip,
             email=email_norm[:320],
         )
-        raise Unauthenticated(BAD_CREDENTIALS)
+        raise Unauthenticated(BAD_CREDENTIALS, keep_changes=True)
     limiter.succeeded(email_norm)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -35,18 +35,6 @@ def record(
     return entry
 
 
-def record_now(action: str, **kwargs: Any) -> None:
-    """Record in a transaction of its own, committed at once.
-
-    The one exception to "services never commit": a refused action (a failed sign-in) ends
-    with an error that rolls back the caller's transaction, and its audit entry must survive.
-    """
-    from agent_platform.db import session_scope
-
-    with session_scope() as own:
-        record(own, action, **kwargs)
-
-
 def list_entries(
     session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
 ) -> tuple[list[AuditEntry], int]:

@@ -6,10 +6,14 @@ from __future__ import annotations
 class DomainError(Exception):
     status: int = 400
 
-    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, fields: dict[str, str] | None = None, keep_changes: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        # A refusal that wrote its own audit entry: the caller's scope commits before re-raising.
+        self.keep_changes = keep_changes
 
 
 class NotFound(DomainError):

@@ -42,8 +42,9 @@ class LoginLimiter:
     def failed(self, email: str, client: str | None) -> None:
         pipe = self.redis.pipeline()
         for key in self._keys(email, client):
+            # SET NX starts the window once (EXPIRE NX needs Redis 7; the bundled one is 6.2).
+            pipe.set(key, 0, ex=self.window, nx=True)
             pipe.incr(key)
-            pipe.expire(key, self.window, nx=True)
         pipe.execute()
 
     def succeeded(self, email: str) -> None:

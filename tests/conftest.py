@@ -60,8 +60,10 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-USE_PG = postgres_available()
-USE_REDIS = port_open("127.0.0.1", 6379)
+# AP_TEST_EMBEDDED=1 runs the suite as on a machine without services (SQLite, bundled Redis).
+FORCE_EMBEDDED = os.environ.get("AP_TEST_EMBEDDED") == "1"
+USE_PG = not FORCE_EMBEDDED and postgres_available()
+USE_REDIS = not FORCE_EMBEDDED and port_open("127.0.0.1", 6379)
 _pg_db: str | None = None
 _redis_proc: subprocess.Popen[bytes] | None = None
 

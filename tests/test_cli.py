@@ -1,0 +1,62 @@
+"""Shell commands an owner uses: create-admin and migrate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import select
+
+from agent_platform.models import User
+from tests.factories import make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent_platform", *args],
+        cwd=ROOT,
+        env=dict(os.environ, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_create_admin_creates_a_new_instance_admin(session) -> None:  # type: ignore[no-untyped-def]
+    make_user(session, email="first@example.com")  # the first user is admin anyway
+    result = _cli(
+        "create-admin", "--email", "Root@Example.com", env={"ADMIN_PASSWORD": "a long admin pw"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "root@example.com is an instance admin" in result.stdout
+    session.expire_all()
+    user = session.exec(select(User).where(User.email == "root@example.com")).one()
+    assert user.is_instance_admin and user.password_hash.startswith("$argon2id$")
+
+
+def test_create_admin_promotes_an_existing_user(session) -> None:  # type: ignore[no-untyped-def]
+    make_user(session, email="first@example.com")
+    second = make_user(session, email="second@example.com")
+    assert not second.is_instance_admin
+    result = _cli("create-admin", "--email", "second@example.com")
+    assert result.returncode == 0, result.stderr
+    session.expire_all()
+    assert session.get(User, second.id).is_instance_admin
+
+
+def test_create_admin_with_a_weak_password_says_why() -> None:
+    result = _cli("create-admin", "--email", "x@example.com", "--password", "short")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: Please correct: password")
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_is_idempotent() -> None:
+    result = _cli("migrate")
+    assert result.returncode == 0, result.stderr
+    assert "latest schema" in result.stdout
