@@ -25,8 +25,18 @@ from agent_platform.models.platform import (
     TestResult,
 )
 from agent_platform.models.runs import Execution, ExecutionStatus, ExecutionStep
+from agent_platform.models.runtime import (
+    DocumentStatus,
+    KnowledgeCollection,
+    KnowledgeDocument,
+    ProviderCredential,
+    ProviderKind,
+    Thread,
+)
 
 __all__ = [
+    "DocumentStatus", "KnowledgeCollection", "KnowledgeDocument", "ProviderCredential",
+    "ProviderKind", "Thread",
     "Agent",
     "AgentConfig",
     "AgentStatus",

@@ -1,0 +1,53 @@
+"""What a tool is: a name, a JSON-schema of its arguments, and an async `run`.
+
+Why results are plain JSON dicts and failures are `ToolError`: the agent loop sends both back
+to the model as the tool message, so a bad argument or a refused URL becomes something the
+model can read and correct, never a crash of the run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class ToolError(Exception):
+    """A failure the model should see (bad arguments, refused URL, HTTP error...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+
+    def openai_schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
+@dataclass
+class ToolContext:
+    """Where a call happens; tools scope everything they touch by `org_id`."""
+
+    org_id: uuid.UUID
+    agent_id: uuid.UUID | None = None
+    run_id: uuid.UUID | None = None
+    knowledge_collections: list[str] = field(default_factory=list)
+
+
+class Tool(Protocol):
+    spec: ToolSpec
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]: ...
