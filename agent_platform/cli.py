@@ -47,10 +47,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from agent_platform.worker import QUEUES, run_worker
+    from agent_platform.worker import GENERAL_QUEUES, run_worker
 
     _settings()
-    run_worker(args.queues or list(QUEUES), burst=args.burst)
+    run_worker(args.queues or list(GENERAL_QUEUES), burst=args.burst)
+    return 0
+
+
+def cmd_agent_worker(args: argparse.Namespace) -> int:
+    from agent_platform import run_worker
+
+    _settings()
+    run_worker.run(concurrency=args.concurrency or None, burst=args.burst)
     return 0
 
 
@@ -58,9 +66,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from rq_scheduler import Scheduler
 
     from agent_platform.redis_client import get_redis
+    from agent_platform.worker import schedule_periodic_jobs
 
     _settings()
-    Scheduler(connection=get_redis(), interval=args.interval).run()
+    scheduler = Scheduler(connection=get_redis(), interval=args.interval)
+    schedule_periodic_jobs(scheduler)
+    scheduler.run()
     return 0
 
 
@@ -145,9 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(fn=cmd_up)
 
     worker = sub.add_parser("worker", help="run one RQ worker process")
-    worker.add_argument("--queues", nargs="*", help="queues to listen on (default: all)")
+    worker.add_argument(
+        "--queues",
+        nargs="*",
+        help="queues (default: testing integrations default; `agents` goes to agent-worker)",
+    )
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(fn=cmd_worker)
+
+    aw = sub.add_parser("agent-worker", help="run the async agent worker (queue `agents`)")
+    aw.add_argument("--concurrency", type=int, default=0, help="runs at once (RUN_CONCURRENCY)")
+    aw.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    aw.set_defaults(fn=cmd_agent_worker)
 
     sched = sub.add_parser("scheduler", help="run the rq-scheduler process")
     sched.add_argument("--interval", type=float, default=5.0)

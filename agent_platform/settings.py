@@ -38,14 +38,35 @@ class Settings(BaseSettings):
 
     chroma_url: str = Field(default="", description="Empty: embedded Chroma under DATA_DIR.")
     embedder: Literal["lexical", "local", "api"] = "lexical"
+    embedding_model: str = Field(
+        default="text-embedding-3-small", description="LiteLLM model when EMBEDDER=api."
+    )
+    local_embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="sentence-transformers model name or directory when EMBEDDER=local.",
+    )
+    max_upload_bytes: int = Field(default=20_000_000, ge=1, description="Knowledge uploads.")
     default_model: str = "gpt-4o-mini"
 
-    worker_processes: int = Field(default=2, ge=0, le=64)
+    worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
+    agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")
+    run_concurrency: int = Field(default=200, ge=1, le=5000, description="runs per agent worker")
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     registration_open: bool = True
+
+    outbound_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated hostnames, IPs or CIDRs reachable despite being private "
+        "(e.g. a self-hosted Ollama). IP/CIDR entries match IP URLs, names match names.",
+    )
+    outbound_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    outbound_max_bytes: int = Field(default=2_000_000, ge=1)
+    web_search_provider: Literal["", "searxng", "brave", "tavily"] = ""
+    web_search_url: str = Field(default="", description="SearXNG base URL.")
+    web_search_api_key: str = Field(default="", description="Brave or Tavily API key.")
 
     @field_validator("database_url")
     @classmethod

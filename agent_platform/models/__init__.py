@@ -11,7 +11,8 @@ from agent_platform.models.accounts import (
     User,
     UserSession,
 )
-from agent_platform.models.agents import Agent, AgentConfig, AgentStatus, AgentVersion
+from agent_platform.models.agent_config import AgentConfig, MemoryConfig, OutputConfig, ToolRef
+from agent_platform.models.agents import Agent, AgentStatus, AgentVersion
 from agent_platform.models.platform import (
     AgentTest,
     AuditEntry,
@@ -31,12 +32,21 @@ from agent_platform.models.runtime import (
     KnowledgeDocument,
     ProviderCredential,
     ProviderKind,
+    StoredSecret,
     Thread,
 )
 
 __all__ = [
-    "DocumentStatus", "KnowledgeCollection", "KnowledgeDocument", "ProviderCredential",
-    "ProviderKind", "Thread",
+    "MemoryConfig",
+    "OutputConfig",
+    "ToolRef",
+    "DocumentStatus",
+    "KnowledgeCollection",
+    "KnowledgeDocument",
+    "ProviderCredential",
+    "ProviderKind",
+    "StoredSecret",
+    "Thread",
     "Agent",
     "AgentConfig",
     "AgentStatus",

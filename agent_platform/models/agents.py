@@ -7,8 +7,6 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from agent_platform.models.base import (
@@ -25,22 +23,6 @@ class AgentStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"
-
-
-class AgentConfig(BaseModel):
-    """Schema version 1 of an agent's definition; the runtime issue extends it."""
-
-    model_config = ConfigDict(extra="forbid")
-    schema_version: int = 1
-    model: str = PField(default="gpt-4o-mini", min_length=1, max_length=200)
-    fallback_models: list[str] = PField(default_factory=list, max_length=5)
-    instructions: str = PField(default="", max_length=50_000)
-    temperature: float = PField(default=0.7, ge=0, le=2)
-    max_output_tokens: int = PField(default=1024, ge=1, le=200_000)
-    tools: list[str] = PField(default_factory=list)
-    knowledge_collections: list[str] = PField(default_factory=list)
-    max_steps: int = PField(default=8, ge=1, le=100)
-    timeout_seconds: int = PField(default=120, ge=1, le=3600)
 
 
 class Agent(SQLModel, table=True):

@@ -37,7 +37,9 @@ class ProviderCredential(SQLModel, table=True):
     models: list = Field(default_factory=list, sa_type=JSONType, nullable=False)
     last_checked_at: datetime | None = time_field()
     last_error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
     created_at: datetime = created_field()
 
 
@@ -81,6 +83,19 @@ class Thread(SQLModel, table=True):
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     agent_id: uuid.UUID | None = fk("agents.id", ondelete="SET NULL", nullable=True, index=False)
     title: str = Field(default="New conversation", max_length=200)
-    created_by_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+
+
+class StoredSecret(SQLModel, table=True):
+    """The local secret store's ciphertexts; the key lives outside the database (a file)."""
+
+    __tablename__ = "stored_secrets"
+    ref: str = Field(primary_key=True, max_length=255)
+    org_id: uuid.UUID | None = fk("organizations.id", ondelete="CASCADE", nullable=True)
+    ciphertext: str = Field(sa_type=sa.Text, nullable=False)
     created_at: datetime = created_field()
     updated_at: datetime = created_field()

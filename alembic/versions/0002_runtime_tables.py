@@ -1,8 +1,8 @@
 """runtime tables
 
-Revision ID: 4567b169a03d
+Revision ID: 3c373fb48820
 Revises: 0001
-Create Date: 2026-11-25 19:07:56.895519
+Create Date: 2026-11-25 19:09:54.744717
 """
 
 from collections.abc import Sequence
@@ -97,6 +97,24 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "stored_secrets",
+        sa.Column("ref", sa.String(length=255), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=True),
+        sa.Column("ciphertext", sa.Text(), nullable=False),
+        sa.Column("created_at", agent_platform.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", agent_platform.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organizations.id"],
+            name=op.f("fk_stored_secrets_org_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("ref", name=op.f("pk_stored_secrets")),
+    )
+    with op.batch_alter_table("stored_secrets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_stored_secrets_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "knowledge_documents",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
@@ -179,6 +197,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_knowledge_documents_collection_id"))
 
     op.drop_table("knowledge_documents")
+    with op.batch_alter_table("stored_secrets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stored_secrets_org_id"))
+
+    op.drop_table("stored_secrets")
     with op.batch_alter_table("provider_credentials", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provider_credentials_org_id"))
 

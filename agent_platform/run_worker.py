@@ -1,0 +1,184 @@
+"""The agent worker: many runs at once on one asyncio loop, fed by RQ's `agents` queue.
+
+Why not one RQ job per process: model calls are I/O bound (seconds of waiting), so a forking
+worker per concurrent run would need hundreds of processes. This process keeps RQ's queue and
+job bookkeeping (dequeue, started/finished state, worker registration, heartbeats) and runs
+up to RUN_CONCURRENCY runs concurrently. While a run is in flight its lease key is refreshed;
+the reconciler fails runs whose lease expired (their worker died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from rq import Queue, Worker
+from rq.job import Job
+
+from agent_platform.redis_client import get_redis
+from agent_platform.settings import get_settings
+
+log = logging.getLogger("agent_platform.run_worker")
+LEASE_SECONDS = 15
+
+
+def lease_key(run_id: uuid.UUID | str) -> str:
+    return f"run:{run_id}:lease"
+
+
+def org_active_key(org_id: uuid.UUID | str) -> str:
+    return f"org:{org_id}:active_runs"
+
+
+def leased(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these runs a live worker still holds."""
+    if not run_ids:
+        return set()
+    values = get_redis().mget([lease_key(r) for r in run_ids])
+    return {r for r, v in zip(run_ids, values, strict=True) if v is not None}
+
+
+class AsyncRunWorker:
+    def __init__(self, *, concurrency: int | None = None, burst: bool = False) -> None:
+        settings = get_settings()
+        self.concurrency = concurrency or settings.run_concurrency
+        self.burst = burst
+        self.name = f"agents-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.inflight: set[str] = set()
+        self.orgs: dict[str, str | None] = {}
+        self.stopping = asyncio.Event()
+
+    async def main(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="run-db"))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        url = get_settings().resolved_redis_url
+        self.redis = AsyncRedis.from_url(url, max_connections=max(32, self.concurrency))
+        self.dequeue_redis = Redis.from_url(url, socket_timeout=10)
+        self.queue = Queue("agents", connection=self.dequeue_redis)
+        self.rq_worker = Worker([self.queue], connection=get_redis(), name=self.name)
+        await asyncio.to_thread(self.rq_worker.register_birth)
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        housekeeping = asyncio.create_task(self._housekeeping())
+        try:
+            while not self.stopping.is_set():
+                await slots.acquire()
+                found = await asyncio.to_thread(
+                    Queue.dequeue_any, [self.queue], 1, connection=self.dequeue_redis
+                )
+                if found is None:
+                    slots.release()
+                    if self.burst and not tasks:
+                        break
+                    continue
+                job, _queue = found
+                task = asyncio.create_task(self._perform(job, slots))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        finally:
+            if tasks:
+                log.info("waiting for %d runs to finish", len(tasks))
+                await asyncio.wait(tasks, timeout=30)
+            housekeeping.cancel()
+            await asyncio.to_thread(self.rq_worker.register_death)
+            await self.redis.aclose()
+
+    async def _perform(self, job: Job, slots: asyncio.Semaphore) -> None:
+        from services.runtime import engine
+
+        run_id = job.args[0] if job.args else job.id
+        org_id = job.args[1] if len(job.args) > 1 else None
+        cap = int(job.args[2]) if len(job.args) > 2 else -1
+        if org_id and cap >= 0 and not await self._take_org_slot(org_id, run_id, cap):
+            # Over the organization's concurrent-run cap: back of the queue, try again soon.
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(self.queue.enqueue_job, job)
+            slots.release()
+            return
+        self.inflight.add(run_id)
+        self.orgs[run_id] = org_id
+        try:
+            await self.redis.set(lease_key(run_id), self.name, ex=LEASE_SECONDS)
+            await asyncio.to_thread(self._mark_started, job)
+            status = await engine.execute(uuid.UUID(run_id), self.redis)
+            await asyncio.to_thread(self._mark_finished, job, status.value if status else None)
+        except Exception:  # noqa: BLE001 - the run row already says what happened
+            log.exception("run %s crashed in the worker", run_id)
+            await asyncio.to_thread(self._mark_failed, job)
+        finally:
+            self.inflight.discard(run_id)
+            org = self.orgs.pop(run_id, None)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.delete(lease_key(run_id))
+            if org:
+                pipe.zrem(org_active_key(org), run_id)
+            await pipe.execute()
+            slots.release()
+
+    async def _take_org_slot(self, org_id: str, run_id: str, cap: int) -> bool:
+        """A sorted set of the org's running runs, scored by lease time, so a dead worker's
+        entries age out instead of blocking the organization forever."""
+        import time
+
+        key = org_active_key(org_id)
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, 0, now - LEASE_SECONDS)
+        pipe.zadd(key, {run_id: now})
+        pipe.zrank(key, run_id)
+        pipe.expire(key, LEASE_SECONDS * 4)
+        _, _, rank, _ = await pipe.execute()
+        if rank is not None and rank < cap:
+            return True
+        await self.redis.zrem(key, run_id)
+        return False
+
+    def _mark_started(self, job: Job) -> None:
+        pipe = self.dequeue_redis.pipeline()
+        job.prepare_for_execution(self.name, pipe)
+        job.started_job_registry.add(job, LEASE_SECONDS * 4, pipeline=pipe)
+        pipe.execute()
+
+    def _mark_finished(self, job: Job, result: str | None) -> None:
+        pipe = self.dequeue_redis.pipeline()
+        job._result = result
+        job.started_job_registry.remove(job, pipeline=pipe)
+        job._handle_success(result_ttl=300, pipeline=pipe, worker_name=self.name)
+        pipe.execute()
+
+    def _mark_failed(self, job: Job) -> None:
+        pipe = self.dequeue_redis.pipeline()
+        job.started_job_registry.remove(job, pipeline=pipe)
+        job._handle_failure("run crashed in the worker; see the worker log", pipe, self.name)
+        pipe.execute()
+
+    async def _housekeeping(self) -> None:
+        """Refresh leases and the worker heartbeat every few seconds."""
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            if self.inflight:
+                pipe = self.redis.pipeline(transaction=False)
+                import time
+
+                for run_id in list(self.inflight):
+                    pipe.set(lease_key(run_id), self.name, ex=LEASE_SECONDS)
+                    if org := self.orgs.get(run_id):
+                        pipe.zadd(org_active_key(org), {run_id: time.time()})
+                await pipe.execute()
+            await asyncio.to_thread(self.rq_worker.heartbeat)
+
+
+def run(*, concurrency: int | None = None, burst: bool = False) -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm  # noqa: F401 - import once in the parent, never per run (~2.5 s)
+
+    asyncio.run(AsyncRunWorker(concurrency=concurrency, burst=burst).main())

@@ -1,0 +1,1 @@
+"""Model access: provider credentials, model resolution and the streaming gateway."""

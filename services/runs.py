@@ -1,0 +1,304 @@
+"""The run lifecycle: written to the DB first, enqueued after commit, reconciled after crashes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from agent_platform.db import after_commit
+from agent_platform.models import (
+    Agent,
+    AgentStatus,
+    Execution,
+    ExecutionStatus,
+    ExecutionStep,
+    Organization,
+    Role,
+    Thread,
+    TierLimit,
+)
+from agent_platform.models.base import utcnow
+from services.access import Actor, require_role
+from services.agents import get_agent
+from services.errors import Invalid, NotFound
+from services.validation import parse
+
+ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+FINAL = (
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.TIMED_OUT,
+)
+
+
+class RunInput(BaseModel):
+    message: str = Field(min_length=1, max_length=100_000)
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+def enqueue(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
+    """Put a run on the `agents` queue; the RQ job id is the run id (idempotent enqueue)."""
+    from agent_platform.worker import enqueue_run
+
+    enqueue_run(run_id, org_id, cap)
+
+
+def concurrency_cap(session: Session, org_id: uuid.UUID) -> int:
+    org = session.get(Organization, org_id)
+    limits = session.get(TierLimit, org.tier) if org else None
+    return limits.max_concurrent_runs if limits else -1
+
+
+def _check_monthly_runs(session: Session, org_id: uuid.UUID) -> None:
+    org = session.get(Organization, org_id)
+    limits = session.get(TierLimit, org.tier) if org else None
+    if limits is None or limits.max_runs_per_month < 0:
+        return
+    month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = session.exec(
+        select(func.count()).where(
+            Execution.org_id == org_id, col(Execution.created_at) >= month_start
+        )
+    ).one()
+    if used >= limits.max_runs_per_month:
+        raise Invalid(
+            f"Your plan allows {limits.max_runs_per_month:,} runs a month; upgrade for more."
+        )
+
+
+def start_run(
+    session: Session,
+    actor: Actor,
+    agent_id: uuid.UUID,
+    *,
+    message: str,
+    variables: dict[str, str] | None = None,
+    thread_id: uuid.UUID | None = None,
+    schedule_id: uuid.UUID | None = None,
+) -> Execution:
+    require_role(actor, Role.BUILDER)
+    data = parse(RunInput, {"message": message, "variables": variables or {}})
+    agent = get_agent(session, actor, agent_id)
+    if agent.status == AgentStatus.ARCHIVED:
+        raise Invalid("This agent is archived; restore it to run it.")
+    if agent.current_version_id is None:
+        raise Invalid("This agent has no saved version yet.")
+    _check_monthly_runs(session, actor.org_id)
+    if thread_id is not None:
+        thread = session.get(Thread, thread_id)
+        if thread is None or thread.org_id != actor.org_id or thread.agent_id != agent.id:
+            raise NotFound("Conversation not found.")
+        thread.updated_at = utcnow()
+        session.add(thread)
+    run = Execution(
+        org_id=actor.org_id,
+        agent_id=agent.id,
+        agent_version_id=agent.current_version_id,
+        triggered_by_id=actor.user_id,
+        schedule_id=schedule_id,
+        thread_id=thread_id,
+        input=data.model_dump(),
+    )
+    session.add(run)
+    session.flush()
+    run_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    after_commit(session, lambda: enqueue(run_id, org_id, cap))
+    return run
+
+
+def new_thread(session: Session, actor: Actor, agent_id: uuid.UUID, *, title: str) -> Thread:
+    require_role(actor, Role.BUILDER)
+    agent = get_agent(session, actor, agent_id)
+    thread = Thread(
+        org_id=actor.org_id,
+        agent_id=agent.id,
+        title=title[:200] or "New conversation",
+        created_by_id=actor.user_id,
+    )
+    session.add(thread)
+    session.flush()
+    return thread
+
+
+def list_threads(
+    session: Session, actor: Actor, agent_id: uuid.UUID, *, limit: int = 50
+) -> list[Thread]:
+    return list(
+        session.exec(
+            select(Thread)
+            .where(Thread.org_id == actor.org_id, Thread.agent_id == agent_id)
+            .order_by(col(Thread.updated_at).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def thread_runs(session: Session, actor: Actor, thread_id: uuid.UUID) -> list[Execution]:
+    thread = session.get(Thread, thread_id)
+    if thread is None or thread.org_id != actor.org_id:
+        raise NotFound("Conversation not found.")
+    return list(
+        session.exec(
+            select(Execution)
+            .where(Execution.thread_id == thread_id, Execution.org_id == actor.org_id)
+            .order_by(col(Execution.created_at))
+        ).all()
+    )
+
+
+def get_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
+    run = session.get(Execution, run_id)
+    if run is None or run.org_id != actor.org_id:
+        raise NotFound("Run not found.")
+    return run
+
+
+def get_steps(session: Session, actor: Actor, run_id: uuid.UUID) -> list[ExecutionStep]:
+    get_run(session, actor, run_id)
+    return list(
+        session.exec(
+            select(ExecutionStep)
+            .where(ExecutionStep.execution_id == run_id)
+            .order_by(col(ExecutionStep.position))
+        ).all()
+    )
+
+
+class RunFilter(BaseModel):
+    agent_id: uuid.UUID | None = None
+    status: ExecutionStatus | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_runs(
+    session: Session,
+    actor: Actor,
+    *,
+    filters: RunFilter | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[tuple[Execution, str | None]], int]:
+    """Runs with their agent's name, newest first, paged on the server."""
+    f = filters or RunFilter()
+    query = (
+        select(Execution, Agent.name)
+        .join(Agent, col(Agent.id) == col(Execution.agent_id), isouter=True)
+        .where(Execution.org_id == actor.org_id)
+    )
+    if f.agent_id:
+        query = query.where(Execution.agent_id == f.agent_id)
+    if f.status:
+        query = query.where(Execution.status == f.status)
+    if f.since:
+        query = query.where(col(Execution.created_at) >= f.since)
+    if f.until:
+        query = query.where(col(Execution.created_at) < f.until)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(Execution.created_at).desc()).offset(offset).limit(min(limit, 200))
+    ).all()
+    return [(run, name) for run, name in rows], total
+
+
+def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
+    """Queued runs end at once; running ones get a flag the worker checks between tokens."""
+    require_role(actor, Role.BUILDER)
+    run = get_run(session, actor, run_id)
+    if run.status == ExecutionStatus.QUEUED:
+        run.status = ExecutionStatus.CANCELLED
+        run.finished_at = utcnow()
+        run.error = "Cancelled before it started."
+        session.add(run)
+    elif run.status == ExecutionStatus.RUNNING:
+        from agent_platform.redis_client import get_redis
+        from services.runtime.events import cancel_key
+
+        get_redis().set(cancel_key(run_id), "1", ex=3600)
+    else:
+        raise Invalid(f"This run already ended ({run.status.value}).")
+    return run
+
+
+def claim(session: Session, run_id: uuid.UUID) -> bool:
+    """queued → running, once: a second delivery of the same job finds nothing to claim."""
+    result = session.execute(
+        update(Execution)
+        .where(col(Execution.id) == run_id, col(Execution.status) == ExecutionStatus.QUEUED)
+        .values(status=ExecutionStatus.RUNNING, started_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def finish(
+    session: Session,
+    run_id: uuid.UUID,
+    *,
+    status: ExecutionStatus,
+    output: dict[str, Any] | None = None,
+    error: str | None = None,
+    tokens: int = 0,
+    cost: Any = 0,
+) -> None:
+    run = session.get(Execution, run_id)
+    if run is None or run.status in FINAL:
+        return
+    now = utcnow()
+    run.status = status
+    run.output = output
+    run.error = error
+    run.tokens_used = tokens
+    run.cost = cost
+    run.finished_at = now
+    run.latency_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
+    session.add(run)
+
+
+def reconcile(
+    session: Session,
+    *,
+    alive: Callable[[list[uuid.UUID]], set[uuid.UUID]],
+    queued_after: timedelta = timedelta(minutes=2),
+    lease_grace: timedelta = timedelta(seconds=20),
+) -> dict[str, int]:
+    """Runs stuck after a worker, Redis or machine crash: nothing stays "running" forever.
+
+    `alive` says which running runs a worker still holds a lease on (a Redis key it refreshes).
+    A running run without a lease failed with its worker: it is marked failed, not resumed,
+    because its tools may already have had side effects. A queued run never started (Redis lost
+    the job, or nobody was listening) and is enqueued again.
+    """
+    now = utcnow()
+    stale_queued = session.exec(
+        select(Execution.id, Execution.org_id).where(
+            Execution.status == ExecutionStatus.QUEUED,
+            col(Execution.created_at) < now - queued_after,
+        )
+    ).all()
+    running = session.exec(
+        select(Execution).where(
+            Execution.status == ExecutionStatus.RUNNING,
+            col(Execution.started_at) < now - lease_grace,
+        )
+    ).all()
+    held = alive([run.id for run in running]) if running else set()
+    failed = 0
+    for run in running:
+        if run.id in held:
+            continue
+        run.status = ExecutionStatus.FAILED
+        run.error = "The worker running this run stopped (crash or restart); run it again."
+        run.finished_at = now
+        session.add(run)
+        failed += 1
+    for run_id, org_id in stale_queued:
+        cap = concurrency_cap(session, org_id)
+        after_commit(session, lambda rid=run_id, oid=org_id, c=cap: enqueue(rid, oid, c))
+    return {"requeued": len(stale_queued), "failed": failed}

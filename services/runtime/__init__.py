@@ -1,0 +1,1 @@
+"""Running agents: the run lifecycle, the agent loop, live events."""

@@ -1,0 +1,360 @@
+"""The agent loop: model → tool calls (in parallel) → model … until an answer, max steps or timeout.
+
+Every step is persisted as it completes, so a run can be inspected and replayed; tokens and
+step events go to Redis as they happen. Database work runs in threads (`asyncio.to_thread`)
+so one worker process can drive many runs at once on its event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import col, select
+
+from agent_platform.db import session_scope
+from agent_platform.models import (
+    AgentConfig,
+    AgentVersion,
+    Execution,
+    ExecutionStatus,
+    ExecutionStep,
+)
+from services import runs
+from services.errors import DomainError
+from services.llm import gateway
+from services.llm.providers import ResolvedModel, resolve_chain
+from services.runtime.events import RunEvents
+from services.runtime.output import OutputInvalid, check_output
+from services.tools.base import Tool, ToolContext, ToolError
+from services.tools.registry import tools_for
+
+
+class RunCancelled(gateway.StopCall):
+    pass
+
+
+@dataclass
+class RunPlan:
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    config: AgentConfig
+    chain: list[ResolvedModel]
+    messages: list[dict[str, Any]]
+    tools: dict[str, Tool]
+
+
+@dataclass
+class Totals:
+    tokens: int = 0
+    cost: Decimal = Decimal("0")
+    position: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _history(session: Any, run: Execution, window: int) -> list[dict[str, Any]]:
+    if run.thread_id is None or window <= 0:
+        return []
+    earlier = session.exec(
+        select(Execution)
+        .where(
+            Execution.thread_id == run.thread_id,
+            Execution.org_id == run.org_id,
+            Execution.status == ExecutionStatus.SUCCEEDED,
+            col(Execution.created_at) < run.created_at,
+        )
+        .order_by(col(Execution.created_at).desc())
+        .limit(max(1, window // 2 + 1))
+    ).all()
+    messages: list[dict[str, Any]] = []
+    for past in reversed(earlier):
+        messages.append({"role": "user", "content": past.input.get("message", "")})
+        answer = (past.output or {}).get("text") or json.dumps((past.output or {}).get("json"))
+        messages.append({"role": "assistant", "content": answer})
+    return messages[-window:]
+
+
+def prepare(run_id: uuid.UUID) -> RunPlan | None:
+    """Claim the run and gather what it needs; None when another delivery already took it."""
+    with session_scope() as session:
+        if not runs.claim(session, run_id):
+            return None
+    with session_scope() as session:
+        run = session.get(Execution, run_id)
+        assert run is not None
+        version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
+        if version is None:
+            raise DomainError("The agent version of this run no longer exists.")
+        config = AgentConfig.model_validate(version.config)
+        chain = resolve_chain(session, run.org_id, config.model_chain)
+        system = config.render_instructions(run.input.get("variables", {}))
+        if config.output.format == "json":
+            system += (
+                "\n\nReply with only a JSON value matching this JSON schema, no prose:\n"
+                + json.dumps(config.output.json_schema)
+            )
+        messages = [{"role": "system", "content": system}]
+        if config.memory.conversation:
+            messages += _history(session, run, config.memory.window)
+        messages.append({"role": "user", "content": run.input.get("message", "")})
+        return RunPlan(
+            run_id=run.id,
+            org_id=run.org_id,
+            agent_id=run.agent_id,
+            config=config,
+            chain=chain,
+            messages=messages,
+            tools=tools_for(config),
+        )
+
+
+def _save_step(run_id: uuid.UUID, step: dict[str, Any]) -> None:
+    with session_scope() as session:
+        session.add(ExecutionStep(execution_id=run_id, **step))
+
+
+def _finish(run_id: uuid.UUID, **kwargs: Any) -> None:
+    with session_scope() as session:
+        runs.finish(session, run_id, **kwargs)
+
+
+async def _call_tool(
+    plan: RunPlan, call: gateway.ToolCall
+) -> tuple[dict[str, Any] | None, str | None, int]:
+    start = time.perf_counter()
+    tool = plan.tools.get(call.name)
+    try:
+        if tool is None:
+            raise ToolError(
+                f"Unknown tool {call.name!r}; available: {', '.join(plan.tools) or 'none'}"
+            )
+        try:
+            args = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            raise ToolError(
+                f"The arguments are not valid JSON ({exc.msg}); send a JSON object."
+            ) from None
+        if not isinstance(args, dict):
+            raise ToolError("The arguments must be a JSON object.")
+        ctx = ToolContext(
+            org_id=plan.org_id,
+            agent_id=plan.agent_id,
+            run_id=plan.run_id,
+            knowledge_collections=plan.config.memory.collections,
+        )
+        result = await asyncio.wait_for(tool.run(args, ctx), timeout=60)
+        return result, None, int((time.perf_counter() - start) * 1000)
+    except ToolError as exc:
+        return None, exc.message, int((time.perf_counter() - start) * 1000)
+    except TimeoutError:
+        return None, "The tool took longer than 60 s.", int((time.perf_counter() - start) * 1000)
+    except Exception as exc:  # noqa: BLE001 - a tool bug must not kill the run
+        return (
+            None,
+            f"The tool failed: {type(exc).__name__}",
+            int((time.perf_counter() - start) * 1000),
+        )
+
+
+async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gateway.ModelResult:
+    config = plan.config
+    options = gateway.CallOptions(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_output_tokens,
+        first_token_timeout=config.first_token_timeout_seconds,
+        stall_timeout=config.first_token_timeout_seconds,
+        request_timeout=float(config.timeout_seconds),
+    )
+    last_check = [time.monotonic()]
+
+    async def on_token(text: str) -> None:
+        await events.token(text)
+        if time.monotonic() - last_check[0] > 0.25:
+            last_check[0] = time.monotonic()
+            if await events.cancel_requested():
+                raise RunCancelled()
+
+    async def on_discard(model: str, reason: str) -> None:
+        await events.reset_partial()
+        await events.emit("discard", model=model, reason=reason)
+
+    await events.emit("step_started", position=totals.position, kind="model")
+    sent = list(plan.messages)
+    try:
+        result = await gateway.complete(
+            plan.chain,
+            sent,
+            tools=[t.spec.openai_schema() for t in plan.tools.values()],
+            options=options,
+            on_token=on_token,
+            on_discard=on_discard,
+        )
+    except gateway.LLMError as exc:
+        await asyncio.to_thread(
+            _save_step,
+            plan.run_id,
+            {
+                "position": totals.position,
+                "kind": "model",
+                "messages": sent,
+                "error": exc.message,
+                "response": {"attempts": [a.__dict__ for a in exc.attempts]},
+            },
+        )
+        totals.position += 1
+        raise
+    await events.flush()
+    step = {
+        "position": totals.position,
+        "kind": "model",
+        "model": result.model,
+        "messages": sent,
+        "response": {
+            "text": result.text,
+            "tool_calls": [c.__dict__ for c in result.tool_calls],
+            "finish_reason": result.finish_reason,
+            "attempts": [a.__dict__ for a in result.attempts],
+            "first_token_ms": result.first_token_ms,
+        },
+        "tokens": result.prompt_tokens + result.completion_tokens,
+        "cost": result.cost,
+        "latency_ms": result.latency_ms,
+    }
+    await asyncio.to_thread(_save_step, plan.run_id, step)
+    totals.position += 1
+    totals.tokens += step["tokens"]
+    totals.cost += result.cost
+    await events.emit(
+        "step",
+        position=step["position"],
+        kind="model",
+        model=result.model,
+        text=result.text,
+        tool_calls=[c.__dict__ for c in result.tool_calls],
+        tokens=step["tokens"],
+        cost=str(result.cost),
+        latency_ms=result.latency_ms,
+    )
+    await events.reset_partial()
+    plan.messages.append(result.assistant_message())
+    return result
+
+
+async def _tool_steps(
+    plan: RunPlan, events: RunEvents, totals: Totals, calls: list[gateway.ToolCall]
+) -> None:
+    outcomes = await asyncio.gather(*(_call_tool(plan, call) for call in calls))
+    for call, (result, error, latency_ms) in zip(calls, outcomes, strict=True):
+        try:
+            arguments = json.loads(call.arguments or "{}")
+            if not isinstance(arguments, dict):
+                arguments = {"_value": arguments}
+        except json.JSONDecodeError:
+            arguments = {"_raw": call.arguments}
+        step = {
+            "position": totals.position,
+            "kind": "tool",
+            "tool_name": call.name,
+            "arguments": arguments,
+            "result": result,
+            "error": error,
+            "latency_ms": latency_ms,
+        }
+        await asyncio.to_thread(_save_step, plan.run_id, step)
+        totals.position += 1
+        await events.emit(
+            "step",
+            position=step["position"],
+            kind="tool",
+            tool_name=call.name,
+            arguments=arguments,
+            result=result,
+            error=error,
+            latency_ms=latency_ms,
+        )
+        content = json.dumps(result, default=str) if error is None else json.dumps({"error": error})
+        plan.messages.append({"role": "tool", "tool_call_id": call.id, "content": content[:50_000]})
+
+
+async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, Any]:
+    repaired = False
+    for _ in range(plan.config.max_steps):
+        if await events.cancel_requested():
+            raise RunCancelled()
+        result = await _model_step(plan, events, totals)
+        if result.tool_calls:
+            await _tool_steps(plan, events, totals, result.tool_calls)
+            continue
+        try:
+            return check_output(plan.config.output, result.text)
+        except OutputInvalid as exc:
+            if repaired:
+                raise DomainError(
+                    f"The answer did not match the output schema: {exc.message}"
+                ) from None
+            repaired = True
+            plan.messages.append(
+                {
+                    "role": "user",
+                    "content": f"Your answer did not match the required JSON schema: "
+                    f"{exc.message}. Reply with only the corrected JSON.",
+                }
+            )
+    raise DomainError(f"The agent did not finish within {plan.config.max_steps} steps.")
+
+
+async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
+    """Run one queued run to its end. Idempotent: a run that is not queued is left alone."""
+    events = RunEvents(redis, run_id)
+    try:
+        plan = await asyncio.to_thread(prepare, run_id)
+    except DomainError as exc:
+        await asyncio.to_thread(_finish, run_id, status=ExecutionStatus.FAILED, error=exc.message)
+        await events.emit("done", status="failed", error=exc.message)
+        return ExecutionStatus.FAILED
+    if plan is None:
+        return None
+    await events.emit("status", status="running")
+    totals = Totals()
+    status, output, error = ExecutionStatus.SUCCEEDED, None, None
+    try:
+        output = await asyncio.wait_for(
+            _loop(plan, events, totals), timeout=plan.config.timeout_seconds
+        )
+    except TimeoutError:
+        status, error = (
+            ExecutionStatus.TIMED_OUT,
+            f"The run took longer than {plan.config.timeout_seconds} s.",
+        )
+    except RunCancelled:
+        status, error = ExecutionStatus.CANCELLED, "Cancelled."
+    except gateway.LLMError as exc:
+        status, error = ExecutionStatus.FAILED, exc.message
+    except DomainError as exc:
+        status, error = ExecutionStatus.FAILED, exc.message
+    await asyncio.to_thread(
+        _finish,
+        run_id,
+        status=status,
+        output=output,
+        error=error,
+        tokens=totals.tokens,
+        cost=totals.cost,
+    )
+    await events.emit(
+        "done",
+        status=status.value,
+        output=output,
+        error=error,
+        tokens=totals.tokens,
+        cost=str(totals.cost),
+    )
+    await events.reset_partial()
+    return status
