@@ -3,10 +3,15 @@
 import reflex as rx
 
 from agent_platform.api import create_api
-from pages import auth, invite, sections, settings
+from pages import agents, auth, invite, knowledge, playground, providers, runs, sections, settings
+from state.agents import AgentEditorState, AgentsState
 from state.auth import AuthFormState
 from state.base import SessionState
 from state.invite import InviteState
+from state.knowledge import KnowledgeState
+from state.playground import PlaygroundState
+from state.providers import ProvidersState
+from state.runs import RunDetailState, RunsState
 from state.settings import SettingsState
 
 app = rx.App(api_transformer=create_api())
@@ -22,7 +27,16 @@ app.add_page(
     on_load=AuthFormState.redirect_if_signed_in,
 )
 app.add_page(sections.dashboard_page, route="/", title="Dashboard", on_load=guard)
-app.add_page(sections.agents_page, route="/agents", title="Agents", on_load=guard)
+app.add_page(agents.agents_page, route="/agents", title="Agents", on_load=AgentsState.load)
+app.add_page(agents.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
+app.add_page(
+    playground.playground_page,
+    route="/playground",
+    title="Playground",
+    on_load=PlaygroundState.load,
+)
+app.add_page(runs.runs_page, route="/runs", title="Runs", on_load=RunsState.load)
+app.add_page(runs.run_page, route="/run", title="Run", on_load=RunDetailState.load)
 app.add_page(sections.marketplace_page, route="/marketplace", title="Marketplace", on_load=guard)
 app.add_page(sections.integrations_page, route="/integrations", title="Integrations", on_load=guard)
 app.add_page(sections.tests_page, route="/tests", title="Tests", on_load=guard)
@@ -31,3 +45,12 @@ app.add_page(
     settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load
 )
 app.add_page(invite.invite_page, route="/invite", title="Invitation", on_load=InviteState.load)
+app.add_page(
+    providers.providers_page,
+    route="/settings/providers",
+    title="Model providers",
+    on_load=ProvidersState.load,
+)
+app.add_page(
+    knowledge.knowledge_page, route="/knowledge", title="Knowledge", on_load=KnowledgeState.load
+)

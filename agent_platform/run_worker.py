@@ -20,13 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from rq import Queue, Worker
+from rq.exceptions import DequeueTimeout
+from rq.executions import Execution, prepare_execution
 from rq.job import Job
+from rq.utils import now
 
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 
 log = logging.getLogger("agent_platform.run_worker")
-LEASE_SECONDS = 15
 
 
 def lease_key(run_id: uuid.UUID | str) -> str:
@@ -50,6 +52,7 @@ class AsyncRunWorker:
         settings = get_settings()
         self.concurrency = concurrency or settings.run_concurrency
         self.burst = burst
+        self.lease = settings.run_lease_seconds
         self.name = f"agents-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.inflight: set[str] = set()
         self.orgs: dict[str, str | None] = {}
@@ -72,9 +75,7 @@ class AsyncRunWorker:
         try:
             while not self.stopping.is_set():
                 await slots.acquire()
-                found = await asyncio.to_thread(
-                    Queue.dequeue_any, [self.queue], 1, connection=self.dequeue_redis
-                )
+                found = await asyncio.to_thread(self._dequeue)
                 if found is None:
                     slots.release()
                     if self.burst and not tasks:
@@ -92,6 +93,12 @@ class AsyncRunWorker:
             await asyncio.to_thread(self.rq_worker.register_death)
             await self.redis.aclose()
 
+    def _dequeue(self) -> tuple[Job, Queue] | None:
+        try:
+            return Queue.dequeue_any([self.queue], 1, connection=self.dequeue_redis)
+        except DequeueTimeout:
+            return None
+
     async def _perform(self, job: Job, slots: asyncio.Semaphore) -> None:
         from services.runtime import engine
 
@@ -106,14 +113,17 @@ class AsyncRunWorker:
             return
         self.inflight.add(run_id)
         self.orgs[run_id] = org_id
+        execution: Execution | None = None
         try:
-            await self.redis.set(lease_key(run_id), self.name, ex=LEASE_SECONDS)
-            await asyncio.to_thread(self._mark_started, job)
+            await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
+            execution = await asyncio.to_thread(self._mark_started, job)
             status = await engine.execute(uuid.UUID(run_id), self.redis)
-            await asyncio.to_thread(self._mark_finished, job, status.value if status else None)
+            await asyncio.to_thread(
+                self._mark_finished, job, execution, status.value if status else None
+            )
         except Exception:  # noqa: BLE001 - the run row already says what happened
             log.exception("run %s crashed in the worker", run_id)
-            await asyncio.to_thread(self._mark_failed, job)
+            await asyncio.to_thread(self._mark_failed, job, execution)
         finally:
             self.inflight.discard(run_id)
             org = self.orgs.pop(run_id, None)
@@ -132,45 +142,48 @@ class AsyncRunWorker:
         key = org_active_key(org_id)
         now = time.time()
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, 0, now - LEASE_SECONDS)
+        pipe.zremrangebyscore(key, 0, now - self.lease)
         pipe.zadd(key, {run_id: now})
         pipe.zrank(key, run_id)
-        pipe.expire(key, LEASE_SECONDS * 4)
+        pipe.expire(key, self.lease * 4)
         _, _, rank, _ = await pipe.execute()
         if rank is not None and rank < cap:
             return True
         await self.redis.zrem(key, run_id)
         return False
 
-    def _mark_started(self, job: Job) -> None:
-        pipe = self.dequeue_redis.pipeline()
-        job.prepare_for_execution(self.name, pipe)
-        job.started_job_registry.add(job, LEASE_SECONDS * 4, pipeline=pipe)
-        pipe.execute()
+    def _mark_started(self, job: Job) -> Execution:
+        """RQ's own bookkeeping: an execution record, the started registry, job status."""
+        execution = prepare_execution(self.rq_worker, job)
+        with self.dequeue_redis.pipeline() as pipe:
+            job.prepare_for_execution(self.name, pipe)
+            pipe.execute()
+        return execution
 
-    def _mark_finished(self, job: Job, result: str | None) -> None:
-        pipe = self.dequeue_redis.pipeline()
+    def _mark_finished(self, job: Job, execution: Execution, result: str | None) -> None:
         job._result = result
-        job.started_job_registry.remove(job, pipeline=pipe)
-        job._handle_success(result_ttl=300, pipeline=pipe, worker_name=self.name)
-        pipe.execute()
+        job.ended_at = now()
+        self.rq_worker.handle_job_success(job, self.queue, job.started_job_registry, execution)
 
-    def _mark_failed(self, job: Job) -> None:
-        pipe = self.dequeue_redis.pipeline()
-        job.started_job_registry.remove(job, pipeline=pipe)
-        job._handle_failure("run crashed in the worker; see the worker log", pipe, self.name)
-        pipe.execute()
+    def _mark_failed(self, job: Job, execution: Execution | None) -> None:
+        job.ended_at = now()
+        self.rq_worker.handle_job_failure(
+            job,
+            self.queue,
+            exc_string="run crashed in the worker; see its log",
+            execution=execution,
+        )
 
     async def _housekeeping(self) -> None:
         """Refresh leases and the worker heartbeat every few seconds."""
         while True:
-            await asyncio.sleep(LEASE_SECONDS / 3)
+            await asyncio.sleep(self.lease / 3)
             if self.inflight:
                 pipe = self.redis.pipeline(transaction=False)
                 import time
 
                 for run_id in list(self.inflight):
-                    pipe.set(lease_key(run_id), self.name, ex=LEASE_SECONDS)
+                    pipe.set(lease_key(run_id), self.name, ex=self.lease)
                     if org := self.orgs.get(run_id):
                         pipe.zadd(org_active_key(org), {run_id: time.time()})
                 await pipe.execute()

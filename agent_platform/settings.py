@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
     agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")
+    run_lease_seconds: int = Field(default=15, ge=1, le=600, description="dead-worker detection")
     run_concurrency: int = Field(default=200, ge=1, le=5000, description="runs per agent worker")
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)

@@ -61,12 +61,16 @@ def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | 
 
 def reconcile_runs() -> dict[str, int]:
     """Periodic job (scheduled by the scheduler process): unstick runs after crashes."""
+    from datetime import timedelta
+
     from agent_platform.db import session_scope
     from agent_platform.run_worker import leased
+    from agent_platform.settings import get_settings
     from services import runs
 
+    grace = timedelta(seconds=2 * get_settings().run_lease_seconds)
     with session_scope() as session:
-        return runs.reconcile(session, alive=leased)
+        return runs.reconcile(session, alive=leased, lease_grace=grace)
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> None:

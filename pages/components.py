@@ -9,6 +9,8 @@ from state.base import SessionState
 NAV = [
     ("Dashboard", "/", "layout-dashboard"),
     ("Agents", "/agents", "bot"),
+    ("Runs", "/runs", "list"),
+    ("Knowledge", "/knowledge", "book-open"),
     ("Marketplace", "/marketplace", "store"),
     ("Integrations", "/integrations", "plug"),
     ("Tests", "/tests", "flask-conical"),

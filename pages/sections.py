@@ -25,10 +25,6 @@ def placeholder(title: str, icon: str, body: str) -> rx.Component:
     return shell(empty_state(icon, f"No {title.lower()} yet", body), title=title)
 
 
-def agents_page() -> rx.Component:
-    return placeholder("Agents", "bot", "Agents you build will be listed here.")
-
-
 def marketplace_page() -> rx.Component:
     return placeholder(
         "Marketplace", "store", "Published agents from the community will be listed here."

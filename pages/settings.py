@@ -321,6 +321,14 @@ def audit_tab() -> rx.Component:
 def settings_page() -> rx.Component:
     return shell(
         error_callout(S.error, id_="settings-error"),
+        rx.link(
+            rx.hstack(
+                rx.icon("cpu", size=16), rx.text("Model providers (LLM keys and endpoints) →")
+            ),
+            href="/settings/providers",
+            id="to-providers",
+            margin_bottom="12px",
+        ),
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Organization", value="organization", id="tab-organization"),

@@ -1,0 +1,182 @@
+"""Playground page: threads, chat with live tokens, and the trace panel (layout only)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pages.components import empty_state, error_callout, shell
+from state.playground import PlaygroundState as P
+
+
+def _bubble(m: rx.Var) -> rx.Component:
+    mine = m["role"] == "user"
+    return rx.box(
+        rx.text(m["text"], white_space="pre-wrap", size="2"),
+        rx.cond(m["status"] == "failed", rx.badge("failed", color_scheme="red", margin_top="4px")),
+        align_self=rx.cond(mine, "flex-end", "flex-start"),
+        background=rx.cond(mine, rx.color("accent", 3), rx.color("gray", 3)),
+        padding="10px 14px",
+        border_radius="12px",
+        max_width="85%",
+        class_name=rx.cond(mine, "msg-user", "msg-assistant"),
+    )
+
+
+def _trace_item(t: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.icon(rx.cond(t["kind"] == "tool", "wrench", "sparkles"), size=14),
+            rx.text(t["title"], weight="bold", size="1"),
+            rx.spacer(),
+            rx.text(t["latency"], size="1", color_scheme="gray"),
+            align="center",
+        ),
+        rx.text(
+            t["detail"],
+            size="1",
+            white_space="pre-wrap",
+            word_break="break-word",
+            color=rx.cond(t["error"] == "yes", rx.color("red", 11), rx.color("gray", 12)),
+        ),
+        rx.cond(
+            t["tokens"] != "",
+            rx.text(t["tokens"], " tokens · ", t["cost"], size="1", color_scheme="gray"),
+        ),
+        size="1",
+        class_name="trace-step",
+    )
+
+
+def playground_page() -> rx.Component:
+    threads = rx.vstack(
+        rx.button(
+            rx.icon("plus", size=14),
+            "New conversation",
+            size="1",
+            variant="soft",
+            on_click=P.new_thread,
+            width="100%",
+        ),
+        rx.foreach(
+            P.threads,
+            lambda t: rx.button(
+                t["title"],
+                size="1",
+                width="100%",
+                justify="start",
+                on_click=P.select_thread(t["id"]),
+                variant=rx.cond(P.thread_id == t["id"], "solid", "ghost"),
+                overflow="hidden",
+                text_overflow="ellipsis",
+                white_space="nowrap",
+            ),
+        ),
+        width=["100%", "100%", "200px"],
+        min_width="160px",
+        spacing="1",
+    )
+    chat = rx.vstack(
+        rx.vstack(
+            rx.cond(
+                P.messages.length() == 0,
+                rx.text("Say something to start a conversation.", color_scheme="gray", size="2"),
+            ),
+            rx.foreach(P.messages, _bubble),
+            rx.cond(
+                P.notice != "",
+                rx.callout(
+                    P.notice, icon="refresh-cw", color_scheme="amber", size="1", id="discard-notice"
+                ),
+            ),
+            rx.cond(
+                P.running,
+                rx.box(
+                    rx.text(
+                        P.streaming_text, white_space="pre-wrap", size="2", id="streaming-text"
+                    ),
+                    rx.spinner(size="1"),
+                    padding="10px 14px",
+                    border_radius="12px",
+                    background=rx.color("gray", 3),
+                    max_width="85%",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+            min_height="300px",
+            max_height="60vh",
+            overflow_y="auto",
+            id="chat-log",
+        ),
+        error_callout(P.error, id_="playground-error"),
+        rx.form(
+            rx.hstack(
+                rx.text_area(
+                    name="message",
+                    placeholder="Message the agent…",
+                    id="chat-input",
+                    width="100%",
+                    rows="2",
+                    disabled=P.running,
+                ),
+                rx.cond(
+                    P.running,
+                    rx.button(
+                        "Stop", color_scheme="red", type="button", on_click=P.cancel, id="chat-stop"
+                    ),
+                    rx.button("Send", type="submit", id="chat-send"),
+                ),
+                width="100%",
+                align="end",
+            ),
+            on_submit=P.send,
+            reset_on_submit=True,
+            width="100%",
+        ),
+        flex="1",
+        min_width="0",
+        spacing="3",
+    )
+    trace = rx.vstack(
+        rx.hstack(
+            rx.heading("Trace", size="3"),
+            rx.spacer(),
+            rx.text(P.totals, size="1", id="trace-totals"),
+        ),
+        rx.cond(
+            P.trace.length() == 0,
+            rx.text("Steps appear here as the agent works.", size="1", color_scheme="gray"),
+        ),
+        rx.foreach(P.trace, _trace_item),
+        rx.cond(P.run_id != "", rx.link("Open run", href="/run?id=" + P.run_id, size="1")),
+        width=["100%", "100%", "300px"],
+        spacing="2",
+        id="trace-panel",
+    )
+    return shell(
+        rx.cond(
+            ~P.loaded,
+            rx.center(rx.spinner(size="3"), padding="48px"),
+            rx.cond(
+                P.agent_id == "",
+                empty_state("bot-off", "Agent not found", "Open the playground from an agent."),
+                rx.vstack(
+                    rx.hstack(
+                        rx.heading(P.agent_name, size="5"),
+                        rx.link("Edit agent", href="/agent?id=" + P.agent_id, size="2"),
+                        align="center",
+                    ),
+                    rx.flex(
+                        threads,
+                        chat,
+                        trace,
+                        spacing="5",
+                        width="100%",
+                        direction=rx.breakpoints(initial="column", md="row"),
+                    ),
+                    width="100%",
+                ),
+            ),
+        ),
+        title="Playground",
+    )

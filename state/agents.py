@@ -1,0 +1,290 @@
+"""Agents list and the agent editor (a form over the agent's config; the canvas comes later)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from agent_platform.models import AgentStatus
+from services import agents, runs
+from services.errors import DomainError
+from services.llm import providers
+from services.memory import list_collections
+from services.tools.registry import builtin_names
+from state.base import SessionState
+
+PAGE_SIZE = 20
+
+
+class AgentsState(SessionState):
+    rows: list[dict[str, str]] = []
+    total: int = 0
+    page: int = 0
+    search: str = ""
+    status_filter: str = "active"
+    loading: bool = False
+    error: str = ""
+    create_error: str = ""
+    create_fields: dict[str, str] = {}
+    create_open: bool = False
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect("/login?next=/agents")
+        self._refresh()
+        return None
+
+    def _refresh(self) -> None:
+        self.error = ""
+        status = None if self.status_filter == "active" else AgentStatus(self.status_filter)
+        try:
+            with self.acting() as (session, _u, actor):
+                found, self.total = agents.list_agents(
+                    session,
+                    actor,
+                    search=self.search,
+                    status=status,
+                    offset=self.page * PAGE_SIZE,
+                    limit=PAGE_SIZE,
+                )
+                self.rows = [
+                    {
+                        "id": str(a.id),
+                        "name": a.name,
+                        "description": a.description,
+                        "status": a.status.value,
+                        "model": a.config.get("model", ""),
+                        "updated": a.updated_at.strftime("%Y-%m-%d %H:%M"),
+                    }
+                    for a in found
+                ]
+        except DomainError as exc:
+            self.error = exc.message
+
+    @rx.event
+    def apply_search(self, form: dict[str, str]) -> None:
+        self.search = form.get("q", "")
+        self.page = 0
+        self._refresh()
+
+    @rx.event
+    def set_status_filter(self, value: str) -> None:
+        self.status_filter = value
+        self.page = 0
+        self._refresh()
+
+    @rx.event
+    def move(self, delta: int) -> None:
+        self.page = min(max(0, self.page + delta), self.pages - 1)
+        self._refresh()
+
+    @rx.event
+    def set_create_open(self, value: bool) -> None:
+        self.create_open = value
+        self.create_error, self.create_fields = "", {}
+
+    @rx.event
+    def create(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.create_error, self.create_fields = "", {}
+        config = {
+            "model": form.get("model", "").strip() or "openai/gpt-4o-mini",
+            "instructions": form.get("instructions", "") or "You are a helpful assistant.",
+        }
+        try:
+            with self.acting() as (session, _u, actor):
+                agent = agents.create_agent(
+                    session,
+                    actor,
+                    name=form.get("name", ""),
+                    description=form.get("description", ""),
+                    config=config,
+                )
+                agent_id = str(agent.id)
+        except DomainError as exc:
+            self.create_error, self.create_fields = exc.message, exc.fields
+            return None
+        self.create_open = False
+        return rx.redirect(f"/agent?id={agent_id}")
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.replace("\n", ",").split(",") if v.strip()]
+
+
+class AgentEditorState(SessionState):
+    agent_id: str = ""
+    name: str = ""
+    description: str = ""
+    status: str = ""
+    form: dict[str, str] = {}
+    tools: list[str] = []
+    collections: list[str] = []
+    available_tools: list[str] = []
+    available_collections: list[str] = []
+    versions: list[dict[str, str]] = []
+    warnings: list[str] = []
+    error: str = ""
+    field_errors: dict[str, str] = {}
+    not_found: bool = False
+    loaded: bool = False
+    recent_runs: list[dict[str, str]] = []
+
+    def _id(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.router.url.query_parameters.get("id", ""))
+        except ValueError:
+            return None
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect(
+                f"/login?next=/agent?id={self.router.url.query_parameters.get('id', '')}"
+            )
+        self.loaded, self.not_found, self.error, self.field_errors = False, False, "", {}
+        agent_id = self._id()
+        if agent_id is None:
+            self.not_found, self.loaded = True, True
+            return None
+        try:
+            self._fill(agent_id)
+        except DomainError as exc:
+            self.not_found = True
+            self.error = exc.message
+        self.loaded = True
+        return None
+
+    def _fill(self, agent_id: uuid.UUID) -> None:
+        with self.acting() as (session, _u, actor):
+            agent = agents.get_agent(session, actor, agent_id)
+            config = agents.current_config(agent)
+            self.agent_id, self.name, self.description = (
+                str(agent.id),
+                agent.name,
+                agent.description,
+            )
+            self.status = agent.status.value
+            self.form = {
+                "model": config.model,
+                "fallback_models": ", ".join(config.fallback_models),
+                "instructions": config.instructions,
+                "temperature": str(config.temperature),
+                "max_output_tokens": str(config.max_output_tokens),
+                "max_steps": str(config.max_steps),
+                "timeout_seconds": str(config.timeout_seconds),
+                "conversation": "on" if config.memory.conversation else "off",
+                "window": str(config.memory.window),
+                "output_format": config.output.format,
+                "json_schema": json.dumps(config.output.json_schema, indent=2)
+                if config.output.json_schema
+                else "",
+            }
+            self.tools = [t.name for t in config.tools if t.kind == "builtin"]
+            self.collections = list(config.memory.collections)
+            self.available_tools = [n for n in builtin_names() if n != "knowledge_search"]
+            self.available_collections = [c.name for c in list_collections(session, actor)]
+            self.versions = [
+                {
+                    "version": str(v.version),
+                    "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
+                    "model": v.config.get("model", ""),
+                }
+                for v in agents.list_versions(session, actor, agent_id)
+            ]
+            configured = providers.configured_names(session, actor.org_id)
+            self.warnings = [
+                f"No model provider named {ref.partition('/')[0]!r} is configured "
+                "(Settings → Model providers); runs will fail until it is."
+                for ref in config.model_chain
+                if ref.partition("/")[0] not in configured
+            ]
+            found, _ = runs.list_runs(
+                session, actor, filters=runs.RunFilter(agent_id=agent_id), limit=5
+            )
+            self.recent_runs = [
+                {
+                    "id": str(r.id),
+                    "status": r.status.value,
+                    "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+                for r, _name in found
+            ]
+
+    @rx.event
+    def toggle_tool(self, name: str, on: bool) -> None:
+        self.tools = [t for t in self.tools if t != name] + ([name] if on else [])
+
+    @rx.event
+    def toggle_collection(self, name: str, on: bool) -> None:
+        self.collections = [c for c in self.collections if c != name] + ([name] if on else [])
+
+    def _config_from(self, form: dict[str, Any]) -> dict[str, Any]:
+        schema_text = form.get("json_schema", "").strip()
+        try:
+            schema = json.loads(schema_text) if schema_text else None
+        except json.JSONDecodeError as exc:
+            raise DomainError(
+                f"The JSON schema is not valid JSON ({exc.msg}).", fields={"json_schema": exc.msg}
+            ) from None
+
+        def number(key: str) -> Any:
+            value = form.get(key, "").strip()
+            try:
+                return float(value) if "." in value else int(value)
+            except ValueError:
+                return value
+
+        return {
+            "model": form.get("model", "").strip(),
+            "fallback_models": _split(form.get("fallback_models", "")),
+            "instructions": form.get("instructions", ""),
+            "temperature": number("temperature"),
+            "max_output_tokens": number("max_output_tokens"),
+            "max_steps": number("max_steps"),
+            "timeout_seconds": number("timeout_seconds"),
+            "tools": [{"kind": "builtin", "name": t} for t in self.tools],
+            "memory": {
+                "collections": self.collections,
+                "conversation": form.get("conversation", "on") == "on",
+                "window": number("window"),
+            },
+            "output": {"format": form.get("output_format", "text"), "json_schema": schema},
+        }
+
+    @rx.event
+    def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        agent_id = self._id()
+        if agent_id is None:
+            return None
+        try:
+            config = self._config_from(form)
+            with self.acting() as (session, _u, actor):
+                _agent, version = agents.update_agent(
+                    session,
+                    actor,
+                    agent_id,
+                    name=form.get("name", self.name),
+                    description=form.get("description", self.description),
+                    config=config,
+                )
+                saved = version.version if version else None
+            self._fill(agent_id)
+        except DomainError as exc:
+            self.error = exc.message
+            self.field_errors = {
+                k.split(".")[-1] if k.startswith("output") else k.split(".")[0]: v
+                for k, v in exc.fields.items()
+            }
+            return None
+        return rx.toast.success(
+            f"Saved as version {saved}." if saved else "Saved (configuration unchanged)."
+        )

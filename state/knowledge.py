@@ -1,0 +1,279 @@
+"""Knowledge: collections, their documents (upload, list, delete) and a search box.
+
+Parsing, embedding and searching can take seconds with a local or API embedder, so those
+service calls run in a worker thread instead of blocking every other user's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import reflex as rx
+
+from agent_platform.settings import get_settings
+from services import memory
+from services.errors import DomainError, NotFound
+from state.base import SessionState
+
+UPLOAD_ID = "knowledge-upload"
+ACCEPT = {
+    "text/plain": [".txt"],
+    "text/markdown": [".md"],
+    "application/pdf": [".pdf"],
+    "text/csv": [".csv"],
+    "text/html": [".html", ".htm"],
+}
+EXCERPT_CHARS = 400
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return ""
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found.") from None
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+class KnowledgeState(SessionState):
+    loading: bool = False
+    error: str = ""
+    field_errors: dict[str, str] = {}
+    active_embedder: str = ""
+    max_upload: str = ""
+    collections: list[dict[str, str]] = []
+    selected_id: str = ""
+    documents: list[dict[str, str]] = []
+    uploading: bool = False
+    upload_errors: list[str] = []
+    query: str = ""
+    searching: bool = False
+    searched: bool = False
+    search_all: bool = False
+    hits: list[dict[str, str]] = []
+
+    @rx.var
+    def can_edit(self) -> bool:
+        return self.role in ("builder", "admin", "owner")
+
+    @rx.var
+    def selected(self) -> dict[str, str]:
+        return next((c for c in self.collections if c["id"] == self.selected_id), {})
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect("/login?next=/knowledge")
+        self.loading = True
+        self.error, self.field_errors = "", {}
+        self.active_embedder = memory.active_embedder_name()
+        self.max_upload = _size(get_settings().max_upload_bytes)
+        self.hits, self.searched, self.upload_errors = [], False, []
+        try:
+            self._refresh()
+        except DomainError as exc:
+            self.error = exc.message
+        finally:
+            self.loading = False
+        return None
+
+    def _refresh(self) -> None:
+        with self.acting() as (session, _user, actor):
+            self.collections = [
+                {
+                    "id": str(c.id),
+                    "name": c.name,
+                    "description": c.description,
+                    "embedder": memory.embedder_label(c),
+                    "created": _when(c.created_at),
+                }
+                for c in memory.list_collections(session, actor)
+            ]
+            ids = {c["id"] for c in self.collections}
+            if self.selected_id not in ids:
+                self.selected_id = self.collections[0]["id"] if self.collections else ""
+            if not self.selected_id:
+                self.documents = []
+                return
+            self.documents = [
+                {
+                    "id": str(d.id),
+                    "filename": d.filename,
+                    "status": d.status.value,
+                    "error": d.error or "",
+                    "chunks": str(d.chunk_count),
+                    "size": _size(d.size_bytes),
+                    "added": _when(d.created_at),
+                }
+                for d in memory.list_documents(session, actor, uuid.UUID(self.selected_id))
+            ]
+
+    def _fail(self, exc: DomainError) -> rx.event.EventSpec:
+        self.error = exc.message
+        self.field_errors = {
+            ("collection_name" if k == "name" else k): v for k, v in exc.fields.items()
+        }
+        return rx.toast.error(exc.message)
+
+    # --- collections --------------------------------------------------------------------------
+
+    @rx.event
+    def select(self, collection_id: str) -> rx.event.EventSpec | None:
+        self.selected_id = collection_id
+        self.error, self.field_errors, self.upload_errors = "", {}, []
+        self.hits, self.searched = [], False
+        try:
+            self._refresh()
+        except DomainError as exc:
+            return self._fail(exc)
+        return None
+
+    @rx.event
+    def create(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        try:
+            with self.acting() as (session, _u, actor):
+                created = memory.create_collection(
+                    session,
+                    actor,
+                    name=form.get("collection_name", ""),
+                    description=form.get("collection_description", ""),
+                )
+                new_id, name = str(created.id), created.name
+        except DomainError as exc:
+            return self._fail(exc)
+        self.selected_id = new_id
+        self.hits, self.searched = [], False
+        self._refresh()
+        return rx.toast.success(f"Collection {name!r} created.")
+
+    @rx.event
+    def delete_collection(self, collection_id: str) -> rx.event.EventSpec | None:
+        self.error = ""
+        try:
+            cid = _uuid(collection_id, "Knowledge collection")
+            with self.acting() as (session, _u, actor):
+                memory.delete_collection(session, actor, cid)
+        except DomainError as exc:
+            return self._fail(exc)
+        self.hits, self.searched = [], False
+        self._refresh()
+        return rx.toast.success("Collection deleted.")
+
+    # --- documents ----------------------------------------------------------------------------
+
+    def _add(self, collection_id: uuid.UUID, filename: str, data: bytes) -> None:
+        with self.acting() as (session, _u, actor):
+            memory.add_document(session, actor, collection_id, filename=filename, data=data)
+
+    @rx.event
+    async def upload(self, files: list[rx.UploadFile]) -> AsyncIterator[rx.event.EventSpec | None]:
+        self.error, self.upload_errors = "", []
+        if not files:
+            self.upload_errors = ["Choose at least one file first."]
+            return
+        try:
+            cid = _uuid(self.selected_id, "Knowledge collection")
+        except DomainError as exc:
+            self.upload_errors = [exc.message]
+            return
+        self.uploading = True
+        yield
+        added: list[str] = []
+        failed: list[str] = []
+        for file in files:
+            name = file.name or file.filename or "upload"
+            data = await file.read()
+            try:
+                # Each file in its own transaction: one bad file does not undo the others.
+                await asyncio.to_thread(self._add, cid, name, data)
+                added.append(name)
+            except DomainError as exc:
+                failed.append(exc.message if name in exc.message else f"{name}: {exc.message}")
+        self.uploading = False
+        self.upload_errors = failed
+        try:
+            self._refresh()
+        except DomainError as exc:
+            self.error = exc.message
+        yield rx.clear_selected_files(UPLOAD_ID)
+        if added:
+            yield rx.toast.success(f"Added {len(added)} document(s): {', '.join(added)}.")
+        if failed:
+            yield rx.toast.error(f"{len(failed)} file(s) were not added.")
+
+    @rx.event
+    def delete_document(self, document_id: str) -> rx.event.EventSpec | None:
+        self.error = ""
+        try:
+            did = _uuid(document_id, "Document")
+            with self.acting() as (session, _u, actor):
+                memory.delete_document(session, actor, did)
+        except DomainError as exc:
+            return self._fail(exc)
+        self._refresh()
+        return rx.toast.success("Document deleted.")
+
+    # --- search -------------------------------------------------------------------------------
+
+    @rx.event
+    def set_search_all(self, value: bool) -> None:
+        self.search_all = value
+
+    def _search(self, query: str, collection_id: uuid.UUID | None) -> list[memory.SearchHit]:
+        with self.acting() as (session, _u, actor):
+            return memory.search(
+                session,
+                actor,
+                collection_ids=None if collection_id is None else [collection_id],
+                query=query,
+                top_k=8,
+            )
+
+    @rx.event
+    async def search(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
+        self.query = form.get("q", "").strip()
+        self.error, self.field_errors = "", {}
+        if not self.query:
+            self.field_errors = {"q": "Type what you are looking for."}
+            return
+        self.searching = True
+        yield
+        try:
+            scope = None if self.search_all else _uuid(self.selected_id, "Knowledge collection")
+            found = await asyncio.to_thread(self._search, self.query, scope)
+        except DomainError as exc:
+            self.searching = False
+            self.hits, self.searched = [], False
+            self.field_errors = {"q": exc.fields.get("query", exc.message)}
+            yield rx.toast.error(exc.message)
+            return
+        self.searching = False
+        self.searched = True
+        self.hits = [
+            {
+                "text": _excerpt(h.text),
+                "filename": h.filename,
+                "collection": h.collection_name,
+                "score": f"{h.score:.2f}",
+                "chunk": str(h.chunk + 1),
+            }
+            for h in found
+        ]

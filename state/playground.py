@@ -1,0 +1,220 @@
+"""Playground: chat with an agent; tokens and steps stream in from the run's Redis channel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+
+from agent_platform.db import session_scope
+from agent_platform.models import User
+from services import accounts, agents, runs
+from services.access import Actor, actor_for
+from services.errors import DomainError, Unauthenticated
+from services.runtime.follow import follow, step_event
+from state.base import SessionState
+
+
+def trace_row(event: dict[str, Any]) -> dict[str, str]:
+    """One line of the trace panel, flattened to strings for the browser."""
+    if event.get("kind") == "tool":
+        body = event.get("error") or str(event.get("result"))
+        return {
+            "kind": "tool",
+            "title": f"tool · {event.get('tool_name')}",
+            "detail": f"args {event.get('arguments')} → {body}"[:600],
+            "tokens": "",
+            "cost": "",
+            "latency": f"{event.get('latency_ms') or 0} ms",
+            "error": "yes" if event.get("error") else "",
+        }
+    calls = ", ".join(c.get("name", "") for c in event.get("tool_calls") or [])
+    return {
+        "kind": "model",
+        "title": f"model · {event.get('model') or '?'}",
+        "detail": (f"calls {calls}" if calls else (event.get("text") or event.get("error") or ""))[
+            :600
+        ],
+        "tokens": str(event.get("tokens") or 0),
+        "cost": f"${float(event.get('cost') or 0):.6f}",
+        "latency": f"{event.get('latency_ms') or 0} ms",
+        "error": "yes" if event.get("error") else "",
+    }
+
+
+def actor_from_token(token: str, client_ip: str | None = None) -> Actor:
+    with session_scope() as session:
+        row = accounts.session_for_token(session, token)
+        user = session.get(User, row.user_id) if row else None
+        org_id = (row.current_org_id if row else None) or (
+            accounts.default_org_id(session, row.user_id) if row else None
+        )
+        if user is None or org_id is None:
+            raise Unauthenticated("Your session has ended. Please sign in again.")
+        return actor_for(session, user, org_id, client_ip=client_ip)
+
+
+class PlaygroundState(SessionState):
+    agent_id: str = ""
+    agent_name: str = ""
+    threads: list[dict[str, str]] = []
+    thread_id: str = ""
+    messages: list[dict[str, str]] = []
+    streaming_text: str = ""
+    trace: list[dict[str, str]] = []
+    run_id: str = ""
+    running: bool = False
+    notice: str = ""
+    error: str = ""
+    totals: str = ""
+    loaded: bool = False
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        params = self.router.url.query_parameters
+        if not self._load_identity():
+            return rx.redirect(f"/login?next=/playground?agent={params.get('agent', '')}")
+        self.error, self.loaded = "", False
+        try:
+            agent_id = uuid.UUID(params.get("agent", ""))
+            with self.acting() as (session, _u, actor):
+                agent = agents.get_agent(session, actor, agent_id)
+                self.agent_id, self.agent_name = str(agent.id), agent.name
+                self.threads = [
+                    {
+                        "id": str(t.id),
+                        "title": t.title,
+                        "updated": t.updated_at.strftime("%m-%d %H:%M"),
+                    }
+                    for t in runs.list_threads(session, actor, agent.id)
+                ]
+            self._open_thread(params.get("thread", ""))
+        except (DomainError, ValueError) as exc:
+            self.error = getattr(exc, "message", "Agent not found.")
+        self.loaded = True
+        return None
+
+    def _open_thread(self, thread_id: str) -> None:
+        self.messages, self.trace, self.streaming_text, self.notice, self.totals = (
+            [],
+            [],
+            "",
+            "",
+            "",
+        )
+        self.thread_id = thread_id
+        if not thread_id:
+            return
+        with self.acting() as (session, _u, actor):
+            history = runs.thread_runs(session, actor, uuid.UUID(thread_id))
+            for run in history:
+                self.messages.append(
+                    {"role": "user", "text": run.input.get("message", ""), "run_id": str(run.id)}
+                )
+                answer = (run.output or {}).get("text") or run.error or f"({run.status.value})"
+                self.messages.append(
+                    {
+                        "role": "assistant",
+                        "text": answer,
+                        "run_id": str(run.id),
+                        "status": run.status.value,
+                    }
+                )
+            if history:
+                last = history[-1]
+                self.run_id = str(last.id)
+                self.trace = [
+                    trace_row(step_event(s)) for s in runs.get_steps(session, actor, last.id)
+                ]
+
+    @rx.event
+    def select_thread(self, thread_id: str) -> None:
+        try:
+            self._open_thread(thread_id)
+        except DomainError as exc:
+            self.error = exc.message
+
+    @rx.event
+    def new_thread(self) -> None:
+        self._open_thread("")
+
+    @rx.event
+    def send(self, form: dict[str, str]) -> Any:
+        message = form.get("message", "").strip()
+        if not message or self.running:
+            return None
+        self.error, self.notice = "", ""
+        try:
+            with self.acting() as (session, _u, actor):
+                agent_id = uuid.UUID(self.agent_id)
+                if not self.thread_id:
+                    thread = runs.new_thread(session, actor, agent_id, title=message[:60])
+                    self.thread_id = str(thread.id)
+                    self.threads = [
+                        {"id": self.thread_id, "title": thread.title, "updated": "now"},
+                        *self.threads,
+                    ]
+                run = runs.start_run(
+                    session, actor, agent_id, message=message, thread_id=uuid.UUID(self.thread_id)
+                )
+                self.run_id = str(run.id)
+        except DomainError as exc:
+            self.error = exc.message
+            return None
+        self.messages = [*self.messages, {"role": "user", "text": message, "run_id": self.run_id}]
+        self.trace, self.streaming_text, self.totals, self.running = [], "", "", True
+        return PlaygroundState.stream_run
+
+    @rx.event
+    def cancel(self) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                runs.cancel_run(session, actor, uuid.UUID(self.run_id))
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Cannot cancel."))
+        return rx.toast.info("Cancelling…")
+
+    @rx.event(background=True)
+    async def stream_run(self) -> None:
+        """Follow the run: hold the state lock only for short writes, never while waiting."""
+        async with self:
+            token, run_id, ip = self.auth_token, self.run_id, self._client_ip()
+        try:
+            actor = actor_from_token(token, ip)
+            async for event in follow(actor, uuid.UUID(run_id)):
+                async with self:
+                    if self.run_id != run_id:
+                        return
+                    self._apply(event)
+        except DomainError as exc:
+            async with self:
+                self.error, self.running = exc.message, False
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "token":
+            self.streaming_text += event["text"]
+        elif kind == "discard":
+            self.streaming_text = ""
+            self.notice = (
+                f"{event['model']}: {event['reason']}. "
+                "Partial answer discarded; the next model answers."
+            )
+        elif kind == "step":
+            self.trace = [*self.trace, trace_row(event)]
+            if event.get("kind") == "model":
+                self.streaming_text = ""
+        elif kind == "done":
+            text = (event.get("output") or {}).get("text") or event.get("error") or event["status"]
+            self.messages = [
+                *self.messages,
+                {
+                    "role": "assistant",
+                    "text": text,
+                    "run_id": self.run_id,
+                    "status": event["status"],
+                },
+            ]
+            self.totals = f"{event.get('tokens', 0)} tokens · ${float(event.get('cost') or 0):.6f}"
+            self.streaming_text, self.running = "", False

@@ -1,0 +1,172 @@
+"""Runs list (filters, paging) and a run's page (its whole trace, live while it runs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import reflex as rx
+
+from agent_platform.models import ExecutionStatus
+from agent_platform.models.base import utcnow
+from services import agents, runs
+from services.errors import DomainError
+from services.runtime.follow import follow, step_event
+from state.base import SessionState
+from state.playground import actor_from_token, trace_row
+
+PAGE_SIZE = 25
+RANGES = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+
+
+class RunsState(SessionState):
+    rows: list[dict[str, str]] = []
+    total: int = 0
+    page: int = 0
+    agent_filter: str = "all"
+    status_filter: str = "all"
+    range_filter: str = "7d"
+    agent_options: list[dict[str, str]] = []
+    error: str = ""
+
+    @rx.var
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect("/login?next=/runs")
+        self._refresh()
+        return None
+
+    def _refresh(self) -> None:
+        self.error = ""
+        span = RANGES.get(self.range_filter)
+        try:
+            filters = runs.RunFilter(
+                agent_id=uuid.UUID(self.agent_filter) if self.agent_filter != "all" else None,
+                status=ExecutionStatus(self.status_filter) if self.status_filter != "all" else None,
+                since=utcnow() - span if span else None,
+            )
+            with self.acting() as (session, _u, actor):
+                found, self.total = runs.list_runs(
+                    session, actor, filters=filters, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
+                )
+                self.rows = [
+                    {
+                        "id": str(r.id),
+                        "agent": name or "(deleted agent)",
+                        "status": r.status.value,
+                        "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        "latency": f"{r.latency_ms} ms" if r.latency_ms is not None else "",
+                        "tokens": str(r.tokens_used),
+                        "cost": f"${r.cost:.6f}",
+                        "input": (r.input.get("message") or "")[:80],
+                    }
+                    for r, name in found
+                ]
+                listed, _ = agents.list_agents(session, actor, limit=200)
+                self.agent_options = [{"id": str(a.id), "name": a.name} for a in listed]
+        except (DomainError, ValueError) as exc:
+            self.error = getattr(exc, "message", "Invalid filter.")
+
+    @rx.event
+    def set_filter(self, name: str, value: str) -> None:
+        if name in ("agent_filter", "status_filter", "range_filter"):
+            setattr(self, name, value)
+        self.page = 0
+        self._refresh()
+
+    @rx.event
+    def move(self, delta: int) -> None:
+        self.page = min(max(0, self.page + delta), self.pages - 1)
+        self._refresh()
+
+
+class RunDetailState(SessionState):
+    run: dict[str, str] = {}
+    steps: list[dict[str, str]] = []
+    streaming_text: str = ""
+    live: bool = False
+    error: str = ""
+    loaded: bool = False
+
+    def _id(self) -> str:
+        return self.router.url.query_parameters.get("id", "")
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect(f"/login?next=/run?id={self._id()}")
+        self.error, self.loaded, self.steps, self.streaming_text = "", False, [], ""
+        try:
+            self._fill(uuid.UUID(self._id()))
+        except (DomainError, ValueError) as exc:
+            self.error = getattr(exc, "message", "Run not found.")
+            self.run = {}
+        self.loaded = True
+        if self.run and self.run["status"] in ("queued", "running"):
+            self.live = True
+            return RunDetailState.follow_live
+        return None
+
+    def _fill(self, run_id: uuid.UUID) -> None:
+        with self.acting() as (session, _u, actor):
+            r = runs.get_run(session, actor, run_id)
+            agent_name = ""
+            if r.agent_id:
+                try:
+                    agent_name = agents.get_agent(session, actor, r.agent_id).name
+                except DomainError:
+                    agent_name = "(deleted agent)"
+            self.run = {
+                "id": str(r.id),
+                "agent": agent_name,
+                "agent_id": str(r.agent_id or ""),
+                "status": r.status.value,
+                "input": r.input.get("message", ""),
+                "output": (r.output or {}).get("text", ""),
+                "error": r.error or "",
+                "tokens": str(r.tokens_used),
+                "cost": f"${r.cost:.6f}",
+                "latency": f"{r.latency_ms} ms" if r.latency_ms is not None else "",
+                "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            }
+            self.steps = [trace_row(step_event(s)) for s in runs.get_steps(session, actor, run_id)]
+
+    @rx.event
+    def cancel(self) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                runs.cancel_run(session, actor, uuid.UUID(self._id()))
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Cannot cancel."))
+        return rx.toast.info("Cancelling…")
+
+    @rx.event(background=True)
+    async def follow_live(self) -> None:
+        async with self:
+            token, run_id, ip = self.auth_token, self.run.get("id", ""), self._client_ip()
+            self.steps = []
+        try:
+            async for event in follow(actor_from_token(token, ip), uuid.UUID(run_id)):
+                async with self:
+                    if event["type"] == "token":
+                        self.streaming_text += event["text"]
+                    elif event["type"] == "discard":
+                        self.streaming_text = ""
+                    elif event["type"] == "step":
+                        self.steps = [*self.steps, trace_row(event)]
+                        self.streaming_text = ""
+                    elif event["type"] == "done":
+                        self._fill(uuid.UUID(run_id))
+                        self.live, self.streaming_text = False, ""
+        except DomainError as exc:
+            async with self:
+                self.error, self.live = exc.message, False

@@ -1,0 +1,123 @@
+"""The async agent worker as a real process: runs many runs, and a SIGKILL leaves nothing stuck."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rq.job import Job
+
+from agent_platform.db import session_scope
+from agent_platform.models import Execution, ExecutionStatus
+from agent_platform.redis_client import get_redis
+from agent_platform.settings import get_settings
+from tests.fakes.openai_server import ScriptedLLM, Turn
+from tests.services.runtime_helpers import make_agent, org_with_provider, start
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
+    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("RUN_LEASE_SECONDS", "1")
+    get_settings.cache_clear()
+    with ScriptedLLM() as server:
+        yield server
+    get_settings.cache_clear()
+
+
+def spawn_worker() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent_platform", "agent-worker", "--concurrency", "50"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=open(LOG, "wb"),  # noqa: SIM115 - read by the assertions on failure
+    )
+
+
+LOG = Path("/tmp") / f"agent-worker-test-{os.getpid()}.log"
+
+
+def worker_log() -> str:
+    return LOG.read_text(errors="replace")[-3000:] if LOG.exists() else ""
+
+
+def status_of(run_id: uuid.UUID) -> ExecutionStatus:
+    with session_scope() as s:
+        return s.get(Execution, run_id).status
+
+
+def wait_for(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_worker_runs_many_runs_concurrently_and_records_rq_results(session, llm) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    llm.set_default(Turn(text="done", delay=1.0))
+    run_ids = [start(actor, agent_id, f"q{i}") for i in range(2)]  # starter tier: 2 at once
+    worker = spawn_worker()
+    try:
+        began = time.monotonic()
+        assert wait_for(lambda: all(status_of(r) == ExecutionStatus.SUCCEEDED for r in run_ids)), [
+            status_of(r) for r in run_ids
+        ]
+        assert time.monotonic() - began < 10
+        for run_id in run_ids:
+            job = Job.fetch(str(run_id), connection=get_redis())
+            assert job.get_status() == "finished" and job.return_value() == "succeeded"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, worker_log()
+
+
+def test_the_org_concurrency_cap_holds_runs_back(session, llm) -> None:
+    actor = org_with_provider(session, llm.base_url)  # starter: 2 concurrent runs
+    agent_id = make_agent(session, actor)
+    llm.set_default(Turn(text="done", delay=1.5))
+    run_ids = [start(actor, agent_id, f"q{i}") for i in range(4)]
+    worker = spawn_worker()
+    try:
+        assert wait_for(
+            lambda: sum(status_of(r) == ExecutionStatus.RUNNING for r in run_ids) == 2, 20
+        )
+        time.sleep(0.5)
+        assert sum(status_of(r) == ExecutionStatus.RUNNING for r in run_ids) <= 2
+        assert wait_for(lambda: all(status_of(r) == ExecutionStatus.SUCCEEDED for r in run_ids), 30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+
+
+def test_sigkill_mid_run_ends_failed_never_stuck(session, llm) -> None:
+    from agent_platform.worker import reconcile_runs
+
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor, timeout_seconds=120, first_token_timeout_seconds=60)
+    llm.set_default(Turn(text="too late", delay=30))
+    run_id = start(actor, agent_id)
+    worker = spawn_worker()
+    assert wait_for(lambda: status_of(run_id) == ExecutionStatus.RUNNING, 30)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    assert status_of(run_id) == ExecutionStatus.RUNNING  # nobody finished it...
+    time.sleep(2.5)  # ...its lease (1 s) expires and the grace (2 s) passes
+    outcome = reconcile_runs()
+    assert outcome["failed"] == 1
+    assert status_of(run_id) == ExecutionStatus.FAILED
+    with session_scope() as s:
+        assert "worker running this run stopped" in s.get(Execution, run_id).error
