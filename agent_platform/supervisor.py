@@ -156,6 +156,9 @@ class Supervisor:
             self.children.append(
                 Child(f"worker-{i + 1}", [py, "-m", "agent_platform", "worker"], self.env)
             )
+        for i in range(s.agent_worker_processes):
+            argv = [py, "-m", "agent_platform", "agent-worker"]
+            self.children.append(Child(f"agent-worker-{i + 1}", argv, self.env))
         self.children.append(
             Child("scheduler", [py, "-m", "agent_platform", "scheduler"], self.env)
         )

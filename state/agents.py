@@ -14,7 +14,7 @@ from services.errors import DomainError
 from services.llm import providers
 from services.memory import list_collections
 from services.tools.registry import builtin_names
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 PAGE_SIZE = 20
 
@@ -71,7 +71,7 @@ class AgentsState(SessionState):
 
     @rx.event
     def apply_search(self, form: dict[str, str]) -> None:
-        self.search = form.get("q", "")
+        self.search = form_text(form, "q", "")
         self.page = 0
         self._refresh()
 
@@ -95,16 +95,16 @@ class AgentsState(SessionState):
     def create(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.create_error, self.create_fields = "", {}
         config = {
-            "model": form.get("model", "").strip() or "openai/gpt-4o-mini",
-            "instructions": form.get("instructions", "") or "You are a helpful assistant.",
+            "model": form_text(form, "model", "").strip() or "openai/gpt-4o-mini",
+            "instructions": form_text(form, "instructions", "") or "You are a helpful assistant.",
         }
         try:
             with self.acting() as (session, _u, actor):
                 agent = agents.create_agent(
                     session,
                     actor,
-                    name=form.get("name", ""),
-                    description=form.get("description", ""),
+                    name=form_text(form, "name", ""),
+                    description=form_text(form, "description", ""),
                     config=config,
                 )
                 agent_id = str(agent.id)
@@ -227,7 +227,7 @@ class AgentEditorState(SessionState):
         self.collections = [c for c in self.collections if c != name] + ([name] if on else [])
 
     def _config_from(self, form: dict[str, Any]) -> dict[str, Any]:
-        schema_text = form.get("json_schema", "").strip()
+        schema_text = form_text(form, "json_schema", "").strip()
         try:
             schema = json.loads(schema_text) if schema_text else None
         except json.JSONDecodeError as exc:
@@ -236,16 +236,16 @@ class AgentEditorState(SessionState):
             ) from None
 
         def number(key: str) -> Any:
-            value = form.get(key, "").strip()
+            value = form_text(form, key, "").strip()
             try:
                 return float(value) if "." in value else int(value)
             except ValueError:
                 return value
 
         return {
-            "model": form.get("model", "").strip(),
-            "fallback_models": _split(form.get("fallback_models", "")),
-            "instructions": form.get("instructions", ""),
+            "model": form_text(form, "model", "").strip(),
+            "fallback_models": _split(form_text(form, "fallback_models", "")),
+            "instructions": form_text(form, "instructions", ""),
             "temperature": number("temperature"),
             "max_output_tokens": number("max_output_tokens"),
             "max_steps": number("max_steps"),
@@ -253,10 +253,10 @@ class AgentEditorState(SessionState):
             "tools": [{"kind": "builtin", "name": t} for t in self.tools],
             "memory": {
                 "collections": self.collections,
-                "conversation": form.get("conversation", "on") == "on",
+                "conversation": form_text(form, "conversation", "on") == "on",
                 "window": number("window"),
             },
-            "output": {"format": form.get("output_format", "text"), "json_schema": schema},
+            "output": {"format": form_text(form, "output_format", "text"), "json_schema": schema},
         }
 
     @rx.event
@@ -272,8 +272,8 @@ class AgentEditorState(SessionState):
                     session,
                     actor,
                     agent_id,
-                    name=form.get("name", self.name),
-                    description=form.get("description", self.description),
+                    name=form_text(form, "name", self.name),
+                    description=form_text(form, "description", self.description),
                     config=config,
                 )
                 saved = version.version if version else None

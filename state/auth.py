@@ -10,7 +10,7 @@ from agent_platform.settings import get_settings
 from services import accounts
 from services.errors import DomainError
 from services.ratelimit import LoginLimiter
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 
 def _safe_next(target: str) -> str:
@@ -58,7 +58,7 @@ class AuthFormState(SessionState):
     @rx.event
     def login(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.error, self.field_errors = "", {}
-        email, password = form.get("email", ""), form.get("password", "")
+        email, password = form_text(form, "email", ""), form_text(form, "password", "")
         if not email.strip() or not password:
             self.field_errors = {
                 k: "Required"
@@ -81,7 +81,7 @@ class AuthFormState(SessionState):
         if not get_settings().registration_open:
             self.error = "Registration is closed on this instance; ask an admin for an invitation."
             return None
-        if form.get("password", "") != form.get("confirm", ""):
+        if form_text(form, "password", "") != form_text(form, "confirm", ""):
             self.field_errors = {"confirm": "Passwords do not match"}
             self.error = "Please correct the highlighted fields."
             return None
@@ -89,12 +89,12 @@ class AuthFormState(SessionState):
             with session_scope() as session:
                 accounts.register(
                     session,
-                    email=form.get("email", ""),
-                    name=form.get("name", ""),
-                    password=form.get("password", ""),
+                    email=form_text(form, "email", ""),
+                    name=form_text(form, "name", ""),
+                    password=form_text(form, "password", ""),
                     client_ip=self._client_ip(),
                 )
-            self._open_session(form.get("email", ""), form.get("password", ""))
+            self._open_session(form_text(form, "email", ""), form_text(form, "password", ""))
         except DomainError as exc:
             self.error = exc.message if not exc.fields else "Please correct the highlighted fields."
             self.field_errors = exc.fields

@@ -109,3 +109,9 @@ def run_action(fn: Callable[[], T]) -> tuple[T | None, str, dict[str, str]]:
         return fn(), "", {}
     except DomainError as exc:
         return None, exc.message, exc.fields
+
+
+def form_text(form: dict, key: str, default: str = "") -> str:
+    """A form value as text: browsers send null for fields that are hidden or never rendered."""
+    value = form.get(key)
+    return default if value is None else str(value)

@@ -15,7 +15,7 @@ import reflex as rx
 from agent_platform.settings import get_settings
 from services import memory
 from services.errors import DomainError, NotFound
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 UPLOAD_ID = "knowledge-upload"
 ACCEPT = {
@@ -153,8 +153,8 @@ class KnowledgeState(SessionState):
                 created = memory.create_collection(
                     session,
                     actor,
-                    name=form.get("collection_name", ""),
-                    description=form.get("collection_description", ""),
+                    name=form_text(form, "collection_name", ""),
+                    description=form_text(form, "collection_description", ""),
                 )
                 new_id, name = str(created.id), created.name
         except DomainError as exc:
@@ -249,7 +249,7 @@ class KnowledgeState(SessionState):
 
     @rx.event
     async def search(self, form: dict[str, str]) -> AsyncIterator[rx.event.EventSpec | None]:
-        self.query = form.get("q", "").strip()
+        self.query = form_text(form, "q", "").strip()
         self.error, self.field_errors = "", {}
         if not self.query:
             self.field_errors = {"q": "Type what you are looking for."}

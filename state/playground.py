@@ -13,7 +13,7 @@ from services import accounts, agents, runs
 from services.access import Actor, actor_for
 from services.errors import DomainError, Unauthenticated
 from services.runtime.follow import follow, step_event
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 
 def trace_row(event: dict[str, Any]) -> dict[str, str]:
@@ -141,7 +141,7 @@ class PlaygroundState(SessionState):
 
     @rx.event
     def send(self, form: dict[str, str]) -> Any:
-        message = form.get("message", "").strip()
+        message = form_text(form, "message", "").strip()
         if not message or self.running:
             return None
         self.error, self.notice = "", ""

@@ -14,7 +14,7 @@ from agent_platform.models import ProviderKind
 from services.errors import DomainError, NotFound
 from services.llm import gateway
 from services.llm import providers as provider_service
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 KIND_OPTIONS: list[dict[str, str]] = [
     {"value": kind.value, "label": provider_service.LABEL[kind]} for kind in ProviderKind
@@ -157,18 +157,18 @@ class ProvidersState(SessionState):
     def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.error, self.field_errors = "", {}
         data = {
-            "name": form.get("provider_name", ""),
+            "name": form_text(form, "provider_name", ""),
             "kind": self.form_kind,
-            "api_key": form.get("provider_api_key", ""),
-            "api_base": form.get("provider_api_base", "").strip(),
-            "api_version": form.get("provider_api_version", "").strip(),
-            "models": _models(form.get("provider_models", "")),
+            "api_key": form_text(form, "provider_api_key", ""),
+            "api_base": form_text(form, "provider_api_base", "").strip(),
+            "api_version": form_text(form, "provider_api_version", "").strip(),
+            "models": _models(form_text(form, "provider_models", "")),
         }
         # Keep what was typed (but never the key) so a refused form is not emptied.
         self.form_name, self.form_api_base = data["name"], data["api_base"]
         self.form_api_version, self.form_models = (
             data["api_version"],
-            form.get("provider_models", ""),
+            form_text(form, "provider_models", ""),
         )
         try:
             provider_id = _uuid(self.editing_id) if self.editing_id else None

@@ -9,7 +9,7 @@ import reflex as rx
 from agent_platform.settings import get_settings
 from services import api_keys, audit, invitations, organizations
 from services.errors import DomainError
-from state.base import SessionState
+from state.base import SessionState, form_text
 
 PAGE_SIZE = 20
 
@@ -144,7 +144,7 @@ class SettingsState(SessionState):
         self.error, self.field_errors = "", {}
         try:
             with self.acting() as (session, _u, actor):
-                organizations.rename_org(session, actor, name=form.get("org_name", ""))
+                organizations.rename_org(session, actor, name=form_text(form, "org_name", ""))
         except DomainError as exc:
             return self._fail(exc)
         self._load_identity()
@@ -152,7 +152,7 @@ class SettingsState(SessionState):
 
     @rx.event
     def search_members(self, form: dict[str, str]) -> None:
-        self.member_search = form.get("q", "")
+        self.member_search = form_text(form, "q", "")
         self.member_page = 0
         self._refresh()
 
@@ -190,8 +190,8 @@ class SettingsState(SessionState):
                 _inv, token = invitations.create_invitation(
                     session,
                     actor,
-                    email=form.get("invite_email", ""),
-                    role=form.get("invite_role", "builder"),
+                    email=form_text(form, "invite_email", ""),
+                    role=form_text(form, "invite_role", "builder"),
                     days=get_settings().invite_days,
                 )
         except DomainError as exc:
@@ -223,8 +223,8 @@ class SettingsState(SessionState):
                 created = api_keys.create_key(
                     session,
                     actor,
-                    name=form.get("key_name", ""),
-                    role=form.get("key_role", "builder"),
+                    name=form_text(form, "key_name", ""),
+                    role=form_text(form, "key_role", "builder"),
                 )
                 secret = created.secret
         except DomainError as exc:

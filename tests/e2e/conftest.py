@@ -56,7 +56,13 @@ def app_server() -> Iterator[RunningApp]:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="ap-e2e-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATA_DIR=str(data_dir), PORT=str(port), WORKER_PROCESSES="1")
+    # The scripted model server of the browser tests listens on 127.0.0.1: allow-list it.
+    env.update(
+        DATA_DIR=str(data_dir),
+        PORT=str(port),
+        WORKER_PROCESSES="1",
+        OUTBOUND_ALLOW_HOSTS="127.0.0.1",
+    )
     pg_db = None
     if USE_PG:
         pg_db = create_pg_database()
@@ -109,8 +115,10 @@ def _wait_ready(app: RunningApp, timeout: float) -> None:
     pytest.fail(f"platform not ready in {timeout:.0f} s:\n{app.log()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and later tests that call asyncio.run() must not find it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

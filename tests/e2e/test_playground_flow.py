@@ -1,0 +1,107 @@
+"""The runtime journey in a real browser: provider → agent → chat with streaming and a tool call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import RunningApp
+from tests.fakes.openai_server import ScriptedLLM, Turn
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM() as server:
+        yield server
+
+
+def test_configure_provider_build_agent_and_chat(
+    app_server: RunningApp, browser, llm, artifacts
+) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(app_server.url + "/register")
+    page.wait_for_selector("#register-submit")
+    page.fill("#name", "Carol")
+    page.fill("#email", "carol@example.com")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("#register-submit")
+    expect(page.locator("#current-user-name")).to_have_text("Carol", timeout=20_000)
+
+    # 1. A provider pointing at the scripted OpenAI-compatible server.
+    page.click("#nav-settings")
+    page.click("#to-providers")
+    page.click("#provider-add", timeout=20_000)
+    page.click("#provider_kind")
+    page.get_by_role("option", name="OpenAI-compatible server").click()
+    page.fill("#provider_name", "local")
+    page.fill("#provider_api_base", llm.base_url)
+    page.fill("#provider_api_key", "sk-scripted-0001")
+    page.fill("#provider_models", "gpt-a, gpt-b")
+    page.click("#provider-save")
+    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    expect(page.locator("#providers-table")).not_to_contain_text("sk-scripted-0001")
+    page.click("#provider-test-local")
+    expect(page.locator("#provider-status-local")).to_contain_text("OK", timeout=30_000)
+
+    # 2. An agent with the calculator tool.
+    page.click("#nav-agents")
+    page.click("#new-agent", timeout=20_000)
+    page.fill("#name", "Math helper")
+    page.fill("#model", "local/gpt-a")
+    page.fill("#instructions", "You help with arithmetic.")
+    page.click("#create-agent-submit")
+    expect(page.locator("#agent-name")).to_have_text("Math helper", timeout=20_000)
+    page.click("#tool-calculator")
+    page.click("#save-agent")
+    expect(page.locator("text=Saved as version 2")).to_be_visible(timeout=20_000)
+    page.screenshot(path=str(artifacts / "10-agent-editor.png"), full_page=True)
+
+    # 3. Chat: the model calls the calculator, then streams its answer slowly.
+    llm.reset()
+    llm.script(
+        Turn(tool_calls=[{"name": "calculator", "arguments": {"expression": "6*7"}}]),
+        Turn(
+            text="The answer is 42, computed with the calculator.", chunk_size=3, chunk_delay=0.08
+        ),
+    )
+    page.click("#open-playground")
+    page.fill("#chat-input", "What is 6 times 7?")
+    page.click("#chat-send")
+    streaming = page.locator("#streaming-text")
+    expect(streaming).to_contain_text("The answer", timeout=30_000)  # visible while streaming
+    partial = streaming.inner_text()
+    assert partial != "The answer is 42, computed with the calculator."
+    page.screenshot(path=str(artifacts / "11-playground-streaming.png"), full_page=True)
+    expect(page.locator(".msg-assistant").last).to_have_text(
+        "The answer is 42, computed with the calculator.", timeout=30_000
+    )
+    trace = page.locator("#trace-panel")
+    expect(trace).to_contain_text("tool · calculator")
+    expect(trace).to_contain_text("42")
+    expect(page.locator("#trace-totals")).to_contain_text("tokens")
+    page.screenshot(path=str(artifacts / "12-playground-done.png"), full_page=True)
+
+    # 4. The run is listed and its page shows the whole trace.
+    page.click("#nav-runs")
+    expect(page.locator("#runs-table")).to_contain_text("succeeded", timeout=20_000)
+    page.locator("#runs-table a").first.click()
+    expect(page.locator("#run-output")).to_have_text(
+        "The answer is 42, computed with the calculator.", timeout=20_000
+    )
+    expect(page.locator(".trace-step")).to_have_count(3)
+
+    sent = llm.requests[0]["body"]
+    assert sent["tools"][0]["function"]["name"] == "calculator"
+    assert errors == [], errors
+    assert "Traceback" not in app_server.log(), app_server.log()[-4000:]
