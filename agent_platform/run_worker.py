@@ -194,4 +194,5 @@ def run(*, concurrency: int | None = None, burst: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # noqa: F401 - import once in the parent, never per run (~2.5 s)
 
+    logging.getLogger("rq.worker").setLevel(logging.WARNING)  # one INFO line per job is noise
     asyncio.run(AsyncRunWorker(concurrency=concurrency, burst=burst).main())

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -55,7 +55,7 @@ class Totals:
     tokens: int = 0
     cost: Decimal = Decimal("0")
     position: int = 0
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[str, Any] | None = None
 
 
 def _history(session: Any, run: Execution, window: int) -> list[dict[str, Any]]:
@@ -80,18 +80,32 @@ def _history(session: Any, run: Execution, window: int) -> list[dict[str, Any]]:
     return messages[-window:]
 
 
+_versions: dict[uuid.UUID, AgentConfig] = {}
+
+
+def _config_of(session: Any, version_id: uuid.UUID | None) -> AgentConfig:
+    """Versions never change after insert, so each is parsed once per process."""
+    if version_id is not None and version_id in _versions:
+        return _versions[version_id]
+    version = session.get(AgentVersion, version_id) if version_id else None
+    if version is None:
+        raise DomainError("The agent version of this run no longer exists.")
+    config = AgentConfig.model_validate(version.config)
+    if len(_versions) > 4096:
+        _versions.clear()
+    _versions[version.id] = config
+    return config
+
+
 def prepare(run_id: uuid.UUID) -> RunPlan | None:
-    """Claim the run and gather what it needs; None when another delivery already took it."""
+    """Claim the run and gather what it needs, in one transaction; None when another
+    delivery already took it. A failure here rolls the claim back; the caller fails the run."""
     with session_scope() as session:
         if not runs.claim(session, run_id):
             return None
-    with session_scope() as session:
         run = session.get(Execution, run_id)
         assert run is not None
-        version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
-        if version is None:
-            raise DomainError("The agent version of this run no longer exists.")
-        config = AgentConfig.model_validate(version.config)
+        config = _config_of(session, run.agent_version_id)
         chain = resolve_chain(session, run.org_id, config.model_chain)
         system = config.render_instructions(run.input.get("variables", {}))
         if config.output.format == "json":
@@ -119,8 +133,11 @@ def _save_step(run_id: uuid.UUID, step: dict[str, Any]) -> None:
         session.add(ExecutionStep(execution_id=run_id, **step))
 
 
-def _finish(run_id: uuid.UUID, **kwargs: Any) -> None:
+def _finish(run_id: uuid.UUID, pending: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """The last step and the run's outcome in one transaction."""
     with session_scope() as session:
+        if pending is not None:
+            session.add(ExecutionStep(execution_id=run_id, **pending))
         runs.finish(session, run_id, **kwargs)
 
 
@@ -185,7 +202,6 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         await events.reset_partial()
         await events.emit("discard", model=model, reason=reason)
 
-    await events.emit("step_started", position=totals.position, kind="model")
     sent = list(plan.messages)
     try:
         result = await gateway.complete(
@@ -227,12 +243,16 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         "cost": result.cost,
         "latency_ms": result.latency_ms,
     }
-    await asyncio.to_thread(_save_step, plan.run_id, step)
+    if result.tool_calls:
+        await asyncio.to_thread(_save_step, plan.run_id, step)
+    else:
+        totals.pending = step  # saved with the run's outcome, or before a repair attempt
     totals.position += 1
     totals.tokens += step["tokens"]
     totals.cost += result.cost
     await events.emit(
         "step",
+        reset_partial=True,
         position=step["position"],
         kind="model",
         model=result.model,
@@ -242,7 +262,6 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         cost=str(result.cost),
         latency_ms=result.latency_ms,
     )
-    await events.reset_partial()
     plan.messages.append(result.assistant_message())
     return result
 
@@ -295,6 +314,9 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
         try:
             return check_output(plan.config.output, result.text)
         except OutputInvalid as exc:
+            if totals.pending is not None:
+                await asyncio.to_thread(_save_step, plan.run_id, totals.pending)
+                totals.pending = None
             if repaired:
                 raise DomainError(
                     f"The answer did not match the output schema: {exc.message}"
@@ -321,7 +343,6 @@ async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
         return ExecutionStatus.FAILED
     if plan is None:
         return None
-    await events.emit("status", status="running")
     totals = Totals()
     status, output, error = ExecutionStatus.SUCCEEDED, None, None
     try:
@@ -342,6 +363,7 @@ async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
     await asyncio.to_thread(
         _finish,
         run_id,
+        totals.pending,
         status=status,
         output=output,
         error=error,
@@ -350,11 +372,11 @@ async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
     )
     await events.emit(
         "done",
+        reset_partial=True,
         status=status.value,
         output=output,
         error=error,
         tokens=totals.tokens,
         cost=str(totals.cost),
     )
-    await events.reset_partial()
     return status

@@ -41,9 +41,14 @@ class RunEvents:
         self._buffer: list[str] = []
         self._last_flush = time.monotonic()
 
-    async def emit(self, event_type: str, /, **data: Any) -> None:
-        await self.flush()
-        await self.redis.publish(self.channel, encode(event_type, **data))
+    async def emit(self, event_type: str, /, *, reset_partial: bool = False, **data: Any) -> None:
+        """Publish an event, after any buffered tokens, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._flush_into(pipe)
+        if reset_partial:
+            pipe.delete(partial_key(self.run_id))
+        pipe.publish(self.channel, encode(event_type, **data))
+        await pipe.execute()
 
     async def token(self, text: str) -> None:
         """Buffer tokens; send about every 50 ms (a frame per token would flood the browser)."""
@@ -51,16 +56,21 @@ class RunEvents:
         if time.monotonic() - self._last_flush >= 0.05:
             await self.flush()
 
-    async def flush(self) -> None:
+    def _flush_into(self, pipe: Any) -> None:
         if not self._buffer:
             return
         text = "".join(self._buffer)
         self._buffer.clear()
         self._last_flush = time.monotonic()
-        pipe = self.redis.pipeline(transaction=False)
         pipe.append(partial_key(self.run_id), text)
         pipe.expire(partial_key(self.run_id), PARTIAL_TTL)
         pipe.publish(self.channel, encode("token", text=text))
+
+    async def flush(self) -> None:
+        if not self._buffer:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        self._flush_into(pipe)
         await pipe.execute()
 
     async def reset_partial(self) -> None:
