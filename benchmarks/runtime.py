@@ -77,7 +77,9 @@ def set_default(base_url: str, delay: float) -> None:
     import httpx
 
     root = base_url.removesuffix("/v1")
-    httpx.post(f"{root}/_default", json={"text": "ok", "delay": delay}, timeout=5).raise_for_status()
+    httpx.post(
+        f"{root}/_default", json={"text": "ok", "delay": delay}, timeout=5
+    ).raise_for_status()
 
 
 def setup_org(base_url: str):  # type: ignore[no-untyped-def]
@@ -88,17 +90,37 @@ def setup_org(base_url: str):  # type: ignore[no-untyped-def]
     from services.llm import providers
 
     with session_scope() as s:
-        user = accounts.register(s, email=f"bench-{uuid.uuid4().hex[:6]}@example.com", name="Bench",
-                                 password="benchmark password")  # fmt: skip
+        user = accounts.register(
+            s,
+            email=f"bench-{uuid.uuid4().hex[:6]}@example.com",
+            name="Bench",
+            password="benchmark password",
+        )
         s.flush()
         org_id = accounts.default_org_id(s, user.id)
         s.get(Organization, org_id).tier = Tier.ENTERPRISE  # no monthly cap, 200 concurrent
         s.flush()
         actor = actor_for(s, user, org_id)
-        providers.save_provider(s, actor, {"name": "bench", "kind": "openai_compatible",
-                                           "api_base": base_url, "api_key": "sk-bench"})  # fmt: skip
-        agent = agents.create_agent(s, actor, name="Bench", config={"model": "bench/gpt-a",
-                                    "instructions": "Answer.", "memory": {"conversation": False}})  # fmt: skip
+        providers.save_provider(
+            s,
+            actor,
+            {
+                "name": "bench",
+                "kind": "openai_compatible",
+                "api_base": base_url,
+                "api_key": "sk-bench",
+            },
+        )
+        agent = agents.create_agent(
+            s,
+            actor,
+            name="Bench",
+            config={
+                "model": "bench/gpt-a",
+                "instructions": "Answer.",
+                "memory": {"conversation": False},
+            },
+        )
         return actor, agent.id
 
 
@@ -154,10 +176,16 @@ async def direct_calls(base_url: str, n: int) -> list[float]:
     for _ in range(n):
         start = time.perf_counter()
         stream = await litellm.acompletion(
-            model="openai/gpt-a", api_base=base_url, api_key="sk-bench",
-            messages=[{"role": "system", "content": "Answer."}, {"role": "user", "content": "ping"}],
-            stream=True, stream_options={"include_usage": True},
-        )  # fmt: skip
+            model="openai/gpt-a",
+            api_base=base_url,
+            api_key="sk-bench",
+            messages=[
+                {"role": "system", "content": "Answer."},
+                {"role": "user", "content": "ping"},
+            ],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         async for _chunk in stream:
             pass
         samples.append((time.perf_counter() - start) * 1000)
@@ -189,8 +217,11 @@ def main() -> None:
     migrations.upgrade()
     llm_proc, base_url = start_llm_server()
     workers = [
-        subprocess.Popen([sys.executable, "-m", "agent_platform", "agent-worker", "--concurrency", "300"],
-                         cwd=ROOT, env=dict(os.environ))  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "agent_platform", "agent-worker", "--concurrency", "300"],
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
         for _ in range(args.workers)
     ]
     try:
@@ -238,7 +269,9 @@ def main() -> None:
         begin = time.perf_counter()
         while time.perf_counter() - begin < args.sustain_seconds:
             with watcher.lock:
-                backlog = len(submitted) - sum(1 for r in submitted[-600:] if str(r) in watcher.done)
+                backlog = len(submitted) - sum(
+                    1 for r in submitted[-600:] if str(r) in watcher.done
+                )
             if backlog < 400:
                 submitted += start_runs(actor, agent_id, 25)
             else:
@@ -259,15 +292,27 @@ def main() -> None:
         }
         from agent_platform.db import get_engine
 
-        print(f"database {get_engine().dialect.name}, redis {os.environ['REDIS_URL']}, "
-              f"{args.workers} agent workers")  # fmt: skip
-        print(f"direct LiteLLM call       p50 {direct_p50:7.1f} ms   p95 {percentile(direct, 0.95):7.1f} ms")
-        print(f"platform run (enqueue→done) p50 {percentile(platform, 0.5):7.1f} ms   "
-              f"p95 {percentile(platform, 0.95):7.1f} ms")  # fmt: skip
-        print(f"overhead                  p50 {result['overhead_p50_ms']:7.1f} ms   p95 {result['overhead_p95_ms']:7.1f} ms"
-              "   (target ≤ 20 / ≤ 50)")  # fmt: skip
-        print(f"100 concurrent runs, 1 s model: {concurrent_wall:.2f} s, peak {max(peak):.0f} MB"
-              "   (target ≤ 3 s, ≤ 2048 MB)")  # fmt: skip
+        print(
+            f"database {get_engine().dialect.name}, redis {os.environ['REDIS_URL']}, "
+            f"{args.workers} agent workers"
+        )
+        print(
+            f"direct LiteLLM call       p50 {direct_p50:7.1f} ms   "
+            f"p95 {percentile(direct, 0.95):7.1f} ms"
+        )
+        print(
+            f"platform run (enqueue→done) p50 {percentile(platform, 0.5):7.1f} ms   "
+            f"p95 {percentile(platform, 0.95):7.1f} ms"
+        )
+        print(
+            f"overhead                  p50 {result['overhead_p50_ms']:7.1f} ms   "
+            f"p95 {result['overhead_p95_ms']:7.1f} ms"
+            "   (target ≤ 20 / ≤ 50)"
+        )
+        print(
+            f"100 concurrent runs, 1 s model: {concurrent_wall:.2f} s, peak {max(peak):.0f} MB"
+            "   (target ≤ 3 s, ≤ 2048 MB)"
+        )
         print(f"sustained at 100 ms model latency: {sustained:.1f} runs/s   (target ≥ 150)")
         print(json.dumps(result))
     finally:

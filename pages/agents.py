@@ -208,6 +208,24 @@ def editor_page() -> rx.Component:
                 spacing="4",
                 wrap="wrap",
             ),
+            rx.cond(
+                E.available_agents.length() > 0,
+                rx.vstack(
+                    rx.heading("Hand off to other agents", size="3"),
+                    rx.flex(
+                        rx.foreach(
+                            E.available_agents,
+                            lambda a: rx.checkbox(
+                                a["name"],
+                                checked=E.agent_tools.contains(a["id"]),
+                                on_change=lambda on: E.toggle_agent_tool(a["id"], on),
+                            ),
+                        ),
+                        spacing="4",
+                        wrap="wrap",
+                    ),
+                ),
+            ),
             rx.heading("Knowledge", size="3"),
             rx.cond(
                 E.available_collections.length() == 0,

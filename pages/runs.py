@@ -141,6 +141,14 @@ def run_page() -> rx.Component:
                         rx.link(D.run["agent"], href="/agent?id=" + D.run["agent_id"]),
                         rx.text(D.run["created"], size="1", color_scheme="gray"),
                         rx.spacer(),
+                        rx.button(
+                            rx.icon("rotate-ccw", size=14),
+                            "Replay",
+                            size="1",
+                            variant="soft",
+                            on_click=D.replay,
+                            id="replay-run",
+                        ),
                         rx.cond(
                             D.live,
                             rx.button(

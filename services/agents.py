@@ -80,6 +80,23 @@ def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
         raise Invalid(f"Your plan allows {limits.max_agents} agents; archive one or upgrade.")
 
 
+def _check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> AgentConfig:
+    """Agent tools must name agents of this organization; their label follows the agent's name."""
+    for ref in config.tools:
+        if ref.kind != "agent":
+            continue
+        try:
+            other = session.get(Agent, uuid.UUID(ref.name))
+        except ValueError:
+            other = None
+        if other is None or other.org_id != actor.org_id:
+            raise Invalid(
+                f"Tool agent {ref.name!r} does not exist.", fields={"tools": "Unknown agent"}
+            )
+        ref.settings = {**ref.settings, "label": other.name}
+    return config
+
+
 def _new_version(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> AgentVersion:
     latest = session.exec(
         select(func.max(AgentVersion.version)).where(AgentVersion.agent_id == agent.id)
@@ -110,7 +127,7 @@ def create_agent(
 ) -> Agent:
     require_role(actor, Role.BUILDER)
     data = parse(AgentInput, {"name": name.strip(), "description": description})
-    parsed = validate_config(config or {})
+    parsed = _check_agent_tools(session, actor, validate_config(config or {}))
     _check_agent_limit(session, actor.org_id)
     agent = Agent(
         org_id=actor.org_id,
@@ -158,7 +175,7 @@ def update_agent(
         session.add(agent)
     version = None
     if config is not None:
-        parsed = validate_config(config)
+        parsed = _check_agent_tools(session, actor, validate_config(config))
         if parsed.model_dump(mode="json") != agent.config:
             version = _new_version(session, actor, agent, parsed)
     return agent, version

@@ -113,6 +113,27 @@ def start_run(
     return run
 
 
+def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
+    """Run the same input again on the same agent version (not the agent's current one)."""
+    require_role(actor, Role.BUILDER)
+    original = get_run(session, actor, run_id)
+    if original.agent_id is None or original.agent_version_id is None:
+        raise Invalid("The agent of this run was deleted; it cannot be replayed.")
+    _check_monthly_runs(session, actor.org_id)
+    run = Execution(
+        org_id=actor.org_id,
+        agent_id=original.agent_id,
+        agent_version_id=original.agent_version_id,
+        triggered_by_id=actor.user_id,
+        input={**original.input, "replay_of": str(original.id)},
+    )
+    session.add(run)
+    session.flush()
+    new_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    after_commit(session, lambda: enqueue(new_id, org_id, cap))
+    return run
+
+
 def new_thread(session: Session, actor: Actor, agent_id: uuid.UUID, *, title: str) -> Thread:
     require_role(actor, Role.BUILDER)
     agent = get_agent(session, actor, agent_id)

@@ -129,6 +129,8 @@ class AgentEditorState(SessionState):
     collections: list[str] = []
     available_tools: list[str] = []
     available_collections: list[str] = []
+    agent_tools: list[str] = []
+    available_agents: list[dict[str, str]] = []
     versions: list[dict[str, str]] = []
     warnings: list[str] = []
     error: str = ""
@@ -189,6 +191,11 @@ class AgentEditorState(SessionState):
             }
             self.tools = [t.name for t in config.tools if t.kind == "builtin"]
             self.collections = list(config.memory.collections)
+            self.agent_tools = [t.name for t in config.tools if t.kind == "agent"]
+            others, _ = agents.list_agents(session, actor, limit=200)
+            self.available_agents = [
+                {"id": str(a.id), "name": a.name} for a in others if a.id != agent.id
+            ]
             self.available_tools = [n for n in builtin_names() if n != "knowledge_search"]
             self.available_collections = [c.name for c in list_collections(session, actor)]
             self.versions = [
@@ -223,6 +230,12 @@ class AgentEditorState(SessionState):
         self.tools = [t for t in self.tools if t != name] + ([name] if on else [])
 
     @rx.event
+    def toggle_agent_tool(self, agent_id: str, on: bool) -> None:
+        self.agent_tools = [a for a in self.agent_tools if a != agent_id] + (
+            [agent_id] if on else []
+        )
+
+    @rx.event
     def toggle_collection(self, name: str, on: bool) -> None:
         self.collections = [c for c in self.collections if c != name] + ([name] if on else [])
 
@@ -250,7 +263,8 @@ class AgentEditorState(SessionState):
             "max_output_tokens": number("max_output_tokens"),
             "max_steps": number("max_steps"),
             "timeout_seconds": number("timeout_seconds"),
-            "tools": [{"kind": "builtin", "name": t} for t in self.tools],
+            "tools": [{"kind": "builtin", "name": t} for t in self.tools]
+            + [{"kind": "agent", "name": a} for a in self.agent_tools],
             "memory": {
                 "collections": self.collections,
                 "conversation": form_text(form, "conversation", "on") == "on",

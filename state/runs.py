@@ -149,6 +149,15 @@ class RunDetailState(SessionState):
             return rx.toast.error(getattr(exc, "message", "Cannot cancel."))
         return rx.toast.info("Cancelling…")
 
+    @rx.event
+    def replay(self) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                new_id = str(runs.replay(session, actor, uuid.UUID(self._id())).id)
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Cannot replay."))
+        return rx.redirect(f"/run?id={new_id}")
+
     @rx.event(background=True)
     async def follow_live(self) -> None:
         async with self:

@@ -48,6 +48,8 @@ class RunPlan:
     chain: list[ResolvedModel]
     messages: list[dict[str, Any]]
     tools: dict[str, Tool]
+    depth: int = 0
+    redis: Any = None
 
 
 @dataclass
@@ -164,6 +166,8 @@ async def _call_tool(
             agent_id=plan.agent_id,
             run_id=plan.run_id,
             knowledge_collections=plan.config.memory.collections,
+            depth=plan.depth,
+            redis=plan.redis,
         )
         result = await asyncio.wait_for(tool.run(args, ctx), timeout=60)
         return result, None, int((time.perf_counter() - start) * 1000)
@@ -332,7 +336,7 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
     raise DomainError(f"The agent did not finish within {plan.config.max_steps} steps.")
 
 
-async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
+async def execute(run_id: uuid.UUID, redis: Any, *, depth: int = 0) -> ExecutionStatus | None:
     """Run one queued run to its end. Idempotent: a run that is not queued is left alone."""
     events = RunEvents(redis, run_id)
     try:
@@ -343,6 +347,7 @@ async def execute(run_id: uuid.UUID, redis: Any) -> ExecutionStatus | None:
         return ExecutionStatus.FAILED
     if plan is None:
         return None
+    plan.depth, plan.redis = depth, redis
     totals = Totals()
     status, output, error = ExecutionStatus.SUCCEEDED, None, None
     try:

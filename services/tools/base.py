@@ -45,6 +45,8 @@ class ToolContext:
     agent_id: uuid.UUID | None = None
     run_id: uuid.UUID | None = None
     knowledge_collections: list[str] = field(default_factory=list)
+    depth: int = 0  # how deep in agent-calls-agent this run is
+    redis: Any = None  # the run's asyncio Redis client (for sub-agent runs' events)
 
 
 class Tool(Protocol):

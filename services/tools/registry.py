@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from agent_platform.models import AgentConfig
 from services.tools.base import Tool, ToolSpec
+from services.tools.sub_agent import SubAgent
 
 
 def _builtin_factories() -> dict[str, Callable[[], Tool]]:
@@ -39,6 +40,14 @@ def tools_for(config: AgentConfig) -> dict[str, Tool]:
     for ref in config.tools:
         if ref.kind == "builtin" and ref.name in factories:
             tools[ref.name] = factories[ref.name]()
+    for ref in config.tools:
+        if ref.kind == "agent":
+            tool = SubAgent(
+                ref.name,
+                str(ref.settings.get("label") or ref.name),
+                str(ref.settings.get("description", "")),
+            )
+            tools[tool.spec.name] = tool
     if config.memory.collections and "knowledge_search" not in tools:
         tools["knowledge_search"] = factories["knowledge_search"]()
     return tools

@@ -312,3 +312,96 @@ class TestReconciler:
             assert s.get(Execution, crashed).status == ExecutionStatus.FAILED
             assert "worker running this run stopped" in s.get(Execution, crashed).error
         assert queue("agents").job_ids == [str(lost)]
+
+
+class TestAgentsAsTools:
+    def test_an_agent_hands_a_task_to_another_agent(self, session, llm) -> None:
+        from services.tools.sub_agent import tool_name
+
+        actor = org_with_provider(session, llm.base_url)
+        helper = make_agent(session, actor, model="fake/gpt-b", instructions="You translate.")
+        router = make_agent(session, actor, tools=[{"kind": "agent", "name": str(helper)}])
+        name = tool_name("Helper", str(helper))
+        llm.script(
+            Turn(tool_calls=[{"name": name, "arguments": {"message": "translate hi"}}]),
+            model="gpt-a",
+        )
+        llm.script(Turn(text="bonjour"), model="gpt-b")
+        llm.script(Turn(text="It is bonjour."), model="gpt-a")
+        run, _ = execute(start(actor, router, "how do you say hi in French?"))
+        assert run.status == ExecutionStatus.SUCCEEDED, run.error
+        tool = next(s for s in steps_of(run.id, actor) if s.kind == "tool")
+        assert tool.result["answer"] == "bonjour"
+        child_id = uuid.UUID(tool.result["run_id"])
+        with session_scope() as s:
+            child = runs.get_run(s, actor, child_id)
+            assert child.agent_id == helper and child.input["parent_run_id"] == str(run.id)
+
+    def test_an_agent_calling_itself_stops_at_the_depth_limit(self, session, llm) -> None:
+        from services import agents
+        from services.tools.sub_agent import tool_name
+
+        actor = org_with_provider(session, llm.base_url)
+        agent_id = make_agent(session, actor)
+        agents.update_agent(
+            session,
+            actor,
+            agent_id,
+            config={"model": "fake/gpt-a", "tools": [{"kind": "agent", "name": str(agent_id)}]},
+        )
+        session.commit()
+        call = Turn(
+            tool_calls=[
+                {"name": tool_name("Helper", str(agent_id)), "arguments": {"message": "again"}}
+            ]
+        )
+        llm.set_default(call)
+        llm.script(
+            call, call, call, Turn(text="gave up"), Turn(text="gave up"), Turn(text="gave up")
+        )
+        run, _ = execute(start(actor, agent_id))
+        errors = [s.error for s in steps_of(run.id, actor) if s.kind == "tool"]
+        llm.set_default(None)
+        assert run.status == ExecutionStatus.SUCCEEDED, run.error
+        assert errors == [None], errors  # the first hand-off ran...
+        with session_scope() as s:
+            children = [r for r, _ in runs.list_runs(s, actor)[0] if r.id != run.id]
+            deepest = [r for r in children if r.input.get("parent_run_id") != str(run.id)]
+            child_steps = runs.get_steps(s, actor, deepest[0].id)
+            refused = [st.error for st in child_steps if st.kind == "tool"]
+        assert refused == [
+            "Agents may hand off at most 2 levels deep (a loop?)."
+        ]  # ...the loop stopped
+
+    def test_an_unknown_agent_tool_is_refused_on_save(self, session, llm) -> None:
+        from services import agents
+
+        actor = org_with_provider(session, llm.base_url)
+        with pytest.raises(Invalid) as err:
+            agents.create_agent(
+                session,
+                actor,
+                name="x",
+                config={"tools": [{"kind": "agent", "name": str(uuid.uuid4())}]},
+            )
+        assert err.value.fields == {"tools": "Unknown agent"}
+
+
+class TestReplay:
+    def test_replay_runs_the_same_input_on_the_same_version(self, session, llm) -> None:
+        from services import agents
+
+        actor = org_with_provider(session, llm.base_url)
+        agent_id = make_agent(session, actor, instructions="v1")
+        first, _ = execute(start(actor, agent_id, "same question"))
+        agents.update_agent(
+            session, actor, agent_id, config={"model": "fake/gpt-a", "instructions": "v2"}
+        )
+        session.commit()
+        with session_scope() as s:
+            again_id = runs.replay(s, actor, first.id).id
+        again, _ = execute(again_id)
+        assert again.status == ExecutionStatus.SUCCEEDED
+        assert again.agent_version_id == first.agent_version_id
+        assert llm.requests[-1]["body"]["messages"][0]["content"] == "v1"
+        assert llm.requests[-1]["body"]["messages"][-1]["content"] == "same question"

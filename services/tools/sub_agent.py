@@ -1,0 +1,77 @@
+"""Another agent of the same organization, offered to the model as a tool.
+
+The sub-run is a real run (its own execution row and steps, visible on the runs page) executed
+inline by the same worker, so it never waits for a free queue slot behind its parent. Depth is
+capped: an agent that hands off to itself, directly or in a loop, stops with a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+from agent_platform.db import session_scope
+from agent_platform.models import Agent, Execution
+from services.tools.base import ToolContext, ToolError, ToolSpec
+
+MAX_DEPTH = 3
+
+
+def tool_name(agent_name: str, agent_id: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", agent_name.lower()).strip("_")[:40] or "agent"
+    return f"ask_{slug}_{agent_id.replace('-', '')[:6]}"
+
+
+class SubAgent:
+    def __init__(self, agent_id: str, name: str, description: str = "") -> None:
+        self.agent_id = agent_id
+        self.spec = ToolSpec(
+            name=tool_name(name, agent_id),
+            description=f"Hand a task to the agent '{name}'. {description}".strip(),
+            parameters={
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string", "description": "The task or question"}
+                },
+                "required": ["message"],
+            },
+        )
+
+    async def run(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
+        from services.runtime import engine
+
+        message = str(args.get("message", "")).strip()
+        if not message:
+            raise ToolError("message is required")
+        if ctx.depth + 1 >= MAX_DEPTH:
+            raise ToolError(f"Agents may hand off at most {MAX_DEPTH - 1} levels deep (a loop?).")
+        if ctx.redis is None:
+            raise ToolError("Sub-agents are not available here.")
+        child_id = await asyncio.to_thread(self._create_run, ctx, message)
+        status = await engine.execute(child_id, ctx.redis, depth=ctx.depth + 1)
+        output, error = await asyncio.to_thread(self._outcome, child_id)
+        if status is None or error:
+            raise ToolError(f"The agent failed: {error or 'it did not run'}")
+        return {"answer": (output or {}).get("text", ""), "run_id": str(child_id)}
+
+    def _create_run(self, ctx: ToolContext, message: str) -> uuid.UUID:
+        with session_scope() as session:
+            agent = session.get(Agent, uuid.UUID(self.agent_id))
+            if agent is None or agent.org_id != ctx.org_id or agent.current_version_id is None:
+                raise ToolError("That agent no longer exists.")
+            run = Execution(
+                org_id=ctx.org_id,
+                agent_id=agent.id,
+                agent_version_id=agent.current_version_id,
+                input={"message": message, "variables": {}, "parent_run_id": str(ctx.run_id)},
+            )
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _outcome(self, run_id: uuid.UUID) -> tuple[dict[str, Any] | None, str | None]:
+        with session_scope() as session:
+            run = session.get(Execution, run_id)
+            return (run.output, run.error) if run else (None, "missing")
