@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import reflex as rx
-from sqlmodel import Session
 
-from agent_platform.db import session_scope
+from agent_platform.db import Session, session_scope
 from agent_platform.models import User
 from services import accounts, organizations
 from services.access import Actor, actor_for
