@@ -201,6 +201,16 @@ def user_for_token(session: Session, token: str | None) -> User | None:
     return session.get(User, row.user_id) if row else None
 
 
+def signed_in(session: Session, token: str | None) -> tuple[User, uuid.UUID]:
+    """The user behind a browser token and the organization they are acting in."""
+    row = session_for_token(session, token)
+    user = session.get(User, row.user_id) if row else None
+    org_id = (row.current_org_id or default_org_id(session, row.user_id)) if row else None
+    if user is None or org_id is None:
+        raise Unauthenticated("Your session has ended. Please sign in again.")
+    return user, org_id
+
+
 def revoke_session(session: Session, token: str) -> None:
     row = session_for_token(session, token)
     if row is not None:

@@ -13,14 +13,13 @@ from agent_platform.models import (
     AgentConfig,
     AgentStatus,
     AgentVersion,
-    Organization,
     Role,
-    TierLimit,
 )
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.errors import Invalid, NotFound
+from services.organizations import limits_for
 from services.validation import parse
 
 
@@ -69,8 +68,7 @@ def list_agents(
 
 
 def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
-    org = session.get(Organization, org_id)
-    limits = session.get(TierLimit, org.tier) if org else None
+    limits = limits_for(session, org_id)
     if limits is None or limits.max_agents < 0:
         return
     count = session.exec(

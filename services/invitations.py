@@ -8,12 +8,12 @@ from datetime import timedelta
 from pydantic import BaseModel, EmailStr
 from sqlmodel import Session, col, select
 
-from agent_platform.models import Invitation, Membership, Organization, Role, TierLimit, User
+from agent_platform.models import Invitation, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.organizations import member_count
+from services.organizations import limits_for, member_count
 from services.tokens import new_token, token_hash
 from services.validation import parse
 
@@ -25,8 +25,7 @@ class InviteInput(BaseModel):
 
 def _check_member_limit(session: Session, org_id: uuid.UUID) -> None:
     """Checked when inviting and again when accepting: several links may be out at once."""
-    org = session.get(Organization, org_id)
-    limits = session.get(TierLimit, org.tier) if org else None
+    limits = limits_for(session, org_id)
     if limits and limits.max_members >= 0 and member_count(session, org_id) >= limits.max_members:
         raise Invalid(
             f"This organization's plan allows {limits.max_members} members; "

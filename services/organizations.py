@@ -165,9 +165,15 @@ def remove_member(session: Session, actor: Actor, membership_id: uuid.UUID) -> N
     )
 
 
+def limits_for(session: Session, org_id: uuid.UUID) -> TierLimit | None:
+    """The one lookup of an organization's tier numbers (-1 means unlimited)."""
+    org = session.get(Organization, org_id)
+    return session.get(TierLimit, org.tier) if org else None
+
+
 def tier_limits(session: Session, actor: Actor) -> TierLimit:
     org = get_org(session, actor)
-    limits = session.get(TierLimit, org.tier)
+    limits = limits_for(session, org.id)
     if limits is None:
         raise NotFound(f"No limits defined for tier {org.tier.value}.")
     return limits

@@ -18,15 +18,14 @@ from agent_platform.models import (
     Execution,
     ExecutionStatus,
     ExecutionStep,
-    Organization,
     Role,
     Thread,
-    TierLimit,
 )
 from agent_platform.models.base import utcnow
 from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Invalid, NotFound
+from services.organizations import limits_for
 from services.validation import parse
 
 ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
@@ -51,14 +50,12 @@ def enqueue(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -
 
 
 def concurrency_cap(session: Session, org_id: uuid.UUID) -> int:
-    org = session.get(Organization, org_id)
-    limits = session.get(TierLimit, org.tier) if org else None
+    limits = limits_for(session, org_id)
     return limits.max_concurrent_runs if limits else -1
 
 
 def _check_monthly_runs(session: Session, org_id: uuid.UUID) -> None:
-    org = session.get(Organization, org_id)
-    limits = session.get(TierLimit, org.tier) if org else None
+    limits = limits_for(session, org_id)
     if limits is None or limits.max_runs_per_month < 0:
         return
     month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)

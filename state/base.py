@@ -7,7 +7,7 @@ so the page guard is a convenience and the service call is the real check.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -17,7 +17,7 @@ from agent_platform.db import Session, session_scope
 from agent_platform.models import User
 from services import accounts, organizations
 from services.access import Actor, actor_for
-from services.errors import DomainError, Unauthenticated
+from services.errors import DomainError
 
 T = TypeVar("T")
 
@@ -38,13 +38,7 @@ class SessionState(rx.State):
     def acting(self) -> Iterator[tuple[Session, User, Actor]]:
         """A transaction acting as the signed-in user in their current organization."""
         with session_scope() as session:
-            row = accounts.session_for_token(session, self.auth_token)
-            if row is None:
-                raise Unauthenticated("Your session has ended. Please sign in again.")
-            user = session.get(User, row.user_id)
-            org_id = row.current_org_id or accounts.default_org_id(session, row.user_id)
-            if user is None or org_id is None:
-                raise Unauthenticated("Your session has ended. Please sign in again.")
+            user, org_id = accounts.signed_in(session, self.auth_token)
             yield session, user, actor_for(session, user, org_id, client_ip=self._client_ip())
 
     def _client_ip(self) -> str | None:
@@ -102,12 +96,11 @@ class SessionState(rx.State):
         return rx.redirect("/login")
 
 
-def run_action(fn: Callable[[], T]) -> tuple[T | None, str, dict[str, str]]:
-    """Call a service; return (result, error message, field errors) for the form to show."""
-    try:
-        return fn(), "", {}
-    except DomainError as exc:
-        return None, exc.message, exc.fields
+def actor_from_token(token: str, client_ip: str | None = None) -> Actor:
+    """For background handlers, which read the token under the state lock and then leave it."""
+    with session_scope() as session:
+        user, org_id = accounts.signed_in(session, token)
+        return actor_for(session, user, org_id, client_ip=client_ip)
 
 
 def form_text(form: dict, key: str, default: str = "") -> str:

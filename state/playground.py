@@ -7,13 +7,10 @@ from typing import Any
 
 import reflex as rx
 
-from agent_platform.db import session_scope
-from agent_platform.models import User
-from services import accounts, agents, runs
-from services.access import Actor, actor_for
-from services.errors import DomainError, Unauthenticated
+from services import agents, runs
+from services.errors import DomainError
 from services.runtime.follow import follow, step_event
-from state.base import SessionState, form_text
+from state.base import SessionState, actor_from_token, form_text
 
 
 def trace_row(event: dict[str, Any]) -> dict[str, str]:
@@ -41,18 +38,6 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
         "latency": f"{event.get('latency_ms') or 0} ms",
         "error": "yes" if event.get("error") else "",
     }
-
-
-def actor_from_token(token: str, client_ip: str | None = None) -> Actor:
-    with session_scope() as session:
-        row = accounts.session_for_token(session, token)
-        user = session.get(User, row.user_id) if row else None
-        org_id = (row.current_org_id if row else None) or (
-            accounts.default_org_id(session, row.user_id) if row else None
-        )
-        if user is None or org_id is None:
-            raise Unauthenticated("Your session has ended. Please sign in again.")
-        return actor_for(session, user, org_id, client_ip=client_ip)
 
 
 class PlaygroundState(SessionState):

@@ -12,8 +12,8 @@ from agent_platform.models.base import utcnow
 from services import agents, runs
 from services.errors import DomainError
 from services.runtime.follow import follow, step_event
-from state.base import SessionState
-from state.playground import actor_from_token, trace_row
+from state.base import SessionState, actor_from_token
+from state.playground import trace_row
 
 PAGE_SIZE = 25
 RANGES = {
