@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,7 +34,16 @@ class Settings(BaseSettings):
     )
     vault_url: str = "http://127.0.0.1:8200"
     vault_token: str = ""
-    vault_mount: str = "secret"
+    vault_mount: str = Field(default="secret", description="Mount point of a KV v2 engine.")
+    vault_path_prefix: str = Field(
+        default="agent-platform", description="Secrets live at VAULT_MOUNT/<prefix>/<ref>."
+    )
+    vault_role_id: str = Field(default="", description="AppRole login (with VAULT_SECRET_ID).")
+    vault_secret_id: str = ""
+    vault_approle_mount: str = "approle"
+    vault_timeout_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Per request: a sealed or dead Vault fails fast."
+    )
 
     chroma_url: str = Field(default="", description="Empty: embedded Chroma under DATA_DIR.")
     embedder: Literal["lexical", "local", "api"] = "lexical"
@@ -69,6 +78,27 @@ class Settings(BaseSettings):
     web_search_url: str = Field(default="", description="SearXNG base URL.")
     web_search_api_key: str = Field(default="", description="Brave or Tavily API key.")
 
+    # OAuth apps registered by the instance admin (redirect URI: BASE_URL + OAUTH_CALLBACK).
+    # *_BASE_URL replaces the provider's hosts (GitHub Enterprise, a proxy, a test double).
+    oauth_slack_client_id: str = ""
+    oauth_slack_client_secret: str = ""
+    oauth_slack_base_url: str = ""
+    oauth_google_client_id: str = ""
+    oauth_google_client_secret: str = ""
+    oauth_google_base_url: str = ""
+    oauth_github_client_id: str = ""
+    oauth_github_client_secret: str = ""
+    oauth_github_base_url: str = ""
+    oauth_linkedin_client_id: str = ""
+    oauth_linkedin_client_secret: str = ""
+    oauth_linkedin_base_url: str = ""
+    integration_calls_per_minute: int = Field(
+        default=60, ge=1, le=100_000, description="per connection, across all agents"
+    )
+    approval_timeout_seconds: int = Field(
+        default=900, ge=10, le=86_400, description="how long a run waits for a person's yes"
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -76,6 +106,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
         if value.startswith("postgresql://") or value.startswith("postgres://"):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("vault_mount", "vault_path_prefix", "vault_approle_mount")
+    @classmethod
+    def _vault_path(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip().strip("/")
+        if not value and info.field_name == "vault_path_prefix":
+            return value  # secrets directly under the mount
+        if any(part in ("", ".", "..") for part in value.split("/")):
+            raise ValueError("must be a plain path like 'secret' or 'teams/agent-platform'")
         return value
 
     @field_validator("redis_url")

@@ -13,7 +13,9 @@ from agent_platform.models import (
     AgentConfig,
     AgentStatus,
     AgentVersion,
+    Integration,
     Role,
+    ToolRef,
 )
 from agent_platform.models.base import utcnow
 from services import audit
@@ -79,8 +81,12 @@ def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
 
 
 def _check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> AgentConfig:
-    """Agent tools must name agents of this organization; their label follows the agent's name."""
+    """Agent tools must name agents of this organization; their label follows the agent's name.
+    Integration grants must name a connection of this organization and one of its provider's
+    actions; the provider and connection name are copied in so a run needs no lookup."""
     for ref in config.tools:
+        if ref.kind == "integration":
+            _check_grant(session, actor, ref)
         if ref.kind != "agent":
             continue
         try:
@@ -93,6 +99,37 @@ def _check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> A
             )
         ref.settings = {**ref.settings, "label": other.name}
     return config
+
+
+def _check_grant(session: Session, actor: Actor, ref: ToolRef) -> None:
+    from services.integrations.providers import find_action
+
+    try:
+        row = session.get(Integration, uuid.UUID(str(ref.settings.get("connection"))))
+    except ValueError:
+        row = None
+    if row is None or row.org_id != actor.org_id:
+        raise Invalid(
+            f"The connection granted for {ref.name!r} does not exist.",
+            fields={"tools": "Unknown connection"},
+        )
+    if find_action(row.provider, ref.name) is None:
+        raise Invalid(
+            f"{ref.name!r} is not an action of the {row.provider} connection {row.name!r}.",
+            fields={"tools": "Unknown action"},
+        )
+    extra = set(ref.settings) - {"connection", "approval", "provider", "connection_name"}
+    if extra:
+        raise Invalid(
+            f"Unknown grant setting(s) for {ref.name!r}: {', '.join(sorted(extra))}",
+            fields={"tools": "Unknown grant setting"},
+        )
+    ref.settings = {
+        "connection": str(row.id),
+        "provider": row.provider,
+        "connection_name": row.name,
+        "approval": bool(ref.settings.get("approval", False)),
+    }
 
 
 def _new_version(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> AgentVersion:

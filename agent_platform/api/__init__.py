@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agent_platform.api import errors, health, v1
+from agent_platform.api import errors, health, integrations, v1
 
 
 def create_api() -> FastAPI:
@@ -12,4 +12,5 @@ def create_api() -> FastAPI:
     errors.install(api)
     api.include_router(health.router)
     api.include_router(v1.router)
+    api.include_router(integrations.router)
     return api

@@ -14,7 +14,9 @@ from agent_platform.models.accounts import (
 from agent_platform.models.agent_config import AgentConfig, MemoryConfig, OutputConfig, ToolRef
 from agent_platform.models.agents import Agent, AgentStatus, AgentVersion
 from agent_platform.models.platform import (
+    ActionApproval,
     AgentTest,
+    ApprovalStatus,
     AuditEntry,
     Integration,
     IntegrationStatus,
@@ -37,6 +39,8 @@ from agent_platform.models.runtime import (
 )
 
 __all__ = [
+    "ActionApproval",
+    "ApprovalStatus",
     "MemoryConfig",
     "OutputConfig",
     "ToolRef",

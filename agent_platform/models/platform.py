@@ -21,28 +21,69 @@ from agent_platform.models.base import (
 
 
 class IntegrationStatus(enum.StrEnum):
+    PENDING = "pending"  # created, waiting for the OAuth sign-in to finish
     ACTIVE = "active"
     ERROR = "error"
     REVOKED = "revoked"
 
 
 class Integration(SQLModel, table=True):
-    """A connection to a provider; the credential itself lives in the secret store."""
+    """A connection to a provider; the credential itself lives in the secret store.
+
+    `settings` holds only what is not secret (base URL, header name, OAuth endpoints, the
+    account the token belongs to); `credential_ref` points into the secret store."""
 
     __tablename__ = "integrations"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name"),)
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     provider: str = Field(max_length=40)
     name: str = Field(max_length=120)
+    auth_kind: str = Field(default="oauth2", max_length=20)
+    settings: dict = json_field()
     credential_ref: str = Field(max_length=255)
     scopes: list = json_field(list)
     status: IntegrationStatus = enum_field(IntegrationStatus, IntegrationStatus.ACTIVE)
+    expires_at: datetime | None = time_field()
     last_used_at: datetime | None = time_field()
+    last_checked_at: datetime | None = time_field()
     last_error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     created_by_id: uuid.UUID | None = fk(
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
     created_at: datetime = created_field()
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+
+class ActionApproval(SQLModel, table=True):
+    """A side-effecting integration action waiting for a person's yes or no.
+
+    The run waits on this row (not on memory) so an approval given from any web process, or
+    after a worker restart, is seen; `arguments` are stored redacted."""
+
+    __tablename__ = "action_approvals"
+    __table_args__ = (sa.Index("ix_action_approvals_org_status", "org_id", "status"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
+    execution_id: uuid.UUID = fk("executions.id", ondelete="CASCADE")
+    integration_id: uuid.UUID | None = fk(
+        "integrations.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    action: str = Field(max_length=80)
+    arguments: dict = json_field()
+    status: ApprovalStatus = enum_field(ApprovalStatus, ApprovalStatus.PENDING)
+    created_at: datetime = created_field()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    decided_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    decided_at: datetime | None = time_field()
 
 
 class ListingTier(enum.StrEnum):

@@ -169,7 +169,7 @@ async def _call_tool(
             depth=plan.depth,
             redis=plan.redis,
         )
-        result = await asyncio.wait_for(tool.run(args, ctx), timeout=60)
+        result = await asyncio.wait_for(tool.run(args, ctx), timeout=getattr(tool, "timeout", 60))
         return result, None, int((time.perf_counter() - start) * 1000)
     except ToolError as exc:
         return None, exc.message, int((time.perf_counter() - start) * 1000)

@@ -48,6 +48,7 @@ def tools_for(config: AgentConfig) -> dict[str, Tool]:
                 str(ref.settings.get("description", "")),
             )
             tools[tool.spec.name] = tool
+    tools.update(_integration_tools(config))
     if config.memory.collections and "knowledge_search" not in tools:
         tools["knowledge_search"] = factories["knowledge_search"]()
     return tools
@@ -56,3 +57,30 @@ def tools_for(config: AgentConfig) -> dict[str, Tool]:
 def unknown_tools(config: AgentConfig) -> list[str]:
     names = set(builtin_names())
     return [ref.name for ref in config.tools if ref.kind == "builtin" and ref.name not in names]
+
+
+def _integration_tools(config: AgentConfig) -> dict[str, Tool]:
+    """One tool per granted (action, connection); grants that no longer resolve are left out
+    (saving validates them; a provider removed from the catalog must not break old versions)."""
+    from services.integrations.providers import find_action
+    from services.tools.integration_action import IntegrationAction, tool_name
+
+    refs = [r for r in config.tools if r.kind == "integration" and r.settings.get("connection")]
+    counts: dict[str, int] = {}
+    for ref in refs:
+        counts[ref.name] = counts.get(ref.name, 0) + 1
+    tools: dict[str, Tool] = {}
+    for ref in refs:
+        action = find_action(str(ref.settings.get("provider", "")), ref.name)
+        if action is None:
+            continue
+        connection_name = str(ref.settings.get("connection_name") or "connection")
+        name = tool_name(ref.name, connection_name, qualify=counts[ref.name] > 1)
+        tools[name] = IntegrationAction(
+            action,
+            str(ref.settings["connection"]),
+            connection_name,
+            name=name,
+            approval=bool(ref.settings.get("approval", False)),
+        )
+    return tools

@@ -1,0 +1,92 @@
+"""A person's yes or no before a side-effecting action runs.
+
+Why rows, not in-memory futures: the run waits in an agent worker while the decision comes
+from a web process (or after a restart of either); the database is the one place both see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from agent_platform.models import ActionApproval, ApprovalStatus, Role
+from agent_platform.models.base import utcnow
+from services import audit
+from services.access import Actor, require_role
+from services.errors import Conflict, NotFound
+
+
+def request(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    run_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    action: str,
+    arguments: dict[str, Any],
+    timeout_seconds: int,
+) -> ActionApproval:
+    row = ActionApproval(
+        org_id=org_id,
+        execution_id=run_id,
+        integration_id=integration_id,
+        action=action,
+        arguments=arguments,
+        expires_at=utcnow() + timedelta(seconds=timeout_seconds),
+    )
+    session.add(row)
+    return row
+
+
+def outcome(session: Session, approval_id: uuid.UUID) -> ApprovalStatus:
+    """The decision so far; a pending approval past its deadline becomes expired here."""
+    row = session.get(ActionApproval, approval_id)
+    if row is None:
+        return ApprovalStatus.DENIED
+    if row.status == ApprovalStatus.PENDING and row.expires_at <= utcnow():
+        row.status = ApprovalStatus.EXPIRED
+        session.add(row)
+    return row.status
+
+
+def pending(
+    session: Session, actor: Actor, *, run_id: uuid.UUID | None = None, limit: int = 50
+) -> list[ActionApproval]:
+    query = select(ActionApproval).where(
+        ActionApproval.org_id == actor.org_id,
+        ActionApproval.status == ApprovalStatus.PENDING,
+        col(ActionApproval.expires_at) > utcnow(),
+    )
+    if run_id is not None:
+        query = query.where(ActionApproval.execution_id == run_id)
+    return list(session.exec(query.order_by(col(ActionApproval.created_at)).limit(limit)).all())
+
+
+def decide(
+    session: Session, actor: Actor, approval_id: uuid.UUID, *, approve: bool
+) -> ActionApproval:
+    require_role(actor, Role.BUILDER)
+    row = session.get(ActionApproval, approval_id)
+    if row is None or row.org_id != actor.org_id:
+        raise NotFound("Approval request not found.")
+    if outcome(session, approval_id) != ApprovalStatus.PENDING:
+        raise Conflict(f"This request was already {row.status.value}.")
+    row.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
+    row.decided_by_id = actor.user_id
+    row.decided_at = utcnow()
+    session.add(row)
+    audit.record(
+        session,
+        "integration.approval",
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="run",
+        target_id=row.execution_id,
+        client_ip=actor.client_ip,
+        action_name=row.action,
+        decision=row.status.value,
+    )
+    return row

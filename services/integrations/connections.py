@@ -1,0 +1,353 @@
+"""Connections (the `integrations` table): create, sign in, check and remove.
+
+The row keeps what is safe to show — provider, name, scopes, status, last used, last error,
+non-secret settings — and a reference into the secret store for everything else. Creating,
+re-connecting and removing need an admin; any member may see the list.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlmodel import Session, col, select
+
+from agent_platform.models import Integration, IntegrationStatus, Role
+from agent_platform.models.base import utcnow
+from services import audit, secrets
+from services.access import Actor, require_role
+from services.errors import Conflict, Invalid, NotFound
+from services.integrations import credentials, oauth
+from services.integrations.catalog import Provider
+from services.integrations.providers import get_provider
+from services.outbound import OutboundError, default_guard
+from services.validation import parse
+
+NAME_FIELD = Field(min_length=1, max_length=120)
+
+
+def _public_url(value: str, field: str) -> str:
+    value = value.strip()
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL")
+    try:
+        default_guard().check_url(value)
+    except OutboundError as exc:
+        raise ValueError(exc.message) from None
+    return value.rstrip("/") if field == "base_url" else value
+
+
+class ApiConnectionIn(BaseModel):
+    """An HTTP API with a static credential."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = NAME_FIELD
+    base_url: str
+    auth_kind: Literal["api_key", "bearer", "basic"]
+    header_name: str = Field(default="X-API-Key", pattern=r"^[A-Za-z0-9-]{1,60}$")
+    api_key: str = ""
+    token: str = ""
+    username: str = ""
+    password: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return _public_url(value, "base_url")
+
+    @model_validator(mode="after")
+    def _credential(self) -> ApiConnectionIn:
+        needed = {"api_key": ["api_key"], "bearer": ["token"], "basic": ["username", "password"]}
+        missing = [f for f in needed[self.auth_kind] if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"{' and '.join(missing)} required for {self.auth_kind} auth")
+        return self
+
+    def blob(self) -> dict[str, str]:
+        keys = {"api_key": ["api_key"], "bearer": ["token"], "basic": ["username", "password"]}
+        return {k: getattr(self, k) for k in keys[self.auth_kind]}
+
+
+class CustomOAuthIn(BaseModel):
+    """Generic OAuth 2.0: the user's own app and endpoints."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = NAME_FIELD
+    base_url: str
+    authorize_url: str
+    token_url: str
+    revoke_url: str = ""
+    client_id: str = Field(min_length=1, max_length=300)
+    client_secret: str = Field(min_length=1, max_length=2000)
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("base_url", "authorize_url", "token_url", "revoke_url")
+    @classmethod
+    def _urls(cls, value: str, info: Any) -> str:
+        return (
+            value
+            if not value and info.field_name == "revoke_url"
+            else _public_url(value, info.field_name)
+        )
+
+
+def list_connections(session: Session, actor: Actor) -> list[Integration]:
+    return list(
+        session.exec(
+            select(Integration)
+            .where(Integration.org_id == actor.org_id)
+            .order_by(col(Integration.name))
+        ).all()
+    )
+
+
+def get_connection(session: Session, actor: Actor, integration_id: uuid.UUID) -> Integration:
+    row = session.get(Integration, integration_id)
+    if row is None or row.org_id != actor.org_id:
+        raise NotFound("Connection not found.")
+    return row
+
+
+def _unique_name(session: Session, org_id: uuid.UUID, name: str, own: uuid.UUID | None) -> None:
+    clash = session.exec(
+        select(Integration.id).where(Integration.org_id == org_id, Integration.name == name)
+    ).first()
+    if clash is not None and clash != own:
+        raise Conflict(
+            f"A connection named {name!r} already exists.", fields={"name": "Name in use"}
+        )
+
+
+def _new_row(
+    session: Session, actor: Actor, provider: Provider, name: str, **kw: Any
+) -> Integration:
+    _unique_name(session, actor.org_id, name, None)
+    row = Integration(
+        org_id=actor.org_id,
+        provider=provider.key,
+        name=name,
+        credential_ref=secrets.new_ref(actor.org_id, "integration"),
+        created_by_id=actor.user_id,
+        **kw,
+    )
+    session.add(row)
+    return row
+
+
+def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
+    require_role(actor, Role.ADMIN)
+    parsed = parse(ApiConnectionIn, data)
+    settings = {"base_url": parsed.base_url}
+    if parsed.auth_kind == "api_key":
+        settings["header_name"] = parsed.header_name
+    row = _new_row(
+        session,
+        actor,
+        get_provider("http"),
+        parsed.name,
+        auth_kind=parsed.auth_kind,
+        settings=settings,
+        status=IntegrationStatus.ACTIVE,
+    )
+    credentials.save(session, row, parsed.blob())
+    _audit(session, actor, "integration.connected", row)
+    return row
+
+
+def create_custom_oauth(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
+    """The row exists (pending) before the sign-in so the client secret can wait in the
+    secret store instead of in the browser or in Redis."""
+    require_role(actor, Role.ADMIN)
+    parsed = parse(CustomOAuthIn, data)
+    row = _new_row(
+        session,
+        actor,
+        get_provider("oauth2"),
+        parsed.name,
+        auth_kind="oauth2_custom",
+        settings=parsed.model_dump(exclude={"client_secret", "name"}),
+        scopes=parsed.scopes,
+        status=IntegrationStatus.PENDING,
+    )
+    credentials.save(session, row, {"client_secret": parsed.client_secret})
+    return row
+
+
+def client_for(session: Session, row: Integration) -> oauth.OAuthClient | None:
+    """The OAuth app a connection signs in with; None for static credentials."""
+    if row.auth_kind == "oauth2":
+        return oauth.app_client(get_provider(row.provider))
+    if row.auth_kind == "oauth2_custom":
+        return oauth.custom_client(row.settings, credentials.load(session, row))
+    return None
+
+
+def start_sign_in(
+    session: Session,
+    actor: Actor,
+    redis: Any,
+    *,
+    provider_key: str = "",
+    name: str = "",
+    integration_id: uuid.UUID | None = None,
+) -> str:
+    """The authorize URL to send the browser to: a new connection to `provider_key`, or a
+    (re)connect of an existing one."""
+    require_role(actor, Role.ADMIN)
+    if integration_id is not None:
+        row = get_connection(session, actor, integration_id)
+        client = client_for(session, row)
+        if client is None:
+            raise Invalid(f"{row.name!r} uses a fixed credential; edit it instead.")
+        provider_key, name = row.provider, row.name
+    else:
+        provider = get_provider(provider_key)
+        if "oauth2" not in provider.auth_kinds:
+            raise Invalid(f"{provider.label} is not connected with OAuth.")
+        name = name.strip() or provider.label.split(" (")[0]
+        _unique_name(session, actor.org_id, name, None)
+        client = oauth.app_client(provider)
+    return oauth.begin(
+        redis,
+        client,
+        {
+            "org_id": str(actor.org_id),
+            "user_id": str(actor.user_id),
+            "provider": provider_key,
+            "name": name,
+            "integration_id": str(integration_id) if integration_id else None,
+        },
+    )
+
+
+def client_for_flow(session: Session, flow: oauth.PendingFlow) -> oauth.OAuthClient:
+    if flow.integration_id:
+        row = session.get(Integration, uuid.UUID(flow.integration_id))
+        if row is None or str(row.org_id) != flow.org_id:
+            raise NotFound("Connection not found.")
+        client = client_for(session, row)
+        assert client is not None
+        return client
+    return oauth.app_client(get_provider(flow.provider))
+
+
+def finish_sign_in(
+    session: Session, flow: oauth.PendingFlow, tokens: oauth.TokenSet
+) -> Integration:
+    """Store the tokens of a completed sign-in: a new connection or a refreshed old one."""
+    org_id, user_id = uuid.UUID(flow.org_id), uuid.UUID(flow.user_id)
+    actor = Actor(user_id=user_id, org_id=org_id, role=Role.ADMIN)
+    if flow.integration_id:
+        row = get_connection(session, actor, uuid.UUID(flow.integration_id))
+        blob = credentials.load(session, row)
+    else:
+        row = _new_row(session, actor, get_provider(flow.provider), flow.name)
+        blob = {}
+    blob.update(_token_fields(tokens))
+    row.scopes = tokens.scopes
+    row.status = IntegrationStatus.ACTIVE
+    row.last_error = None
+    row.expires_at = _when(tokens.expires_at)
+    if tokens.raw_account:
+        row.settings = {**row.settings, "account": tokens.raw_account}
+    session.add(row)
+    session.flush()
+    credentials.save(session, row, blob)
+    _audit(session, actor, "integration.connected", row, scopes=tokens.scopes)
+    return row
+
+
+def store_tokens(session: Session, row: Integration, tokens: oauth.TokenSet) -> None:
+    """After a refresh: the new tokens, and the new expiry the UI shows."""
+    blob = credentials.load(session, row)
+    blob.update(_token_fields(tokens))
+    credentials.save(session, row, blob)
+    row.expires_at = _when(tokens.expires_at)
+    session.add(row)
+
+
+def record_check(
+    session: Session,
+    actor: Actor,
+    integration_id: uuid.UUID,
+    *,
+    error: str | None,
+    account: str = "",
+    account_id: str = "",
+) -> Integration:
+    require_role(actor, Role.ADMIN)
+    row = get_connection(session, actor, integration_id)
+    row.last_checked_at = utcnow()
+    row.last_error = error
+    if row.status != IntegrationStatus.PENDING:
+        row.status = IntegrationStatus.ERROR if error else IntegrationStatus.ACTIVE
+    if account or account_id:
+        row.settings = {
+            **row.settings,
+            **({"account": account} if account else {}),
+            **({"account_id": account_id} if account_id else {}),
+        }
+    session.add(row)
+    return row
+
+
+def removal(
+    session: Session, actor: Actor, integration_id: uuid.UUID
+) -> tuple[oauth.OAuthClient | None, dict[str, Any]]:
+    """What revoking needs (done by the caller over the network before `remove`)."""
+    require_role(actor, Role.ADMIN)
+    row = get_connection(session, actor, integration_id)
+    try:
+        client = client_for(session, row)
+        blob = credentials.load(session, row)
+    except Exception:  # noqa: BLE001 - an unreadable credential must still be removable
+        return None, {}
+    return client, blob
+
+
+def remove(
+    session: Session, actor: Actor, integration_id: uuid.UUID, *, revoke_error: str | None = None
+) -> None:
+    require_role(actor, Role.ADMIN)
+    row = get_connection(session, actor, integration_id)
+    _audit(session, actor, "integration.removed", row, revoke_error=revoke_error)
+    secrets.delete(session, row.credential_ref)
+    session.delete(row)
+
+
+def _token_fields(tokens: oauth.TokenSet) -> dict[str, Any]:
+    fields: dict[str, Any] = {"access_token": tokens.access_token, "expires_at": tokens.expires_at}
+    if tokens.refresh_token:
+        fields["refresh_token"] = tokens.refresh_token
+    return fields
+
+
+def _when(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def _audit(session: Session, actor: Actor, action: str, row: Integration, **details: Any) -> None:
+    audit.record(
+        session,
+        action,
+        org_id=row.org_id,
+        actor_id=actor.user_id,
+        target_type="integration",
+        target_id=row.id,
+        client_ip=actor.client_ip,
+        provider=row.provider,
+        name=row.name,
+        **details,
+    )
+
+
+def expires_in_words(row: Integration) -> str:
+    if row.expires_at is None:
+        return ""
+    seconds = row.expires_at.timestamp() - time.time()
+    if seconds <= 0:
+        return "token expired (refreshed on next use)"
+    return f"token renews in {int(seconds // 60)} min"

@@ -1,0 +1,431 @@
+"""The one path by which an agent acts on an integration.
+
+grant check (org, agent version, connection, action, scopes) → credential from the secret
+store → per-connection rate limit → optional approval by a person → the provider call through
+the outbound guard (refresh before expiry and once on an auth failure) → audit → a result with
+every credential redacted. The model only ever holds the redacted result or a ToolError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from agent_platform.db import session_scope
+from agent_platform.models import (
+    AgentConfig,
+    AgentVersion,
+    ApprovalStatus,
+    Execution,
+    Integration,
+    IntegrationStatus,
+)
+from agent_platform.models.base import utcnow
+from agent_platform.settings import get_settings
+from services import audit
+from services.errors import DomainError
+from services.integrations import approvals, connections, credentials, oauth, redact
+from services.integrations.catalog import Action, ApiRequest, Provider, rebase
+from services.integrations.providers import get_provider
+from services.outbound import OutboundError, default_guard
+from services.tools.base import ToolContext, ToolError
+
+MAX_BODY_CHARS = 20_000
+APPROVAL_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What an agent version allows: one action on one connection."""
+
+    connection_id: uuid.UUID
+    action: str
+    approval: bool = False
+
+
+@dataclass
+class Prepared:
+    """A granted call, loaded in one transaction; `forms` are the secrets to redact."""
+
+    row_id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    provider: Provider
+    auth_kind: str
+    settings: dict[str, Any]
+    blob: dict[str, Any]
+    forms: list[str] = field(default_factory=list)
+    user_id: uuid.UUID | None = None
+
+
+class Refused(ToolError):
+    """Outside the grant: audited as refused, whatever the model asked."""
+
+
+def _granted(config: AgentConfig, grant: Grant) -> bool:
+    return any(
+        ref.kind == "integration"
+        and ref.name == grant.action
+        and str(ref.settings.get("connection")) == str(grant.connection_id)
+        for ref in config.tools
+    )
+
+
+def _prepare(ctx: ToolContext, grant: Grant, action: Action | None) -> Prepared:
+    with session_scope() as session:
+        run = session.get(Execution, ctx.run_id) if ctx.run_id else None
+        if run is None or run.org_id != ctx.org_id:
+            raise Refused("Integration actions can only run inside an agent run.")
+        version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
+        config = AgentConfig.model_validate(version.config) if version else None
+        row = session.get(Integration, grant.connection_id)
+        problem = None
+        if config is None or not _granted(config, grant):
+            problem = f"This agent is not granted {grant.action!r} on that connection."
+        elif row is None or row.org_id != ctx.org_id:
+            problem = "The connection of this action no longer exists."
+        elif action is None or get_provider(row.provider).action(grant.action) is None:
+            problem = f"{grant.action!r} is not an action of this connection's provider."
+        elif row.status in (IntegrationStatus.PENDING, IntegrationStatus.REVOKED):
+            problem = f"The connection {row.name!r} is not signed in; an admin must reconnect it."
+        else:
+            missing = [s for s in action.scopes if s not in (row.scopes or [])]
+            if missing:
+                problem = (
+                    f"The connection {row.name!r} was not granted the scope(s) "
+                    f"{', '.join(missing)}; an admin must reconnect it."
+                )
+        if problem:
+            _audit(session, ctx, grant, run, status="refused", error=problem)
+            session.commit()
+            raise Refused(problem)
+        assert row is not None and run is not None
+        blob = credentials.load(session, row)
+        return Prepared(
+            row_id=row.id,
+            org_id=row.org_id,
+            name=row.name,
+            provider=get_provider(row.provider),
+            auth_kind=row.auth_kind,
+            settings=dict(row.settings),
+            blob=blob,
+            forms=redact.secret_forms(credentials.secret_values(blob)),
+            user_id=run.triggered_by_id,
+        )
+
+
+def _audit(
+    session: Any, ctx: ToolContext, grant: Grant, run: Execution | None, **details: Any
+) -> None:
+    audit.record(
+        session,
+        "integration.call",
+        org_id=ctx.org_id,
+        actor_id=run.triggered_by_id if run else None,
+        target_type="integration",
+        target_id=grant.connection_id,
+        agent_id=str(ctx.agent_id) if ctx.agent_id else None,
+        run_id=str(ctx.run_id) if ctx.run_id else None,
+        action_name=grant.action,
+        **details,
+    )
+
+
+async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    provider_key = grant.action.split(".", 1)[0]
+    action = _action_for(provider_key, grant.action)
+    try:
+        prepared = await asyncio.to_thread(_prepare, ctx, grant, action)
+    except DomainError as exc:  # the secret store is sealed, down or refusing
+        raise ToolError(f"The credential could not be read: {exc.message}") from None
+    assert action is not None
+    outcome: dict[str, Any] = {"status": "error"}
+    try:
+        errors = sorted(Draft202012Validator(action.parameters).iter_errors(args), key=str)
+        if errors:
+            path = ".".join(str(p) for p in errors[0].absolute_path) or "arguments"
+            raise ToolError(f"Invalid arguments for {grant.action}: {path}: {errors[0].message}")
+        await _rate_limit(ctx, prepared)
+        if grant.approval:
+            await _wait_for_approval(ctx, grant, prepared, args)
+        result = await _send(ctx, prepared, action, args)
+        outcome = {"status": "ok", "http_status": result["status"]}
+        return redact.scrub(result, prepared.forms)
+    except ToolError as exc:
+        message = redact.scrub_text(exc.message, prepared.forms)
+        outcome = {"status": getattr(exc, "outcome", "error"), "error": message[:500]}
+        raise ToolError(message) from None
+    finally:
+        latency = int((time.perf_counter() - started) * 1000)
+        await asyncio.to_thread(_record, ctx, grant, prepared, latency, outcome)
+
+
+def _action_for(provider_key: str, name: str) -> Action | None:
+    from services.integrations.providers import PROVIDERS
+
+    for key in (provider_key, "http", "oauth2"):
+        provider = PROVIDERS.get(key)
+        if provider and provider.action(name):
+            return provider.action(name)
+    return None
+
+
+def _record(
+    ctx: ToolContext, grant: Grant, prepared: Prepared, latency_ms: int, outcome: dict[str, Any]
+) -> None:
+    with session_scope() as session:
+        row = session.get(Integration, prepared.row_id)
+        if row is not None:
+            row.last_used_at = utcnow()
+            if outcome["status"] == "ok":
+                row.last_error = None
+            elif outcome.get("http_status") is None and outcome["status"] == "error":
+                row.last_error = outcome.get("error")
+            session.add(row)
+        run = session.get(Execution, ctx.run_id) if ctx.run_id else None
+        _audit(session, ctx, grant, run, connection=prepared.name, latency_ms=latency_ms, **outcome)
+
+
+async def _rate_limit(ctx: ToolContext, prepared: Prepared) -> None:
+    if ctx.redis is None:
+        return
+    limit = get_settings().integration_calls_per_minute
+    window = int(time.time() // 60)
+    key = f"ratelimit:integration:{prepared.row_id}:{window}"
+    count = await ctx.redis.incr(key)
+    if count == 1:
+        await ctx.redis.expire(key, 120)
+    if count > limit:
+        wait = 60 - int(time.time() % 60)
+        raise ToolError(
+            f"The connection {prepared.name!r} is limited to {limit} calls a minute; "
+            f"try again in {wait} s."
+        )
+
+
+async def _wait_for_approval(
+    ctx: ToolContext, grant: Grant, prepared: Prepared, args: dict[str, Any]
+) -> None:
+    timeout = get_settings().approval_timeout_seconds
+
+    def create() -> uuid.UUID:
+        with session_scope() as session:
+            row = approvals.request(
+                session,
+                org_id=ctx.org_id,
+                run_id=ctx.run_id,  # type: ignore[arg-type]
+                integration_id=prepared.row_id,
+                action=grant.action,
+                arguments=redact.scrub(args, prepared.forms),
+                timeout_seconds=timeout,
+            )
+            return row.id
+
+    def check(approval_id: uuid.UUID) -> ApprovalStatus:
+        with session_scope() as session:
+            return approvals.outcome(session, approval_id)
+
+    approval_id = await asyncio.to_thread(create)
+    if ctx.redis is not None:
+        from services.runtime.events import channel, encode
+
+        await ctx.redis.publish(
+            channel(ctx.run_id),  # type: ignore[arg-type]
+            encode("approval", id=str(approval_id), action=grant.action, connection=prepared.name),
+        )
+    while True:
+        status = await asyncio.to_thread(check, approval_id)
+        if status == ApprovalStatus.APPROVED:
+            return
+        if status != ApprovalStatus.PENDING:
+            error = ToolError(
+                f"A person declined {grant.action} on {prepared.name!r}; do not retry it."
+                if status == ApprovalStatus.DENIED
+                else f"No one approved {grant.action} within {timeout} s; it was not done."
+            )
+            error.outcome = status.value  # type: ignore[attr-defined]
+            raise error
+        await asyncio.sleep(APPROVAL_POLL_SECONDS)
+
+
+# --- the provider call --------------------------------------------------------------------
+
+
+def _url(prepared: Prepared, request: ApiRequest) -> str:
+    provider = prepared.provider
+    if request.host == "" or provider.key in ("http", "oauth2"):
+        return str(prepared.settings.get("base_url", "")).rstrip("/") + request.path
+    base = getattr(get_settings(), f"oauth_{provider.key}_base_url", "")
+    return rebase(provider.hosts[request.host] + request.path, base)
+
+
+def _client(prepared: Prepared) -> oauth.OAuthClient | None:
+    if prepared.auth_kind == "oauth2":
+        return oauth.app_client(prepared.provider)
+    if prepared.auth_kind == "oauth2_custom":
+        return oauth.custom_client(prepared.settings, prepared.blob)
+    return None
+
+
+async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | None) -> bool:
+    """Get a fresh access token once across all processes; False when none can be had."""
+    client = _client(prepared)
+    if client is None or not prepared.blob.get("refresh_token"):
+        return False
+    lock = (
+        ctx.redis.lock(f"lock:integration:{prepared.row_id}:refresh", timeout=30)
+        if (ctx.redis is not None)
+        else None
+    )
+    if lock is not None:
+        await lock.acquire(blocking_timeout=20)
+    try:
+
+        def reload() -> dict[str, Any]:
+            with session_scope() as session:
+                row = session.get(Integration, prepared.row_id)
+                return credentials.load(session, row) if row else prepared.blob
+
+        current = await asyncio.to_thread(reload)
+        fresh_elsewhere = used_token is not None and current.get("access_token") != used_token
+        if fresh_elsewhere or (used_token is None and not oauth.needs_refresh(current)):
+            prepared.blob = current
+        else:
+            try:
+                tokens = await oauth.refresh(client, str(current["refresh_token"]))
+            except DomainError as exc:
+                await asyncio.to_thread(_mark_error, prepared, f"Sign-in expired: {exc.message}")
+                return False
+
+            def store() -> None:
+                with session_scope() as session:
+                    row = session.get(Integration, prepared.row_id)
+                    if row is not None:
+                        connections.store_tokens(session, row, tokens)
+
+            await asyncio.to_thread(store)
+            prepared.blob = {**current, **connections._token_fields(tokens)}
+        prepared.forms = redact.secret_forms(
+            credentials.secret_values(prepared.blob) + [str(current.get("access_token", ""))]
+        )
+        return True
+    finally:
+        if lock is not None and await lock.owned():
+            await lock.release()
+
+
+def _mark_error(prepared: Prepared, message: str) -> None:
+    with session_scope() as session:
+        row = session.get(Integration, prepared.row_id)
+        if row is not None:
+            row.status = IntegrationStatus.ERROR
+            row.last_error = message
+            session.add(row)
+
+
+async def _send(
+    ctx: ToolContext, prepared: Prepared, action: Action, args: dict[str, Any]
+) -> dict[str, Any]:
+    try:
+        request = action.build(args, prepared.settings)
+    except (ValueError, KeyError) as exc:
+        raise ToolError(f"Invalid arguments for {action.name}: {exc}") from None
+    if oauth.needs_refresh(prepared.blob):
+        await _refresh(ctx, prepared, used_token=None)
+    status, body = await _http(prepared, request)
+    auth_failed = prepared.provider.auth_failed
+    if auth_failed is not None and auth_failed(status, body):
+        used = str(prepared.blob.get("access_token", ""))
+        if await _refresh(ctx, prepared, used_token=used):
+            status, body = await _http(prepared, request)
+    error_of = prepared.provider.error_of
+    problem = error_of(status, body) if error_of else None
+    if problem:
+        error = ToolError(f"{action.name} failed: {problem}")
+        raise error
+    data = action.shape(body) if action.shape and isinstance(body, dict) else body
+    return {"ok": True, "status": status, "data": data}
+
+
+async def _http(prepared: Prepared, request: ApiRequest) -> tuple[int, Any]:
+    headers = {
+        **prepared.provider.default_headers,
+        **request.headers,
+        **credentials.auth_headers(prepared.auth_kind, prepared.settings, prepared.blob),
+    }
+    try:
+        response = await default_guard().request(
+            request.method,
+            _url(prepared, request),
+            headers=headers,
+            json=request.json,
+            params=request.params,
+            max_redirects=3,
+            max_bytes=MAX_BODY_CHARS * 4,
+        )
+    except OutboundError as exc:
+        raise ToolError(f"The provider could not be reached: {exc.message}") from None
+    text = response.text
+    try:
+        body: Any = json.loads(text) if text.strip() else None
+    except ValueError:
+        body = text[:MAX_BODY_CHARS]
+    return response.status, body
+
+
+async def check_connection(
+    org_id: uuid.UUID, integration_id: uuid.UUID, redis: Any = None
+) -> tuple[str | None, str, str]:
+    """(error or None, account label, account id) for the connection's cheap check call.
+    Runs the same credential, refresh and redaction path as actions."""
+
+    def load() -> Prepared:
+        with session_scope() as session:
+            row = session.get(Integration, integration_id)
+            if row is None or row.org_id != org_id:
+                raise DomainError("Connection not found.")
+            blob = credentials.load(session, row)
+            return Prepared(
+                row_id=row.id,
+                org_id=row.org_id,
+                name=row.name,
+                provider=get_provider(row.provider),
+                auth_kind=row.auth_kind,
+                settings=dict(row.settings),
+                blob=blob,
+                forms=redact.secret_forms(credentials.secret_values(blob)),
+            )
+
+    try:
+        prepared = await asyncio.to_thread(load)
+    except DomainError as exc:
+        return exc.message, "", ""
+    ctx = ToolContext(org_id=org_id, redis=redis)
+    request = prepared.provider.check or ApiRequest("GET", "/", host="")
+    try:
+        if oauth.needs_refresh(prepared.blob):
+            await _refresh(ctx, prepared, used_token=None)
+        status, body = await _http(prepared, request)
+        failed = prepared.provider.auth_failed
+        if failed is not None and failed(status, body):
+            if await _refresh(ctx, prepared, used_token=str(prepared.blob.get("access_token"))):
+                status, body = await _http(prepared, request)
+    except ToolError as exc:
+        return redact.scrub_text(exc.message, prepared.forms), "", ""
+    if prepared.provider.check is None:  # a generic API: only a refusal or a crash counts
+        problem = f"HTTP {status}" if status in (401, 403) or status >= 500 else None
+    else:
+        error_of = prepared.provider.error_of
+        problem = error_of(status, body) if error_of else None
+    if problem:
+        return redact.scrub_text(problem, prepared.forms), "", ""
+    account = prepared.provider.account_of(body) if prepared.provider.account_of else ""
+    account_id = str(body.get("sub", "")) if isinstance(body, dict) else ""
+    return None, redact.scrub_text(account, prepared.forms), account_id
