@@ -3,10 +3,22 @@
 import reflex as rx
 
 from agent_platform.api import create_api
-from pages import agents, auth, invite, knowledge, playground, providers, runs, sections, settings
+from pages import (
+    agents,
+    auth,
+    integrations,
+    invite,
+    knowledge,
+    playground,
+    providers,
+    runs,
+    sections,
+    settings,
+)
 from state.agents import AgentEditorState, AgentsState
 from state.auth import AuthFormState
 from state.base import SessionState
+from state.integrations import IntegrationsState
 from state.invite import InviteState
 from state.knowledge import KnowledgeState
 from state.playground import PlaygroundState
@@ -38,7 +50,12 @@ app.add_page(
 app.add_page(runs.runs_page, route="/runs", title="Runs", on_load=RunsState.load)
 app.add_page(runs.run_page, route="/run", title="Run", on_load=RunDetailState.load)
 app.add_page(sections.marketplace_page, route="/marketplace", title="Marketplace", on_load=guard)
-app.add_page(sections.integrations_page, route="/integrations", title="Integrations", on_load=guard)
+app.add_page(
+    integrations.integrations_page,
+    route="/integrations",
+    title="Integrations",
+    on_load=IntegrationsState.load,
+)
 app.add_page(sections.tests_page, route="/tests", title="Tests", on_load=guard)
 app.add_page(sections.schedules_page, route="/schedules", title="Schedules", on_load=guard)
 app.add_page(

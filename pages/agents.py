@@ -9,6 +9,33 @@ from state.agents import AgentEditorState as E
 from state.agents import AgentsState as A
 
 
+def _grant_row(g: rx.Var) -> rx.Component:
+    """One action on one connection: granted or not, and whether a person must approve."""
+    granted = E.grants.contains(g["key"])
+    return rx.flex(
+        rx.checkbox(
+            rx.text(g["action"], weight="medium"),
+            checked=granted,
+            on_change=lambda on: E.toggle_grant(g["key"], on),
+            id="grant-" + g["connection"] + "-" + g["action"],
+        ),
+        rx.text("on " + g["connection"], size="2", color_scheme="gray"),
+        rx.cond(
+            granted,
+            rx.checkbox(
+                "ask a person first",
+                checked=E.grant_approvals.contains(g["key"]),
+                on_change=lambda on: E.toggle_grant_approval(g["key"], on),
+                size="1",
+                id="approval-" + g["connection"] + "-" + g["action"],
+            ),
+        ),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+    )
+
+
 def _create_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(rx.button(rx.icon("plus", size=16), "New agent", id="new-agent")),
@@ -224,6 +251,21 @@ def editor_page() -> rx.Component:
                         spacing="4",
                         wrap="wrap",
                     ),
+                ),
+            ),
+            rx.heading("Integration actions", size="3"),
+            rx.cond(
+                E.available_grants.length() == 0,
+                rx.text(
+                    "No connections yet. ",
+                    rx.link("Connect a service", href="/integrations"),
+                    size="2",
+                ),
+                rx.vstack(
+                    rx.foreach(E.available_grants, _grant_row),
+                    spacing="2",
+                    width="100%",
+                    id="grants",
                 ),
             ),
             rx.heading("Knowledge", size="3"),

@@ -127,6 +127,32 @@ def _fact(label: str, value: rx.Var) -> rx.Component:
     )
 
 
+def _approval(a: rx.Var) -> rx.Component:
+    return rx.callout(
+        rx.vstack(
+            rx.text("The agent wants to run ", rx.code(a["action"]), ". Approve?"),
+            rx.code_block(a["arguments"], language="json", width="100%"),
+            rx.hstack(
+                rx.button(
+                    "Decline",
+                    color_scheme="red",
+                    variant="soft",
+                    size="1",
+                    on_click=D.decide(a["id"], False),
+                    id="run-deny",
+                ),
+                rx.button("Approve", size="1", on_click=D.decide(a["id"], True), id="run-approve"),
+                spacing="2",
+            ),
+            width="100%",
+        ),
+        icon="hand",
+        color_scheme="amber",
+        width="100%",
+        class_name="run-approval",
+    )
+
+
 def run_page() -> rx.Component:
     return shell(
         rx.cond(
@@ -193,6 +219,7 @@ def run_page() -> rx.Component:
                             id="run-error",
                         ),
                     ),
+                    rx.foreach(D.approvals, _approval),
                     rx.heading("Trace", size="3"),
                     rx.foreach(D.steps, _trace_item),
                     rx.cond(

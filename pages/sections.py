@@ -31,14 +31,6 @@ def marketplace_page() -> rx.Component:
     )
 
 
-def integrations_page() -> rx.Component:
-    return placeholder(
-        "Integrations",
-        "plug",
-        "Connections to Slack, Google, GitHub and HTTP APIs will be listed here.",
-    )
-
-
 def tests_page() -> rx.Component:
     return placeholder(
         "Tests", "flask-conical", "Test suites and their scores will be listed here."

@@ -11,6 +11,8 @@ import reflex as rx
 from agent_platform.models import AgentStatus
 from services import agents, runs
 from services.errors import DomainError
+from services.integrations import connections as integration_connections
+from services.integrations.providers import PROVIDERS
 from services.llm import providers
 from services.memory import list_collections
 from services.tools.registry import builtin_names
@@ -130,6 +132,9 @@ class AgentEditorState(SessionState):
     available_tools: list[str] = []
     available_collections: list[str] = []
     agent_tools: list[str] = []
+    grants: list[str] = []  # "<connection id>|<action>"
+    grant_approvals: list[str] = []  # the grants that wait for a person's approval
+    available_grants: list[dict[str, str]] = []
     available_agents: list[dict[str, str]] = []
     versions: list[dict[str, str]] = []
     warnings: list[str] = []
@@ -192,6 +197,25 @@ class AgentEditorState(SessionState):
             self.tools = [t.name for t in config.tools if t.kind == "builtin"]
             self.collections = list(config.memory.collections)
             self.agent_tools = [t.name for t in config.tools if t.kind == "agent"]
+            granted = [t for t in config.tools if t.kind == "integration"]
+            self.grants = [f"{t.settings.get('connection')}|{t.name}" for t in granted]
+            self.grant_approvals = [
+                f"{t.settings.get('connection')}|{t.name}"
+                for t in granted
+                if t.settings.get("approval")
+            ]
+            self.available_grants = [
+                {
+                    "key": f"{row.id}|{action.name}",
+                    "connection": row.name,
+                    "action": action.name,
+                    "description": action.description,
+                    "side_effect": "yes" if action.side_effect else "",
+                }
+                for row in integration_connections.list_connections(session, actor)
+                if row.provider in PROVIDERS
+                for action in PROVIDERS[row.provider].actions
+            ]
             others, _ = agents.list_agents(session, actor, limit=200)
             self.available_agents = [
                 {"id": str(a.id), "name": a.name} for a in others if a.id != agent.id
@@ -236,6 +260,19 @@ class AgentEditorState(SessionState):
         )
 
     @rx.event
+    def toggle_grant(self, key: str, on: bool) -> None:
+        """Granting a side-effecting action asks for approval by default (safe default)."""
+        self.grants = [g for g in self.grants if g != key] + ([key] if on else [])
+        side_effect = any(g["key"] == key and g["side_effect"] for g in self.available_grants)
+        others = [g for g in self.grant_approvals if g != key]
+        self.grant_approvals = others + ([key] if on and side_effect else [])
+
+    @rx.event
+    def toggle_grant_approval(self, key: str, on: bool) -> None:
+        others = [g for g in self.grant_approvals if g != key]
+        self.grant_approvals = others + ([key] if on and key in self.grants else [])
+
+    @rx.event
     def toggle_collection(self, name: str, on: bool) -> None:
         self.collections = [c for c in self.collections if c != name] + ([name] if on else [])
 
@@ -264,7 +301,18 @@ class AgentEditorState(SessionState):
             "max_steps": number("max_steps"),
             "timeout_seconds": number("timeout_seconds"),
             "tools": [{"kind": "builtin", "name": t} for t in self.tools]
-            + [{"kind": "agent", "name": a} for a in self.agent_tools],
+            + [{"kind": "agent", "name": a} for a in self.agent_tools]
+            + [
+                {
+                    "kind": "integration",
+                    "name": key.partition("|")[2],
+                    "settings": {
+                        "connection": key.partition("|")[0],
+                        "approval": key in self.grant_approvals,
+                    },
+                }
+                for key in self.grants
+            ],
             "memory": {
                 "collections": self.collections,
                 "conversation": form_text(form, "conversation", "on") == "on",

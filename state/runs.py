@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from agent_platform.models import ExecutionStatus
 from agent_platform.models.base import utcnow
 from services import agents, runs
 from services.errors import DomainError
+from services.integrations import approvals
 from services.runtime.follow import follow, step_event
 from state.base import SessionState, actor_from_token
 from state.playground import trace_row
@@ -96,6 +98,7 @@ class RunDetailState(SessionState):
     live: bool = False
     error: str = ""
     loaded: bool = False
+    approvals: list[dict[str, str]] = []  # integration actions waiting for a person
 
     def _id(self) -> str:
         return self.router.url.query_parameters.get("id", "")
@@ -139,6 +142,24 @@ class RunDetailState(SessionState):
                 "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
             }
             self.steps = [trace_row(step_event(s)) for s in runs.get_steps(session, actor, run_id)]
+            self.approvals = [
+                {
+                    "id": str(a.id),
+                    "action": a.action,
+                    "arguments": json.dumps(a.arguments, indent=2)[:2000],
+                }
+                for a in approvals.pending(session, actor, run_id=run_id)
+            ]
+
+    @rx.event
+    def decide(self, approval_id: str, approve: bool) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                approvals.decide(session, actor, uuid.UUID(approval_id), approve=approve)
+            self._fill(uuid.UUID(self._id()))
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Cannot decide."))
+        return rx.toast.success("Approved." if approve else "Declined.")
 
     @rx.event
     def cancel(self) -> rx.event.EventSpec | None:
@@ -173,6 +194,8 @@ class RunDetailState(SessionState):
                     elif event["type"] == "step":
                         self.steps = [*self.steps, trace_row(event)]
                         self.streaming_text = ""
+                    elif event["type"] == "approval":
+                        self._fill(uuid.UUID(run_id))
                     elif event["type"] == "done":
                         self._fill(uuid.UUID(run_id))
                         self.live, self.streaming_text = False, ""

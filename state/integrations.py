@@ -1,0 +1,294 @@
+"""Integrations page: connections with their health, connect (OAuth or a static credential),
+test, reconnect and remove; and the actions waiting for a person's approval.
+
+Secrets go one way: from the form into the secret store. The page only ever shows names,
+scopes, accounts and health.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import reflex as rx
+
+from agent_platform.redis_client import get_redis
+from services.errors import DomainError, NotFound
+from services.integrations import approvals, connections, oauth, proxy
+from services.integrations.providers import PROVIDERS
+from state.base import SessionState, form_text
+
+# Form input names (ids a browser test types into) for the API-connection form.
+API_FIELDS = {
+    "name": "conn_name",
+    "base_url": "conn_base_url",
+    "header_name": "conn_header_name",
+    "api_key": "conn_api_key",
+    "token": "conn_token",
+    "username": "conn_username",
+    "password": "conn_password",
+    "authorize_url": "conn_authorize_url",
+    "token_url": "conn_token_url",
+    "revoke_url": "conn_revoke_url",
+    "client_id": "conn_client_id",
+    "client_secret": "conn_client_secret",
+    "scopes": "conn_scopes",
+}
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("Connection not found.") from None
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
+
+
+def _catalog() -> list[dict[str, str]]:
+    from agent_platform.settings import get_settings
+
+    settings = get_settings()
+    rows = []
+    for p in PROVIDERS.values():
+        kind = "oauth" if p.auth_kinds == ("oauth2",) else p.key
+        ready = kind != "oauth" or bool(getattr(settings, f"oauth_{p.key}_client_id", ""))
+        rows.append(
+            {
+                "key": p.key,
+                "label": p.label,
+                "kind": kind,
+                "ready": "yes" if ready else "",
+                "actions": ", ".join(a.name for a in p.actions),
+            }
+        )
+    return rows
+
+
+class IntegrationsState(SessionState):
+    loading: bool = False
+    error: str = ""
+    field_errors: dict[str, str] = {}
+    connections: list[dict[str, str]] = []
+    approvals: list[dict[str, str]] = []
+    catalog: list[dict[str, str]] = []
+    form_open: bool = False
+    form_provider: str = ""  # "http" or "oauth2" for the credential forms
+    form_auth: str = "bearer"
+    busy_id: str = ""
+    saving: bool = False
+
+    @rx.var
+    def is_admin(self) -> bool:
+        return self.role in ("owner", "admin")
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        if not self._load_identity():
+            return rx.redirect("/login?next=/integrations")
+        self.loading, self.error = True, ""
+        self.catalog = _catalog()
+        try:
+            self._refresh()
+        except DomainError as exc:
+            self.error = exc.message
+        finally:
+            self.loading = False
+        query = self.router.url.query_parameters
+        if query.get("error"):
+            self.error = str(query["error"])
+            return rx.toast.error(self.error)
+        if query.get("connected"):
+            return rx.toast.success(f"Connected {query['connected']}.")
+        return None
+
+    def _refresh(self) -> None:
+        with self.acting() as (session, _u, actor):
+            rows = connections.list_connections(session, actor)
+            self.connections = [
+                {
+                    "id": str(r.id),
+                    "name": r.name,
+                    "provider": r.provider,
+                    "provider_label": PROVIDERS[r.provider].label
+                    if r.provider in PROVIDERS
+                    else r.provider,
+                    "oauth": "yes" if r.auth_kind.startswith("oauth2") else "",
+                    "auth_kind": r.auth_kind,
+                    "status": r.status.value,
+                    "account": str(r.settings.get("account", "")),
+                    "scopes": ", ".join(r.scopes),
+                    "last_used": _when(r.last_used_at) or "never",
+                    "checked": _when(r.last_checked_at),
+                    "last_error": r.last_error or "",
+                    "expiry": connections.expires_in_words(r),
+                }
+                for r in rows
+            ]
+            names = {str(r.id): r.name for r in rows}
+            self.approvals = [
+                {
+                    "id": str(a.id),
+                    "action": a.action,
+                    "connection": names.get(str(a.integration_id), "removed connection"),
+                    "run_id": str(a.execution_id),
+                    "arguments": json.dumps(a.arguments, indent=2)[:2000],
+                    "expires": _when(a.expires_at),
+                }
+                for a in approvals.pending(session, actor)
+            ]
+
+    def _fail(self, exc: DomainError) -> rx.event.EventSpec:
+        self.error = exc.message
+        self.field_errors = {API_FIELDS.get(k, k): v for k, v in exc.fields.items()}
+        return rx.toast.error(exc.message)
+
+    @rx.event
+    def refresh(self) -> rx.event.EventSpec | None:
+        try:
+            self._refresh()
+        except DomainError as exc:
+            return self._fail(exc)
+        return None
+
+    # --- connecting -------------------------------------------------------------------------
+
+    @rx.event
+    def connect(self, provider_key: str) -> rx.event.EventSpec | None:
+        """OAuth providers go straight to the provider's consent page; the others open a form."""
+        self.error, self.field_errors = "", {}
+        if provider_key in ("http", "oauth2"):
+            self.form_provider, self.form_open = provider_key, True
+            return None
+        try:
+            with self.acting() as (session, _u, actor):
+                url = connections.start_sign_in(
+                    session, actor, get_redis(), provider_key=provider_key
+                )
+        except DomainError as exc:
+            return self._fail(exc)
+        return rx.redirect(url)
+
+    @rx.event
+    def reconnect(self, connection_id: str) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                url = connections.start_sign_in(
+                    session, actor, get_redis(), integration_id=_uuid(connection_id)
+                )
+        except DomainError as exc:
+            return self._fail(exc)
+        return rx.redirect(url)
+
+    @rx.event
+    def set_form_open(self, is_open: bool) -> None:
+        self.form_open = is_open
+        if not is_open:
+            self.error, self.field_errors = "", {}
+
+    @rx.event
+    def set_form_auth(self, value: str) -> None:
+        self.form_auth = value
+
+    @rx.event
+    def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        self.error, self.field_errors = "", {}
+        data = {key: form_text(form, name, "") for key, name in API_FIELDS.items()}
+        try:
+            with self.acting() as (session, _u, actor):
+                if self.form_provider == "oauth2":
+                    fields = (
+                        "name base_url authorize_url token_url revoke_url client_id client_secret"
+                    ).split()
+                    payload = {k: data[k] for k in fields}
+                    payload["scopes"] = data["scopes"].replace(",", " ").split()
+                    row = connections.create_custom_oauth(session, actor, payload)
+                    row_id = row.id
+                else:
+                    payload = {k: data[k] for k in ("name", "base_url", "header_name")}
+                    payload["auth_kind"] = self.form_auth
+                    payload.update(
+                        {k: data[k] for k in ("api_key", "token", "username", "password")}
+                    )
+                    connections.create_api_connection(session, actor, payload)
+                    row_id = None
+            if row_id is not None:  # the generic OAuth app now needs the user's consent
+                with self.acting() as (session, _u, actor):
+                    url = connections.start_sign_in(
+                        session, actor, get_redis(), integration_id=row_id
+                    )
+                self.form_open = False
+                return rx.redirect(url)
+        except DomainError as exc:
+            return self._fail(exc)
+        self.form_open = False
+        self._refresh()
+        return rx.toast.success(f"Connection {data['name']!r} saved.")
+
+    # --- test and remove --------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def test(self, connection_id: str) -> rx.event.EventSpec | None:
+        """Background: a provider may take seconds to answer; the state lock is not held."""
+        async with self:
+            if self.busy_id:
+                return None
+            self.busy_id = connection_id
+            try:
+                cid = _uuid(connection_id)
+                with self.acting() as (session, _u, actor):
+                    connections.get_connection(session, actor, cid)
+                    connections.removal(session, actor, cid)  # admin check only
+                    org_id = actor.org_id
+            except DomainError as exc:
+                self.busy_id = ""
+                return self._fail(exc)
+        problem, account, account_id = await proxy.check_connection(org_id, cid)
+        async with self:
+            self.busy_id = ""
+            try:
+                with self.acting() as (session, _u, actor):
+                    connections.record_check(
+                        session, actor, cid, error=problem, account=account, account_id=account_id
+                    )
+                self._refresh()
+            except DomainError as exc:
+                return self._fail(exc)
+        if problem:
+            return rx.toast.error(f"Check failed: {problem}")
+        return rx.toast.success("Connection works" + (f" ({account})." if account else "."))
+
+    @rx.event(background=True)
+    async def remove(self, connection_id: str) -> rx.event.EventSpec | None:
+        async with self:
+            try:
+                cid = _uuid(connection_id)
+                with self.acting() as (session, _u, actor):
+                    client, blob = connections.removal(session, actor, cid)
+            except DomainError as exc:
+                return self._fail(exc)
+        problem = await oauth.revoke(client, blob) if client is not None else None
+        async with self:
+            try:
+                with self.acting() as (session, _u, actor):
+                    connections.remove(session, actor, cid, revoke_error=problem)
+                self._refresh()
+            except DomainError as exc:
+                return self._fail(exc)
+        if problem:
+            return rx.toast.warning(f"Removed; the provider did not confirm revocation: {problem}")
+        return rx.toast.success("Connection removed and its access revoked.")
+
+    # --- approvals --------------------------------------------------------------------------
+
+    @rx.event
+    def decide(self, approval_id: str, approve: bool) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                approvals.decide(session, actor, _uuid(approval_id), approve=approve)
+            self._refresh()
+        except DomainError as exc:
+            return self._fail(exc)
+        return rx.toast.success("Approved: the run goes on." if approve else "Declined.")
