@@ -61,7 +61,7 @@ class Prepared:
     settings: dict[str, Any]
     blob: dict[str, Any]
     forms: list[str] = field(default_factory=list)
-    user_id: uuid.UUID | None = None
+    action: Action | None = None
 
 
 class Refused(ToolError):
@@ -77,7 +77,7 @@ def _granted(config: AgentConfig, grant: Grant) -> bool:
     )
 
 
-def _prepare(ctx: ToolContext, grant: Grant, action: Action | None) -> Prepared:
+def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
     with session_scope() as session:
         run = session.get(Execution, ctx.run_id) if ctx.run_id else None
         if run is None or run.org_id != ctx.org_id:
@@ -85,16 +85,18 @@ def _prepare(ctx: ToolContext, grant: Grant, action: Action | None) -> Prepared:
         version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
         config = AgentConfig.model_validate(version.config) if version else None
         row = session.get(Integration, grant.connection_id)
+        action = get_provider(row.provider).action(grant.action) if row else None
         problem = None
         if config is None or not _granted(config, grant):
             problem = f"This agent is not granted {grant.action!r} on that connection."
         elif row is None or row.org_id != ctx.org_id:
             problem = "The connection of this action no longer exists."
-        elif action is None or get_provider(row.provider).action(grant.action) is None:
+        elif action is None:
             problem = f"{grant.action!r} is not an action of this connection's provider."
         elif row.status in (IntegrationStatus.PENDING, IntegrationStatus.REVOKED):
             problem = f"The connection {row.name!r} is not signed in; an admin must reconnect it."
         else:
+            assert action is not None
             missing = [s for s in action.scopes if s not in (row.scopes or [])]
             if missing:
                 problem = (
@@ -116,7 +118,7 @@ def _prepare(ctx: ToolContext, grant: Grant, action: Action | None) -> Prepared:
             settings=dict(row.settings),
             blob=blob,
             forms=redact.secret_forms(credentials.secret_values(blob)),
-            user_id=run.triggered_by_id,
+            action=action,
         )
 
 
@@ -139,12 +141,11 @@ def _audit(
 
 async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    provider_key = grant.action.split(".", 1)[0]
-    action = _action_for(provider_key, grant.action)
     try:
-        prepared = await asyncio.to_thread(_prepare, ctx, grant, action)
+        prepared = await asyncio.to_thread(_prepare, ctx, grant)
     except DomainError as exc:  # the secret store is sealed, down or refusing
         raise ToolError(f"The credential could not be read: {exc.message}") from None
+    action = prepared.action
     assert action is not None
     outcome: dict[str, Any] = {"status": "error"}
     try:
@@ -165,16 +166,6 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
     finally:
         latency = int((time.perf_counter() - started) * 1000)
         await asyncio.to_thread(_record, ctx, grant, prepared, latency, outcome)
-
-
-def _action_for(provider_key: str, name: str) -> Action | None:
-    from services.integrations.providers import PROVIDERS
-
-    for key in (provider_key, "http", "oauth2"):
-        provider = PROVIDERS.get(key)
-        if provider and provider.action(name):
-            return provider.action(name)
-    return None
 
 
 def _record(
