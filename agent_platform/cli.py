@@ -145,6 +145,33 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_secrets(args: argparse.Namespace) -> int:
+    """Local store → Vault, all or nothing; uses the VAULT_* settings whatever SECRET_STORE is."""
+    from agent_platform import migrations
+    from agent_platform.db import session_scope
+    from services.errors import DomainError
+    from services.secrets import vault_store
+    from services.secrets.migrate import MigrationFailed, migrate_to_vault
+
+    _settings()
+    migrations.upgrade()
+    vault = vault_store()
+    try:
+        with session_scope() as session:
+            report = migrate_to_vault(session, vault)
+    except MigrationFailed as exc:
+        for problem in exc.report.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {exc.message} Fix the above and run again.", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(f"error: {exc.message} No local secret was deleted.", file=sys.stderr)
+        return 1
+    print(f"moved {report.moved} secrets to Vault at {report.url}; all {report.verified} verified")
+    print("now set SECRET_STORE=vault and restart the platform")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -191,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="")
     admin.add_argument("--password", default="", help="or ADMIN_PASSWORD, or asked on a TTY")
     admin.set_defaults(fn=cmd_create_admin)
+
+    sub.add_parser(
+        "migrate-secrets", help="move every secret of the local store to Vault (VAULT_* settings)"
+    ).set_defaults(fn=cmd_migrate_secrets)
 
     args = parser.parse_args(argv)
     return int(args.fn(args) or 0)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.vault_server import bao, vault  # noqa: F401 - OpenBao fixtures (Vault secret store)
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 
