@@ -82,7 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'test.db'}"
     if USE_REDIS:
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/12"
+        # AP_TEST_REDIS_DB lets two suites share one Redis without flushing each other
+        redis_db = os.environ.get("AP_TEST_REDIS_DB", "12")
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
     else:
         from agent_platform import embedded_redis
 
