@@ -33,27 +33,13 @@ from sqlmodel import Session
 
 from agent_platform.db import after_commit, after_rollback
 from agent_platform.settings import Settings
-from services.errors import AuditPayload, Conflict, Unavailable
+from services.errors import Conflict, Unavailable
+from services.secrets.vault_failures import LoginRefused, audit_alone, unavailable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Reason = Literal[
-    "sealed",
-    "down",
-    "unreachable",
-    "timeout",
-    "refused",
-    "login",
-    "no-credentials",
-    "no-approle",
-    "no-mount",
-    "missing",
-    "error",
-]
-AUDIT_ACTION = "secret_store.unavailable"
 _REF = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
-_ORG_REF = re.compile(r"org/([0-9a-fA-F-]{36})/")
 # session.info keys: what this session knows about the refs it touched.
 _VERSIONS = "vault_versions"  # ref -> last version this session read or wrote
 _UNDO = "vault_undo"  # refs already given an undo in the current transaction
@@ -108,14 +94,6 @@ class _Current:
     version: int  # 0: the path has never been written (or was purged)
 
 
-class _LoginRefused(Exception):
-    """No token and no AppRole configured, or the AppRole login was rejected."""
-
-    def __init__(self, reason: Reason) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class VaultStore:
     """`SecretStore` on Vault KV v2. One instance per config; safe to share between threads."""
 
@@ -156,13 +134,14 @@ class VaultStore:
             )
         except hvac.exceptions.InvalidRequest as exc:
             if "check-and-set" not in str(exc):
-                raise self._failure("put", ref, exc) from None
+                raise unavailable(self.config, "put", ref, exc) from None
             raise Conflict(
                 "This credential was changed by someone else while you were saving it; "
                 "reload and save it again."
             ) from None
         if not isinstance(written, dict) or "version" not in (written.get("data") or {}):
-            raise self._failure("put", ref, reason="no-mount")  # e.g. a KV v1 engine there
+            # e.g. a KV v1 engine at the mount: it answers, but not the way KV v2 does
+            raise unavailable(self.config, "put", ref, reason="no-mount")
         versions[ref] = int(written["data"]["version"])
         session.info.setdefault(_DELETES, set()).discard(ref)
         self._register_undo(session, ref, path, current)
@@ -173,7 +152,7 @@ class VaultStore:
             raise Unavailable("A stored credential is missing; save it again.")
         current = self._read(self._path(ref), ref, operation="get")
         if current.value is None:
-            raise self._failure("get", ref, reason="missing")
+            raise unavailable(self.config, "get", ref, reason="missing")
         session.info.setdefault(_VERSIONS, {})[ref] = current.version
         return current.value
 
@@ -201,7 +180,7 @@ class VaultStore:
                 )["data"]["keys"]
             except hvac.exceptions.InvalidPath as exc:
                 if "no handler for route" in str(exc):
-                    raise self._failure("list", folder, reason="no-mount") from None
+                    raise unavailable(self.config, "list", folder, reason="no-mount") from None
                 continue  # an empty folder
             for key in keys:
                 child = f"{folder}/{key}" if folder else key
@@ -249,7 +228,7 @@ class VaultStore:
             )
         except hvac.exceptions.InvalidPath as exc:
             if "no handler for route" in str(exc):
-                raise self._failure(operation, ref, reason="no-mount") from None
+                raise unavailable(self.config, operation, ref, reason="no-mount") from None
             return _Current(value=None, version=0)
         data = answer.get("data") or {}
         version = int((data.get("metadata") or {}).get("version") or 0)
@@ -281,8 +260,8 @@ class VaultStore:
                 return fn()
         except passthrough:
             raise
-        except (hvac.exceptions.VaultError, requests.RequestException, _LoginRefused) as exc:
-            raise self._failure(operation, ref, exc) from None
+        except (hvac.exceptions.VaultError, requests.RequestException, LoginRefused) as exc:
+            raise unavailable(self.config, operation, ref, exc) from None
 
     def _token_ready(self) -> None:
         """Log in, look the token up once, and renew it when less than a third of its TTL
@@ -325,7 +304,7 @@ class VaultStore:
 
     def _login(self) -> None:
         if not self.config.uses_approle:
-            raise _LoginRefused("no-credentials")
+            raise LoginRefused("no-credentials")
         try:
             answer = self._client.auth.approle.login(
                 role_id=self.config.role_id,
@@ -333,9 +312,9 @@ class VaultStore:
                 mount_point=self.config.approle_mount,
             )
         except (hvac.exceptions.InvalidRequest, hvac.exceptions.Forbidden):
-            raise _LoginRefused("login") from None
+            raise LoginRefused("login") from None
         except hvac.exceptions.InvalidPath:
-            raise _LoginRefused("no-approle") from None
+            raise LoginRefused("no-approle") from None
         auth = answer["auth"]
         self._logins += 1
         ttl = int(auth.get("lease_duration") or 0)
@@ -391,87 +370,7 @@ class VaultStore:
             )
         except Unavailable as exc:
             logger.warning("Vault secret %s was not deleted: %s", ref, exc.message)
-            _audit_alone(exc)
-
-    # --- failures --------------------------------------------------------------------------
-
-    def _failure(
-        self,
-        operation: str,
-        ref: str | None,
-        exc: BaseException | None = None,
-        *,
-        reason: Reason | None = None,
-    ) -> Unavailable:
-        reason = reason or _reason_of(exc)
-        message = self._message(reason)
-        logger.warning(
-            "Vault %s of %s failed: %s (%s)", operation, ref or "-", reason, _describe(exc)
-        )
-        match = _ORG_REF.match(ref or "")
-        payload: AuditPayload = {
-            "action": AUDIT_ACTION,
-            "org_id": uuid.UUID(match.group(1)) if match else None,
-            "details": {
-                "store": "vault",
-                "operation": operation,
-                "reason": reason,
-                "ref": ref,
-                "url": self.config.url,
-            },
-        }
-        return Unavailable(message, audit=payload)
-
-    def _message(self, reason: Reason) -> str:
-        url, mount, prefix = self.config.url, self.config.mount, self.config.prefix
-        scope = f"{mount}/data/{prefix}/* and {mount}/metadata/{prefix}/*" if prefix else mount
-        messages: dict[Reason, str] = {
-            "sealed": "The secret store (Vault) is sealed; ask an operator to unseal it, "
-            "then try again.",
-            "down": f"The secret store (Vault) at {url} is unavailable (standby or maintenance); "
-            "try again shortly.",
-            "unreachable": f"The secret store (Vault) is unreachable at {url}; check VAULT_URL "
-            "and that Vault is running.",
-            "timeout": f"The secret store (Vault) is unreachable at {url}: no answer within "
-            f"{self.config.timeout:g} s.",
-            "refused": "The secret store (Vault) refused access: check the token's policy "
-            f"(it needs create, read, update, delete and list on {scope}).",
-            "login": "The secret store (Vault) refused to log in: check VAULT_TOKEN, or "
-            "VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole.",
-            "no-credentials": "The secret store (Vault) has no credentials: set VAULT_TOKEN, "
-            "or VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole.",
-            "no-approle": "The secret store (Vault) has no AppRole auth method at "
-            f"'{self.config.approle_mount}'; check VAULT_APPROLE_MOUNT.",
-            "no-mount": f"The secret store (Vault) has no KV v2 engine at mount '{mount}'; "
-            "check VAULT_MOUNT.",
-            "missing": "A stored credential is missing from the secret store (Vault); "
-            "save it again.",
-            "error": f"The secret store (Vault) at {url} failed; see the Vault server's log.",
-        }
-        return messages[reason]
-
-
-def _describe(exc: BaseException | None) -> str:
-    """For the log: the error's kind and Vault's own words (Vault never echoes tokens)."""
-    if exc is None:
-        return "-"
-    if isinstance(exc, hvac.exceptions.VaultError):
-        return f"{type(exc).__name__}: {', '.join(map(str, exc.errors or [])) or exc}"
-    return type(exc).__name__
-
-
-def _reason_of(exc: BaseException | None) -> Reason:
-    if isinstance(exc, hvac.exceptions.VaultDown):
-        return "sealed" if "sealed" in str(exc).lower() else "down"
-    if isinstance(exc, hvac.exceptions.Forbidden | hvac.exceptions.Unauthorized):
-        return "refused"
-    if isinstance(exc, _LoginRefused):
-        return exc.reason
-    if isinstance(exc, requests.Timeout):
-        return "timeout"
-    if isinstance(exc, requests.RequestException):
-        return "unreachable"
-    return "error"
+            audit_alone(exc)
 
 
 def _forget_undo_when_transaction_ends(session: Session) -> None:
@@ -482,16 +381,3 @@ def _forget_undo_when_transaction_ends(session: Session) -> None:
 
     event.listen(session, "after_commit", _reset, once=True)
     event.listen(session, "after_soft_rollback", _reset, once=True)
-
-
-def _audit_alone(exc: Unavailable) -> None:
-    """Write an error's audit entry in its own transaction (used after a commit)."""
-    from agent_platform.db import add_audit_entry, session_scope
-
-    if not exc.audit:
-        return
-    try:
-        with session_scope() as session:
-            add_audit_entry(session, exc.audit)
-    except Exception:  # noqa: BLE001 - already after the commit: logging is all that is left
-        logger.exception("could not audit a failed Vault delete")

@@ -24,7 +24,7 @@ from agent_platform.models import AuditEntry, StoredSecret, User
 from services import accounts, secrets
 from services.errors import Conflict, Unavailable
 from services.llm import providers
-from services.secrets.vault import AUDIT_ACTION
+from services.secrets.vault_failures import AUDIT_ACTION
 from tests.factories import make_user, personal_actor
 from tests.vault_server import ROOT_TOKEN, VaultEnv, free_port
 
