@@ -49,8 +49,20 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
 
+GITHUB_CLIENT = ("e2e-github-client", "e2e-github-secret")
+
+
 @pytest.fixture(scope="session")
-def app_server() -> Iterator[RunningApp]:
+def fake_github() -> Iterator[object]:
+    """A fake GitHub (OAuth + REST) the app is configured with, for the OAuth browser flow."""
+    from tests.fakes.providers import FakeGitHub
+
+    with FakeGitHub(*GITHUB_CLIENT) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_server(fake_github) -> Iterator[RunningApp]:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: install Debian's package `chromium` (see README).")
     port = free_port()
@@ -62,13 +74,16 @@ def app_server() -> Iterator[RunningApp]:
         PORT=str(port),
         WORKER_PROCESSES="1",
         OUTBOUND_ALLOW_HOSTS="127.0.0.1",
+        OAUTH_GITHUB_CLIENT_ID=GITHUB_CLIENT[0],
+        OAUTH_GITHUB_CLIENT_SECRET=GITHUB_CLIENT[1],
+        OAUTH_GITHUB_BASE_URL=fake_github.base_url,
     )
     pg_db = None
     if USE_PG:
         pg_db = create_pg_database()
         env["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_db}"
     if USE_REDIS:
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/13"
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{os.environ.get('AP_E2E_REDIS_DB', '11')}"
         import redis
 
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
