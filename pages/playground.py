@@ -148,6 +148,37 @@ def playground_page() -> rx.Component:
             rx.text("Steps appear here as the agent works.", size="1", color_scheme="gray"),
         ),
         rx.foreach(P.trace, _trace_item),
+        rx.cond(
+            P.approval.contains("id"),
+            rx.callout(
+                rx.vstack(
+                    rx.text(
+                        "Run ",
+                        rx.code(P.approval["action"]),
+                        " on ",
+                        P.approval["connection"],
+                        "?",
+                    ),
+                    rx.hstack(
+                        rx.button(
+                            "Decline",
+                            size="1",
+                            color_scheme="red",
+                            variant="soft",
+                            on_click=P.decide(False),
+                            id="playground-deny",
+                        ),
+                        rx.button(
+                            "Approve", size="1", on_click=P.decide(True), id="playground-approve"
+                        ),
+                        spacing="2",
+                    ),
+                ),
+                icon="hand",
+                color_scheme="amber",
+                id="playground-approval",
+            ),
+        ),
         rx.cond(P.run_id != "", rx.link("Open run", href="/run?id=" + P.run_id, size="1")),
         width=["100%", "100%", "300px"],
         spacing="2",

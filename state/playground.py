@@ -9,6 +9,7 @@ import reflex as rx
 
 from services import agents, runs
 from services.errors import DomainError
+from services.integrations import approvals
 from services.runtime.follow import follow, step_event
 from state.base import SessionState, actor_from_token, form_text
 
@@ -54,6 +55,7 @@ class PlaygroundState(SessionState):
     error: str = ""
     totals: str = ""
     loaded: bool = False
+    approval: dict[str, str] = {}  # an integration action waiting for the user's yes or no
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
@@ -186,7 +188,14 @@ class PlaygroundState(SessionState):
                 f"{event['model']}: {event['reason']}. "
                 "Partial answer discarded; the next model answers."
             )
+        elif kind == "approval":
+            self.approval = {
+                "id": str(event["id"]),
+                "action": str(event.get("action", "")),
+                "connection": str(event.get("connection", "")),
+            }
         elif kind == "step":
+            self.approval = {}
             self.trace = [*self.trace, trace_row(event)]
             if event.get("kind") == "model":
                 self.streaming_text = ""
@@ -202,4 +211,16 @@ class PlaygroundState(SessionState):
                 },
             ]
             self.totals = f"{event.get('tokens', 0)} tokens · ${float(event.get('cost') or 0):.6f}"
-            self.streaming_text, self.running = "", False
+            self.streaming_text, self.running, self.approval = "", False, {}
+
+    @rx.event
+    def decide(self, approve: bool) -> rx.event.EventSpec | None:
+        """The person at the playground answers the agent's request to act."""
+        approval_id = self.approval.get("id", "")
+        try:
+            with self.acting() as (session, _u, actor):
+                approvals.decide(session, actor, uuid.UUID(approval_id), approve=approve)
+        except (DomainError, ValueError) as exc:
+            return rx.toast.error(getattr(exc, "message", "Cannot decide."))
+        self.approval = {}
+        return None

@@ -1,18 +1,28 @@
 """Connecting GitHub through the real OAuth redirect flow in a browser: our page → the
-provider's consent page → Allow → our callback → the connection listed, tested, removed."""
+provider's consent page → Allow → our callback → the connection listed and tested; then one
+of its actions granted to an agent, approved by a person in the playground, and removed."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.conftest import RunningApp
+from tests.fakes.openai_server import ScriptedLLM, Turn
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
-def test_connect_github_with_oauth_then_test_and_remove(
-    app_server: RunningApp, browser, fake_github, artifacts
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM() as server:
+        yield server
+
+
+def test_connect_github_grant_an_action_approve_it_and_remove(
+    app_server: RunningApp, browser, fake_github, llm, artifacts
 ) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
@@ -58,7 +68,55 @@ def test_connect_github_with_oauth_then_test_and_remove(
     page.click("#conn-test-GitHub")
     expect(page.get_by_text("Connection works")).to_be_visible(timeout=20_000)
 
-    page.click("#conn-remove-GitHub")
+    # Grant one side-effecting action to an agent, with approval, and run it in the playground.
+    llm.script(
+        Turn(
+            tool_calls=[
+                {
+                    "name": "github_create_issue",
+                    "arguments": {"owner": "octo-fake", "repo": "hello-world", "title": "From e2e"},
+                }
+            ]
+        ),
+        Turn(text="Issue filed."),
+    )
+    page.click("#nav-settings")
+    page.click("#to-providers")
+    page.click("#provider-add", timeout=20_000)
+    page.click("#provider_kind")
+    page.get_by_role("option", name="OpenAI-compatible server").click()
+    page.fill("#provider_name", "local")
+    page.fill("#provider_api_base", llm.base_url)
+    page.fill("#provider_api_key", "sk-scripted-0002")
+    page.fill("#provider_models", "gpt-a")
+    page.click("#provider-save")
+    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    page.click("#nav-agents")
+    page.click("#new-agent", timeout=20_000)
+    page.fill("#name", "Triage")
+    page.fill("#model", "local/gpt-a")
+    page.click("#create-agent-submit")
+    expect(page.locator("#agent-name")).to_have_text("Triage", timeout=20_000)
+    page.locator('[id="grant-GitHub-github.create_issue"]').click()
+    expect(page.locator('[id="approval-GitHub-github.create_issue"]')).to_be_checked()
+    page.click("#save-agent")
+    expect(page.locator("text=Saved as version 2")).to_be_visible(timeout=20_000)
+    created_before = len(fake_github.created)
+    page.click("#open-playground")
+    page.fill("#chat-input", "File an issue about the login bug")
+    page.click("#chat-send")
+    expect(page.locator("#playground-approval")).to_contain_text(
+        "github.create_issue", timeout=30_000
+    )
+    assert len(fake_github.created) == created_before  # nothing done before the yes
+    page.screenshot(path=str(artifacts / "33-playground-approval.png"), full_page=True)
+    page.click("#playground-approve")
+    expect(page.locator("#chat-log")).to_contain_text("Issue filed.", timeout=30_000)
+    assert fake_github.created[-1]["title"] == "From e2e"
+    expect(page.locator("#trace-panel")).not_to_contain_text(token)
+
+    page.click("#nav-integrations")
+    page.click("#conn-remove-GitHub", timeout=20_000)
     page.click("#conn-remove-confirm")
     expect(page.get_by_text("No connections yet")).to_be_visible(timeout=20_000)
     assert not fake_github.is_valid(token)  # revoked at the provider
