@@ -6,6 +6,7 @@ from agent_platform.api import create_api
 from pages import (
     agents,
     auth,
+    builder,
     integrations,
     invite,
     knowledge,
@@ -18,6 +19,7 @@ from pages import (
 from state.agents import AgentEditorState, AgentsState
 from state.auth import AuthFormState
 from state.base import SessionState
+from state.builder import BuilderState
 from state.integrations import IntegrationsState
 from state.invite import InviteState
 from state.knowledge import KnowledgeState
@@ -41,6 +43,7 @@ app.add_page(
 app.add_page(sections.dashboard_page, route="/", title="Dashboard", on_load=guard)
 app.add_page(agents.agents_page, route="/agents", title="Agents", on_load=AgentsState.load)
 app.add_page(agents.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
+app.add_page(builder.builder_page, route="/builder", title="Builder", on_load=BuilderState.load)
 app.add_page(
     playground.playground_page,
     route="/playground",

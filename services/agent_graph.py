@@ -178,12 +178,23 @@ def to_config(graph: Graph, base: AgentConfig) -> dict[str, Any]:
             collections.append(node.name)
     config["tools"] = tools
     config["memory"] = {**config["memory"], "collections": collections}
-    config["layout"] = {n.id: {"x": n.position.x, "y": n.position.y} for n in graph.nodes}
+    config["layout"] = {_layout_key(n): {"x": n.position.x, "y": n.position.y} for n in graph.nodes}
     return config
 
 
-def problems(graph: Graph, context: Context) -> dict[str, str]:
-    """Per node id, the reason it blocks saving or publishing (empty when all is well)."""
+def _layout_key(node: GraphNode) -> str:
+    """A dropped action gets a temporary id; its place is saved under the id `to_graph` will
+    give it once it has a connection."""
+    if node.kind == "integration":
+        return node_id("integration", node.name, str(node.settings.get("connection", "")))
+    return node.id
+
+
+def problems(graph: Graph, context: Context, *, for_publish: bool = True) -> dict[str, str]:
+    """Per node id, the reason it blocks saving or publishing (empty when all is well).
+
+    `for_publish=False` leaves out what only blocks publishing — an unconfigured provider and
+    hand-off loops (runs cap their depth) — so a draft can be saved while they are fixed."""
     found: dict[str, str] = {}
     wired = _wired(graph)
     model = graph.node(MODEL_ID)
@@ -198,7 +209,7 @@ def problems(graph: Graph, context: Context) -> dict[str, str]:
                 found[MODEL_ID] = f"{ref or 'The model'!r}: use <provider>/<model>"
                 break
             provider = ref.partition("/")[0]
-            if provider not in context.providers:
+            if for_publish and provider not in context.providers:
                 found[MODEL_ID] = (
                     f"No model provider named {provider!r} is configured "
                     "(Settings → Model providers)."
@@ -207,7 +218,7 @@ def problems(graph: Graph, context: Context) -> dict[str, str]:
     for node in graph.nodes:
         if node.id == MODEL_ID:
             continue
-        problem = _node_problem(node, context)
+        problem = _node_problem(node, context, for_publish)
         if problem is None and node.id not in wired:
             problem = "Not connected to the model: connect it or delete it."
         if problem:
@@ -215,7 +226,7 @@ def problems(graph: Graph, context: Context) -> dict[str, str]:
     return found
 
 
-def _node_problem(node: GraphNode, context: Context) -> str | None:
+def _node_problem(node: GraphNode, context: Context, for_publish: bool) -> str | None:
     if node.kind == "instructions":
         return None if str(node.settings.get("text", "")).strip() else "Instructions are empty."
     if node.kind == "tool":
@@ -233,7 +244,11 @@ def _node_problem(node: GraphNode, context: Context) -> str | None:
             return f"{node.name!r} is not an action of that connection."
         return None
     if node.kind == "agent":
-        return _loop_problem(node.name, context)
+        if node.name == context.agent_id:
+            return "An agent cannot hand off to itself."
+        if node.name not in context.agents:
+            return "This agent no longer exists."
+        return _loop_problem(node.name, context) if for_publish else None
     return None
 
 

@@ -113,7 +113,10 @@ def test_invalid_states_are_marked_on_their_nodes() -> None:
     assert found["agent:b"] == "Billing hands off back to this agent: a loop."
     assert found["knowledge:gone"] == "This collection no longer exists."
     assert "agent:b" not in problems(graph, _context())  # b → c → (nothing): no loop
+    draft = problems(graph, loop, for_publish=False)  # a draft may be saved with a loop
+    assert "agent:b" not in draft and draft["agent:me"].startswith("An agent cannot")
     no_provider = problems(graph, _context(providers={"openai"}))
+    assert MODEL_ID not in problems(graph, _context(providers=set()), for_publish=False)
     assert "'anthropic' is configured" in no_provider[MODEL_ID].replace("named ", "")
 
 

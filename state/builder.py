@@ -1,0 +1,307 @@
+"""The visual builder: the agent as a graph on a canvas, a side panel for the selected node,
+save as a new version, and a test panel that runs the draft without leaving the page.
+
+The canvas keeps its own nodes in the browser; this state holds the last graph it reported in
+`_graph` (backend-only) and sends back only `details` (labels, problems) so a late answer can
+never move a node. `graph` (the canvas seed) changes only on load, save and restore.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import reflex as rx
+from pydantic import ValidationError
+
+from services import agent_graph, agents, runs
+from services.agent_graph import Graph
+from services.errors import DomainError
+from services.integrations.providers import PROVIDERS
+from services.runtime.follow import follow
+from state.base import SessionState, actor_from_token, form_text
+
+KIND_HELP = {
+    "model": "The model that runs the agent, and the fallbacks tried in order when it fails.",
+    "instructions": "The system prompt. {{variables}} are filled from the run's input.",
+    "tool": "A built-in tool the model may call.",
+    "knowledge": "A knowledge collection the agent searches (knowledge_search).",
+    "agent": "Another agent this one can hand a task to.",
+    "integration": "An action on a connection, run through the integration proxy.",
+}
+
+
+class BuilderState(SessionState):
+    agent_id: str = ""
+    agent_name: str = ""
+    version: str = ""
+    loaded: bool = False
+    error: str = ""
+    graph: dict[str, Any] = {}
+    graph_key: int = 0
+    details: dict[str, dict[str, str]] = {}
+    problem_list: list[str] = []
+    palette: list[dict[str, Any]] = []
+    connections: list[dict[str, str]] = []  # for integration nodes: {id, name, provider}
+    selected: str = ""
+    selected_kind: str = ""
+    selected_title: str = ""
+    selected_settings: dict[str, str] = {}
+    dirty: bool = False
+    saving: bool = False
+    test_output: str = ""
+    test_steps: list[str] = []
+    test_running: bool = False
+    test_run_id: str = ""
+    _graph: dict[str, Any] = {}
+
+    def _id(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.router.url.query_parameters.get("id", ""))
+        except ValueError:
+            return None
+
+    @rx.event
+    def load(self) -> rx.event.EventSpec | None:
+        agent_id = self._id()
+        if not self._load_identity():
+            return rx.redirect(f"/login?next=/builder?id={agent_id or ''}")
+        self.loaded, self.error, self.selected, self.dirty = False, "", "", False
+        self.test_output, self.test_steps, self.test_run_id = "", [], ""
+        try:
+            if agent_id is None:
+                raise DomainError("Agent not found.")
+            self._draw(agent_id)
+        except DomainError as exc:
+            self.error = exc.message
+        self.loaded = True
+        return None
+
+    def _draw(self, agent_id: uuid.UUID) -> None:
+        with self.acting() as (session, _u, actor):
+            agent = agents.get_agent(session, actor, agent_id)
+            context = agent_graph.context_for(session, actor, agent_id)
+            config = agents.current_config(agent)
+            self.agent_id, self.agent_name = str(agent.id), agent.name
+            versions = agents.list_versions(session, actor, agent_id)
+            self.version = str(versions[0].version) if versions else ""
+        graph = agent_graph.to_graph(config, context)
+        self.graph = graph.model_dump(mode="json")
+        self._graph = self.graph
+        self.graph_key += 1
+        self.connections = [
+            {"id": cid, "name": name, "provider": provider}
+            for cid, (name, provider) in context.connections.items()
+        ]
+        self.palette = _palette(context)
+        self._check(context)
+
+    def _context(self) -> agent_graph.Context:
+        with self.acting() as (session, _u, actor):
+            return agent_graph.context_for(session, actor, uuid.UUID(self.agent_id))
+
+    def _check(self, context: agent_graph.Context | None = None) -> None:
+        context = context or self._context()
+        graph = Graph.model_validate(self._graph)
+        found = agent_graph.problems(graph, context)
+        details: dict[str, dict[str, str]] = {}
+        for node in graph.nodes:
+            entry = {"label": agent_graph.label_of(node, context)}
+            if node.kind == "model":
+                fallbacks = node.settings.get("fallback_models") or []
+                entry["subtitle"] = str(node.settings.get("model", "")) + (
+                    f" → {', '.join(fallbacks)}" if fallbacks else ""
+                )
+            elif node.kind == "instructions":
+                entry["subtitle"] = str(node.settings.get("text", ""))[:80]
+            elif node.kind == "integration" and node.settings.get("approval"):
+                entry["subtitle"] = "asks a person first"
+            if node.id in found:
+                entry["problem"] = found[node.id]
+            details[node.id] = entry
+        self.details = details
+        self.problem_list = [
+            f"{details.get(k, {}).get('label', k)}: {v}" for k, v in sorted(found.items())
+        ]
+
+    # --- canvas events ------------------------------------------------------------------------
+
+    @rx.event
+    def graph_changed(self, graph: dict[str, Any]) -> None:
+        try:
+            parsed = Graph.model_validate(graph)
+        except ValidationError:
+            self.error = "The canvas sent a graph that cannot be read; reload the page."
+            return
+        self._graph = parsed.model_dump(mode="json")
+        self.dirty = True
+        if self.selected and parsed.node(self.selected) is None:
+            self.selected = ""
+        try:
+            self._check()
+        except DomainError as exc:
+            self.error = exc.message
+
+    @rx.event
+    def select(self, node_id: str) -> None:
+        self.selected = node_id
+        node = Graph.model_validate(self._graph).node(node_id) if node_id else None
+        if node is None:
+            self.selected, self.selected_kind = "", ""
+            return
+        self.selected_kind = node.kind
+        self.selected_title = self.details.get(node_id, {}).get("label", node.label or node.name)
+        settings = node.settings
+        fallbacks = settings.get("fallback_models") or []
+        self.selected_settings = {
+            "model": str(settings.get("model", "")),
+            "fallback_models": ", ".join(fallbacks) if isinstance(fallbacks, list) else "",
+            "text": str(settings.get("text", "")),
+            "connection": str(settings.get("connection", "")),
+            "approval": "on" if settings.get("approval") else "",
+            "help": KIND_HELP.get(node.kind, ""),
+            "problem": self.details.get(node_id, {}).get("problem", ""),
+        }
+
+    def _update_selected(self, **changes: Any) -> None:
+        graph = Graph.model_validate(self._graph)
+        node = graph.node(self.selected)
+        if node is None:
+            return
+        node.settings = {**node.settings, **changes}
+        self._graph = graph.model_dump(mode="json")
+        self.dirty = True
+        self._check()
+        self.select(self.selected)
+
+    @rx.event
+    def set_model(self, form: dict[str, Any]) -> None:
+        fallbacks = [
+            f.strip() for f in form_text(form, "fallback_models", "").split(",") if f.strip()
+        ]
+        self._update_selected(model=form_text(form, "model", "").strip(), fallback_models=fallbacks)
+
+    @rx.event
+    def set_instructions(self, text: str) -> None:
+        self._update_selected(text=text)
+
+    @rx.event
+    def set_connection(self, connection_id: str) -> None:
+        self._update_selected(connection=connection_id)
+
+    @rx.event
+    def set_approval(self, on: bool) -> None:
+        self._update_selected(approval=bool(on))
+
+    # --- save and test ------------------------------------------------------------------------
+
+    def _save(self) -> bool:
+        graph = Graph.model_validate(self._graph)
+        context = self._context()
+        blocking = agent_graph.problems(graph, context, for_publish=False)
+        if blocking:
+            self.error = "Fix the marked nodes first: " + "; ".join(
+                f"{self.details.get(k, {}).get('label', k)}: {v}" for k, v in blocking.items()
+            )
+            return False
+        try:
+            with self.acting() as (session, _u, actor):
+                agent = agents.get_agent(session, actor, uuid.UUID(self.agent_id))
+                config = agent_graph.to_config(graph, agents.current_config(agent))
+                _agent, version = agents.update_agent(
+                    session, actor, agent.id, name=agent.name, config=config
+                )
+                if version is not None:
+                    self.version = str(version.version)
+        except DomainError as exc:
+            self.error = exc.message
+            return False
+        self.dirty, self.error = False, ""
+        return True
+
+    @rx.event
+    def save(self) -> rx.event.EventSpec | None:
+        if not self._save():
+            return rx.toast.error(self.error)
+        self._draw(uuid.UUID(self.agent_id))
+        return rx.toast.success(f"Saved as version {self.version}.")
+
+    @rx.event
+    def run_test(self, form: dict[str, Any]) -> Any:
+        message = form_text(form, "test_message", "").strip()
+        if not message or self.test_running:
+            return None
+        if self.dirty and not self._save():  # the draft runs as what it is: a new version
+            return rx.toast.error(self.error)
+        try:
+            with self.acting() as (session, _u, actor):
+                run = runs.start_run(session, actor, uuid.UUID(self.agent_id), message=message)
+                self.test_run_id = str(run.id)
+        except DomainError as exc:
+            self.error = exc.message
+            return rx.toast.error(exc.message)
+        self.test_output, self.test_steps, self.test_running = "", [], True
+        return BuilderState.follow_test
+
+    @rx.event(background=True)
+    async def follow_test(self) -> None:
+        async with self:
+            token, run_id, ip = self.auth_token, self.test_run_id, self._client_ip()
+        try:
+            async for event in follow(actor_from_token(token, ip), uuid.UUID(run_id)):
+                async with self:
+                    if self.test_run_id != run_id:
+                        return
+                    kind = event["type"]
+                    if kind == "token":
+                        self.test_output += event["text"]
+                    elif kind == "discard":
+                        self.test_output = ""
+                    elif kind == "step":
+                        if event.get("kind") == "tool":
+                            mark = "✗" if event.get("error") else "✓"
+                            self.test_steps = [*self.test_steps, f"{mark} {event.get('tool_name')}"]
+                        else:
+                            self.test_output = ""
+                    elif kind == "done":
+                        output = event.get("output") or {}
+                        self.test_output = (
+                            output.get("text") or event.get("error") or event["status"]
+                        )
+                        self.test_running = False
+        except DomainError as exc:
+            async with self:
+                self.error, self.test_running = exc.message, False
+
+
+def _palette(context: agent_graph.Context) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [
+        {"kind": "tool", "name": name, "label": name, "group": "Tools"}
+        for name in sorted(context.builtins)
+        if name != "knowledge_search"
+    ]
+    items += [
+        {"kind": "knowledge", "name": name, "label": name, "group": "Knowledge"}
+        for name in sorted(context.collections)
+    ]
+    if context.connections:
+        providers = {provider for _name, provider in context.connections.values()}
+        items += [
+            {
+                "kind": "integration",
+                "name": action.name,
+                "label": action.name,
+                "group": "Integrations",
+                "settings": {"connection": "", "approval": action.side_effect},
+            }
+            for key in sorted(providers)
+            if key in PROVIDERS
+            for action in PROVIDERS[key].actions
+        ]
+    items += [
+        {"kind": "agent", "name": agent_id, "label": name, "group": "Agents"}
+        for agent_id, name in sorted(context.agents.items(), key=lambda kv: kv[1])
+        if agent_id != context.agent_id
+    ]
+    return items
+

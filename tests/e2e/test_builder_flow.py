@@ -1,0 +1,138 @@
+"""The visual builder in a real browser: drag a tool and a knowledge collection onto the
+canvas, wire them into the model, save (a new version), run the draft in the test panel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import RunningApp
+from tests.fakes.openai_server import ScriptedLLM, Turn
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM() as server:
+        yield server
+
+
+def _wire(page, node_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Drag from the node's output handle to the model's input handle, like a person does."""
+    source = page.locator(f'.react-flow__node[data-id="{node_id}"] .react-flow__handle.source')
+    target = page.locator('.react-flow__node[data-id="model"] .react-flow__handle.target')
+    a, b = source.bounding_box(), target.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
+    page.mouse.up()
+
+
+def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm, artifacts) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(app_server.url + "/register")
+    page.wait_for_selector("#register-submit")
+    page.fill("#name", "Bea")
+    page.fill("#email", "bea@example.com")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
+    page.click("#register-submit")
+    expect(page.locator("#current-user-name")).to_have_text("Bea", timeout=20_000)
+
+    # a model provider and a knowledge collection to build with
+    page.click("#nav-settings")
+    page.click("#to-providers")
+    page.click("#provider-add", timeout=20_000)
+    page.click("#provider_kind")
+    page.get_by_role("option", name="OpenAI-compatible server").click()
+    page.fill("#provider_name", "local")
+    page.fill("#provider_api_base", llm.base_url)
+    page.fill("#provider_api_key", "sk-scripted-0003")
+    page.fill("#provider_models", "gpt-a")
+    page.click("#provider-save")
+    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    page.click("#nav-knowledge")
+    page.fill("#collection_name", "handbook", timeout=20_000)
+    page.click("#collection-create")
+    expect(page.locator("#collections-list")).to_contain_text("handbook", timeout=20_000)
+
+    page.click("#nav-agents")
+    page.click("#new-agent", timeout=20_000)
+    page.fill("#name", "Canvas agent")
+    page.fill("#model", "local/gpt-a")
+    page.click("#create-agent-submit")
+    expect(page.locator("#agent-name")).to_have_text("Canvas agent", timeout=20_000)
+    agent_id = page.url.split("id=")[1]
+
+    page.goto(f"{app_server.url}/builder?id={agent_id}")
+    expect(page.locator("#builder-version")).to_have_text("version 1", timeout=30_000)
+    canvas = page.locator("#canvas .react-flow__pane")
+    expect(page.locator('.react-flow__node[data-id="model"]')).to_be_visible()
+
+    page.drag_and_drop(
+        '[data-palette="tool:calculator"]',
+        "#canvas .react-flow__pane",
+        target_position={"x": 120, "y": 380},
+    )
+    page.drag_and_drop(
+        '[data-palette="knowledge:handbook"]',
+        "#canvas .react-flow__pane",
+        target_position={"x": 120, "y": 470},
+    )
+    calculator = page.locator('.react-flow__node[data-id="tool:calculator"]')
+    handbook = page.locator('.react-flow__node[data-id="knowledge:handbook"]')
+    expect(calculator).to_contain_text("Not connected to the model", timeout=10_000)
+    expect(handbook).to_contain_text("Not connected to the model")
+    expect(page.locator("#builder-problems")).to_be_visible()
+    page.click("#builder-save")
+    expect(page.locator("#builder-error")).to_contain_text("Fix the marked nodes first")
+
+    page.screenshot(path=str(artifacts / "39-builder-dropped.png"), full_page=True)
+    _wire(page, "tool:calculator")
+    expect(calculator).not_to_contain_text("Not connected", timeout=10_000)
+    _wire(page, "knowledge:handbook")
+    expect(calculator).not_to_contain_text("Not connected", timeout=10_000)
+    expect(handbook).not_to_contain_text("Not connected")
+    expect(page.locator("#builder-problems")).to_have_count(0)
+    assert canvas.count() == 1
+    page.screenshot(path=str(artifacts / "40-builder-canvas.png"), full_page=True)
+
+    page.click("#builder-save")
+    expect(page.locator("#builder-version")).to_have_text("version 2", timeout=20_000)
+    expect(page.locator(".react-flow__edge")).to_have_count(3)  # instructions and the two new ones
+
+    # the form editor shows the same agent: what the canvas shows is what runs
+    page.goto(f"{app_server.url}/agent?id={agent_id}")
+    expect(page.locator("#tool-calculator")).to_be_checked(timeout=20_000)
+
+    page.goto(f"{app_server.url}/builder?id={agent_id}")
+    expect(page.locator("#builder-version")).to_have_text("version 2", timeout=30_000)
+    expect(page.locator('.react-flow__node[data-id="tool:calculator"]')).to_be_visible()
+    llm.reset()
+    llm.script(
+        Turn(tool_calls=[{"name": "calculator", "arguments": {"expression": "21*2"}}]),
+        Turn(text="It is 42.", chunk_size=2, chunk_delay=0.02),
+    )
+    page.fill("#test-message", "What is 21 times 2?")
+    page.click("#test-run")
+    expect(page.locator("#test-output")).to_have_text("It is 42.", timeout=30_000)
+    expect(page.locator("#test-panel")).to_contain_text("✓ calculator")
+    page.screenshot(path=str(artifacts / "41-builder-test-panel.png"), full_page=True)
+
+    # delete with the keyboard
+    page.locator('.react-flow__node[data-id="tool:calculator"]').click()
+    expect(page.locator("#side-panel")).to_contain_text("calculator")
+    page.keyboard.press("Delete")
+    expect(page.locator('.react-flow__node[data-id="tool:calculator"]')).to_have_count(0)
+    expect(page.locator("#builder-dirty")).to_be_visible()
+    assert errors == []
+    ctx.close()
