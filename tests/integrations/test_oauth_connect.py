@@ -246,3 +246,43 @@ def test_reconnect_keeps_the_connection_and_replaces_tokens(session, fakes) -> N
     assert [r.id for r in rows] == [row.id]
     assert credentials.load(session, rows[0])["access_token"] != old
     assert rows[0].settings.get("account") == "octo-fake"
+
+
+def test_generic_oauth2_with_user_given_endpoints(session, fakes) -> None:
+    """An OAuth 2.0 API the platform does not know: the user's own app and endpoints (here
+    the fake Google's), the client secret kept in the secret store until the sign-in ends."""
+    google = fakes["google"]
+    actor = personal_actor(session, make_user(session))
+    session.commit()
+    row = connections.create_custom_oauth(
+        session,
+        actor,
+        {
+            "name": "my-api",
+            "base_url": google.base_url,
+            "authorize_url": google.base_url + "/o/oauth2/v2/auth",
+            "token_url": google.base_url + "/token",
+            "revoke_url": google.base_url + "/revoke",
+            "client_id": google.client_id,
+            "client_secret": google.client_secret,
+            "scopes": ["openid", "email"],
+        },
+    )
+    session.commit()
+    assert row.status == IntegrationStatus.PENDING
+    assert "client_secret" not in json.dumps(row.settings)
+    assert credentials.load(session, row) == {"client_secret": google.client_secret}
+    url = connections.start_sign_in(session, actor, get_redis(), integration_id=row.id)
+    assert url.startswith(google.base_url + "/o/oauth2/v2/auth?")
+    status, location = callback(google, url)
+    assert status == 303 and "connected=my-api" in location
+    session.expire_all()
+    row = session.get(Integration, row.id)
+    blob = credentials.load(session, row)
+    assert row.status == IntegrationStatus.ACTIVE and blob["access_token"].startswith("ya29.")
+    assert blob["client_secret"] == google.client_secret  # kept for refreshes
+    problem, _a, _i = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    assert problem is None
+    client, blob = connections.removal(session, actor, row.id)
+    assert asyncio.run(oauth.revoke(client, blob)) is None
+    assert not google.is_valid(blob["access_token"])
