@@ -51,8 +51,9 @@ def seed(n_agents: int, n_runs: int) -> dict[str, str]:
 
     migrations.upgrade()
     with session_scope() as session:
-        user, org = accounts.register(session, email=EMAIL, name="Bench", password=PASSWORD)
-        org_id, user_id = org.id, user.id
+        user = accounts.register(session, email=EMAIL, name="Bench", password=PASSWORD)
+        session.flush()
+        org_id, user_id = accounts.default_org_id(session, user.id), user.id
     now = utcnow()
     config = {"model": "openai/gpt-4o-mini", "instructions": "You help.", "tools": []}
     agents, versions = [], []
