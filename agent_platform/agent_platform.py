@@ -7,6 +7,7 @@ from pages import (
     agents,
     auth,
     builder,
+    dashboard,
     integrations,
     invite,
     knowledge,
@@ -20,6 +21,7 @@ from state.agents import AgentEditorState, AgentsState
 from state.auth import AuthFormState
 from state.base import SessionState
 from state.builder import BuilderState
+from state.dashboard import DashboardState
 from state.integrations import IntegrationsState
 from state.invite import InviteState
 from state.knowledge import KnowledgeState
@@ -40,7 +42,10 @@ app.add_page(
     title="Create account",
     on_load=AuthFormState.redirect_if_signed_in,
 )
-app.add_page(sections.dashboard_page, route="/", title="Dashboard", on_load=guard)
+app.add_page(dashboard.dashboard_page, route="/", title="Dashboard", on_load=DashboardState.load)
+app.add_page(
+    dashboard.dashboard_page, route="/dashboard", title="Dashboard", on_load=DashboardState.load
+)
 app.add_page(agents.agents_page, route="/agents", title="Agents", on_load=AgentsState.load)
 app.add_page(agents.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
 app.add_page(builder.builder_page, route="/builder", title="Builder", on_load=BuilderState.load)

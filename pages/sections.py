@@ -5,20 +5,6 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import empty_state, shell
-from state.base import SessionState
-
-
-def dashboard_page() -> rx.Component:
-    return shell(
-        rx.text("Welcome, ", SessionState.user_name, ".", size="4", id="welcome"),
-        rx.box(height="16px"),
-        empty_state(
-            "activity",
-            "No runs yet",
-            "Runs, success rate, latency and cost appear here once your agents start working.",
-        ),
-        title="Dashboard",
-    )
 
 
 def placeholder(title: str, icon: str, body: str) -> rx.Component:

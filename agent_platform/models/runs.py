@@ -30,12 +30,28 @@ class ExecutionStatus(enum.StrEnum):
     TIMED_OUT = "timed_out"
 
 
+# What the dashboard aggregates (services/dashboard.py). On PostgreSQL the time indexes carry
+# these columns (INCLUDE), so a dashboard range is an index-only scan and never reads the wide
+# rows (input/output JSON); SQLite has no INCLUDE and keeps plain indexes.
+DASHBOARD_COLUMNS = ["status", "latency_ms", "tokens_used", "cost", "id"]
+
+
 class Execution(SQLModel, table=True):
     __tablename__ = "executions"
     __table_args__ = (
-        sa.Index("ix_executions_org_created", "org_id", "created_at"),
+        sa.Index(
+            "ix_executions_org_created",
+            "org_id",
+            "created_at",
+            postgresql_include=["agent_id", *DASHBOARD_COLUMNS],
+        ),
         sa.Index("ix_executions_org_status", "org_id", "status"),
-        sa.Index("ix_executions_agent_created", "agent_id", "created_at"),
+        sa.Index(
+            "ix_executions_agent_created",
+            "agent_id",
+            "created_at",
+            postgresql_include=["org_id", *DASHBOARD_COLUMNS],
+        ),
     )
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
@@ -64,7 +80,18 @@ class Execution(SQLModel, table=True):
 
 class ExecutionStep(SQLModel, table=True):
     __tablename__ = "execution_steps"
-    __table_args__ = (sa.UniqueConstraint("execution_id", "position", name="uq_step_position"),)
+    __table_args__ = (
+        sa.UniqueConstraint("execution_id", "position", name="uq_step_position"),
+        # Model calls by time, for cost and tokens by model: steps carry no org, so the
+        # dashboard bounds them by time here and joins to its org's runs.
+        sa.Index(
+            "ix_execution_steps_model_created",
+            "created_at",
+            postgresql_include=["execution_id", "model", "tokens", "cost"],
+            postgresql_where=sa.text("kind = 'model'"),
+            sqlite_where=sa.text("kind = 'model'"),
+        ),
+    )
     id: uuid.UUID = id_field()
     execution_id: uuid.UUID = fk("executions.id", ondelete="CASCADE", index=False)
     position: int

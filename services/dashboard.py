@@ -1,0 +1,562 @@
+"""Dashboard figures for an organization (or one of its agents) over the last 24 h, 7 d or 30 d.
+
+Why it is shaped this way (figures from benchmarks/dashboard.py, a million runs):
+- Every query is bounded by `org_id` and a `created_at` window, so it reads one range of the
+  (org_id, created_at) index, which on PostgreSQL also holds every column the aggregates read
+  (see models/runs.py): the size of the whole table does not matter, only the window's runs.
+- The window is whole buckets (hours for 24 h, UTC days otherwise), the current one included,
+  so the chart and the figures above it always count the same runs.
+- A bucket that has ended and whose runs have all ended does not change any more (runs are
+  created "now"), so its additive figures (a `Slice`) are kept in Redis, and today's daily
+  bucket is the sum of its hours: a refresh reads only the current hour's runs. One count of
+  the cached span checks the cache (a backfill into the past makes it recompute), and Redis
+  may lose it all: the database is the source. Latency percentiles are not additive and are
+  always computed exactly from the runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from redis import RedisError
+from sqlmodel import Session, col, func, select
+
+from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionStep
+from agent_platform.models.base import utcnow
+from agent_platform.redis_client import get_redis
+from services.access import Actor
+from services.agents import get_agent
+from services.errors import Invalid
+
+logger = logging.getLogger(__name__)
+
+RangeKey = Literal["24h", "7d", "30d"]
+RANGE_KEYS: tuple[str, ...] = get_args(RangeKey)
+HOUR, DAY = 3600, 86400
+# range → (bucket width in seconds, number of buckets)
+_RANGES: dict[str, tuple[int, int]] = {"24h": (HOUR, 24), "7d": (DAY, 7), "30d": (DAY, 30)}
+PERCENTILES = (0.5, 0.95, 0.99)
+ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+FAILED = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+# Cancelled runs were stopped by a person and active ones have no outcome yet: neither says
+# anything about how well the agent works, so the success rate leaves them out.
+DECIDED = (ExecutionStatus.SUCCEEDED, *FAILED)
+TOP_AGENTS = 5
+RECENT_FAILURES = 10
+ERROR_CHARS = 200
+# Steps are written by a worker after their run was created; this margin keeps the step-side
+# time bound (it only exists to use an index) a superset even if clocks drift a little.
+STEP_CLOCK_MARGIN = timedelta(hours=1)
+# A bucket is cached only once it ended this long ago, so a run created on a machine whose
+# clock is a little behind still lands in a bucket that is not cached yet.
+SETTLE = timedelta(minutes=5)
+# As long as a bucket can be read: an hour for a day (24 h view, today), a day for 30 days.
+CACHE_TTL = {HOUR: timedelta(hours=26), DAY: timedelta(days=31)}
+MICRO = Decimal("0.000001")
+
+
+class Bucket(BaseModel):
+    start: datetime
+    counts: dict[str, int]  # every ExecutionStatus value, zero included
+
+
+class Latency(BaseModel):
+    """Milliseconds, interpolated like PostgreSQL's percentile_cont; None without finished runs."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class Usage(BaseModel):
+    name: str  # "<provider>/<model>" for models, "<provider>" for providers
+    calls: int
+    tokens: int
+    cost: Decimal
+
+
+class AgentFigures(BaseModel):
+    agent_id: uuid.UUID | None  # None: runs of agents deleted since
+    name: str
+    runs: int
+    cost: Decimal
+
+
+class Failure(BaseModel):
+    run_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_name: str
+    status: ExecutionStatus
+    error: str
+    created_at: datetime
+
+
+class DashboardData(BaseModel):
+    range_key: str
+    since: datetime
+    until: datetime
+    bucket_seconds: int
+    agent_id: uuid.UUID | None = None
+    agent_name: str = ""
+    buckets: list[Bucket]
+    total_runs: int
+    by_status: dict[str, int]
+    success_rate: float | None  # succeeded / (succeeded + failed + timed out), 0..1
+    latency: Latency
+    tokens: int
+    cost: Decimal
+    by_model: list[Usage]
+    by_provider: list[Usage]
+    top_by_runs: list[AgentFigures]
+    top_by_cost: list[AgentFigures]
+    failures: list[Failure]
+
+
+class Slice(BaseModel):
+    """The additive figures of one bucket's runs: what the cache stores, what totals sum."""
+
+    counts: dict[str, int] = {}
+    tokens: int = 0
+    cost: Decimal = Decimal(0)
+    agents: dict[str, tuple[int, Decimal]] = {}  # agent id ("" = deleted) → (runs, cost)
+    models: dict[str, tuple[int, int, Decimal]] = {}  # model ref → (calls, tokens, cost)
+
+    def settled(self) -> bool:
+        return not any(self.counts.get(s.value) for s in ACTIVE)
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+    step: int
+    count: int
+
+    def start(self, index: int) -> datetime:
+        return self.since + timedelta(seconds=self.step * index)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What changes whenever a figure may change: any new run moves `latest_created`, and
+    without new runs every transition lowers 2·queued + running, so the pair never repeats."""
+
+    latest_created: datetime | None
+    queued: int
+    running: int
+
+
+def window(range_key: str, now: datetime | None = None) -> Window:
+    """The last `count` whole buckets, the current (partial) one included."""
+    if range_key not in _RANGES:
+        raise Invalid(f"Unknown range {range_key!r}; use one of {', '.join(RANGE_KEYS)}.")
+    step, count = _RANGES[range_key]
+    current = math.floor((now or utcnow()).timestamp() / step)
+    since = datetime.fromtimestamp((current - count + 1) * step, UTC)
+    return Window(since, since + timedelta(seconds=step * count), step, count)
+
+
+def summary(
+    session: Session,
+    actor: Actor,
+    *,
+    range_key: RangeKey,
+    agent_id: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> DashboardData:
+    """Every dashboard figure of the actor's organization, or of one of its agents.
+
+    Any member may read it (viewers included). An agent of another organization is NotFound.
+    `now` exists for tests; the window is computed from it.
+    """
+    now = now or utcnow()
+    win = window(range_key, now)
+    agent_name = get_agent(session, actor, agent_id).name if agent_id else ""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    slices = _slices(session, actor, win, agent_id, postgres, now)
+
+    total = Slice()
+    for part in slices:
+        _add(total, part)
+    by_status = {s.value: total.counts.get(s.value, 0) for s in ExecutionStatus}
+    decided = sum(by_status[s.value] for s in DECIDED)
+    by_model = sorted(
+        (Usage(name=m, calls=c, tokens=t, cost=cost) for m, (c, t, cost) in total.models.items()),
+        key=lambda u: (-u.cost, -u.tokens, u.name),
+    )
+    top_runs, top_cost = ([], []) if agent_id else _top_agents(session, actor, total)
+    return DashboardData(
+        range_key=range_key,
+        since=win.since,
+        until=win.until,
+        bucket_seconds=win.step,
+        agent_id=agent_id,
+        agent_name=agent_name,
+        buckets=[
+            Bucket(
+                start=win.start(i),
+                counts={s.value: part.counts.get(s.value, 0) for s in ExecutionStatus},
+            )
+            for i, part in enumerate(slices)
+        ],
+        total_runs=sum(by_status.values()),
+        by_status=by_status,
+        success_rate=by_status[ExecutionStatus.SUCCEEDED.value] / decided if decided else None,
+        latency=_latency(session, _runs_in(actor, win.since, win.until, agent_id), postgres),
+        tokens=total.tokens,
+        cost=total.cost,
+        by_model=by_model,
+        by_provider=_by_provider(by_model),
+        top_by_runs=top_runs,
+        top_by_cost=top_cost,
+        failures=_failures(session, actor, _runs_in(actor, win.since, win.until, agent_id)),
+    )
+
+
+def change_marker(session: Session, actor: Actor, *, agent_id: uuid.UUID | None = None) -> Marker:
+    """Two index probes, cheap enough to ask every few seconds before recomputing `summary`."""
+    latest = select(func.max(Execution.created_at)).where(Execution.org_id == actor.org_id)
+    active = (
+        select(Execution.status, func.count())
+        .where(Execution.org_id == actor.org_id, col(Execution.status).in_(ACTIVE))
+        .group_by(Execution.status)
+    )
+    if agent_id is not None:
+        latest = latest.where(Execution.agent_id == agent_id)
+        active = active.where(Execution.agent_id == agent_id)
+    counts = dict(session.exec(active).all())
+    return Marker(
+        latest_created=session.exec(latest).one(),
+        queued=counts.get(ExecutionStatus.QUEUED, 0),
+        running=counts.get(ExecutionStatus.RUNNING, 0),
+    )
+
+
+def _runs_in(
+    actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
+) -> list[Any]:
+    """The WHERE clause every executions query shares: org, time range, optional agent."""
+    where = [
+        Execution.org_id == actor.org_id,
+        col(Execution.created_at) >= since,
+        col(Execution.created_at) < until,
+    ]
+    if agent_id is not None:
+        where.append(Execution.agent_id == agent_id)
+    return where
+
+
+def _add(total: Slice, part: Slice) -> None:
+    for status, count in part.counts.items():
+        total.counts[status] = total.counts.get(status, 0) + count
+    total.tokens += part.tokens
+    total.cost += part.cost
+    for agent, (runs, cost) in part.agents.items():
+        seen = total.agents.get(agent, (0, Decimal(0)))
+        total.agents[agent] = (seen[0] + runs, seen[1] + cost)
+    for model, (calls, tokens, cost) in part.models.items():
+        known = total.models.get(model, (0, 0, Decimal(0)))
+        total.models[model] = (known[0] + calls, known[1] + tokens, known[2] + cost)
+
+
+def _slices(
+    session: Session,
+    actor: Actor,
+    win: Window,
+    agent_id: uuid.UUID | None,
+    postgres: bool,
+    now: datetime,
+) -> list[Slice]:
+    """One Slice per bucket: settled ones from the cache, the others from the database."""
+    scope = f"dashboard:v1:{actor.org_id}:{agent_id or 'all'}:{win.step}"
+    keys = [f"{scope}:{int(win.start(i).timestamp())}" for i in range(win.count)]
+    ended = [win.start(i + 1) <= now - SETTLE for i in range(win.count)]
+    cached = _cache_get({i: keys[i] for i in range(win.count) if ended[i]})
+    prefix = 0  # only the leading run of cached buckets is used, so one count checks it
+    while prefix in cached:
+        prefix += 1
+    slices = {i: cached[i] for i in range(prefix)}
+    if prefix and _count(session, actor, win.since, win.start(prefix), agent_id) != sum(
+        sum(part.counts.values()) for part in slices.values()
+    ):
+        # Runs were written into ended buckets (an import, a backfill): recompute them all.
+        logger.info("dashboard cache of org %s is out of date; recomputing", actor.org_id)
+        slices = {}
+    if win.step > HOUR:
+        # Today is the sum of its hours, most of them settled and cached (the 24 h view
+        # shares them), so a refresh reads only the current hour's runs, not the whole day's.
+        today = win.count - 1
+        hours = Window(win.start(today), win.until, HOUR, win.step // HOUR)
+        slices[today] = Slice()
+        for part in _slices(session, actor, hours, agent_id, postgres, now):
+            _add(slices[today], part)
+    missing = [i for i in range(win.count) if i not in slices]
+    if missing:
+        first, last = min(missing), max(missing)
+        fresh = _compute(session, actor, win, first, last, agent_id, postgres)
+        found = {i: fresh.get(i, Slice()) for i in missing}
+        settled = {keys[i]: s for i, s in found.items() if ended[i] and s.settled()}
+        _cache_set(settled, CACHE_TTL[win.step])
+        slices |= found
+    return [slices[i] for i in range(win.count)]
+
+
+def _count(
+    session: Session, actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
+) -> int:
+    return session.exec(select(func.count()).where(*_runs_in(actor, since, until, agent_id))).one()
+
+
+def _cache_get(keys: dict[int, str]) -> dict[int, Slice]:
+    if not keys:
+        return {}
+    try:
+        values = get_redis().mget(list(keys.values()))
+    except RedisError:
+        logger.warning("dashboard cache unavailable; computing every bucket", exc_info=True)
+        return {}
+    found = {}
+    for index, raw in zip(keys, values, strict=True):
+        if raw is not None:
+            try:
+                found[index] = Slice.model_validate_json(raw)
+            except ValidationError:  # an older format: recompute it
+                continue
+    return found
+
+
+def _cache_set(entries: dict[str, Slice], ttl: timedelta) -> None:
+    if not entries:
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for key, part in entries.items():
+            pipe.set(key, part.model_dump_json(), ex=ttl)
+        pipe.execute()
+    except RedisError:
+        logger.warning("could not cache dashboard buckets", exc_info=True)
+
+
+def _bucket_of(column: Any, win: Window, postgres: bool) -> Any:
+    """The bucket of a timestamp, in SQL. Constants are inlined (our own numbers) because
+    PostgreSQL matches GROUP BY expressions textually and two bind parameters never match.
+    date_bin keeps PostgreSQL in timestamp arithmetic (epoch numerics are twice as slow)."""
+    if postgres:
+        return func.date_bin(
+            sa.literal_column(f"interval '{int(win.step)} seconds'"),
+            column,
+            sa.literal_column(f"timestamptz '{win.since.isoformat()}'"),
+        )
+    offset = sa.cast(func.strftime("%s", column), sa.Integer) - int(win.since.timestamp())
+    return offset / sa.literal_column(str(int(win.step)))
+
+
+def _index_of(value: datetime | int, win: Window) -> int:
+    if isinstance(value, datetime):
+        return int((value - win.since).total_seconds()) // win.step
+    return int(value)
+
+
+def _compute(
+    session: Session,
+    actor: Actor,
+    win: Window,
+    first: int,
+    last: int,
+    agent_id: uuid.UUID | None,
+    postgres: bool,
+) -> dict[int, Slice]:
+    """Slices of buckets first..last from the runs and their model steps: two grouped scans."""
+    since, until = win.start(first), win.start(last + 1)
+    scope = _runs_in(actor, since, until, agent_id)
+    bucket = _bucket_of(Execution.created_at, win, postgres).label("bucket")
+    slices: dict[int, Slice] = {}
+    runs = session.exec(
+        select(
+            bucket,
+            Execution.status,
+            Execution.agent_id,
+            func.count(),
+            func.coalesce(func.sum(Execution.tokens_used), 0),
+            func.coalesce(func.sum(Execution.cost), 0),
+        )
+        .where(*scope)
+        .group_by(sa.literal_column("bucket"), Execution.status, Execution.agent_id)
+    ).all()
+    for number, status, agent, count, tokens, cost in runs:
+        part = slices.setdefault(_index_of(number, win), Slice())
+        cost = _money(cost)
+        value = ExecutionStatus(status).value
+        part.counts[value] = part.counts.get(value, 0) + count
+        part.tokens += int(tokens)
+        part.cost += cost
+        seen = part.agents.get(str(agent or ""), (0, Decimal(0)))
+        part.agents[str(agent or "")] = (seen[0] + count, seen[1] + cost)
+    model = func.coalesce(ExecutionStep.model, "(unknown)").label("model_ref")
+    steps = session.exec(
+        select(
+            bucket,
+            model,
+            func.count(),
+            func.coalesce(func.sum(ExecutionStep.tokens), 0),
+            func.coalesce(func.sum(ExecutionStep.cost), 0),
+        )
+        .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
+        .where(
+            *scope,
+            ExecutionStep.kind == "model",
+            col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
+        )
+        .group_by(sa.literal_column("bucket"), sa.literal_column("model_ref"))
+    ).all()
+    for number, ref, calls, tokens, cost in steps:
+        part = slices.setdefault(_index_of(number, win), Slice())
+        part.models[ref] = (calls, int(tokens), _money(cost))
+    return slices
+
+
+def _money(value: Any) -> Decimal:
+    """Sums come back as Decimal (PostgreSQL) or float (SQLite): one exact form for both."""
+    return Decimal(str(value)).quantize(MICRO)
+
+
+def _latency(session: Session, scope: list[Any], postgres: bool) -> Latency:
+    """Exact p50/p95/p99 of finished runs' latency (the runs, never a cache).
+
+    PostgreSQL computes them in one sort (percentile_cont over an array). Elsewhere (SQLite) a
+    window query numbers the sorted latencies and returns only the few rows the percentiles
+    need, then the same linear interpolation is done here, so both give identical values.
+    """
+    where = [*scope, col(Execution.latency_ms).is_not(None)]
+    if postgres:
+        fractions = sa.literal_column("ARRAY[" + ",".join(str(p) for p in PERCENTILES) + "]")
+        values = session.exec(
+            select(func.percentile_cont(fractions).within_group(col(Execution.latency_ms))).where(
+                *where
+            )
+        ).one()
+        if values is None:
+            return Latency()
+        return Latency(**{_name(p): float(v) for p, v in zip(PERCENTILES, values, strict=True)})
+    finished = session.exec(select(func.count()).where(*where)).one()
+    if finished == 0:
+        return Latency()
+    positions: dict[float, tuple[int, int, float]] = {}
+    for p in PERCENTILES:
+        exact = p * (finished - 1)
+        positions[p] = (math.floor(exact), math.ceil(exact), exact - math.floor(exact))
+    wanted = sorted({i for lo, hi, _ in positions.values() for i in (lo, hi)})
+    numbered = (
+        select(
+            col(Execution.latency_ms).label("latency"),
+            (func.row_number().over(order_by=col(Execution.latency_ms)) - 1).label("position"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    found = dict(
+        session.exec(
+            select(numbered.c.position, numbered.c.latency).where(numbered.c.position.in_(wanted))
+        ).all()
+    )
+    return Latency(
+        **{
+            _name(p): found[lo] + (found[hi] - found[lo]) * frac
+            for p, (lo, hi, frac) in positions.items()
+        }
+    )
+
+
+def _name(fraction: float) -> str:
+    return f"p{round(fraction * 100)}"
+
+
+def _by_provider(by_model: list[Usage]) -> list[Usage]:
+    """Model refs are "<provider name>/<model>"; a ref without a slash is its own provider."""
+    totals: dict[str, Usage] = {}
+    for usage in by_model:
+        provider = usage.name.split("/", 1)[0]
+        seen = totals.get(provider) or Usage(name=provider, calls=0, tokens=0, cost=Decimal(0))
+        totals[provider] = Usage(
+            name=provider,
+            calls=seen.calls + usage.calls,
+            tokens=seen.tokens + usage.tokens,
+            cost=seen.cost + usage.cost,
+        )
+    return sorted(totals.values(), key=lambda u: (-u.cost, -u.tokens, u.name))
+
+
+def _top_agents(
+    session: Session, actor: Actor, total: Slice
+) -> tuple[list[AgentFigures], list[AgentFigures]]:
+    """Cached buckets may still name agents deleted since: they join the deleted group."""
+    names = _agent_names(session, actor, {uuid.UUID(a) for a in total.agents if a})
+    merged: dict[str, tuple[int, Decimal]] = {}
+    for agent, (runs, cost) in total.agents.items():
+        key = agent if agent and uuid.UUID(agent) in names else ""
+        seen = merged.get(key, (0, Decimal(0)))
+        merged[key] = (seen[0] + runs, seen[1] + cost)
+    figures = [
+        AgentFigures(
+            agent_id=uuid.UUID(a) if a else None,
+            name=names[uuid.UUID(a)] if a else "(deleted agent)",
+            runs=runs,
+            cost=cost,
+        )
+        for a, (runs, cost) in merged.items()
+    ]
+    by_runs = sorted(figures, key=lambda f: (-f.runs, -f.cost, f.name))[:TOP_AGENTS]
+    by_cost = sorted(figures, key=lambda f: (-f.cost, -f.runs, f.name))[:TOP_AGENTS]
+    return by_runs, by_cost
+
+
+def _agent_names(session: Session, actor: Actor, agent_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not agent_ids:
+        return {}
+    rows = session.exec(
+        select(Agent.id, Agent.name).where(
+            Agent.org_id == actor.org_id, col(Agent.id).in_(agent_ids)
+        )
+    ).all()
+    return dict(rows)
+
+
+def _failures(session: Session, actor: Actor, scope: list[Any]) -> list[Failure]:
+    """Newest first; the backward index scan stops after ten, however many runs succeeded."""
+    rows = session.exec(
+        select(
+            Execution.id,
+            Execution.agent_id,
+            Agent.name,
+            Execution.status,
+            func.substr(func.coalesce(Execution.error, ""), 1, ERROR_CHARS),
+            Execution.created_at,
+        )
+        .join(
+            Agent,
+            sa.and_(col(Agent.id) == col(Execution.agent_id), Agent.org_id == actor.org_id),
+            isouter=True,
+        )
+        .where(*scope, col(Execution.status).in_(FAILED))
+        .order_by(col(Execution.created_at).desc())
+        .limit(RECENT_FAILURES)
+    ).all()
+    return [
+        Failure(
+            run_id=run_id,
+            agent_id=agent_id,
+            agent_name=name or "(deleted agent)",
+            status=status,
+            error=error,
+            created_at=created_at,
+        )
+        for run_id, agent_id, name, status, error, created_at in rows
+    ]
