@@ -282,6 +282,12 @@ def integrations_content() -> rx.Component:
         ),
         rx.cond(~S.form_open, error_callout(S.error, id_="integrations-error")),
         rx.cond(
+            S.finishing,
+            rx.callout(
+                "Finishing the sign-in…", icon="loader", color_scheme="blue", id="finishing"
+            ),
+        ),
+        rx.cond(
             S.approvals.length() > 0,
             rx.vstack(
                 rx.hstack(

@@ -196,6 +196,8 @@ class BuilderState(SessionState):
     # --- save and test ------------------------------------------------------------------------
 
     def _save(self) -> bool:
+        if not self.agent_id:
+            return False
         graph = Graph.model_validate(self._graph)
         context = self._context()
         blocking = agent_graph.problems(graph, context, for_publish=False)
@@ -229,7 +231,7 @@ class BuilderState(SessionState):
     @rx.event
     def run_test(self, form: dict[str, Any]) -> Any:
         message = form_text(form, "test_message", "").strip()
-        if not message or self.test_running:
+        if not message or self.test_running or not self.agent_id:
             return None
         if self.dirty and not self._save():  # the draft runs as what it is: a new version
             return rx.toast.error(self.error)
@@ -304,4 +306,3 @@ def _palette(context: agent_graph.Context) -> list[dict[str, Any]]:
         if agent_id != context.agent_id
     ]
     return items
-

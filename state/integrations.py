@@ -8,15 +8,18 @@ scopes, accounts and health.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 import reflex as rx
 
 from agent_platform.redis_client import get_redis
 from services.errors import DomainError, NotFound
-from services.integrations import approvals, connections, oauth, proxy
+from services.integrations import approvals, connections, oauth, proxy, sign_in
 from services.integrations.providers import PROVIDERS
 from state.base import SessionState, form_text
+
+log = logging.getLogger(__name__)
 
 # Form input names (ids a browser test types into) for the API-connection form.
 API_FIELDS = {
@@ -79,6 +82,7 @@ class IntegrationsState(SessionState):
     form_auth: str = "bearer"
     busy_id: str = ""
     saving: bool = False
+    finishing: bool = False  # back from a provider's consent page, storing the connection
 
     @rx.var
     def is_admin(self) -> bool:
@@ -96,13 +100,41 @@ class IntegrationsState(SessionState):
             self.error = exc.message
         finally:
             self.loading = False
-        query = self.router.url.query_parameters
-        if query.get("error"):
-            self.error = str(query["error"])
-            return rx.toast.error(self.error)
-        if query.get("connected"):
-            return rx.toast.success(f"Connected {query['connected']}.")
+        if self.router.url.query_parameters.get("oauth_state"):
+            self.finishing = True
+            return IntegrationsState.finish_sign_in
         return None
+
+    @rx.event(background=True)
+    async def finish_sign_in(self) -> rx.event.EventSpec | None:
+        """Back from the provider: finish the sign-in as the signed-in admin who started it."""
+        async with self:
+            query = self.router.url.query_parameters
+            state, code = str(query.get("oauth_state", "")), str(query.get("oauth_code", ""))
+            denied = str(query.get("oauth_error", ""))
+            try:
+                with self.acting() as (_s, _u, actor):
+                    pass
+            except DomainError as exc:
+                self.finishing = False
+                return self._fail(exc)
+        try:
+            name = await sign_in.complete(actor, get_redis(), state=state, code=code, error=denied)
+            message, failed = f"Connected {name}.", False
+        except DomainError as exc:
+            message, failed = exc.message, True
+        except Exception:  # noqa: BLE001 - never a stack trace in the page
+            log.exception("finishing an OAuth sign-in failed")
+            message, failed = "The sign-in could not be finished; please try again.", True
+        async with self:
+            self.finishing = False
+            self.error = message if failed else ""
+            try:
+                self._refresh()
+            except DomainError as exc:
+                self.error = exc.message
+        toast = rx.toast.error(message) if failed else rx.toast.success(message)
+        return [rx.redirect("/integrations", replace=True), toast]  # type: ignore[return-value]
 
     def _refresh(self) -> None:
         with self.acting() as (session, _u, actor):

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from agent_platform.models import ActionApproval, ApprovalStatus, Role
@@ -43,13 +44,19 @@ def request(
 
 def outcome(session: Session, approval_id: uuid.UUID) -> ApprovalStatus:
     """The decision so far; a pending approval past its deadline becomes expired here."""
-    row = session.get(ActionApproval, approval_id)
-    if row is None:
-        return ApprovalStatus.DENIED
-    if row.status == ApprovalStatus.PENDING and row.expires_at <= utcnow():
-        row.status = ApprovalStatus.EXPIRED
-        session.add(row)
-    return row.status
+    session.exec(  # type: ignore[call-overload]
+        update(ActionApproval)
+        .where(
+            col(ActionApproval.id) == approval_id,
+            col(ActionApproval.status) == ApprovalStatus.PENDING,
+            col(ActionApproval.expires_at) <= utcnow(),
+        )
+        .values(status=ApprovalStatus.EXPIRED)
+    )
+    status = session.exec(
+        select(ActionApproval.status).where(ActionApproval.id == approval_id)
+    ).first()
+    return status if status is not None else ApprovalStatus.DENIED
 
 
 def pending(
@@ -72,12 +79,23 @@ def decide(
     row = session.get(ActionApproval, approval_id)
     if row is None or row.org_id != actor.org_id:
         raise NotFound("Approval request not found.")
-    if outcome(session, approval_id) != ApprovalStatus.PENDING:
-        raise Conflict(f"This request was already {row.status.value}.")
-    row.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
-    row.decided_by_id = actor.user_id
-    row.decided_at = utcnow()
-    session.add(row)
+    decision = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
+    # One conditional UPDATE: of two people deciding at once (or a decision racing the
+    # deadline) exactly one wins, and the loser is told so.
+    changed = session.exec(  # type: ignore[call-overload]
+        update(ActionApproval)
+        .where(
+            col(ActionApproval.id) == approval_id,
+            col(ActionApproval.org_id) == actor.org_id,
+            col(ActionApproval.status) == ApprovalStatus.PENDING,
+            col(ActionApproval.expires_at) > utcnow(),
+        )
+        .values(status=decision, decided_by_id=actor.user_id, decided_at=utcnow())
+    ).rowcount
+    if changed != 1:
+        current = outcome(session, approval_id)
+        raise Conflict(f"This request was already {current.value}.")
+    session.refresh(row)
     audit.record(
         session,
         "integration.approval",

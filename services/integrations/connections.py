@@ -23,7 +23,7 @@ from services.errors import Conflict, Invalid, NotFound
 from services.integrations import credentials, oauth
 from services.integrations.catalog import Provider
 from services.integrations.providers import get_provider
-from services.outbound import OutboundError, default_guard
+from services.outbound import CROSS_ORIGIN_SAFE_HEADERS, OutboundError, default_guard
 from services.validation import parse
 
 NAME_FIELD = Field(min_length=1, max_length=120)
@@ -48,6 +48,16 @@ class ApiConnectionIn(BaseModel):
     base_url: str
     auth_kind: Literal["api_key", "bearer", "basic"]
     header_name: str = Field(default="X-API-Key", pattern=r"^[A-Za-z0-9-]{1,60}$")
+
+    @field_validator("header_name")
+    @classmethod
+    def _secret_header(cls, value: str) -> str:
+        """The guard forwards a few ordinary headers across redirects; a key must not ride
+        in one of them to another host."""
+        if value.lower() in CROSS_ORIGIN_SAFE_HEADERS | {"host", "content-length", "cookie"}:
+            raise ValueError(f"{value} cannot carry an API key")
+        return value
+
     api_key: str = ""
     token: str = ""
     username: str = ""
@@ -242,7 +252,8 @@ def finish_sign_in(
     actor = Actor(user_id=user_id, org_id=org_id, role=Role.ADMIN)
     if flow.integration_id:
         row = get_connection(session, actor, uuid.UUID(flow.integration_id))
-        blob = credentials.load(session, row)
+        old = credentials.load(session, row)  # a new grant replaces every token of the old one
+        blob = {k: v for k, v in old.items() if k == "client_secret"}
     else:
         row = _new_row(session, actor, get_provider(flow.provider), flow.name)
         blob = {}

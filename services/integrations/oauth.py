@@ -171,15 +171,19 @@ async def _token_request(client: OAuthClient, form: dict[str, str]) -> TokenSet:
     if response.status >= 400 or error or not body.get("access_token"):
         reason = body.get("error_description") or error or f"HTTP {response.status}"
         raise Invalid(f"The provider refused the sign-in: {reason}")
-    expires_in = body.get("expires_in")
+    try:
+        expires_in = float(body.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        expires_in = 0
     scope = body.get("scope") or ""
     scopes = [s for s in str(scope).replace(",", " ").split() if s]
+    team = body.get("team")
     return TokenSet(
         access_token=str(body["access_token"]),
-        refresh_token=body.get("refresh_token") or None,
-        expires_at=time.time() + float(expires_in) if expires_in else None,
+        refresh_token=str(body["refresh_token"]) if body.get("refresh_token") else None,
+        expires_at=time.time() + expires_in if expires_in > 0 else None,
         scopes=scopes or list(client.spec.scopes),
-        raw_account=str((body.get("team") or {}).get("name", "")) if body.get("team") else "",
+        raw_account=str(team.get("name", "")) if isinstance(team, dict) else "",
     )
 
 
@@ -199,20 +203,26 @@ async def revoke(client: OAuthClient, blob: dict[str, Any]) -> str | None:
     if not kind or not token:
         return None
     guard = default_guard()
+    guard_request = guard.request
+
+    async def request(method: str, url: str, **kwargs: Any) -> Any:
+        # a redirect must not carry the token or the client secret to another host
+        return await guard_request(method, url, max_redirects=0, **kwargs)
+
     try:
         if kind == "slack":
-            response = await guard.request(
+            response = await request(
                 "POST",
                 client.url("https://slack.com/api/auth.revoke"),
                 headers={"Authorization": f"Bearer {token}"},
             )
         elif kind == "google":
-            response = await guard.request(
+            response = await request(
                 "POST", client.url("https://oauth2.googleapis.com/revoke"), data={"token": token}
             )
         elif kind == "github":
             pair = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
-            response = await guard.request(
+            response = await request(
                 "DELETE",
                 client.url(f"https://api.github.com/applications/{client.client_id}/token"),
                 headers={"Authorization": f"Basic {pair}", "Accept": "application/vnd.github+json"},
@@ -224,7 +234,7 @@ async def revoke(client: OAuthClient, blob: dict[str, Any]) -> str | None:
                 if kind == "linkedin"
                 else client.revoke_url
             )
-            response = await guard.request(
+            response = await request(
                 "POST",
                 url,
                 data={

@@ -275,8 +275,7 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
         if (ctx.redis is not None)
         else None
     )
-    if lock is not None:
-        await lock.acquire(blocking_timeout=20)
+    locked = lock is None or await lock.acquire(blocking_timeout=20)
     try:
 
         def reload() -> dict[str, Any]:
@@ -286,13 +285,20 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
 
         current = await asyncio.to_thread(reload)
         fresh_elsewhere = used_token is not None and current.get("access_token") != used_token
-        if fresh_elsewhere or (used_token is None and not oauth.needs_refresh(current)):
+        if (
+            not locked
+            or fresh_elsewhere
+            or (used_token is None and not oauth.needs_refresh(current))
+        ):
+            # another process holds the lock (and is refreshing) or already did: use what
+            # is stored rather than spend the refresh token twice
             prepared.blob = current
         else:
             try:
                 tokens = await oauth.refresh(client, str(current["refresh_token"]))
             except DomainError as exc:
-                await asyncio.to_thread(_mark_error, prepared, f"Sign-in expired: {exc.message}")
+                message = redact.scrub_text(f"Sign-in expired: {exc.message}", prepared.forms)
+                await asyncio.to_thread(_mark_error, prepared, message[:500])
                 return False
 
             def store() -> None:
@@ -308,7 +314,7 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
         )
         return True
     finally:
-        if lock is not None and await lock.owned():
+        if lock is not None and locked and await lock.owned():
             await lock.release()
 
 
@@ -363,7 +369,7 @@ async def _http(prepared: Prepared, request: ApiRequest) -> tuple[int, Any]:
         )
     except OutboundError as exc:
         raise ToolError(f"The provider could not be reached: {exc.message}") from None
-    text = response.text
+    text = redact.scrub_text(response.text, prepared.forms)  # before any cut: no half token
     try:
         body: Any = json.loads(text) if text.strip() else None
     except ValueError:
@@ -398,6 +404,11 @@ async def check_connection(
         prepared = await asyncio.to_thread(load)
     except DomainError as exc:
         return exc.message, "", ""
+    own_redis = redis is None
+    if own_redis:
+        from redis.asyncio import Redis as AsyncRedis
+
+        redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
     ctx = ToolContext(org_id=org_id, redis=redis)
     request = prepared.provider.check or ApiRequest("GET", "/", host="")
     try:
@@ -408,8 +419,11 @@ async def check_connection(
         if failed is not None and failed(status, body):
             if await _refresh(ctx, prepared, used_token=str(prepared.blob.get("access_token"))):
                 status, body = await _http(prepared, request)
-    except ToolError as exc:
+    except (ToolError, DomainError) as exc:
         return redact.scrub_text(exc.message, prepared.forms), "", ""
+    finally:
+        if own_redis:
+            await redis.aclose()
     if prepared.provider.check is None:  # a generic API: only a refusal or a crash counts
         problem = f"HTTP {status}" if status in (401, 403) or status >= 500 else None
     else:
@@ -417,6 +431,7 @@ async def check_connection(
         problem = error_of(status, body) if error_of else None
     if problem:
         return redact.scrub_text(problem, prepared.forms), "", ""
-    account = prepared.provider.account_of(body) if prepared.provider.account_of else ""
+    account_of = prepared.provider.account_of
+    account = account_of(body) if account_of and isinstance(body, dict) else ""
     account_id = str(body.get("sub", "")) if isinstance(body, dict) else ""
     return None, redact.scrub_text(account, prepared.forms), account_id

@@ -6,6 +6,7 @@ rate limit, approval, redaction — happens in `services.integrations.proxy`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -18,13 +19,16 @@ from services.tools.base import ToolContext, ToolSpec
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
-def tool_name(action: str, connection_name: str, *, qualify: bool) -> str:
-    """OpenAI-style function names allow [a-zA-Z0-9_-]{1,64}; the connection is added only
-    when one agent holds the same action on two connections."""
+def tool_name(action: str, connection_name: str, connection_id: str, *, qualify: bool) -> str:
+    """OpenAI-style function names allow [a-zA-Z0-9_-]{1,64}. The plain action name is used
+    unless it would clash (the same action on two connections, or a built-in tool of that
+    name); then the connection's name and a short hash of its id keep every name distinct."""
     base = action.replace(".", "_")
-    if qualify:
-        base += "__" + _NOT_NAME.sub("_", connection_name.lower()).strip("_")
-    return base[:64]
+    if not qualify:
+        return base
+    tag = hashlib.sha256(connection_id.encode()).hexdigest()[:6]
+    slug = _NOT_NAME.sub("_", connection_name.lower()).strip("_")[:30]
+    return f"{base}__{slug}_{tag}"[:64]
 
 
 class IntegrationAction:

@@ -69,13 +69,20 @@ def _integration_tools(config: AgentConfig) -> dict[str, Tool]:
     counts: dict[str, int] = {}
     for ref in refs:
         counts[ref.name] = counts.get(ref.name, 0) + 1
+    builtins = {r.name for r in config.tools if r.kind == "builtin"} | {"knowledge_search"}
     tools: dict[str, Tool] = {}
     for ref in refs:
         action = find_action(str(ref.settings.get("provider", "")), ref.name)
         if action is None:
             continue
         connection_name = str(ref.settings.get("connection_name") or "connection")
-        name = tool_name(ref.name, connection_name, qualify=counts[ref.name] > 1)
+        plain = ref.name.replace(".", "_")
+        name = tool_name(
+            ref.name,
+            connection_name,
+            str(ref.settings["connection"]),
+            qualify=counts[ref.name] > 1 or plain in builtins,
+        )
         tools[name] = IntegrationAction(
             action,
             str(ref.settings["connection"]),

@@ -3,9 +3,10 @@ and a connect helper that goes through the real OAuth callback route."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -14,7 +15,7 @@ from agent_platform.api import create_api
 from agent_platform.models import AuditEntry, Integration
 from agent_platform.redis_client import get_redis
 from services.access import Actor
-from services.integrations import connections
+from services.integrations import connections, sign_in
 
 CLIENTS = {
     "slack": ("slack-client-id", "slack-client-secret"),
@@ -35,19 +36,30 @@ def provider_env(monkeypatch: Any, fakes: dict[str, Any]) -> None:
     get_settings.cache_clear()
 
 
-def callback(fake: Any, authorize_url: str) -> tuple[int, str]:
-    """Click Allow at the fake provider, then follow its redirect into our real callback
-    route; returns (status, Location)."""
-    back = urlsplit(fake.approve(authorize_url))
-    client = TestClient(create_api())
-    response = client.get(f"{back.path}?{back.query}", follow_redirects=False)
-    return response.status_code, response.headers.get("location", "")
+def callback(fake: Any, authorize_url: str, actor: Actor, *, deny: bool = False) -> str:
+    """Click Allow (or Deny) at the fake provider, follow its redirect into our real callback
+    route, then finish on the Integrations page's behalf as `actor`; returns the connection
+    name. Raises the DomainError the page would show."""
+    back = urlsplit(fake.deny(authorize_url) if deny else fake.approve(authorize_url))
+    response = TestClient(create_api()).get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert response.status_code == 303
+    location = urlsplit(response.headers["location"])
+    assert location.path == "/integrations"
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    return asyncio.run(
+        sign_in.complete(
+            actor,
+            get_redis(),
+            state=query.get("oauth_state", ""),
+            code=query.get("oauth_code", ""),
+            error=query.get("oauth_error", ""),
+        )
+    )
 
 
 def connect(session: Session, actor: Actor, fake: Any, provider: str) -> Integration:
     url = connections.start_sign_in(session, actor, get_redis(), provider_key=provider)
-    status, location = callback(fake, url)
-    assert status == 303 and "connected=" in location, location
+    callback(fake, url, actor)
     session.expire_all()
     row = session.exec(
         select(Integration).where(

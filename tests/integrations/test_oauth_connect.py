@@ -9,13 +9,15 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from agent_platform.api import create_api
 from agent_platform.models import AuditEntry, Integration, IntegrationStatus, Role, StoredSecret
 from agent_platform.redis_client import get_redis
 from services import secrets
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from services.integrations import connections, credentials, oauth, proxy
+from services.integrations import connections, credentials, oauth, proxy, sign_in
 from services.integrations.providers import get_provider
 from tests.factories import add_member, make_user, personal_actor
 from tests.integrations.helpers import callback, connect
@@ -49,26 +51,42 @@ def test_slack_sign_in_stores_tokens_only_in_the_secret_store(session, fakes) ->
     assert audit.details["provider"] == "slack"
 
 
-def test_callback_state_is_single_use_and_must_exist(session, fakes) -> None:
+def test_callback_only_forwards_and_state_is_single_use(session, fakes) -> None:
     slack = fakes["slack"]
     actor = personal_actor(session, make_user(session))
     session.commit()
     url = connections.start_sign_in(session, actor, get_redis(), provider_key="slack")
     back = urlsplit(slack.approve(url))
-    from fastapi.testclient import TestClient
-
-    from agent_platform.api import create_api
-
-    client = TestClient(create_api())
-    first = client.get(f"{back.path}?{back.query}", follow_redirects=False)
-    replay = client.get(f"{back.path}?{back.query}", follow_redirects=False)
-    forged = client.get(f"{back.path}?code=abc&state=forged", follow_redirects=False)
-    assert "connected=" in first.headers["location"]
-    for response in (replay, forged):
-        assert response.status_code == 303
-        assert "error=" in response.headers["location"]
-        assert "expired+or+was+already+used" in response.headers["location"]
+    response = TestClient(create_api()).get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/integrations?oauth_state=")
+    assert session.exec(select(Integration)).all() == []  # the route itself stores nothing
+    query = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+    name = asyncio.run(
+        sign_in.complete(actor, get_redis(), state=query["oauth_state"], code=query["oauth_code"])
+    )
+    assert name == "Slack"
+    for state in (query["oauth_state"], "forged"):  # replayed, or never issued
+        with pytest.raises(Invalid, match="expired or was already used"):
+            asyncio.run(sign_in.complete(actor, get_redis(), state=state, code="abc"))
     assert len(session.exec(select(Integration)).all()) == 1
+
+
+def test_a_sign_in_cannot_be_finished_by_someone_else(session, fakes) -> None:
+    """Login CSRF: an attacker sends a victim the authorize link of a flow the attacker
+    started. The victim's grant must not land in the attacker's organization."""
+    google = fakes["google"]
+    attacker = personal_actor(session, make_user(session))
+    victim = personal_actor(session, make_user(session))
+    _colleague_user, colleague = add_member(session, attacker.org_id, role=Role.ADMIN)
+    session.commit()
+    exchanges = google.exchange_count
+    for finisher in (victim, colleague):
+        url = connections.start_sign_in(session, attacker, get_redis(), provider_key="google")
+        with pytest.raises(Forbidden, match="started by someone else"):
+            callback(google, url, finisher)
+    assert session.exec(select(Integration)).all() == []
+    assert google.exchange_count == exchanges  # the code was never even redeemed
 
 
 def test_denied_consent_and_wrong_verifier_create_nothing(session, fakes) -> None:
@@ -76,13 +94,8 @@ def test_denied_consent_and_wrong_verifier_create_nothing(session, fakes) -> Non
     actor = personal_actor(session, make_user(session))
     session.commit()
     url = connections.start_sign_in(session, actor, get_redis(), provider_key="slack")
-    back = urlsplit(slack.deny(url))
-    from fastapi.testclient import TestClient
-
-    from agent_platform.api import create_api
-
-    response = TestClient(create_api()).get(f"{back.path}?{back.query}", follow_redirects=False)
-    assert "did+not+grant+access" in response.headers["location"]
+    with pytest.raises(Invalid, match="did not grant access"):
+        callback(slack, url, actor, deny=True)
 
     # a flow whose PKCE verifier does not match the challenge: the provider refuses
     url = connections.start_sign_in(session, actor, get_redis(), provider_key="slack")
@@ -239,8 +252,7 @@ def test_reconnect_keeps_the_connection_and_replaces_tokens(session, fakes) -> N
     row = connect(session, actor, github, "github")
     old = credentials.load(session, row)["access_token"]
     url = connections.start_sign_in(session, actor, get_redis(), integration_id=row.id)
-    status, location = callback(github, url)
-    assert status == 303 and "connected=" in location
+    assert callback(github, url, actor) == "GitHub"
     session.expire_all()
     rows = session.exec(select(Integration)).all()
     assert [r.id for r in rows] == [row.id]
@@ -274,8 +286,7 @@ def test_generic_oauth2_with_user_given_endpoints(session, fakes) -> None:
     assert credentials.load(session, row) == {"client_secret": google.client_secret}
     url = connections.start_sign_in(session, actor, get_redis(), integration_id=row.id)
     assert url.startswith(google.base_url + "/o/oauth2/v2/auth?")
-    status, location = callback(google, url)
-    assert status == 303 and "connected=my-api" in location
+    assert callback(google, url, actor) == "my-api"
     session.expire_all()
     row = session.get(Integration, row.id)
     blob = credentials.load(session, row)

@@ -4,6 +4,7 @@ connection with user-given endpoints. One action, `http.request`, confined to th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from services.integrations.catalog import (
     Action,
@@ -16,9 +17,25 @@ from services.integrations.catalog import (
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
+def _confined(path: str) -> bool:
+    """True when `path` cannot leave the base URL, however a server decodes it: no scheme, no
+    `.`/`..` segment even percent-encoded (decoded repeatedly), no backslash, `;` or encoded
+    slash that some servers and proxies normalise into a path separator."""
+    part = path.split("?", 1)[0]
+    if "://" in path or part.startswith("//"):
+        return False
+    lowered = part.lower()
+    if any(bad in lowered for bad in ("\\", ";", "%2f", "%5c", "%00")):
+        return False
+    previous = None
+    while previous != part:
+        previous, part = part, unquote(part)
+    return not any(segment in (".", "..") for segment in part.split("/"))
+
+
 def _request(args: dict[str, Any], _settings: dict[str, Any]) -> ApiRequest:
     path = str(args.get("path") or "/")
-    if "://" in path or path.startswith("//") or ".." in path.split("?")[0].split("/"):
+    if not _confined(path):
         raise ValueError("'path' must be a path under the connection's base URL, like /v1/items")
     method = str(args.get("method") or "GET").upper()
     if method not in METHODS:
