@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import empty_state, error_callout, field, shell
+from state.agents import SORTS, STATUSES
 from state.agents import AgentEditorState as E
 from state.agents import AgentsState as A
 
@@ -36,6 +37,25 @@ def _grant_row(g: rx.Var) -> rx.Component:
     )
 
 
+def _template_card(t: rx.Var) -> rx.Component:
+    return rx.radio_cards.item(
+        rx.hstack(
+            rx.icon(t["icon"], size=20),
+            rx.vstack(
+                rx.text(t["name"], weight="medium", size="2"),
+                rx.text(t["description"], size="1", color_scheme="gray"),
+                spacing="0",
+                align="start",
+            ),
+            align="center",
+            spacing="3",
+            width="100%",
+        ),
+        value=t["key"],
+        id="template-" + t["key"],
+    )
+
+
 def _create_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(rx.button(rx.icon("plus", size=16), "New agent", id="new-agent")),
@@ -44,15 +64,33 @@ def _create_dialog() -> rx.Component:
             error_callout(A.create_error, id_="create-agent-error"),
             rx.form(
                 rx.vstack(
+                    rx.text("Start from", size="2", weight="medium"),
+                    rx.radio_cards.root(
+                        rx.foreach(A.templates, _template_card),
+                        value=A.template,
+                        on_value_change=A.set_template,
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        width="100%",
+                    ),
                     field("Name", "name", A.create_fields, placeholder="Support assistant"),
                     field("Description", "description", A.create_fields),
                     field(
-                        "Model (<provider>/<model>)",
+                        "Model (<provider>/<model>; empty: your first configured model)",
                         "model",
                         A.create_fields,
                         placeholder="openai/gpt-4o-mini",
                     ),
-                    rx.text("Instructions", size="2", weight="medium"),
+                    rx.text(
+                        rx.cond(
+                            A.template == "blank",
+                            "Instructions",
+                            "Instructions (empty: the template's)",
+                        ),
+                        as_="label",
+                        html_for="instructions",
+                        size="2",
+                        weight="medium",
+                    ),
                     rx.text_area(name="instructions", id="instructions", rows="4", width="100%"),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
@@ -65,9 +103,76 @@ def _create_dialog() -> rx.Component:
                 on_submit=A.create,
                 reset_on_submit=False,
             ),
+            max_width="640px",
         ),
         open=A.create_open,
         on_open_change=A.set_create_open,
+    )
+
+
+def _delete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete ", A.delete_name, "?"),
+            rx.alert_dialog.description(
+                "The agent and its versions are deleted; this cannot be undone. Its runs are "
+                "kept and show as “(deleted agent)”. To keep it, archive it instead.",
+                size="2",
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", id="delete-cancel")),
+                rx.alert_dialog.action(
+                    rx.button(
+                        "Delete", color_scheme="red", on_click=A.confirm_delete, id="delete-confirm"
+                    )
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+        open=A.delete_id != "",
+        on_open_change=A.set_delete_open,
+    )
+
+
+def _actions(a: rx.Var) -> rx.Component:
+    """Row actions in a menu: a real button, then arrow keys and Enter (Radix menu)."""
+    archived = a["status"] == "archived"
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(
+                rx.icon("ellipsis", size=16),
+                variant="ghost",
+                size="1",
+                aria_label="Actions for " + a["name"],
+                id="agent-actions-" + a["id"],
+            )
+        ),
+        rx.menu.content(
+            rx.menu.item(rx.icon("copy", size=14), "Duplicate", on_click=A.duplicate(a["id"])),
+            rx.cond(
+                archived,
+                rx.menu.item(
+                    rx.icon("archive-restore", size=14),
+                    "Unarchive",
+                    on_click=A.unarchive(a["id"]),
+                ),
+                rx.menu.item(rx.icon("archive", size=14), "Archive", on_click=A.archive(a["id"])),
+            ),
+            rx.cond(
+                A.can_delete,
+                rx.fragment(
+                    rx.menu.separator(),
+                    rx.menu.item(
+                        rx.icon("trash-2", size=14),
+                        "Delete…",
+                        color="red",
+                        on_click=A.ask_delete(a["id"], a["name"]),
+                    ),
+                ),
+            ),
+        ),
     )
 
 
@@ -76,67 +181,119 @@ def _agent_row(a: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.link(a["name"], href="/agent?id=" + a["id"], weight="medium"),
             rx.text(a["description"], size="1", color_scheme="gray"),
+            max_width="320px",
         ),
         rx.table.cell(rx.code(a["model"])),
         rx.table.cell(rx.badge(a["status"])),
-        rx.table.cell(a["updated"]),
+        rx.table.cell(rx.text(a["last_run"], size="2", white_space="nowrap")),
+        rx.table.cell(rx.text(a["updated"], size="2", white_space="nowrap")),
         rx.table.cell(
-            rx.link(
-                rx.button("Chat", size="1", variant="soft"), href="/playground?agent=" + a["id"]
+            rx.hstack(
+                rx.cond(
+                    a["status"] != "archived",
+                    rx.link(
+                        rx.button("Chat", size="1", variant="soft", tab_index=-1),
+                        href="/playground?agent=" + a["id"],
+                    ),
+                ),
+                _actions(a),
+                align="center",
+                spacing="2",
             )
+        ),
+    )
+
+
+def _toolbar() -> rx.Component:
+    return rx.flex(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="q",
+                    placeholder="Search agents",
+                    id="agent-search",
+                    default_value=A.search,
+                    aria_label="Search agents",
+                ),
+                rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
+            ),
+            on_submit=A.apply_search,
+            reset_on_submit=False,
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Status", id="status-filter"),
+            rx.select.content(
+                *[rx.select.item(s.capitalize(), value=s) for s in STATUSES],
+            ),
+            value=A.status_filter,
+            on_change=A.set_status_filter,
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Sort by", id="sort-agents"),
+            rx.select.content(
+                *[rx.select.item("Sort: " + label, value=key) for key, label in SORTS.items()],
+            ),
+            value=A.sort,
+            on_change=A.set_sort,
+        ),
+        rx.spacer(),
+        _create_dialog(),
+        spacing="3",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _agents_table() -> rx.Component:
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ["Agent", "Model", "Status", "Last run", "Edited", ""]
+                    ]
+                )
+            ),
+            rx.table.body(rx.foreach(A.rows, _agent_row)),
+            variant="surface",
+            width="100%",
+            id="agents-table",
+        ),
+        overflow_x="auto",
+        width="100%",
+    )
+
+
+def _empty() -> rx.Component:
+    return rx.cond(
+        A.filtered,
+        rx.vstack(
+            empty_state("search-x", "No agents match", "Try another search or status."),
+            rx.button("Clear filters", variant="soft", on_click=A.clear_filters),
+            align="center",
+            width="100%",
+        ),
+        empty_state(
+            "bot",
+            "No agents yet",
+            "Create an agent from a template or a blank one, give it a model and instructions, "
+            "and chat with it.",
         ),
     )
 
 
 def agents_page() -> rx.Component:
     return shell(
-        rx.flex(
-            rx.form(
-                rx.hstack(
-                    rx.input(name="q", placeholder="Search agents", id="agent-search"),
-                    rx.button("Search", type="submit", variant="soft"),
-                ),
-                on_submit=A.apply_search,
-            ),
-            rx.select(
-                ["active", "draft", "published", "archived"],
-                value=A.status_filter,
-                on_change=A.set_status_filter,
-            ),
-            rx.spacer(),
-            _create_dialog(),
-            spacing="3",
-            wrap="wrap",
-            width="100%",
-        ),
-        error_callout(A.error),
+        _toolbar(),
+        error_callout(A.error, id_="agents-error"),
         rx.box(height="16px"),
         rx.cond(
-            A.rows.length() == 0,
-            empty_state(
-                "bot",
-                "No agents yet",
-                "Create an agent, give it a model and instructions, and chat with it.",
-            ),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ["Agent", "Model", "Status", "Edited", ""]
-                            ]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(A.rows, _agent_row)),
-                    variant="surface",
-                    width="100%",
-                    id="agents-table",
-                ),
-                overflow_x="auto",
-            ),
+            ~A.loaded,
+            rx.center(rx.spinner(size="3"), padding="48px", id="agents-loading"),
+            rx.cond(A.rows.length() == 0, rx.cond(A.error == "", _empty()), _agents_table()),
         ),
-        rx.hstack(
+        rx.flex(
             rx.text(
                 A.total,
                 " agents · page ",
@@ -147,15 +304,30 @@ def agents_page() -> rx.Component:
                 color_scheme="gray",
             ),
             rx.spacer(),
-            rx.button(
-                "Previous", size="1", variant="soft", on_click=A.move(-1), disabled=A.page == 0
-            ),
-            rx.button(
-                "Next", size="1", variant="soft", on_click=A.move(1), disabled=A.page + 1 >= A.pages
+            rx.hstack(
+                rx.button(
+                    "Previous",
+                    size="1",
+                    variant="soft",
+                    on_click=A.move(-1),
+                    disabled=A.page == 0,
+                    id="agents-previous",
+                ),
+                rx.button(
+                    "Next",
+                    size="1",
+                    variant="soft",
+                    on_click=A.move(1),
+                    disabled=A.page + 1 >= A.pages,
+                    id="agents-next",
+                ),
             ),
             width="100%",
             margin_top="12px",
+            wrap="wrap",
+            gap="8px",
         ),
+        _delete_dialog(),
         title="Agents",
     )
 
@@ -336,18 +508,17 @@ def editor_page() -> rx.Component:
         ),
         on_submit=E.save,
         reset_on_submit=False,
-        key=E.agent_id + E.versions.length().to_string(),
+        key=E.agent_id + "-v" + E.current_version,
     )
     side = rx.vstack(
         rx.heading("Versions", size="3"),
-        rx.foreach(
-            E.versions,
-            lambda v: rx.hstack(
-                rx.badge("v", v["version"]),
-                rx.text(v["created"], size="1"),
-                rx.code(v["model"], size="1"),
-                spacing="2",
-            ),
+        rx.vstack(
+            rx.foreach(E.versions, _version_row),
+            spacing="2",
+            width="100%",
+            max_height="420px",
+            overflow_y="auto",
+            id="versions",
         ),
         rx.heading("Recent runs", size="3", margin_top="16px"),
         rx.cond(
@@ -361,7 +532,8 @@ def editor_page() -> rx.Component:
                 ),
             ),
         ),
-        min_width="220px",
+        min_width="240px",
+        max_width=rx.breakpoints(initial="100%", md="280px"),
         spacing="2",
     )
     return shell(
@@ -376,13 +548,8 @@ def editor_page() -> rx.Component:
                     "It may have been deleted, or belongs to another organization.",
                 ),
                 rx.vstack(
-                    rx.hstack(rx.heading(E.name, size="5", id="agent-name"), rx.badge(E.status)),
-                    rx.foreach(
-                        E.warnings,
-                        lambda w: rx.callout(
-                            w, icon="triangle-alert", color_scheme="amber", width="100%"
-                        ),
-                    ),
+                    _header(),
+                    _problems(),
                     error_callout(E.error, id_="agent-error"),
                     rx.flex(
                         rx.box(form, flex="1", min_width="0"),
@@ -391,10 +558,203 @@ def editor_page() -> rx.Component:
                         direction=rx.breakpoints(initial="column", md="row"),
                         width="100%",
                     ),
+                    _compare(),
                     spacing="4",
                     width="100%",
                 ),
             ),
         ),
         title="Agent",
+    )
+
+
+def _header() -> rx.Component:
+    published = E.status == "published"
+    return rx.flex(
+        rx.heading(E.name, size="5", id="agent-name"),
+        rx.badge(E.status, id="agent-status"),
+        rx.cond(
+            E.current_version != "", rx.badge("version ", E.current_version, variant="outline")
+        ),
+        rx.spacer(),
+        rx.link(
+            rx.button("Open canvas", variant="soft", size="2", tab_index=-1),
+            href="/builder?id=" + E.agent_id,
+            id="open-builder",
+        ),
+        rx.cond(
+            published,
+            rx.button(
+                "Unpublish", variant="soft", size="2", on_click=E.unpublish, id="unpublish-agent"
+            ),
+            rx.cond(
+                E.status != "archived",
+                rx.button(
+                    rx.icon("rocket", size=14),
+                    "Publish",
+                    size="2",
+                    on_click=E.publish,
+                    disabled=E.problems.length() > 0,
+                    id="publish-agent",
+                ),
+            ),
+        ),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _problems() -> rx.Component:
+    return rx.cond(
+        E.problems.length() > 0,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.vstack(
+                rx.text(
+                    rx.cond(
+                        E.status == "published",
+                        "Published, but it would not pass the publish check now:",
+                        "Not ready to publish:",
+                    ),
+                    weight="medium",
+                ),
+                rx.unordered_list(rx.foreach(E.problems, lambda p: rx.list_item(p))),
+                spacing="1",
+            ),
+            color_scheme="amber",
+            width="100%",
+            id="publish-problems",
+        ),
+    )
+
+
+def _version_row(v: rx.Var) -> rx.Component:
+    return rx.flex(
+        rx.badge("v", v["version"], variant=rx.cond(v["current"] == "yes", "solid", "soft")),
+        rx.vstack(
+            rx.text(v["author"], size="1", weight="medium", title=v["email"]),
+            rx.text(v["created"], " · ", v["model"], size="1", color_scheme="gray"),
+            spacing="0",
+            min_width="0",
+            flex="1",
+        ),
+        rx.cond(
+            v["current"] == "yes",
+            rx.text("current", size="1", color_scheme="gray"),
+            rx.button(
+                "Restore",
+                size="1",
+                variant="soft",
+                on_click=E.restore(v["version"]),
+                aria_label="Restore version " + v["version"],
+                id="restore-v" + v["version"],
+            ),
+        ),
+        spacing="2",
+        align="center",
+        width="100%",
+    )
+
+
+DIFF_COLORS = {"added": "grass", "removed": "red", "changed": "amber"}
+
+
+def _diff_cell(text: rx.Var) -> rx.Component:
+    return rx.table.cell(
+        rx.text(text, size="1", white_space="pre-wrap", word_break="break-word"),
+        max_width="420px",
+    )
+
+
+def _diff_row(r: rx.Var) -> rx.Component:
+    background = rx.match(
+        r["kind"],
+        *[(kind, rx.color(color, 3)) for kind, color in DIFF_COLORS.items()],
+        "transparent",
+    )
+    return rx.table.row(
+        rx.table.cell(
+            rx.code(r["path"], size="1"),
+            rx.cond(r["kind"] != "same", rx.text(r["kind"], size="1", color_scheme="gray")),
+        ),
+        _diff_cell(r["old"]),
+        _diff_cell(r["new"]),
+        background=background,
+        custom_attrs={"data-kind": r["kind"]},
+    )
+
+
+def _compare() -> rx.Component:
+    return rx.cond(
+        E.version_numbers.length() > 1,
+        rx.vstack(
+            rx.heading("Compare versions", size="3"),
+            rx.flex(
+                rx.select(
+                    E.version_numbers,
+                    value=E.diff_a,
+                    on_change=E.set_diff_a,
+                    aria_label="Older version",
+                    id="diff-a",
+                ),
+                rx.icon("arrow-right", size=16),
+                rx.select(
+                    E.version_numbers,
+                    value=E.diff_b,
+                    on_change=E.set_diff_b,
+                    aria_label="Newer version",
+                    id="diff-b",
+                ),
+                rx.button(
+                    rx.icon("git-compare", size=14),
+                    "Compare",
+                    variant="soft",
+                    on_click=E.compare,
+                    id="compare-versions",
+                ),
+                rx.checkbox(
+                    "Only changes",
+                    checked=E.diff_changes_only,
+                    on_change=E.set_diff_changes_only,
+                    id="diff-only-changes",
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.cond(
+                E.diff_old != "",
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Field"),
+                                rx.table.column_header_cell("Version ", E.diff_old),
+                                rx.table.column_header_cell("Version ", E.diff_new),
+                            )
+                        ),
+                        rx.table.body(
+                            rx.foreach(E.diff_rows, _diff_row),
+                            rx.cond(
+                                E.diff_rows.length() == 0,
+                                rx.table.row(
+                                    rx.table.cell("The two versions are the same.", col_span=3)
+                                ),
+                            ),
+                        ),
+                        size="1",
+                        variant="surface",
+                        width="100%",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                    id="diff-table",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+            id="compare",
+        ),
     )

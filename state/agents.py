@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import reflex as rx
 
 from agent_platform.models import AgentStatus
-from services import agents, runs
+from services import agent_templates, agents, runs
 from services.errors import DomainError
 from services.integrations import connections as integration_connections
 from services.integrations.providers import PROVIDERS
-from services.llm import providers
 from services.memory import list_collections
 from services.tools.registry import builtin_names
 from state.base import SessionState, form_text
 
 PAGE_SIZE = 20
+SORTS = {"last_run": "Last run", "edited": "Last edit", "name": "Name"}
+STATUSES = ["active", "draft", "published", "archived"]
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 class AgentsState(SessionState):
@@ -27,21 +41,39 @@ class AgentsState(SessionState):
     page: int = 0
     search: str = ""
     status_filter: str = "active"
-    loading: bool = False
+    sort: str = "edited"
+    loaded: bool = False
     error: str = ""
     create_error: str = ""
     create_fields: dict[str, str] = {}
     create_open: bool = False
+    template: str = agent_templates.BLANK
+    templates: list[dict[str, str]] = [
+        {"key": t.key, "name": t.name, "description": t.description, "icon": t.icon}
+        for t in agent_templates.TEMPLATES.values()
+    ]
+    delete_id: str = ""
+    delete_name: str = ""
 
     @rx.var
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
+
+    @rx.var
+    def filtered(self) -> bool:
+        """Whether an empty list means "nothing matches" rather than "no agents yet"."""
+        return self.search != "" or self.status_filter != "active"
+
+    @rx.var
+    def can_delete(self) -> bool:
+        return self.role in ("owner", "admin")
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
         if not self._load_identity():
             return rx.redirect("/login?next=/agents")
         self._refresh()
+        self.loaded = True
         return None
 
     def _refresh(self) -> None:
@@ -49,38 +81,51 @@ class AgentsState(SessionState):
         status = None if self.status_filter == "active" else AgentStatus(self.status_filter)
         try:
             with self.acting() as (session, _u, actor):
-                found, self.total = agents.list_agents(
+                found, self.total = agents.browse_agents(
                     session,
                     actor,
                     search=self.search,
                     status=status,
+                    sort=self.sort,
                     offset=self.page * PAGE_SIZE,
                     limit=PAGE_SIZE,
                 )
                 self.rows = [
                     {
-                        "id": str(a.id),
-                        "name": a.name,
-                        "description": a.description,
-                        "status": a.status.value,
-                        "model": a.config.get("model", ""),
-                        "updated": a.updated_at.strftime("%Y-%m-%d %H:%M"),
+                        "id": str(row.agent.id),
+                        "name": row.agent.name,
+                        "description": row.agent.description,
+                        "status": row.agent.status.value,
+                        "model": row.agent.config.get("model", ""),
+                        "updated": _when(row.agent.updated_at),
+                        "last_run": _when(row.last_run_at) or "never",
                     }
-                    for a in found
+                    for row in found
                 ]
         except DomainError as exc:
-            self.error = exc.message
+            self.rows, self.total, self.error = [], 0, exc.message
 
     @rx.event
     def apply_search(self, form: dict[str, str]) -> None:
-        self.search = form_text(form, "q", "")
+        self.search = form_text(form, "q", "").strip()
         self.page = 0
         self._refresh()
 
     @rx.event
     def set_status_filter(self, value: str) -> None:
-        self.status_filter = value
+        self.status_filter = value if value in STATUSES else "active"
         self.page = 0
+        self._refresh()
+
+    @rx.event
+    def set_sort(self, value: str) -> None:
+        self.sort = value if value in SORTS else "edited"
+        self.page = 0
+        self._refresh()
+
+    @rx.event
+    def clear_filters(self) -> None:
+        self.search, self.status_filter, self.page = "", "active", 0
         self._refresh()
 
     @rx.event
@@ -92,22 +137,25 @@ class AgentsState(SessionState):
     def set_create_open(self, value: bool) -> None:
         self.create_open = value
         self.create_error, self.create_fields = "", {}
+        self.template = agent_templates.BLANK
+
+    @rx.event
+    def set_template(self, key: str) -> None:
+        self.template = key if key in agent_templates.TEMPLATES else agent_templates.BLANK
 
     @rx.event
     def create(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.create_error, self.create_fields = "", {}
-        config = {
-            "model": form_text(form, "model", "").strip() or "openai/gpt-4o-mini",
-            "instructions": form_text(form, "instructions", "") or "You are a helpful assistant.",
-        }
         try:
             with self.acting() as (session, _u, actor):
-                agent = agents.create_agent(
+                agent = agent_templates.create_from_template(
                     session,
                     actor,
+                    self.template,
                     name=form_text(form, "name", ""),
                     description=form_text(form, "description", ""),
-                    config=config,
+                    model=form_text(form, "model", ""),
+                    instructions=form_text(form, "instructions", ""),
                 )
                 agent_id = str(agent.id)
         except DomainError as exc:
@@ -115,6 +163,48 @@ class AgentsState(SessionState):
             return None
         self.create_open = False
         return rx.redirect(f"/agent?id={agent_id}")
+
+    def _act(self, agent_id: str, action: Callable[..., object], done: str) -> rx.event.EventSpec:
+        """Run one library action on one agent; the list then shows the result."""
+        target = _uuid(agent_id)
+        try:
+            if target is None:
+                raise DomainError("Agent not found.")
+            with self.acting() as (session, _u, actor):
+                action(session, actor, target)
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        self._refresh()
+        if not self.rows and self.page > 0:  # the last row of the last page went away
+            self.page -= 1
+            self._refresh()
+        return rx.toast.success(done)
+
+    @rx.event
+    def duplicate(self, agent_id: str) -> rx.event.EventSpec:
+        return self._act(agent_id, agents.duplicate_agent, "Duplicated.")
+
+    @rx.event
+    def archive(self, agent_id: str) -> rx.event.EventSpec:
+        return self._act(agent_id, agents.archive_agent, "Archived.")
+
+    @rx.event
+    def unarchive(self, agent_id: str) -> rx.event.EventSpec:
+        return self._act(agent_id, agents.unarchive_agent, "Restored as a draft.")
+
+    @rx.event
+    def ask_delete(self, agent_id: str, name: str) -> None:
+        self.delete_id, self.delete_name = agent_id, name
+
+    @rx.event
+    def set_delete_open(self, value: bool) -> None:
+        if not value:
+            self.delete_id, self.delete_name = "", ""
+
+    @rx.event
+    def confirm_delete(self) -> rx.event.EventSpec:
+        agent_id, self.delete_id, self.delete_name = self.delete_id, "", ""
+        return self._act(agent_id, agents.delete_agent, "Deleted; its runs are kept.")
 
 
 def _split(value: str) -> list[str]:
@@ -137,7 +227,15 @@ class AgentEditorState(SessionState):
     available_grants: list[dict[str, str]] = []
     available_agents: list[dict[str, str]] = []
     versions: list[dict[str, str]] = []
-    warnings: list[str] = []
+    version_numbers: list[str] = []
+    current_version: str = ""
+    problems: list[str] = []  # why it cannot be published (services.agents.publish_problems)
+    diff_a: str = ""
+    diff_b: str = ""
+    diff_rows: list[dict[str, str]] = []
+    diff_old: str = ""  # the two versions of the table on screen ("" = no table)
+    diff_new: str = ""
+    diff_changes_only: bool = False
     error: str = ""
     field_errors: dict[str, str] = {}
     not_found: bool = False
@@ -157,6 +255,8 @@ class AgentEditorState(SessionState):
                 f"/login?next=/agent?id={self.router.url.query_parameters.get('id', '')}"
             )
         self.loaded, self.not_found, self.error, self.field_errors = False, False, "", {}
+        self.diff_a = self.diff_b = self.diff_old = self.diff_new = ""
+        self.diff_rows = []
         agent_id = self._id()
         if agent_id is None:
             self.not_found, self.loaded = True, True
@@ -220,23 +320,36 @@ class AgentEditorState(SessionState):
             self.available_agents = [
                 {"id": str(a.id), "name": a.name} for a in others if a.id != agent.id
             ]
-            self.available_tools = [n for n in builtin_names() if n != "knowledge_search"]
+            self.available_tools = [
+                n for n in builtin_names() if n != "knowledge_search" or n in self.tools
+            ]
             self.available_collections = [c.name for c in list_collections(session, actor)]
+            history = agents.version_history(session, actor, agent_id)
             self.versions = [
                 {
                     "version": str(v.version),
-                    "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
-                    "model": v.config.get("model", ""),
+                    "created": _when(v.created_at),
+                    "author": v.author_name or v.author_email or "(deleted user)",
+                    "email": v.author_email,
+                    "model": v.model,
+                    "current": "yes" if v.current else "",
                 }
-                for v in agents.list_versions(session, actor, agent_id)
+                for v in history
             ]
-            configured = providers.configured_names(session, actor.org_id)
-            self.warnings = [
-                f"No model provider named {ref.partition('/')[0]!r} is configured "
-                "(Settings → Model providers); runs will fail until it is."
-                for ref in config.model_chain
-                if ref.partition("/")[0] not in configured
-            ]
+            before, self.version_numbers = (
+                self.version_numbers,
+                [v["version"] for v in self.versions],
+            )
+            self.current_version = next((v["version"] for v in self.versions if v["current"]), "")
+            # a new version (first load, save, restore) preselects "previous → newest"
+            if before[:1] != self.version_numbers[:1] or not {self.diff_a, self.diff_b} <= set(
+                self.version_numbers
+            ):
+                numbers = self.version_numbers
+                self.diff_b = numbers[0] if numbers else ""
+                self.diff_a = numbers[1] if len(numbers) > 1 else self.diff_b
+                self.diff_rows, self.diff_old, self.diff_new = [], "", ""
+            self.problems = agents.publish_problems(session, actor, agent_id)
             found, _ = runs.list_runs(
                 session, actor, filters=runs.RunFilter(agent_id=agent_id), limit=5
             )
@@ -350,3 +463,83 @@ class AgentEditorState(SessionState):
         return rx.toast.success(
             f"Saved as version {saved}." if saved else "Saved (configuration unchanged)."
         )
+
+    @rx.event
+    def set_diff_a(self, value: str) -> None:
+        self.diff_a = value
+
+    @rx.event
+    def set_diff_b(self, value: str) -> None:
+        self.diff_b = value
+
+    @rx.event
+    def set_diff_changes_only(self, on: bool) -> rx.event.EventSpec | None:
+        self.diff_changes_only = bool(on)
+        return self._compare() if self.diff_old else None
+
+    @rx.event
+    def compare(self) -> rx.event.EventSpec | None:
+        return self._compare()
+
+    def _compare(self) -> rx.event.EventSpec | None:
+        agent_id = self._id()
+        try:
+            if agent_id is None or not (self.diff_a.isdigit() and self.diff_b.isdigit()):
+                raise DomainError("Choose two versions to compare.")
+            with self.acting() as (session, _u, actor):
+                rows = agents.diff_versions(
+                    session,
+                    actor,
+                    agent_id,
+                    int(self.diff_a),
+                    int(self.diff_b),
+                    include_same=not self.diff_changes_only,
+                )
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        self.diff_rows = [
+            {"path": r.path, "old": _display(r.old), "new": _display(r.new), "kind": r.kind}
+            for r in rows
+        ]
+        self.diff_old, self.diff_new = self.diff_a, self.diff_b
+        return None
+
+    def _change(self, action: Callable[..., object], done: str) -> rx.event.EventSpec:
+        """A change to the whole agent (restore, publish...), then the page shows it."""
+        agent_id = self._id()
+        self.error = ""
+        try:
+            if agent_id is None:
+                raise DomainError("Agent not found.")
+            with self.acting() as (session, _u, actor):
+                action(session, actor, agent_id)
+            self._fill(agent_id)
+        except DomainError as exc:
+            self.error = exc.message
+            return rx.toast.error(exc.message)
+        return rx.toast.success(done)
+
+    @rx.event
+    def restore(self, version: str) -> rx.event.EventSpec:
+        if not version.isdigit():
+            return rx.toast.error("Version not found.")
+        number = int(version)
+        return self._change(
+            lambda s, a, i: agents.restore_version(s, a, i, number),
+            f"Version {number} restored as the current version.",
+        )
+
+    @rx.event
+    def publish(self) -> rx.event.EventSpec:
+        return self._change(agents.publish_agent, "Published.")
+
+    @rx.event
+    def unpublish(self) -> rx.event.EventSpec:
+        return self._change(agents.unpublish_agent, "Unpublished: back to draft.")
+
+
+def _display(value: Any) -> str:
+    """A diff cell: text as it is, everything else as JSON; empty when absent."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
