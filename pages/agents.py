@@ -582,6 +582,11 @@ def _header() -> rx.Component:
             href="/builder?id=" + E.agent_id,
             id="open-builder",
         ),
+        rx.link(
+            rx.button("Dashboard", variant="soft", size="2", tab_index=-1),
+            href="/dashboard?agent=" + E.agent_id,
+            id="open-dashboard",
+        ),
         rx.cond(
             published,
             rx.button(

@@ -187,6 +187,7 @@ def builder_content() -> rx.Component:
             rx.spacer(),
             rx.link("Form editor", href="/agent?id=" + B.agent_id, size="2"),
             rx.link("Playground", href="/playground?agent=" + B.agent_id, size="2"),
+            rx.link("Dashboard", href="/dashboard?agent=" + B.agent_id, size="2"),
             rx.button("Save", on_click=B.save, id="builder-save", disabled=~B.dirty),
             spacing="3",
             align="center",

@@ -113,6 +113,15 @@ def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm,
     # the form editor shows the same agent: what the canvas shows is what runs
     page.goto(f"{app_server.url}/agent?id={agent_id}")
     expect(page.locator("#tool-calculator")).to_be_checked(timeout=20_000)
+    # the new version beside the previous one
+    expect(page.locator("#versions")).to_contain_text("2")
+    page.click("#compare-versions")
+    diff = page.locator("#diff-table")
+    expect(diff).to_contain_text("calculator", timeout=20_000)
+    expect(diff).to_contain_text("handbook")
+    expect(diff).to_contain_text("Version 1")
+    expect(diff).to_contain_text("Version 2")
+    page.screenshot(path=str(artifacts / "43-version-diff.png"), full_page=True)
 
     page.goto(f"{app_server.url}/builder?id={agent_id}")
     expect(page.locator("#builder-version")).to_have_text("version 2", timeout=30_000)
@@ -128,7 +137,18 @@ def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm,
     expect(page.locator("#test-panel")).to_contain_text("✓ calculator")
     page.screenshot(path=str(artifacts / "41-builder-test-panel.png"), full_page=True)
 
+    # the dashboard counts the run, for the organization and on the agent's own view
+    page.click("#nav-dashboard")
+    expect(page.locator("#stat-runs")).to_have_text("1", timeout=30_000)
+    expect(page.locator("#runs-chart")).to_be_visible()
+    page.screenshot(path=str(artifacts / "42-dashboard.png"), full_page=True)
+    page.goto(f"{app_server.url}/dashboard?agent={agent_id}")
+    expect(page.locator("#dashboard-agent-name")).to_have_text("Canvas agent", timeout=30_000)
+    expect(page.locator("#stat-runs")).to_have_text("1")
+
     # delete with the keyboard
+    page.goto(f"{app_server.url}/builder?id={agent_id}")
+    expect(page.locator("#builder-version")).to_have_text("version 2", timeout=30_000)
     page.locator('.react-flow__node[data-id="tool:calculator"]').click()
     expect(page.locator("#side-panel")).to_contain_text("calculator")
     page.keyboard.press("Delete")

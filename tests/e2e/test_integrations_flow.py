@@ -49,7 +49,7 @@ def test_connect_github_grant_an_action_approve_it_and_remove(
 
     # the provider's own consent page, on its own origin
     expect(page).to_have_title("GitHub — authorize", timeout=20_000)
-    assert page.url.startswith(fake_github.base_url + "/login/oauth/authorize?")
+    assert page.url.startswith(fake_github.base_url + "/login/oauth/authorize?"), page.url
     assert "code_challenge_method=S256" in page.url and "state=" in page.url
     page.screenshot(path=str(artifacts / "31-oauth-consent.png"), full_page=True)
     page.get_by_role("button", name="Allow").click()
