@@ -10,11 +10,12 @@ shows is exactly what runs.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agent_platform.models import Agent, AgentConfig
 from agent_platform.models.agent_config import MODEL_REF
@@ -270,8 +271,13 @@ def _loop_problem(target: str, context: Context) -> str | None:
     return None
 
 
-def context_for(session: Session, actor: Actor, agent_id: uuid.UUID) -> Context:
-    """Everything `problems` needs, read once per builder load (bounded: 500 agents)."""
+def context_for(
+    session: Session, actor: Actor, agent_id: uuid.UUID, targets: Iterable[str] = ()
+) -> Context:
+    """Everything `problems` needs. Names for the palette are bounded (500); the agents this
+    one hands off to (saved, or `targets` drawn on the canvas but not saved yet), and every
+    agent reachable from them, are always read, so a loop is found however large the
+    organization is."""
     from services import agents as agent_service
     from services.integrations import connections
     from services.integrations.providers import PROVIDERS
@@ -279,10 +285,34 @@ def context_for(session: Session, actor: Actor, agent_id: uuid.UUID) -> Context:
     from services.memory import list_collections
     from services.tools.registry import builtin_names
 
-    others = session.exec(
-        select(Agent.id, Agent.name, Agent.config).where(Agent.org_id == actor.org_id).limit(500)
-    ).all()
-    agent_service.get_agent(session, actor, agent_id)  # NotFound for another org's agent
+    agent = agent_service.get_agent(session, actor, agent_id)  # NotFound for another org's
+    names = dict(
+        session.exec(
+            select(Agent.id, Agent.name)
+            .where(Agent.org_id == actor.org_id)
+            .order_by(Agent.name)
+            .limit(500)
+        ).all()
+    )
+    hand_offs: dict[str, list[str]] = {str(agent.id): _hand_offs(agent.config)}
+    frontier = set(hand_offs[str(agent.id)]) | set(targets)
+    while frontier:  # breadth-first over hand-offs, one query per level
+        ids = []
+        for raw in frontier:
+            try:
+                ids.append(uuid.UUID(raw))
+            except ValueError:
+                hand_offs[raw] = []
+        rows = session.exec(
+            select(Agent.id, Agent.name, Agent.config).where(
+                Agent.org_id == actor.org_id, col(Agent.id).in_(ids)
+            )
+        ).all()
+        for other_id, name, config in rows:
+            names[other_id] = name
+            hand_offs[str(other_id)] = _hand_offs(config)
+        frontier = {n for found in hand_offs.values() for n in found} - set(hand_offs)
+    names[agent.id] = agent.name
     return Context(
         agent_id=str(agent_id),
         providers=providers.configured_names(session, actor.org_id),
@@ -292,13 +322,14 @@ def context_for(session: Session, actor: Actor, agent_id: uuid.UUID) -> Context:
             str(c.id): (c.name, c.provider) for c in connections.list_connections(session, actor)
         },
         actions={key: {a.name for a in p.actions} for key, p in PROVIDERS.items()},
-        agents={str(a_id): name for a_id, name, _config in others},
-        hand_offs={
-            str(a_id): [
-                str(t.get("name"))
-                for t in (config or {}).get("tools", [])
-                if isinstance(t, dict) and t.get("kind") == "agent"
-            ]
-            for a_id, _name, config in others
-        },
+        agents={str(a_id): name for a_id, name in names.items()},
+        hand_offs=hand_offs,
     )
+
+
+def _hand_offs(config: Any) -> list[str]:
+    return [
+        str(t.get("name"))
+        for t in (config or {}).get("tools", [])
+        if isinstance(t, dict) and t.get("kind") == "agent"
+    ]

@@ -97,8 +97,9 @@ class BuilderState(SessionState):
         self._check(context)
 
     def _context(self) -> agent_graph.Context:
+        targets = [n.name for n in Graph.model_validate(self._graph).nodes if n.kind == "agent"]
         with self.acting() as (session, _u, actor):
-            return agent_graph.context_for(session, actor, uuid.UUID(self.agent_id))
+            return agent_graph.context_for(session, actor, uuid.UUID(self.agent_id), targets)
 
     def _check(self, context: agent_graph.Context | None = None) -> None:
         context = context or self._context()

@@ -146,5 +146,24 @@ def test_context_reads_the_org_and_refuses_other_orgs(session) -> None:
     assert context.agents[str(helper.id)] == "Helper"
     assert context.hand_offs[str(router.id)] == [str(helper.id)]
     assert "calculator" in context.builtins
+    # helper → router closes a loop; the builder of router sees it on the helper node
+    agents.update_agent(
+        session,
+        actor,
+        helper.id,
+        name="Helper",
+        config={"tools": [{"kind": "agent", "name": str(router.id)}]},
+    )
+    session.commit()
+    graph = to_graph(agents.current_config(router), context)
+    found = problems(graph, context_for(session, actor, router.id))
+    assert found[f"agent:{helper.id}"] == "Helper hands off back to this agent: a loop."
+    # a hand-off drawn but not saved yet is followed too
+    third = agents.create_agent(
+        session, actor, name="Third", config={"tools": [{"kind": "agent", "name": str(router.id)}]}
+    )
+    session.commit()
+    drawn = context_for(session, actor, router.id, targets=[str(third.id)])
+    assert drawn.hand_offs[str(third.id)] == [str(router.id)]
     with pytest.raises(NotFound):
         context_for(session, other, router.id)
