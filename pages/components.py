@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from state.base import SessionState
@@ -185,4 +187,32 @@ def empty_state(icon: str, title: str, body: str) -> rx.Component:
         border=f"1px dashed {rx.color('gray', 6)}",
         border_radius="12px",
         width="100%",
+    )
+
+
+def confirm_dialog(
+    trigger: rx.Component,
+    title: str,
+    body: rx.Component | str,
+    on_confirm: Any,
+    *,
+    confirm_id: str,
+    confirm_label: str = "Delete",
+) -> rx.Component:
+    """A destructive action behind a trigger: it happens only after an explicit confirm."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(trigger),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(body),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
+                rx.alert_dialog.action(
+                    rx.button(confirm_label, color_scheme="red", on_click=on_confirm, id=confirm_id)
+                ),
+                justify="end",
+                spacing="3",
+                margin_top="16px",
+            ),
+        ),
     )

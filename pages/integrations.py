@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import empty_state, error_callout, field, shell
+from pages.components import confirm_dialog, empty_state, error_callout, field, shell
 from state.integrations import IntegrationsState as S
 
 
@@ -31,39 +31,20 @@ def _status(c: rx.Var) -> rx.Component:
 
 
 def _remove_button(c: rx.Var) -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(
-                "Remove",
-                color_scheme="red",
-                variant="soft",
-                size="1",
-                id=f"conn-remove-{c['name']}",
-            )
+    return confirm_dialog(
+        rx.button(
+            "Remove", color_scheme="red", variant="soft", size="1", id=f"conn-remove-{c['name']}"
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove connection"),
-            rx.alert_dialog.description(
-                "Remove ",
-                rx.code(c["name"]),
-                "? Its access is revoked at the provider where possible, and agents granted "
-                "its actions get a clear error until you grant another connection.",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Remove",
-                        color_scheme="red",
-                        on_click=S.remove(c["id"]),
-                        id="conn-remove-confirm",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
+        "Remove connection",
+        rx.fragment(
+            "Remove ",
+            rx.code(c["name"]),
+            "? Its access is revoked at the provider where possible, and agents granted "
+            "its actions get a clear error until you grant another connection.",
         ),
+        S.remove(c["id"]),
+        confirm_id="conn-remove-confirm",
+        confirm_label="Remove",
     )
 
 

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import empty_state, error_callout, field, shell
+from pages.components import confirm_dialog, empty_state, error_callout, field, shell
 from state.knowledge import ACCEPT, UPLOAD_ID
 from state.knowledge import KnowledgeState as S
 
 STATUS_COLOR = {"ready": "green", "processing": "amber", "failed": "red"}
-
-
-def _confirm(trigger: rx.Component, title: str, body: rx.Component, on_confirm, confirm_id: str):  # type: ignore[no-untyped-def]
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(trigger),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
-            rx.alert_dialog.description(body),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button("Delete", color_scheme="red", on_click=on_confirm, id=confirm_id)
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-        ),
-    )
-
-
 # --- left column: collections ----------------------------------------------------------------
 
 
@@ -195,7 +174,7 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 S.can_edit,
-                _confirm(
+                confirm_dialog(
                     rx.button(
                         "Delete",
                         size="1",
@@ -210,7 +189,7 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
                         "? Agents will no longer find its passages.",
                     ),
                     S.delete_document(d["id"]),
-                    "document-delete-confirm",
+                    confirm_id="document-delete-confirm",
                 ),
             )
         ),
@@ -344,7 +323,7 @@ def collection_detail() -> rx.Component:
             ),
             rx.cond(
                 S.can_edit,
-                _confirm(
+                confirm_dialog(
                     rx.button(
                         "Delete collection",
                         size="1",
@@ -359,7 +338,7 @@ def collection_detail() -> rx.Component:
                         " and all its documents? Agents that use it will find nothing.",
                     ),
                     S.delete_collection(S.selected_id),
-                    "collection-delete-confirm",
+                    confirm_id="collection-delete-confirm",
                 ),
             ),
             spacing="3",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import empty_state, error_callout, shell
+from pages.components import confirm_dialog, empty_state, error_callout, shell
 from state.providers import KIND_OPTIONS
 from state.providers import ProvidersState as S
 
@@ -161,39 +161,23 @@ def _status(p: rx.Var) -> rx.Component:
 
 
 def _delete_button(p: rx.Var) -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(
-                "Delete",
-                color_scheme="red",
-                variant="soft",
-                size="1",
-                id=f"provider-delete-{p['name']}",
-            )
+    return confirm_dialog(
+        rx.button(
+            "Delete",
+            color_scheme="red",
+            variant="soft",
+            size="1",
+            id=f"provider-delete-{p['name']}",
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete provider"),
-            rx.alert_dialog.description(
-                "Delete ",
-                rx.code(p["name"]),
-                " and its stored key? Agents that use its "
-                "models will fail until you pick another model.",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=S.delete(p["id"]),
-                        id="provider-delete-confirm",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
+        "Delete provider",
+        rx.fragment(
+            "Delete ",
+            rx.code(p["name"]),
+            " and its stored key? Agents that use its "
+            "models will fail until you pick another model.",
         ),
+        S.delete(p["id"]),
+        confirm_id="provider-delete-confirm",
     )
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import RunningApp
+from tests.e2e.journeys import add_scripted_provider, sign_up
 from tests.fakes.openai_server import ScriptedLLM
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -27,25 +27,8 @@ def test_library_and_versions(app_server: RunningApp, browser, llm, artifacts) -
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(app_server.url + "/register")
-    page.wait_for_selector("#register-submit")
-    page.fill("#name", "Lib")
-    page.fill("#email", "lib@example.com")
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("#register-submit")
-    expect(page.locator("#current-user-name")).to_have_text("Lib", timeout=20_000)
-    page.click("#nav-settings")
-    page.click("#to-providers")
-    page.click("#provider-add", timeout=20_000)
-    page.click("#provider_kind")
-    page.get_by_role("option", name="OpenAI-compatible server").click()
-    page.fill("#provider_name", "local")
-    page.fill("#provider_api_base", llm.base_url)
-    page.fill("#provider_api_key", "sk-scripted-0001")
-    page.fill("#provider_models", "gpt-a")
-    page.click("#provider-save")
-    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    sign_up(page, app_server.url, name="Lib", email="lib@example.com")
+    add_scripted_provider(page, llm.base_url, key="sk-scripted-0001", models="gpt-a")
 
     page.click("#nav-agents")
     expect(page.get_by_text("No agents yet")).to_be_visible(timeout=20_000)

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import RunningApp
+from tests.e2e.journeys import add_scripted_provider, sign_up
 from tests.fakes.openai_server import ScriptedLLM, Turn
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +39,10 @@ def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm,
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(app_server.url + "/register")
-    page.wait_for_selector("#register-submit")
-    page.fill("#name", "Bea")
-    page.fill("#email", "bea@example.com")
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("#register-submit")
-    expect(page.locator("#current-user-name")).to_have_text("Bea", timeout=20_000)
+    sign_up(page, app_server.url, name="Bea", email="bea@example.com")
 
     # a model provider and a knowledge collection to build with
-    page.click("#nav-settings")
-    page.click("#to-providers")
-    page.click("#provider-add", timeout=20_000)
-    page.click("#provider_kind")
-    page.get_by_role("option", name="OpenAI-compatible server").click()
-    page.fill("#provider_name", "local")
-    page.fill("#provider_api_base", llm.base_url)
-    page.fill("#provider_api_key", "sk-scripted-0003")
-    page.fill("#provider_models", "gpt-a")
-    page.click("#provider-save")
-    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    add_scripted_provider(page, llm.base_url, key="sk-scripted-0003", models="gpt-a")
     page.click("#nav-knowledge")
     page.fill("#collection_name", "handbook", timeout=20_000)
     page.click("#collection-create")

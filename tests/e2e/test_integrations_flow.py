@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import RunningApp
+from tests.e2e.journeys import add_scripted_provider, sign_up
 from tests.fakes.openai_server import ScriptedLLM, Turn
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +31,7 @@ def test_connect_github_grant_an_action_approve_it_and_remove(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(app_server.url + "/register")
-    page.wait_for_selector("#register-submit")
-    page.fill("#name", "Olga")
-    page.fill("#email", "olga@example.com")
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("#register-submit")
-    expect(page.locator("#current-user-name")).to_have_text("Olga", timeout=20_000)
+    sign_up(page, app_server.url, name="Olga", email="olga@example.com")
 
     page.click("#nav-integrations")
     expect(page.get_by_text("No connections yet")).to_be_visible(timeout=20_000)
@@ -80,17 +73,7 @@ def test_connect_github_grant_an_action_approve_it_and_remove(
         ),
         Turn(text="Issue filed."),
     )
-    page.click("#nav-settings")
-    page.click("#to-providers")
-    page.click("#provider-add", timeout=20_000)
-    page.click("#provider_kind")
-    page.get_by_role("option", name="OpenAI-compatible server").click()
-    page.fill("#provider_name", "local")
-    page.fill("#provider_api_base", llm.base_url)
-    page.fill("#provider_api_key", "sk-scripted-0002")
-    page.fill("#provider_models", "gpt-a")
-    page.click("#provider-save")
-    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    add_scripted_provider(page, llm.base_url, key="sk-scripted-0002", models="gpt-a")
     page.click("#nav-agents")
     page.click("#new-agent", timeout=20_000)
     page.fill("#name", "Triage")

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import RunningApp
+from tests.e2e.journeys import add_scripted_provider, sign_up
 from tests.fakes.openai_server import ScriptedLLM, Turn
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -29,27 +29,10 @@ def test_configure_provider_build_agent_and_chat(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    page.goto(app_server.url + "/register")
-    page.wait_for_selector("#register-submit")
-    page.fill("#name", "Carol")
-    page.fill("#email", "carol@example.com")
-    page.fill("#password", PASSWORD)
-    page.fill("#confirm", PASSWORD)
-    page.click("#register-submit")
-    expect(page.locator("#current-user-name")).to_have_text("Carol", timeout=20_000)
+    sign_up(page, app_server.url, name="Carol", email="carol@example.com")
 
     # 1. A provider pointing at the scripted OpenAI-compatible server.
-    page.click("#nav-settings")
-    page.click("#to-providers")
-    page.click("#provider-add", timeout=20_000)
-    page.click("#provider_kind")
-    page.get_by_role("option", name="OpenAI-compatible server").click()
-    page.fill("#provider_name", "local")
-    page.fill("#provider_api_base", llm.base_url)
-    page.fill("#provider_api_key", "sk-scripted-0001")
-    page.fill("#provider_models", "gpt-a, gpt-b")
-    page.click("#provider-save")
-    expect(page.locator("#providers-table")).to_contain_text("local", timeout=20_000)
+    add_scripted_provider(page, llm.base_url, key="sk-scripted-0001", models="gpt-a, gpt-b")
     expect(page.locator("#providers-table")).not_to_contain_text("sk-scripted-0001")
     page.click("#provider-test-local")
     expect(page.locator("#provider-status-local")).to_contain_text("OK", timeout=30_000)
