@@ -183,6 +183,33 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
     [screenToFlowPosition, report, onSelect]
   );
 
+  // Keyboard users cannot drag or draw an edge: Enter on a palette item adds the node below
+  // the others, already wired into the model.
+  const addWired = useCallback(
+    (item) => {
+      const id =
+        item.kind === "integration"
+          ? `integration:new-${Math.random().toString(36).slice(2, 10)}:${item.name}`
+          : `${item.kind}:${item.name}`;
+      if (latest.current.nodes.some((n) => n.id === id)) return;
+      const lowest = Math.max(0, ...latest.current.nodes.map((n) => n.position.y));
+      const node = {
+        id,
+        type: "agent",
+        position: { x: 40, y: lowest + 90 },
+        deletable: true,
+        data: { kind: item.kind, name: item.name, label: item.label, settings: item.settings || {} },
+      };
+      const nextNodes = [...latest.current.nodes, node];
+      const nextEdges = [...latest.current.edges, { id: `${id}->model`, source: id, target: "model" }];
+      setNodes(nextNodes);
+      setEdges(nextEdges);
+      report(nextNodes, nextEdges);
+      if (onSelect) onSelect(id);
+    },
+    [report, onSelect]
+  );
+
   const groups = useMemo(() => {
     const out = {};
     for (const item of palette || []) {
@@ -204,6 +231,14 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
                 data-palette={`${item.kind}:${item.name}`}
                 draggable={!readOnly}
                 tabIndex={0}
+                role="button"
+                aria-label={`Add ${item.label} (Enter adds it connected to the model)`}
+                onKeyDown={(event) => {
+                  if (!readOnly && (event.key === "Enter" || event.key === " ")) {
+                    event.preventDefault();
+                    addWired(item);
+                  }
+                }}
                 onDragStart={(event) => {
                   event.dataTransfer.setData("application/x-agent-node", JSON.stringify(item));
                   event.dataTransfer.effectAllowed = "move";

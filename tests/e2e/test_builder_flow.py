@@ -132,6 +132,14 @@ def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm,
     # delete with the keyboard
     page.goto(f"{app_server.url}/builder?id={agent_id}")
     expect(page.locator("#builder-version")).to_have_text("version 2", timeout=30_000)
+    # keyboard only: Enter on a palette item adds it already wired in; Delete removes a node
+    page.focus('[data-palette="tool:json_extract"]')
+    page.keyboard.press("Enter")
+    added = page.locator('.react-flow__node[data-id="tool:json_extract"]')
+    expect(added).to_be_visible(timeout=10_000)
+    expect(added).not_to_contain_text("Not connected")
+    page.keyboard.press("Escape")
+
     page.locator('.react-flow__node[data-id="tool:calculator"]').click()
     expect(page.locator("#side-panel")).to_contain_text("calculator")
     page.keyboard.press("Delete")
