@@ -220,8 +220,9 @@ def builder_content() -> rx.Component:
                     on_select=B.select,
                     key=B.graph_key.to_string(),
                 ),
-                height=["480px", "560px", "620px"],
-                flex="1",
+                height=["520px", "560px", "620px"],
+                flex=["none", "none", "1"],  # in the stacked (column) layout flex=1 would
+                # collapse the canvas to nothing
                 min_width="0",
                 width="100%",
                 border=f"1px solid {rx.color('gray', 6)}",

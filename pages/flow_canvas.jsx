@@ -59,6 +59,21 @@ function AgentNode({ id, data, selected }) {
 
 const nodeTypes = { agent: AgentNode };
 
+// Phone widths: the palette becomes a wrapping strip above the canvas instead of a column.
+function useNarrow() {
+  const query = "(max-width: 640px)";
+  const [narrow, setNarrow] = React.useState(
+    () => typeof window !== "undefined" && window.matchMedia(query).matches
+  );
+  useEffect(() => {
+    const media = window.matchMedia(query);
+    const onChange = () => setNarrow(media.matches);
+    media.addEventListener("change", onChange);
+    return () => media.removeEventListener("change", onChange);
+  }, []);
+  return narrow;
+}
+
 function toFlow(graph) {
   const nodes = (graph.nodes || []).map((n) => ({
     id: n.id,
@@ -95,6 +110,7 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
   const [nodes, setNodes, onNodesChange] = useNodesState(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
   const { screenToFlowPosition } = useReactFlow();
+  const narrow = useNarrow();
   const latest = useRef({ nodes, edges });
   latest.current = { nodes, edges };
 
@@ -219,10 +235,32 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
   }, [palette]);
 
   return (
-    <div style={{ display: "flex", width: "100%", height: "100%", gap: 8 }}>
-      <div className="ap-palette" style={{ width: 190, overflowY: "auto", fontSize: 12, flexShrink: 0 }}>
+    <div
+      style={{
+        display: "flex",
+        flexDirection: narrow ? "column" : "row",
+        width: "100%",
+        height: "100%",
+        gap: 8,
+      }}
+    >
+      <div
+        className="ap-palette"
+        style={
+          narrow
+            ? { maxHeight: 120, overflowY: "auto", fontSize: 12, flexShrink: 0 }
+            : { width: 190, overflowY: "auto", fontSize: 12, flexShrink: 0 }
+        }
+      >
         {Object.keys(groups).map((group) => (
-          <div key={group} style={{ marginBottom: 10 }}>
+          <div
+            key={group}
+            style={
+              narrow
+                ? { display: "flex", flexWrap: "wrap", gap: 4, alignItems: "center", marginBottom: 6 }
+                : { marginBottom: 10 }
+            }
+          >
             <div style={{ fontWeight: 600, color: "var(--gray-11, #666)", marginBottom: 4 }}>{group}</div>
             {groups[group].map((item) => (
               <div
@@ -258,7 +296,11 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
           </div>
         ))}
       </div>
-      <div style={{ flex: 1, height: "100%", minWidth: 0 }} onDrop={onDrop} onDragOver={onDragOver}>
+      <div
+        style={{ flex: 1, minHeight: 0, minWidth: 0 }}
+        onDrop={onDrop}
+        onDragOver={onDragOver}
+      >
         <ReactFlow
           nodes={shown}
           edges={edges}

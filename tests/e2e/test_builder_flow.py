@@ -145,5 +145,17 @@ def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm,
     page.keyboard.press("Delete")
     expect(page.locator('.react-flow__node[data-id="tool:calculator"]')).to_have_count(0)
     expect(page.locator("#builder-dirty")).to_be_visible()
+
+    # phone width: the panels stack under the canvas, nothing needs sideways scrolling
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{app_server.url}/builder?id={agent_id}")
+    expect(page.locator('.react-flow__node[data-id="model"]')).to_be_visible(timeout=30_000)
+    expect(page.locator("#builder-save")).to_be_visible()
+    expect(page.locator("#test-panel")).to_be_attached()
+    pane = page.locator("#canvas .react-flow__pane").bounding_box()
+    assert pane["width"] > 300 and pane["height"] > 300, pane  # a canvas, not a sliver
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    page.screenshot(path=str(artifacts / "44-builder-phone.png"), full_page=True)
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px at phone width"
     assert errors == []
     ctx.close()
