@@ -4,6 +4,7 @@ import reflex as rx
 
 from agent_platform.api import create_api
 from pages import (
+    agent_editor,
     agents,
     auth,
     builder,
@@ -17,7 +18,8 @@ from pages import (
     sections,
     settings,
 )
-from state.agents import AgentEditorState, AgentsState
+from state.agent_editor import AgentEditorState
+from state.agents import AgentsState
 from state.auth import AuthFormState
 from state.base import SessionState
 from state.builder import BuilderState
@@ -47,7 +49,7 @@ app.add_page(
     dashboard.dashboard_page, route="/dashboard", title="Dashboard", on_load=DashboardState.load
 )
 app.add_page(agents.agents_page, route="/agents", title="Agents", on_load=AgentsState.load)
-app.add_page(agents.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
+app.add_page(agent_editor.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
 app.add_page(builder.builder_page, route="/builder", title="Builder", on_load=BuilderState.load)
 app.add_page(
     playground.playground_page,

@@ -4,7 +4,7 @@ Why templates are built per organization instead of stored as fixed JSON: a usef
 depends on what the org has — a model it has configured, its knowledge collections, whether
 web search is set up on this install. A template never invents what does not exist (no
 made-up collection or agent ids); what is still missing shows up as a publish problem in the
-editor instead (see `agents.publish_problems`).
+editor instead (see `agent_publishing.publish_problems`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Agents and their immutable versions: every save of a changed config makes a new version.
 
-Also the agent library (list with last run, duplicate, archive, delete), version history with
-diffs and restore, and publishing — refused while the current config could not run.
+Also the agent library (list with last run, duplicate, archive, delete). Version history, diffs
+and restore live in `agent_versions`, publishing in `agent_publishing`; both build on this
+module (`get_agent`, `check_agent_tools`, `new_version`, `audit_agent`), never the reverse.
 """
 
 from __future__ import annotations
@@ -23,17 +24,15 @@ from agent_platform.models import (
     Integration,
     Role,
     ToolRef,
-    User,
 )
 from agent_platform.models.base import utcnow
-from services import agent_graph, audit
+from services import audit
 from services.access import Actor, require_role
 from services.errors import Invalid, NotFound
 from services.organizations import limits_for
 from services.validation import parse
 
 AgentSort = Literal["last_run", "edited", "name"]
-DiffKind = Literal["added", "removed", "changed", "same"]
 
 
 class AgentInput(BaseModel):
@@ -159,7 +158,7 @@ def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
         raise Invalid(f"Your plan allows {limits.max_agents} agents; archive one or upgrade.")
 
 
-def _check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> AgentConfig:
+def check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> AgentConfig:
     """Agent tools must name agents of this organization; their label follows the agent's name.
     Integration grants must name a connection of this organization and one of its provider's
     actions; the provider and connection name are copied in so a run needs no lookup."""
@@ -211,7 +210,9 @@ def _check_grant(session: Session, actor: Actor, ref: ToolRef) -> None:
     }
 
 
-def _new_version(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> AgentVersion:
+def new_version(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> AgentVersion:
+    """The one place a version is written (create, save, restore), so numbering and the agent's
+    copy of its current config cannot drift apart. Callers check the config first."""
     latest = session.exec(
         select(func.max(AgentVersion.version)).where(AgentVersion.agent_id == agent.id)
     ).one()
@@ -241,7 +242,7 @@ def create_agent(
 ) -> Agent:
     require_role(actor, Role.BUILDER)
     data = parse(AgentInput, {"name": name.strip(), "description": description})
-    parsed = _check_agent_tools(session, actor, validate_config(config or {}))
+    parsed = check_agent_tools(session, actor, validate_config(config or {}))
     _check_agent_limit(session, actor.org_id)
     agent = Agent(
         org_id=actor.org_id,
@@ -252,7 +253,7 @@ def create_agent(
     )
     session.add(agent)
     session.flush()
-    _new_version(session, actor, agent, parsed)
+    new_version(session, actor, agent, parsed)
     audit.record(
         session,
         "agent.created",
@@ -273,7 +274,15 @@ def update_agent(
     description: str | None = None,
     config: dict[str, Any] | None = None,
 ) -> tuple[Agent, AgentVersion | None]:
-    """Returns the agent and the new version, or None when the config did not change."""
+    """Returns the agent and the new version, or None when the config did not change.
+
+    A published agent must stay publishable, and that check is publishing's (it needs the
+    builder's graph rules). It is imported here, at call time, so that `agent_publishing` can
+    build on this module at import time without a cycle: the one call that goes "up" stays
+    local to the one function that needs it.
+    """
+    from services.agent_publishing import keep_publishable
+
     require_role(actor, Role.BUILDER)
     agent = get_agent(session, actor, agent_id)
     if name is not None or description is not None:
@@ -289,10 +298,10 @@ def update_agent(
         session.add(agent)
     version = None
     if config is not None:
-        parsed = _check_agent_tools(session, actor, validate_config(config))
+        parsed = check_agent_tools(session, actor, validate_config(config))
         if parsed.model_dump(mode="json") != agent.config:
-            _keep_publishable(session, actor, agent, parsed)
-            version = _new_version(session, actor, agent, parsed)
+            keep_publishable(session, actor, agent, parsed)
+            version = new_version(session, actor, agent, parsed)
     return agent, version
 
 
@@ -300,20 +309,10 @@ def current_config(agent: Agent) -> AgentConfig:
     return AgentConfig.model_validate(agent.config)
 
 
-def list_versions(session: Session, actor: Actor, agent_id: uuid.UUID) -> list[AgentVersion]:
-    get_agent(session, actor, agent_id)
-    return list(
-        session.exec(
-            select(AgentVersion)
-            .where(AgentVersion.agent_id == agent_id, AgentVersion.org_id == actor.org_id)
-            .order_by(col(AgentVersion.version).desc())
-        ).all()
-    )
-
-
-def _audit(
+def audit_agent(
     session: Session, actor: Actor, action: str, agent_id: uuid.UUID, **details: Any
 ) -> None:
+    """Every agent change is audited the same way (who, from where, which agent)."""
     audit.record(
         session,
         action,
@@ -335,7 +334,7 @@ def archive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
     agent.status = AgentStatus.ARCHIVED
     agent.archived_at = utcnow()
     session.add(agent)
-    _audit(session, actor, "agent.archived", agent.id)
+    audit_agent(session, actor, "agent.archived", agent.id)
     return agent
 
 
@@ -351,7 +350,7 @@ def unarchive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agen
     agent.archived_at = None
     agent.updated_at = utcnow()
     session.add(agent)
-    _audit(session, actor, "agent.unarchived", agent.id)
+    audit_agent(session, actor, "agent.unarchived", agent.id)
     return agent
 
 
@@ -363,7 +362,7 @@ def delete_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> None:
     session.add(agent)
     session.flush()
     session.delete(agent)
-    _audit(session, actor, "agent.deleted", agent_id, name=agent.name)
+    audit_agent(session, actor, "agent.deleted", agent_id, name=agent.name)
 
 
 def duplicate_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
@@ -378,316 +377,3 @@ def duplicate_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agen
         description=original.description,
         config=dict(original.config),
     )
-
-
-# --- versions ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: int
-    created_at: datetime
-    author_name: str  # empty when the author's account is gone
-    author_email: str
-    model: str
-    current: bool
-
-
-def version_history(
-    session: Session, actor: Actor, agent_id: uuid.UUID, *, limit: int = 50
-) -> list[VersionInfo]:
-    """Newest first, with who saved each version (one query, authors joined in)."""
-    agent = get_agent(session, actor, agent_id)
-    rows = session.exec(
-        select(AgentVersion, User.name, User.email)
-        .outerjoin(User, col(User.id) == AgentVersion.created_by_id)
-        .where(AgentVersion.agent_id == agent.id, AgentVersion.org_id == actor.org_id)
-        .order_by(col(AgentVersion.version).desc())
-        .limit(max(1, min(limit, 500)))
-    ).all()
-    return [
-        VersionInfo(
-            version=v.version,
-            created_at=v.created_at,
-            author_name=name or "",
-            author_email=email or "",
-            model=str(v.config.get("model", "")),
-            current=v.id == agent.current_version_id,
-        )
-        for v, name, email in rows
-    ]
-
-
-def get_version(session: Session, actor: Actor, agent_id: uuid.UUID, number: int) -> AgentVersion:
-    agent = get_agent(session, actor, agent_id)
-    version = session.exec(
-        select(AgentVersion).where(
-            AgentVersion.agent_id == agent.id,
-            AgentVersion.org_id == actor.org_id,
-            AgentVersion.version == number,
-        )
-    ).first()
-    if version is None:
-        raise NotFound(f"Version {number} not found.")
-    return version
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    path: str  # dotted, e.g. "memory.window", "tools[builtin:calculator]"
-    old: Any  # None when the field is absent on that side
-    new: Any
-    kind: DiffKind
-
-
-def _tool_key(tool: dict[str, Any]) -> str:
-    """Tools are a set, compared by (kind, name); a grant also names its connection, since
-    the same action may be granted on two connections."""
-    key = f"{tool.get('kind', 'builtin')}:{tool.get('name', '')}"
-    if tool.get("kind") == "integration":
-        settings = tool.get("settings") or {}
-        key += f"@{settings.get('connection_name') or settings.get('connection', '')}"
-    return key
-
-
-# settings copied in at save time (labels, names): already in a tool's summary row
-COPIED = {"label", "provider", "connection_name"}
-
-
-def _tool_summary(tool: dict[str, Any]) -> str:
-    settings = tool.get("settings") or {}
-    if tool.get("kind") == "agent":
-        return f"hand-off to {settings.get('label') or tool.get('name')}"
-    if tool.get("kind") == "integration":
-        return f"{tool.get('name')} on {settings.get('connection_name') or 'a connection'}"
-    return str(tool.get("name", ""))
-
-
-def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Leaves by dotted path; lists stay one value (except tools, keyed by (kind, name)),
-    None leaves are left out so "not set" and "absent" read the same."""
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), item)
-        elif value is not None:
-            flat[prefix] = value
-
-    for key, value in config.items():
-        if key == "tools" and isinstance(value, list):
-            for tool in value:
-                path = f"tools[{_tool_key(tool)}]"
-                while path in flat:  # the same tool listed twice stays visible
-                    path += "+"
-                flat[path] = _tool_summary(tool)
-                settings = tool.get("settings") or {}
-                walk(f"{path}.settings", {k: v for k, v in settings.items() if k not in COPIED})
-        else:
-            walk(key, value)
-    return flat
-
-
-def diff_configs(
-    old: dict[str, Any], new: dict[str, Any], *, include_same: bool = False
-) -> list[DiffRow]:
-    """Rows in config field order (then by path); unchanged ones only with `include_same`,
-    for a side-by-side view of the whole config."""
-    before, after = flatten_config(old), flatten_config(new)
-    fields = list(AgentConfig.model_fields)
-
-    def rank(path: str) -> int:
-        head = path.split(".")[0].split("[")[0]
-        return fields.index(head) if head in fields else len(fields)
-
-    paths = sorted(before.keys() | after.keys(), key=lambda path: (rank(path), path))
-    rows: list[DiffRow] = []
-    for path in paths:
-        if path not in after:
-            rows.append(DiffRow(path, before[path], None, "removed"))
-        elif path not in before:
-            rows.append(DiffRow(path, None, after[path], "added"))
-        elif before[path] != after[path]:
-            rows.append(DiffRow(path, before[path], after[path], "changed"))
-        elif include_same:
-            rows.append(DiffRow(path, before[path], after[path], "same"))
-    return rows
-
-
-def diff_versions(
-    session: Session,
-    actor: Actor,
-    agent_id: uuid.UUID,
-    a: int,
-    b: int,
-    *,
-    include_same: bool = False,
-) -> list[DiffRow]:
-    """What changed from version `a` to version `b` of one agent (old = a, new = b)."""
-    old = get_version(session, actor, agent_id, a)
-    new = get_version(session, actor, agent_id, b)
-    return diff_configs(old.config, new.config, include_same=include_same)
-
-
-def restore_version(
-    session: Session, actor: Actor, agent_id: uuid.UUID, number: int
-) -> AgentVersion:
-    """Makes an old config current again as a NEW version: history is never rewritten, and
-    runs keep pointing at the versions they used. The old config is checked like any save
-    (a connection it granted may be gone since)."""
-    require_role(actor, Role.BUILDER)
-    agent = get_agent(session, actor, agent_id)
-    old = get_version(session, actor, agent_id, number)
-    parsed = _check_agent_tools(session, actor, validate_config(dict(old.config)))
-    if parsed.model_dump(mode="json") == agent.config:
-        raise Invalid(f"Version {number} is already the current configuration.")
-    _keep_publishable(session, actor, agent, parsed)
-    version = _new_version(session, actor, agent, parsed)
-    _audit(
-        session, actor, "agent.version_restored", agent.id, restored=number, version=version.version
-    )
-    return version
-
-
-# --- publishing -------------------------------------------------------------------------------
-
-
-def _agent_targets(config: dict[str, Any]) -> list[str]:
-    return [
-        str(t.get("name"))
-        for t in config.get("tools", [])
-        if isinstance(t, dict) and t.get("kind") == "agent"
-    ]
-
-
-def _publish_context(
-    session: Session, actor: Actor, agent: Agent, config: AgentConfig
-) -> tuple[agent_graph.Context, set[str]]:
-    """The builder's `Context`, with only the agents reachable by hand-offs read (however
-    many agents the org has), and the ids of those that are archived."""
-    from services.integrations import connections
-    from services.integrations.providers import PROVIDERS
-    from services.llm import providers
-    from services.memory import list_collections
-    from services.tools.registry import builtin_names
-
-    names: dict[str, str] = {str(agent.id): agent.name}
-    hand_offs: dict[str, list[str]] = {}
-    archived: set[str] = set()
-    asked: set[str] = {str(agent.id)}
-    frontier = {t.name for t in config.tools if t.kind == "agent"} - asked
-    while frontier:
-        asked |= frontier
-        ids: list[uuid.UUID] = []
-        for raw in frontier:
-            try:
-                ids.append(uuid.UUID(raw))
-            except ValueError:
-                continue
-        found = session.exec(
-            select(Agent.id, Agent.name, Agent.config, Agent.status).where(
-                Agent.org_id == actor.org_id, col(Agent.id).in_(ids)
-            )
-        ).all()
-        frontier = set()
-        for other_id, name, other_config, status in found:
-            key = str(other_id)
-            names[key] = name
-            hand_offs[key] = _agent_targets(other_config or {})
-            if status == AgentStatus.ARCHIVED:
-                archived.add(key)
-            frontier |= set(hand_offs[key]) - asked
-    context = agent_graph.Context(
-        agent_id=str(agent.id),
-        providers=providers.configured_names(session, actor.org_id),
-        builtins=set(builtin_names()),
-        collections={c.name for c in list_collections(session, actor)},
-        connections={
-            str(c.id): (c.name, c.provider) for c in connections.list_connections(session, actor)
-        },
-        actions={key: {a.name for a in p.actions} for key, p in PROVIDERS.items()},
-        agents=names,
-        hand_offs=hand_offs,
-    )
-    return context, archived
-
-
-def config_problems(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> list[str]:
-    """Why `config` could not be published for `agent`. The per-node rules are the builder's
-    (`agent_graph.problems`), so the canvas and this list never disagree; added here: a
-    knowledge search with nothing to search, and hand-offs to archived agents."""
-    context, archived = _publish_context(session, actor, agent, config)
-    graph = agent_graph.to_graph(config, context)
-    found = [
-        f"{graph.node(node_id).label if graph.node(node_id) else node_id}: {problem}"
-        for node_id, problem in agent_graph.problems(graph, context).items()
-    ]
-    names = {t.name for t in config.tools if t.kind == "builtin"}
-    if "knowledge_search" in names and not config.memory.collections:
-        found.append(
-            "Knowledge: this agent searches a knowledge base but has none; create a collection "
-            "(Knowledge) and tick it here."
-        )
-    for ref in config.tools:
-        if ref.kind == "agent" and ref.name in archived:
-            found.append(f"{context.agents[ref.name]}: this agent is archived; it cannot run.")
-    return found
-
-
-def publish_problems(session: Session, actor: Actor, agent_id: uuid.UUID) -> list[str]:
-    """Why the agent's current config cannot be published; empty when it can."""
-    agent = get_agent(session, actor, agent_id)
-    return config_problems(session, actor, agent, current_config(agent))
-
-
-def _keep_publishable(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> None:
-    """A published agent stays publishable: a change that would break it is refused rather
-    than silently unpublishing it; unpublish first to work on it as a draft."""
-    if agent.status != AgentStatus.PUBLISHED:
-        return
-    found = config_problems(session, actor, agent, config)
-    if found:
-        raise Invalid(
-            "This agent is published and the change would break it: "
-            + "; ".join(found)
-            + ". Fix that, or unpublish the agent first.",
-            fields={"config": "Not publishable"},
-        )
-
-
-def publish_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
-    require_role(actor, Role.BUILDER)
-    agent = get_agent(session, actor, agent_id)
-    if agent.status == AgentStatus.ARCHIVED:
-        raise Invalid("This agent is archived; unarchive it before publishing.")
-    found = publish_problems(session, actor, agent_id)
-    if found:
-        raise Invalid("Not ready to publish: " + "; ".join(found))
-    if agent.status != AgentStatus.PUBLISHED:
-        agent.status = AgentStatus.PUBLISHED
-        session.add(agent)
-        version = (
-            session.get(AgentVersion, agent.current_version_id)
-            if agent.current_version_id
-            else None
-        )
-        _audit(
-            session,
-            actor,
-            "agent.published",
-            agent.id,
-            version=version.version if version else None,
-        )
-    return agent
-
-
-def unpublish_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
-    require_role(actor, Role.BUILDER)
-    agent = get_agent(session, actor, agent_id)
-    if agent.status != AgentStatus.PUBLISHED:
-        raise Invalid("This agent is not published.")
-    agent.status = AgentStatus.DRAFT
-    session.add(agent)
-    _audit(session, actor, "agent.unpublished", agent.id)
-    return agent

@@ -14,7 +14,7 @@ from typing import Any
 import reflex as rx
 from pydantic import ValidationError
 
-from services import agent_graph, agents, runs
+from services import agent_graph, agent_versions, agents, runs
 from services.agent_graph import Graph
 from services.errors import DomainError
 from services.integrations.providers import PROVIDERS
@@ -83,7 +83,7 @@ class BuilderState(SessionState):
             context = agent_graph.context_for(session, actor, agent_id)
             config = agents.current_config(agent)
             self.agent_id, self.agent_name = str(agent.id), agent.name
-            versions = agents.list_versions(session, actor, agent_id)
+            versions = agent_versions.list_versions(session, actor, agent_id)
             self.version = str(versions[0].version) if versions else ""
         graph = agent_graph.to_graph(config, context)
         self.graph = graph.model_dump(mode="json")

@@ -21,7 +21,7 @@ from agent_platform.models import (
     Role,
 )
 from agent_platform.models.base import utcnow
-from services import agent_templates, agents, runs
+from services import agent_publishing, agent_templates, agent_versions, agents, runs
 from services.access import Actor
 from services.errors import Forbidden, Invalid, NotFound
 from services.llm import providers
@@ -141,21 +141,23 @@ class TestTemplates:
         AgentConfig.model_validate(template.config(facts))
         agent = agent_templates.create_from_template(session, actor, key, name=f"From {key}")
         assert agent.name == f"From {key}"
-        (version,) = agents.version_history(session, actor, agent.id)
+        (version,) = agent_versions.version_history(session, actor, agent.id)
         assert version.version == 1 and version.current
 
     def test_support_uses_the_orgs_collections_or_says_one_is_needed(self, session, actor):
         configure(session, actor)
         bare = agent_templates.create_from_template(session, actor, "support")
         assert agents.current_config(bare).memory.collections == []
-        assert any("has none" in p for p in agents.publish_problems(session, actor, bare.id))
+        assert any(
+            "has none" in p for p in agent_publishing.publish_problems(session, actor, bare.id)
+        )
         collections.create_collection(session, actor, name="handbook")
         session.flush()
         stocked = agent_templates.create_from_template(session, actor, "support", name="S2")
         config = agents.current_config(stocked)
         assert config.memory.collections == ["handbook"]
         assert config.model == "openai/gpt-4o-mini"  # the org's configured model
-        assert agents.publish_problems(session, actor, stocked.id) == []
+        assert agent_publishing.publish_problems(session, actor, stocked.id) == []
 
     def test_research_offers_web_search_only_when_available(self, session, actor):
         agent = agent_templates.create_from_template(session, actor, "research")
@@ -185,7 +187,7 @@ class TestLifecycle:
         copy = agents.duplicate_agent(session, actor, agent.id)
         assert copy.name == "Helper (copy)" and copy.id != agent.id
         assert copy.config == agent.config
-        (version,) = agents.version_history(session, actor, copy.id)
+        (version,) = agent_versions.version_history(session, actor, copy.id)
         assert version.version == 1
         long = make(session, actor, "x" * 120)
         assert len(agents.duplicate_agent(session, actor, long.id).name) == 120
@@ -196,7 +198,7 @@ class TestLifecycle:
         with pytest.raises(Invalid, match="archived"):
             runs.start_run(session, actor, agent.id, message="hi")
         with pytest.raises(Invalid, match="archived"):
-            agents.publish_agent(session, actor, agent.id)
+            agent_publishing.publish_agent(session, actor, agent.id)
         restored = agents.unarchive_agent(session, actor, agent.id)
         assert restored.status == AgentStatus.DRAFT and restored.archived_at is None
         assert len(audit_entries(session, "agent.archived")) == 1
@@ -230,7 +232,7 @@ class TestVersions:
         agent = make(session, actor)
         _user, bob = add_member(session, actor.org_id, role=Role.BUILDER, email="bob@example.com")
         agents.update_agent(session, bob, agent.id, config={"temperature": 0.1})
-        history = agents.version_history(session, actor, agent.id)
+        history = agent_versions.version_history(session, actor, agent.id)
         assert [(v.version, v.author_email, v.current) for v in history] == [
             (2, "bob@example.com", True),
             (1, "ada@example.com", False),
@@ -260,7 +262,7 @@ class TestVersions:
                 ],
             },
         )
-        rows = {r.path: r for r in agents.diff_versions(session, actor, agent.id, 1, 2)}
+        rows = {r.path: r for r in agent_versions.diff_versions(session, actor, agent.id, 1, 2)}
         assert (rows["temperature"].old, rows["temperature"].new) == (0.5, 0.2)
         assert rows["temperature"].kind == "changed"
         assert (rows["top_p"].kind, rows["top_p"].old, rows["top_p"].new) == ("added", None, 0.9)
@@ -269,16 +271,18 @@ class TestVersions:
         assert rows["tools[builtin:http_request]"].kind == "added"
         assert rows[f"tools[agent:{helper.id}]"].new == "hand-off to Billing"
         assert "model" not in rows  # unchanged rows only when asked for
-        full = agents.diff_versions(session, actor, agent.id, 1, 2, include_same=True)
+        full = agent_versions.diff_versions(session, actor, agent.id, 1, 2, include_same=True)
         assert next(r for r in full if r.path == "model").kind == "same"
         assert [r.path for r in full].index("model") < [r.path for r in full].index(
             "tools[builtin:http_request]"
         )
-        back = {r.path: r.kind for r in agents.diff_versions(session, actor, agent.id, 2, 1)}
+        back = {
+            r.path: r.kind for r in agent_versions.diff_versions(session, actor, agent.id, 2, 1)
+        }
         assert back["tools[builtin:calculator]"] == "added"
 
     def test_flatten_uses_dotted_paths_into_nested_json(self):
-        flat = agents.flatten_config(
+        flat = agent_versions.flatten_config(
             {
                 "output": {"format": "json", "json_schema": {"type": "object", "required": ["a"]}},
                 "memory": {"collections": ["a", "b"], "window": 3},
@@ -296,16 +300,16 @@ class TestVersions:
     def test_restore_creates_a_new_version_equal_to_the_old_one(self, session, actor):
         agent = make(session, actor, instructions="first")
         agents.update_agent(session, actor, agent.id, config={"instructions": "second"})
-        restored = agents.restore_version(session, actor, agent.id, 1)
-        first = agents.get_version(session, actor, agent.id, 1)
+        restored = agent_versions.restore_version(session, actor, agent.id, 1)
+        first = agent_versions.get_version(session, actor, agent.id, 1)
         assert restored.version == 3 and restored.config == first.config
         assert agent.current_version_id == restored.id and agent.config == first.config
         entry = audit_entries(session, "agent.version_restored")[0]
         assert entry.details == {"restored": 1, "version": 3}
         with pytest.raises(Invalid, match="already the current"):
-            agents.restore_version(session, actor, agent.id, 3)
+            agent_versions.restore_version(session, actor, agent.id, 3)
         with pytest.raises(NotFound):
-            agents.restore_version(session, actor, agent.id, 99)
+            agent_versions.restore_version(session, actor, agent.id, 99)
 
 
 def self_hand_off(session: Session, actor: Actor, agent: Agent) -> None:
@@ -319,32 +323,36 @@ class TestPublishing:
     def test_valid_agent_publishes_and_unpublishes_with_audit(self, session, actor):
         configure(session, actor)
         agent = make(session, actor)
-        assert agents.publish_problems(session, actor, agent.id) == []
-        assert agents.publish_agent(session, actor, agent.id).status == AgentStatus.PUBLISHED
+        assert agent_publishing.publish_problems(session, actor, agent.id) == []
+        assert (
+            agent_publishing.publish_agent(session, actor, agent.id).status == AgentStatus.PUBLISHED
+        )
         assert audit_entries(session, "agent.published")[0].details == {"version": 1}
-        assert agents.unpublish_agent(session, actor, agent.id).status == AgentStatus.DRAFT
+        assert (
+            agent_publishing.unpublish_agent(session, actor, agent.id).status == AgentStatus.DRAFT
+        )
         assert len(audit_entries(session, "agent.unpublished")) == 1
         with pytest.raises(Invalid, match="not published"):
-            agents.unpublish_agent(session, actor, agent.id)
+            agent_publishing.unpublish_agent(session, actor, agent.id)
 
     def test_refused_when_the_provider_is_not_configured(self, session, actor):
         configure(session, actor)
         agent = make(session, actor, fallback_models=["anthropic/claude-3-5-haiku"])
-        (problem,) = agents.publish_problems(session, actor, agent.id)
+        (problem,) = agent_publishing.publish_problems(session, actor, agent.id)
         assert problem.startswith("Model: ") and "'anthropic'" in problem
         with pytest.raises(Invalid, match="Not ready to publish: Model: No model provider"):
-            agents.publish_agent(session, actor, agent.id)
+            agent_publishing.publish_agent(session, actor, agent.id)
         assert agent.status == AgentStatus.DRAFT
 
     def test_refused_for_a_self_hand_off(self, session, actor):
         configure(session, actor)
         agent = make(session, actor, "Looper")
         self_hand_off(session, actor, agent)
-        assert agents.publish_problems(session, actor, agent.id) == [
+        assert agent_publishing.publish_problems(session, actor, agent.id) == [
             "Looper: An agent cannot hand off to itself."
         ]
         with pytest.raises(Invalid, match="hand off to itself"):
-            agents.publish_agent(session, actor, agent.id)
+            agent_publishing.publish_agent(session, actor, agent.id)
 
     def test_refused_for_a_hand_off_loop_through_another_agent(self, session, actor):
         configure(session, actor)
@@ -353,11 +361,11 @@ class TestPublishing:
         agents.update_agent(
             session, actor, a.id, config={"tools": [{"kind": "agent", "name": str(b.id)}]}
         )
-        assert agents.publish_problems(session, actor, a.id) == [
+        assert agent_publishing.publish_problems(session, actor, a.id) == [
             "B: B hands off back to this agent: a loop."
         ]
         with pytest.raises(Invalid, match="a loop"):
-            agents.publish_agent(session, actor, b.id)
+            agent_publishing.publish_agent(session, actor, b.id)
 
     def test_refused_for_unknown_tools_missing_connections_and_archived_targets(
         self, session, actor
@@ -382,7 +390,7 @@ class TestPublishing:
                 },
             ],
         )
-        assert agents.publish_problems(session, actor, agent.id) == []
+        assert agent_publishing.publish_problems(session, actor, agent.id) == []
         agents.archive_agent(session, actor, helper.id)
         session.delete(row)  # the connection is removed after the grant was saved
         # an old config naming a tool this install no longer has (as after an upgrade)
@@ -392,7 +400,7 @@ class TestPublishing:
         }
         session.add(agent)
         session.flush()
-        found = agents.publish_problems(session, actor, agent.id)
+        found = agent_publishing.publish_problems(session, actor, agent.id)
         assert any("Its connection no longer exists." in p for p in found)
         assert "teleport: Unknown tool 'teleport'." in found
         assert "Helper: this agent is archived; it cannot run." in found
@@ -400,7 +408,7 @@ class TestPublishing:
     def test_a_published_agent_refuses_a_change_that_would_break_it(self, session, actor):
         configure(session, actor)
         agent = make(session, actor, "Live")
-        agents.publish_agent(session, actor, agent.id)
+        agent_publishing.publish_agent(session, actor, agent.id)
         with pytest.raises(Invalid, match="published and the change would break it"):
             self_hand_off(session, actor, agent)
         with pytest.raises(Invalid, match="published"):
@@ -409,7 +417,7 @@ class TestPublishing:
             session, actor, agent.id, config={"model": "openai/gpt-4o"}
         )
         assert version is not None and version.version == 2
-        agents.unpublish_agent(session, actor, agent.id)
+        agent_publishing.unpublish_agent(session, actor, agent.id)
         self_hand_off(session, actor, agent)  # a draft may be broken while being worked on
 
     def test_viewers_may_not_publish(self, session, actor):
@@ -417,7 +425,7 @@ class TestPublishing:
         agent = make(session, actor)
         _user, viewer = add_member(session, actor.org_id, role=Role.VIEWER)
         with pytest.raises(Forbidden):
-            agents.publish_agent(session, viewer, agent.id)
+            agent_publishing.publish_agent(session, viewer, agent.id)
 
 
 ACTIONS: list[tuple[str, Callable[[Session, Actor, uuid.UUID], object]]] = [
@@ -425,13 +433,13 @@ ACTIONS: list[tuple[str, Callable[[Session, Actor, uuid.UUID], object]]] = [
     ("archive", agents.archive_agent),
     ("unarchive", agents.unarchive_agent),
     ("delete", agents.delete_agent),
-    ("history", agents.version_history),
-    ("version", lambda s, a, i: agents.get_version(s, a, i, 1)),
-    ("diff", lambda s, a, i: agents.diff_versions(s, a, i, 1, 1)),
-    ("restore", lambda s, a, i: agents.restore_version(s, a, i, 1)),
-    ("problems", agents.publish_problems),
-    ("publish", agents.publish_agent),
-    ("unpublish", agents.unpublish_agent),
+    ("history", agent_versions.version_history),
+    ("version", lambda s, a, i: agent_versions.get_version(s, a, i, 1)),
+    ("diff", lambda s, a, i: agent_versions.diff_versions(s, a, i, 1, 1)),
+    ("restore", lambda s, a, i: agent_versions.restore_version(s, a, i, 1)),
+    ("problems", agent_publishing.publish_problems),
+    ("publish", agent_publishing.publish_agent),
+    ("unpublish", agent_publishing.unpublish_agent),
 ]
 
 
@@ -440,7 +448,7 @@ def test_another_orgs_agent_is_not_found(session, actor, stranger, label, action
     configure(session, stranger)
     theirs = make(session, stranger, "Theirs")
     agents.update_agent(session, stranger, theirs.id, config={"temperature": 0.1})
-    agents.publish_agent(session, stranger, theirs.id)
+    agent_publishing.publish_agent(session, stranger, theirs.id)
     session.commit()
     with pytest.raises(NotFound):
         action(session, actor, theirs.id)
@@ -448,4 +456,4 @@ def test_another_orgs_agent_is_not_found(session, actor, stranger, label, action
     session.expire_all()
     left = session.get(Agent, theirs.id)
     assert left is not None and left.status == AgentStatus.PUBLISHED
-    assert len(agents.version_history(session, stranger, theirs.id)) == 2
+    assert len(agent_versions.version_history(session, stranger, theirs.id)) == 2

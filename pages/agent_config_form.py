@@ -1,0 +1,216 @@
+"""The editor's form over an agent's config: model, instructions, limits, tools, hand-offs,
+integration grants, knowledge, memory and output. Layout only; `AgentEditorState.save` reads it."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from state.agent_editor import AgentEditorState as E
+
+
+def _grant_row(g: rx.Var) -> rx.Component:
+    """One action on one connection: granted or not, and whether a person must approve."""
+    granted = E.grants.contains(g["key"])
+    return rx.flex(
+        rx.checkbox(
+            rx.text(g["action"], weight="medium"),
+            checked=granted,
+            on_change=lambda on: E.toggle_grant(g["key"], on),
+            id="grant-" + g["connection"] + "-" + g["action"],
+        ),
+        rx.text("on " + g["connection"], size="2", color_scheme="gray"),
+        rx.cond(
+            granted,
+            rx.checkbox(
+                "ask a person first",
+                checked=E.grant_approvals.contains(g["key"]),
+                on_change=lambda on: E.toggle_grant_approval(g["key"], on),
+                size="1",
+                id="approval-" + g["connection"] + "-" + g["action"],
+            ),
+        ),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _labeled(label: str, control: rx.Component, error_key: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        control,
+        rx.cond(
+            E.field_errors.contains(error_key),
+            rx.text(E.field_errors[error_key], color_scheme="red", size="1"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _input(label: str, key: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+    return _labeled(
+        label,
+        rx.input(name=key, id=f"cfg-{key}", default_value=E.form[key], width="100%", **props),
+        key,
+    )
+
+
+def config_form() -> rx.Component:
+    """Keyed by agent and version, so a save or restore re-renders it with the new values."""
+    return rx.form(
+        rx.vstack(
+            rx.grid(
+                _labeled(
+                    "Name",
+                    rx.input(name="name", default_value=E.name, id="cfg-name", width="100%"),
+                    "name",
+                ),
+                _labeled(
+                    "Description",
+                    rx.input(name="description", default_value=E.description, width="100%"),
+                    "description",
+                ),
+                _input("Model (<provider>/<model>)", "model"),
+                _input("Fallback models (comma-separated)", "fallback_models"),
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3",
+                width="100%",
+            ),
+            _labeled(
+                "Instructions ({{variables}} are filled from the run's input)",
+                rx.text_area(
+                    name="instructions",
+                    default_value=E.form["instructions"],
+                    rows="6",
+                    width="100%",
+                    id="cfg-instructions",
+                ),
+                "instructions",
+            ),
+            rx.grid(
+                _input("Temperature", "temperature"),
+                _input("Max output tokens", "max_output_tokens"),
+                _input("Max steps", "max_steps"),
+                _input("Timeout (s)", "timeout_seconds"),
+                columns=rx.breakpoints(initial="2", md="4"),
+                spacing="3",
+                width="100%",
+            ),
+            rx.heading("Tools", size="3"),
+            rx.flex(
+                rx.foreach(
+                    E.available_tools,
+                    lambda t: rx.checkbox(
+                        t,
+                        checked=E.tools.contains(t),
+                        on_change=lambda on: E.toggle_tool(t, on),
+                        id="tool-" + t,
+                    ),
+                ),
+                spacing="4",
+                wrap="wrap",
+            ),
+            rx.cond(
+                E.available_agents.length() > 0,
+                rx.vstack(
+                    rx.heading("Hand off to other agents", size="3"),
+                    rx.flex(
+                        rx.foreach(
+                            E.available_agents,
+                            lambda a: rx.checkbox(
+                                a["name"],
+                                checked=E.agent_tools.contains(a["id"]),
+                                on_change=lambda on: E.toggle_agent_tool(a["id"], on),
+                            ),
+                        ),
+                        spacing="4",
+                        wrap="wrap",
+                    ),
+                ),
+            ),
+            rx.heading("Integration actions", size="3"),
+            rx.cond(
+                E.available_grants.length() == 0,
+                rx.text(
+                    "No connections yet. ",
+                    rx.link("Connect a service", href="/integrations"),
+                    size="2",
+                ),
+                rx.vstack(
+                    rx.foreach(E.available_grants, _grant_row),
+                    spacing="2",
+                    width="100%",
+                    id="grants",
+                ),
+            ),
+            rx.heading("Knowledge", size="3"),
+            rx.cond(
+                E.available_collections.length() == 0,
+                rx.text(
+                    "No knowledge collections yet. ",
+                    rx.link("Create one", href="/knowledge"),
+                    size="2",
+                ),
+                rx.flex(
+                    rx.foreach(
+                        E.available_collections,
+                        lambda c: rx.checkbox(
+                            c,
+                            checked=E.collections.contains(c),
+                            on_change=lambda on: E.toggle_collection(c, on),
+                        ),
+                    ),
+                    spacing="4",
+                    wrap="wrap",
+                ),
+            ),
+            rx.grid(
+                _labeled(
+                    "Conversation memory",
+                    rx.select(
+                        ["on", "off"], name="conversation", default_value=E.form["conversation"]
+                    ),
+                    "memory",
+                ),
+                _input("Messages kept", "window"),
+                _labeled(
+                    "Output",
+                    rx.select(
+                        ["text", "json"],
+                        name="output_format",
+                        default_value=E.form["output_format"],
+                    ),
+                    "format",
+                ),
+                columns=rx.breakpoints(initial="1", md="3"),
+                spacing="3",
+                width="100%",
+            ),
+            _labeled(
+                "JSON schema of the answer (when output is json)",
+                rx.text_area(
+                    name="json_schema",
+                    default_value=E.form["json_schema"],
+                    rows="4",
+                    width="100%",
+                    font_family="monospace",
+                ),
+                "json_schema",
+            ),
+            rx.hstack(
+                rx.button("Save", type="submit", size="3", id="save-agent"),
+                rx.link(
+                    rx.button("Open playground", variant="soft", size="3", type="button"),
+                    href="/playground?agent=" + E.agent_id,
+                    id="open-playground",
+                ),
+                spacing="3",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=E.save,
+        reset_on_submit=False,
+        key=E.agent_id + "-v" + E.current_version,
+    )

@@ -1,0 +1,140 @@
+"""Agent editor page: header with publish, publish problems, the config form, versions and
+recent runs, and the comparison of two versions. Layout only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pages.agent_config_form import config_form
+from pages.agent_versions import compare_versions, version_row
+from pages.components import empty_state, error_callout, shell
+from state.agent_editor import AgentEditorState as E
+
+
+def _side() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Versions", size="3"),
+        rx.vstack(
+            rx.foreach(E.versions, version_row),
+            spacing="2",
+            width="100%",
+            max_height="420px",
+            overflow_y="auto",
+            id="versions",
+        ),
+        rx.heading("Recent runs", size="3", margin_top="16px"),
+        rx.cond(
+            E.recent_runs.length() == 0,
+            rx.text("No runs yet.", size="2", color_scheme="gray"),
+            rx.foreach(
+                E.recent_runs,
+                lambda r: rx.link(
+                    rx.hstack(rx.badge(r["status"]), rx.text(r["when"], size="1")),
+                    href="/run?id=" + r["id"],
+                ),
+            ),
+        ),
+        min_width="240px",
+        max_width=rx.breakpoints(initial="100%", md="280px"),
+        spacing="2",
+    )
+
+
+def editor_page() -> rx.Component:
+    return shell(
+        rx.cond(
+            ~E.loaded,
+            rx.center(rx.spinner(size="3"), padding="48px"),
+            rx.cond(
+                E.not_found,
+                empty_state(
+                    "bot-off",
+                    "Agent not found",
+                    "It may have been deleted, or belongs to another organization.",
+                ),
+                rx.vstack(
+                    _header(),
+                    _problems(),
+                    error_callout(E.error, id_="agent-error"),
+                    rx.flex(
+                        rx.box(config_form(), flex="1", min_width="0"),
+                        _side(),
+                        spacing="6",
+                        direction=rx.breakpoints(initial="column", md="row"),
+                        width="100%",
+                    ),
+                    compare_versions(),
+                    spacing="4",
+                    width="100%",
+                ),
+            ),
+        ),
+        title="Agent",
+    )
+
+
+def _header() -> rx.Component:
+    published = E.status == "published"
+    return rx.flex(
+        rx.heading(E.name, size="5", id="agent-name"),
+        rx.badge(E.status, id="agent-status"),
+        rx.cond(
+            E.current_version != "", rx.badge("version ", E.current_version, variant="outline")
+        ),
+        rx.spacer(),
+        rx.link(
+            rx.button("Open canvas", variant="soft", size="2", tab_index=-1),
+            href="/builder?id=" + E.agent_id,
+            id="open-builder",
+        ),
+        rx.link(
+            rx.button("Dashboard", variant="soft", size="2", tab_index=-1),
+            href="/dashboard?agent=" + E.agent_id,
+            id="open-dashboard",
+        ),
+        rx.cond(
+            published,
+            rx.button(
+                "Unpublish", variant="soft", size="2", on_click=E.unpublish, id="unpublish-agent"
+            ),
+            rx.cond(
+                E.status != "archived",
+                rx.button(
+                    rx.icon("rocket", size=14),
+                    "Publish",
+                    size="2",
+                    on_click=E.publish,
+                    disabled=E.problems.length() > 0,
+                    id="publish-agent",
+                ),
+            ),
+        ),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+        width="100%",
+    )
+
+
+def _problems() -> rx.Component:
+    return rx.cond(
+        E.problems.length() > 0,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.vstack(
+                rx.text(
+                    rx.cond(
+                        E.status == "published",
+                        "Published, but it would not pass the publish check now:",
+                        "Not ready to publish:",
+                    ),
+                    weight="medium",
+                ),
+                rx.unordered_list(rx.foreach(E.problems, lambda p: rx.list_item(p))),
+                spacing="1",
+            ),
+            color_scheme="amber",
+            width="100%",
+            id="publish-problems",
+        ),
+    )
