@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.openai_server import ScriptedLLM
-from tests.fakes.providers import EchoAPI, FakeGitHub, FakeGoogle, FakeSlack
+from tests.fakes.providers import EchoAPI, FakeGitHub, FakeGoogle, FakeLinkedIn, FakeSlack
 from tests.integrations.helpers import CLIENTS, provider_env
 
 
@@ -15,6 +15,7 @@ def fake_servers() -> Iterator[dict[str, object]]:
         "slack": FakeSlack(*CLIENTS["slack"], expires_in=3600),
         "github": FakeGitHub(*CLIENTS["github"]),
         "google": FakeGoogle(*CLIENTS["google"]),
+        "linkedin": FakeLinkedIn(*CLIENTS["linkedin"]),
         "echo": EchoAPI(),
     }
     for server in servers.values():

@@ -21,6 +21,7 @@ CLIENTS = {
     "slack": ("slack-client-id", "slack-client-secret"),
     "github": ("github-client-id", "github-client-secret"),
     "google": ("google-client-id", "google-client-secret"),
+    "linkedin": ("linkedin-client-id", "linkedin-client-secret"),
 }
 
 

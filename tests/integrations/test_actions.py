@@ -3,6 +3,7 @@ HTTP API; refusals outside the grant, approvals, rate limits and redaction."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -392,3 +393,27 @@ def test_rate_limit_per_connection(session, llm, fakes, monkeypatch) -> None:
     errors = [s.error for s in _tool_steps(run.id)]
     assert errors.count(None) == 2
     assert any(e and "limited to 2 calls a minute" in e for e in errors)
+
+
+def test_linkedin_post_as_the_connected_member(session, llm, fakes) -> None:
+    linkedin = fakes["linkedin"]
+    actor = org_with_provider(session, llm.base_url)
+    row = connect(session, actor, linkedin, "linkedin")
+    assert row.settings["account_id"] == linkedin.sub  # learnt from userinfo at connect
+    assert row.settings["account"] == linkedin.name
+    agent_id = make_agent(session, actor, tools=[grant(row, "linkedin.create_post")])
+    llm.script(
+        Turn(tool_calls=[_call("linkedin_create_post", {"text": "We shipped integrations."})]),
+        Turn(text="Posted."),
+    )
+    run, _ = execute(start(actor, agent_id))
+    (step,) = _tool_steps(run.id)
+    assert step.error is None and step.result["status"] == 201
+    post = linkedin.posts[-1]
+    assert post["author"] == f"urn:li:person:{linkedin.sub}"
+    assert post["commentary"] == "We shipped integrations." and post["visibility"] == "PUBLIC"
+    client, blob = connections.removal(session, actor, row.id)
+    from services.integrations import oauth
+
+    assert asyncio.run(oauth.revoke(client, blob)) is None
+    assert not linkedin.is_valid(blob["access_token"])
