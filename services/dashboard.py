@@ -25,26 +25,32 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
-from redis import RedisError
+from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionStep
 from agent_platform.models.base import utcnow
-from agent_platform.redis_client import get_redis
 from services.access import Actor
 from services.agents import get_agent
+from services.dashboard_cache import (
+    ACTIVE,
+    CACHE_TTL,
+    DAY,
+    HOUR,
+    Slice,
+    add,
+    cache_get,
+    cache_set,
+)
 from services.errors import Invalid
 
 logger = logging.getLogger(__name__)
 
 RangeKey = Literal["24h", "7d", "30d"]
 RANGE_KEYS: tuple[str, ...] = get_args(RangeKey)
-HOUR, DAY = 3600, 86400
 # range → (bucket width in seconds, number of buckets)
 _RANGES: dict[str, tuple[int, int]] = {"24h": (HOUR, 24), "7d": (DAY, 7), "30d": (DAY, 30)}
 PERCENTILES = (0.5, 0.95, 0.99)
-ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 FAILED = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
 # Cancelled runs were stopped by a person and active ones have no outcome yet: neither says
 # anything about how well the agent works, so the success rate leaves them out.
@@ -58,8 +64,6 @@ STEP_CLOCK_MARGIN = timedelta(hours=1)
 # A bucket is cached only once it ended this long ago, so a run created on a machine whose
 # clock is a little behind still lands in a bucket that is not cached yet.
 SETTLE = timedelta(minutes=5)
-# As long as a bucket can be read: an hour for a day (24 h view, today), a day for 30 days.
-CACHE_TTL = {HOUR: timedelta(hours=26), DAY: timedelta(days=31)}
 MICRO = Decimal("0.000001")
 
 
@@ -120,19 +124,6 @@ class DashboardData(BaseModel):
     failures: list[Failure]
 
 
-class Slice(BaseModel):
-    """The additive figures of one bucket's runs: what the cache stores, what totals sum."""
-
-    counts: dict[str, int] = {}
-    tokens: int = 0
-    cost: Decimal = Decimal(0)
-    agents: dict[str, tuple[int, Decimal]] = {}  # agent id ("" = deleted) → (runs, cost)
-    models: dict[str, tuple[int, int, Decimal]] = {}  # model ref → (calls, tokens, cost)
-
-    def settled(self) -> bool:
-        return not any(self.counts.get(s.value) for s in ACTIVE)
-
-
 @dataclass(frozen=True)
 class Window:
     since: datetime
@@ -185,7 +176,7 @@ def summary(
 
     total = Slice()
     for part in slices:
-        _add(total, part)
+        add(total, part)
     by_status = {s.value: total.counts.get(s.value, 0) for s in ExecutionStatus}
     decided = sum(by_status[s.value] for s in DECIDED)
     by_model = sorted(
@@ -254,19 +245,6 @@ def _runs_in(
     return where
 
 
-def _add(total: Slice, part: Slice) -> None:
-    for status, count in part.counts.items():
-        total.counts[status] = total.counts.get(status, 0) + count
-    total.tokens += part.tokens
-    total.cost += part.cost
-    for agent, (runs, cost) in part.agents.items():
-        seen = total.agents.get(agent, (0, Decimal(0)))
-        total.agents[agent] = (seen[0] + runs, seen[1] + cost)
-    for model, (calls, tokens, cost) in part.models.items():
-        known = total.models.get(model, (0, 0, Decimal(0)))
-        total.models[model] = (known[0] + calls, known[1] + tokens, known[2] + cost)
-
-
 def _slices(
     session: Session,
     actor: Actor,
@@ -279,7 +257,7 @@ def _slices(
     scope = f"dashboard:v1:{actor.org_id}:{agent_id or 'all'}:{win.step}"
     keys = [f"{scope}:{int(win.start(i).timestamp())}" for i in range(win.count)]
     ended = [win.start(i + 1) <= now - SETTLE for i in range(win.count)]
-    cached = _cache_get({i: keys[i] for i in range(win.count) if ended[i]})
+    cached = cache_get({i: keys[i] for i in range(win.count) if ended[i]})
     prefix = 0  # only the leading run of cached buckets is used, so one count checks it
     while prefix in cached:
         prefix += 1
@@ -297,14 +275,14 @@ def _slices(
         hours = Window(win.start(today), win.until, HOUR, win.step // HOUR)
         slices[today] = Slice()
         for part in _slices(session, actor, hours, agent_id, postgres, now):
-            _add(slices[today], part)
+            add(slices[today], part)
     missing = [i for i in range(win.count) if i not in slices]
     if missing:
         first, last = min(missing), max(missing)
         fresh = _compute(session, actor, win, first, last, agent_id, postgres)
         found = {i: fresh.get(i, Slice()) for i in missing}
         settled = {keys[i]: s for i, s in found.items() if ended[i] and s.settled()}
-        _cache_set(settled, CACHE_TTL[win.step])
+        cache_set(settled, CACHE_TTL[win.step])
         slices |= found
     return [slices[i] for i in range(win.count)]
 
@@ -313,36 +291,6 @@ def _count(
     session: Session, actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
 ) -> int:
     return session.exec(select(func.count()).where(*_runs_in(actor, since, until, agent_id))).one()
-
-
-def _cache_get(keys: dict[int, str]) -> dict[int, Slice]:
-    if not keys:
-        return {}
-    try:
-        values = get_redis().mget(list(keys.values()))
-    except RedisError:
-        logger.warning("dashboard cache unavailable; computing every bucket", exc_info=True)
-        return {}
-    found = {}
-    for index, raw in zip(keys, values, strict=True):
-        if raw is not None:
-            try:
-                found[index] = Slice.model_validate_json(raw)
-            except ValidationError:  # an older format: recompute it
-                continue
-    return found
-
-
-def _cache_set(entries: dict[str, Slice], ttl: timedelta) -> None:
-    if not entries:
-        return
-    try:
-        pipe = get_redis().pipeline(transaction=False)
-        for key, part in entries.items():
-            pipe.set(key, part.model_dump_json(), ex=ttl)
-        pipe.execute()
-    except RedisError:
-        logger.warning("could not cache dashboard buckets", exc_info=True)
 
 
 def _bucket_of(column: Any, win: Window, postgres: bool) -> Any:
