@@ -254,8 +254,12 @@ class AgentEditorState(SessionState):
         if agent_id is None:
             return None
         try:
-            config = self._config_from(form)
+            edited = self._config_from(form)
             with self.acting() as (session, _u, actor):
+                # The form shows only some fields: what it does not show (the canvas layout,
+                # top_p, the first-token timeout...) is kept from the current version.
+                current = agents.current_config(agents.get_agent(session, actor, agent_id))
+                config = {**current.model_dump(mode="json"), **edited}
                 _agent, version = agents.update_agent(
                     session,
                     actor,
