@@ -304,7 +304,9 @@ def _bucket_of(column: Any, win: Window, postgres: bool) -> Any:
             sa.literal_column(f"timestamptz '{win.since.isoformat()}'"),
         )
     offset = sa.cast(func.strftime("%s", column), sa.Integer) - int(win.since.timestamp())
-    return offset / sa.literal_column(str(int(win.step)))
+    # CAST: SQLAlchemy may compile "/" as true division, and a fractional bucket number would
+    # group by the second instead of the bucket (offsets are >= 0, so truncation is floor).
+    return sa.cast(offset / sa.literal_column(str(int(win.step))), sa.Integer)
 
 
 def _index_of(value: datetime | int, win: Window) -> int:
@@ -367,7 +369,8 @@ def _compute(
     ).all()
     for number, ref, calls, tokens, cost in steps:
         part = slices.setdefault(_index_of(number, win), Slice())
-        part.models[ref] = (calls, int(tokens), _money(cost))
+        known = part.models.get(ref, (0, 0, Decimal(0)))
+        part.models[ref] = (known[0] + calls, known[1] + int(tokens), known[2] + _money(cost))
     return slices
 
 

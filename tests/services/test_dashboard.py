@@ -248,6 +248,23 @@ class TestLatency:
 
 
 class TestUsage:
+    def test_calls_at_different_seconds_of_one_bucket_add_up(
+        self, session: Session, actor: Actor
+    ) -> None:
+        agent = make_agent(session, actor, "Alpha")
+        for minutes in (5, 12, 19):  # 15:11, 15:18, 15:25: one hour bucket, three seconds
+            add_run(
+                session,
+                actor,
+                agent,
+                ago=timedelta(minutes=minutes),
+                steps=[("model", "openai/gpt-4o", 10, "1")],
+            )
+        data = summary(session, actor)
+        assert [(u.name, u.calls, u.tokens, u.cost) for u in data.by_model] == [
+            ("openai/gpt-4o", 3, 30, Decimal("3")),
+        ]
+
     def test_tokens_and_cost_by_model_and_provider(self, session: Session, actor: Actor) -> None:
         agent = make_agent(session, actor, "Alpha")
         add_run(
