@@ -79,7 +79,7 @@ function toFlow(graph) {
     id: n.id,
     type: "agent",
     position: n.position || { x: 0, y: 0 },
-    deletable: n.kind !== "model",
+    deletable: n.kind !== "model" && n.kind !== "instructions",
     data: { kind: n.kind, name: n.name, label: n.label, settings: n.settings || {} },
   }));
   const edges = (graph.edges || []).map((e) => ({
@@ -177,7 +177,13 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
       event.preventDefault();
       const raw = event.dataTransfer.getData("application/x-agent-node");
       if (!raw) return;
-      const item = JSON.parse(raw);
+      let item;
+      try {
+        item = JSON.parse(raw);
+      } catch (_) {
+        return;
+      }
+      if (!item || !COLORS[item.kind] || item.kind === "model" || item.kind === "instructions") return;
       const id =
         item.kind === "integration"
           ? `integration:new-${Math.random().toString(36).slice(2, 10)}:${item.name}`
@@ -262,9 +268,9 @@ function Canvas({ graph, details, palette, onGraphChange, onSelect, readOnly }) 
             }
           >
             <div style={{ fontWeight: 600, color: "var(--gray-11, #666)", marginBottom: 4 }}>{group}</div>
-            {groups[group].map((item) => (
+            {groups[group].map((item, index) => (
               <div
-                key={item.kind + item.name}
+                key={`${group}:${item.kind}:${item.name}:${index}`}
                 className="ap-palette-item"
                 data-palette={`${item.kind}:${item.name}`}
                 draggable={!readOnly}

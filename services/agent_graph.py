@@ -114,6 +114,10 @@ def to_graph(config: AgentConfig, context: Context | None = None) -> Graph:
             )
     for name in config.memory.collections:
         nodes.append(GraphNode(id=node_id("knowledge", name), kind="knowledge", name=name))
+    unique: dict[str, GraphNode] = {}
+    for node in nodes:  # a config listing a tool twice is drawn (and runs) once
+        unique.setdefault(node.id, node)
+    nodes = list(unique.values())
     for index, node in enumerate(nodes):
         saved = config.layout.get(node.id)
         if saved:
@@ -199,6 +203,8 @@ def problems(graph: Graph, context: Context, *, for_publish: bool = True) -> dic
     found: dict[str, str] = {}
     wired = _wired(graph)
     model = graph.node(MODEL_ID)
+    if graph.node(INSTRUCTIONS_ID) is None:
+        found["canvas"] = "The instructions node is missing: reload to get it back."
     if model is None:
         found["canvas"] = "The model node is missing."
     else:
@@ -216,10 +222,15 @@ def problems(graph: Graph, context: Context, *, for_publish: bool = True) -> dic
                     "(Settings → Model providers)."
                 )
                 break
+    seen: set[str] = set()
     for node in graph.nodes:
         if node.id == MODEL_ID:
             continue
         problem = _node_problem(node, context, for_publish)
+        key = _layout_key(node)
+        if problem is None and key in seen:
+            problem = "This is already on the canvas: delete one of them."
+        seen.add(key)
         if problem is None and node.id not in wired:
             problem = "Not connected to the model: connect it or delete it."
         if problem:
@@ -311,6 +322,8 @@ def context_for(
         for other_id, name, config in rows:
             names[other_id] = name
             hand_offs[str(other_id)] = _hand_offs(config)
+        for missing in frontier - set(hand_offs):  # deleted agents hand off to nobody
+            hand_offs[missing] = []
         frontier = {n for found in hand_offs.values() for n in found} - set(hand_offs)
     names[agent.id] = agent.name
     return Context(

@@ -28,7 +28,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
-from services.errors import Invalid, NotFound
+from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
 from services.validation import parse
 
@@ -273,8 +273,13 @@ def update_agent(
     name: str | None = None,
     description: str | None = None,
     config: dict[str, Any] | None = None,
+    based_on: uuid.UUID | None = None,
 ) -> tuple[Agent, AgentVersion | None]:
     """Returns the agent and the new version, or None when the config did not change.
+
+    `based_on` is the version the editor loaded: if another editor (the canvas, the form,
+    another tab) saved since, the save is refused instead of silently undoing that work. The
+    agent row is locked (PostgreSQL) so two saves cannot both become version N+1.
 
     A published agent must stay publishable, and that check is publishing's (it needs the
     builder's graph rules). It is imported here, at call time, so that `agent_publishing` can
@@ -285,6 +290,13 @@ def update_agent(
 
     require_role(actor, Role.BUILDER)
     agent = get_agent(session, actor, agent_id)
+    session.exec(select(Agent.id).where(Agent.id == agent.id).with_for_update()).first()
+    session.refresh(agent)
+    if based_on is not None and agent.current_version_id != based_on:
+        raise Conflict(
+            "This agent was saved elsewhere since you opened it (another tab or the other "
+            "editor). Reload to see the latest version, then make your change again."
+        )
     if name is not None or description is not None:
         data = parse(
             AgentInput,

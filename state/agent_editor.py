@@ -26,6 +26,7 @@ def _split(value: str) -> list[str]:
 
 class AgentEditorState(SessionState):
     agent_id: str = ""
+    _based_on: str = ""  # the version this form was filled from (see agents.update_agent)
     name: str = ""
     description: str = ""
     status: str = ""
@@ -86,6 +87,7 @@ class AgentEditorState(SessionState):
         with self.acting() as (session, _u, actor):
             agent = agents.get_agent(session, actor, agent_id)
             config = agents.current_config(agent)
+            self._based_on = str(agent.current_version_id or "")
             self.agent_id, self.name, self.description = (
                 str(agent.id),
                 agent.name,
@@ -267,6 +269,7 @@ class AgentEditorState(SessionState):
                     name=form_text(form, "name", self.name),
                     description=form_text(form, "description", self.description),
                     config=config,
+                    based_on=uuid.UUID(self._based_on) if self._based_on else None,
                 )
                 saved = version.version if version else None
             self._fill(agent_id)

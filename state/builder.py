@@ -8,6 +8,7 @@ never move a node. `graph` (the canvas seed) changes only on load, save and rest
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -54,6 +55,7 @@ class BuilderState(SessionState):
     test_running: bool = False
     test_run_id: str = ""
     _graph: dict[str, Any] = {}
+    _based_on: str = ""  # the version the canvas was drawn from (see agents.update_agent)
 
     def _id(self) -> uuid.UUID | None:
         try:
@@ -68,6 +70,8 @@ class BuilderState(SessionState):
             return rx.redirect(f"/login?next=/builder?id={agent_id or ''}")
         self.loaded, self.error, self.selected, self.dirty = False, "", "", False
         self.test_output, self.test_steps, self.test_run_id = "", [], ""
+        self.agent_id, self.agent_name, self.graph, self._graph = "", "", {}, {}
+        self.details, self.problem_list, self.test_running = {}, [], False
         try:
             if agent_id is None:
                 raise DomainError("Agent not found.")
@@ -82,6 +86,7 @@ class BuilderState(SessionState):
             agent = agents.get_agent(session, actor, agent_id)
             context = agent_graph.context_for(session, actor, agent_id)
             config = agents.current_config(agent)
+            self._based_on = str(agent.current_version_id or "")
             self.agent_id, self.agent_name = str(agent.id), agent.name
             versions = agent_versions.list_versions(session, actor, agent_id)
             self.version = str(versions[0].version) if versions else ""
@@ -96,14 +101,21 @@ class BuilderState(SessionState):
         self.palette = _palette(context)
         self._check(context)
 
+    def _current(self) -> Graph:
+        """The graph as last reported, as plain data (state values are change-tracking
+        proxies that pydantic cannot serialise)."""
+        return Graph.model_validate(copy.deepcopy(self._graph or {}))
+
     def _context(self) -> agent_graph.Context:
-        targets = [n.name for n in Graph.model_validate(self._graph).nodes if n.kind == "agent"]
+        if not self.agent_id:
+            raise DomainError("Agent not found.")
+        targets = [n.name for n in self._current().nodes if n.kind == "agent"]
         with self.acting() as (session, _u, actor):
             return agent_graph.context_for(session, actor, uuid.UUID(self.agent_id), targets)
 
     def _check(self, context: agent_graph.Context | None = None) -> None:
         context = context or self._context()
-        graph = Graph.model_validate(self._graph)
+        graph = self._current()
         found = agent_graph.problems(graph, context)
         details: dict[str, dict[str, str]] = {}
         for node in graph.nodes:
@@ -129,11 +141,17 @@ class BuilderState(SessionState):
 
     @rx.event
     def graph_changed(self, graph: dict[str, Any]) -> None:
+        """The canvas owns positions and edges; settings edited in the side panel live here,
+        so a node the server already knows keeps the server's settings."""
         try:
             parsed = Graph.model_validate(graph)
         except ValidationError:
             self.error = "The canvas sent a graph that cannot be read; reload the page."
             return
+        known = {n.id: n for n in self._current().nodes}
+        for node in parsed.nodes:
+            if node.id in known:
+                node.settings = known[node.id].settings
         self._graph = parsed.model_dump(mode="json")
         self.dirty = True
         if self.selected and parsed.node(self.selected) is None:
@@ -146,7 +164,7 @@ class BuilderState(SessionState):
     @rx.event
     def select(self, node_id: str) -> None:
         self.selected = node_id
-        node = Graph.model_validate(self._graph).node(node_id) if node_id else None
+        node = self._current().node(node_id) if node_id else None
         if node is None:
             self.selected, self.selected_kind = "", ""
             return
@@ -165,14 +183,17 @@ class BuilderState(SessionState):
         }
 
     def _update_selected(self, **changes: Any) -> None:
-        graph = Graph.model_validate(self._graph)
+        graph = self._current()
         node = graph.node(self.selected)
         if node is None:
             return
         node.settings = {**node.settings, **changes}
         self._graph = graph.model_dump(mode="json")
         self.dirty = True
-        self._check()
+        try:
+            self._check()
+        except DomainError as exc:
+            self.error = exc.message
         self.select(self.selected)
 
     @rx.event
@@ -199,8 +220,12 @@ class BuilderState(SessionState):
     def _save(self) -> bool:
         if not self.agent_id:
             return False
-        graph = Graph.model_validate(self._graph)
-        context = self._context()
+        graph = self._current()
+        try:
+            context = self._context()
+        except DomainError as exc:
+            self.error = exc.message
+            return False
         blocking = agent_graph.problems(graph, context, for_publish=False)
         if blocking:
             self.error = "Fix the marked nodes first: " + "; ".join(
@@ -212,10 +237,16 @@ class BuilderState(SessionState):
                 agent = agents.get_agent(session, actor, uuid.UUID(self.agent_id))
                 config = agent_graph.to_config(graph, agents.current_config(agent))
                 _agent, version = agents.update_agent(
-                    session, actor, agent.id, name=agent.name, config=config
+                    session,
+                    actor,
+                    agent.id,
+                    name=agent.name,
+                    config=config,
+                    based_on=uuid.UUID(self._based_on) if self._based_on else None,
                 )
                 if version is not None:
                     self.version = str(version.version)
+                    self._based_on = str(version.id)
         except DomainError as exc:
             self.error = exc.message
             return False
@@ -226,7 +257,11 @@ class BuilderState(SessionState):
     def save(self) -> rx.event.EventSpec | None:
         if not self._save():
             return rx.toast.error(self.error)
-        self._draw(uuid.UUID(self.agent_id))
+        self.selected = ""  # ids of dropped actions change once they are saved
+        try:
+            self._draw(uuid.UUID(self.agent_id))
+        except DomainError as exc:
+            self.error = exc.message
         return rx.toast.success(f"Saved as version {self.version}.")
 
     @rx.event
@@ -274,7 +309,11 @@ class BuilderState(SessionState):
                         self.test_running = False
         except DomainError as exc:
             async with self:
-                self.error, self.test_running = exc.message, False
+                self.error = exc.message
+        finally:
+            async with self:
+                if self.test_run_id == run_id:
+                    self.test_running = False
 
 
 def _palette(context: agent_graph.Context) -> list[dict[str, Any]]:

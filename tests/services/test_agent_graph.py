@@ -167,3 +167,58 @@ def test_context_reads_the_org_and_refuses_other_orgs(session) -> None:
     assert drawn.hand_offs[str(third.id)] == [str(router.id)]
     with pytest.raises(NotFound):
         context_for(session, other, router.id)
+
+
+def test_a_save_based_on_an_old_version_is_refused(session) -> None:
+    """The canvas and the form (or two tabs) must not silently undo each other's saves."""
+    from services.errors import Conflict
+
+    actor = personal_actor(session, make_user(session))
+    agent = agents.create_agent(session, actor, name="Shared", config={})
+    session.commit()
+    loaded = agent.current_version_id
+    agents.update_agent(
+        session, actor, agent.id, config={"instructions": "From the form."}, based_on=loaded
+    )
+    session.commit()
+    with pytest.raises(Conflict, match="saved elsewhere"):
+        agents.update_agent(
+            session, actor, agent.id, config={"instructions": "From the canvas."}, based_on=loaded
+        )
+    session.rollback()
+    assert agents.current_config(agents.get_agent(session, actor, agent.id)).instructions == (
+        "From the form."
+    )
+
+
+def test_deleted_hand_off_targets_end_the_walk(session) -> None:
+    """A hand-off to an agent that was deleted must not send the walk round for ever."""
+    actor = personal_actor(session, make_user(session))
+    gone = agents.create_agent(session, actor, name="Gone", config={})
+    router = agents.create_agent(
+        session, actor, name="Router", config={"tools": [{"kind": "agent", "name": str(gone.id)}]}
+    )
+    session.commit()
+    agents.delete_agent(session, actor, gone.id)
+    session.commit()
+    context = context_for(session, actor, router.id)
+    assert context.hand_offs[str(gone.id)] == []
+    graph = to_graph(agents.current_config(agents.get_agent(session, actor, router.id)), context)
+    assert problems(graph, context)[f"agent:{gone.id}"] == "This agent no longer exists."
+
+
+def test_duplicates_and_a_missing_instructions_node_are_problems() -> None:
+    graph = to_graph(CONFIG, _context())
+    graph.nodes.append(
+        GraphNode(
+            id="integration:new-1:slack.post_message",
+            kind="integration",
+            name="slack.post_message",
+            settings={"connection": CONNECTION},
+        )
+    )
+    graph.edges.append(GraphEdge(source="integration:new-1:slack.post_message", target=MODEL_ID))
+    graph.nodes = [n for n in graph.nodes if n.id != "instructions"]
+    found = problems(graph, _context())
+    assert found["integration:new-1:slack.post_message"].startswith("This is already on the canvas")
+    assert "instructions node is missing" in found["canvas"]
