@@ -257,7 +257,7 @@ def finish_sign_in(
     else:
         row = _new_row(session, actor, get_provider(flow.provider), flow.name)
         blob = {}
-    blob.update(_token_fields(tokens))
+    blob.update(token_fields(tokens))
     row.scopes = tokens.scopes
     row.status = IntegrationStatus.ACTIVE
     row.last_error = None
@@ -274,7 +274,7 @@ def finish_sign_in(
 def store_tokens(session: Session, row: Integration, tokens: oauth.TokenSet) -> None:
     """After a refresh: the new tokens, and the new expiry the UI shows."""
     blob = credentials.load(session, row)
-    blob.update(_token_fields(tokens))
+    blob.update(token_fields(tokens))
     credentials.save(session, row, blob)
     row.expires_at = _when(tokens.expires_at)
     session.add(row)
@@ -329,7 +329,7 @@ def remove(
     session.delete(row)
 
 
-def _token_fields(tokens: oauth.TokenSet) -> dict[str, Any]:
+def token_fields(tokens: oauth.TokenSet) -> dict[str, Any]:
     fields: dict[str, Any] = {"access_token": tokens.access_token, "expires_at": tokens.expires_at}
     if tokens.refresh_token:
         fields["refresh_token"] = tokens.refresh_token

@@ -63,6 +63,20 @@ class Prepared:
     forms: list[str] = field(default_factory=list)
     action: Action | None = None
 
+    @classmethod
+    def of(cls, row: Integration, blob: dict[str, Any], action: Action | None = None) -> Prepared:
+        return cls(
+            row_id=row.id,
+            org_id=row.org_id,
+            name=row.name,
+            provider=get_provider(row.provider),
+            auth_kind=row.auth_kind,
+            settings=dict(row.settings),
+            blob=blob,
+            forms=redact.secret_forms(credentials.secret_values(blob)),
+            action=action,
+        )
+
 
 class Refused(ToolError):
     """Outside the grant: audited as refused, whatever the model asked."""
@@ -108,18 +122,7 @@ def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
             session.commit()
             raise Refused(problem)
         assert row is not None and run is not None
-        blob = credentials.load(session, row)
-        return Prepared(
-            row_id=row.id,
-            org_id=row.org_id,
-            name=row.name,
-            provider=get_provider(row.provider),
-            auth_kind=row.auth_kind,
-            settings=dict(row.settings),
-            blob=blob,
-            forms=redact.secret_forms(credentials.secret_values(blob)),
-            action=action,
-        )
+        return Prepared.of(row, credentials.load(session, row), action)
 
 
 def _audit(
@@ -308,7 +311,7 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
                         connections.store_tokens(session, row, tokens)
 
             await asyncio.to_thread(store)
-            prepared.blob = {**current, **connections._token_fields(tokens)}
+            prepared.blob = {**current, **connections.token_fields(tokens)}
         prepared.forms = redact.secret_forms(
             credentials.secret_values(prepared.blob) + [str(current.get("access_token", ""))]
         )
@@ -334,6 +337,20 @@ async def _send(
         request = action.build(args, prepared.settings)
     except (ValueError, KeyError) as exc:
         raise ToolError(f"Invalid arguments for {action.name}: {exc}") from None
+    status, body = await _authorized_http(ctx, prepared, request)
+    error_of = prepared.provider.error_of
+    problem = error_of(status, body) if error_of else None
+    if problem:
+        raise ToolError(f"{action.name} failed: {problem}")
+    data = action.shape(body) if action.shape and isinstance(body, dict) else body
+    return {"ok": True, "status": status, "data": data}
+
+
+async def _authorized_http(
+    ctx: ToolContext, prepared: Prepared, request: ApiRequest
+) -> tuple[int, Any]:
+    """The request with a fresh token: refreshed before it expires, and once more (then
+    retried) when the provider says the token it got is expired or invalid."""
     if oauth.needs_refresh(prepared.blob):
         await _refresh(ctx, prepared, used_token=None)
     status, body = await _http(prepared, request)
@@ -342,13 +359,7 @@ async def _send(
         used = str(prepared.blob.get("access_token", ""))
         if await _refresh(ctx, prepared, used_token=used):
             status, body = await _http(prepared, request)
-    error_of = prepared.provider.error_of
-    problem = error_of(status, body) if error_of else None
-    if problem:
-        error = ToolError(f"{action.name} failed: {problem}")
-        raise error
-    data = action.shape(body) if action.shape and isinstance(body, dict) else body
-    return {"ok": True, "status": status, "data": data}
+    return status, body
 
 
 async def _http(prepared: Prepared, request: ApiRequest) -> tuple[int, Any]:
@@ -388,17 +399,7 @@ async def check_connection(
             row = session.get(Integration, integration_id)
             if row is None or row.org_id != org_id:
                 raise DomainError("Connection not found.")
-            blob = credentials.load(session, row)
-            return Prepared(
-                row_id=row.id,
-                org_id=row.org_id,
-                name=row.name,
-                provider=get_provider(row.provider),
-                auth_kind=row.auth_kind,
-                settings=dict(row.settings),
-                blob=blob,
-                forms=redact.secret_forms(credentials.secret_values(blob)),
-            )
+            return Prepared.of(row, credentials.load(session, row))
 
     try:
         prepared = await asyncio.to_thread(load)
@@ -412,13 +413,7 @@ async def check_connection(
     ctx = ToolContext(org_id=org_id, redis=redis)
     request = prepared.provider.check or ApiRequest("GET", "/", host="")
     try:
-        if oauth.needs_refresh(prepared.blob):
-            await _refresh(ctx, prepared, used_token=None)
-        status, body = await _http(prepared, request)
-        failed = prepared.provider.auth_failed
-        if failed is not None and failed(status, body):
-            if await _refresh(ctx, prepared, used_token=str(prepared.blob.get("access_token"))):
-                status, body = await _http(prepared, request)
+        status, body = await _authorized_http(ctx, prepared, request)
     except (ToolError, DomainError) as exc:
         return redact.scrub_text(exc.message, prepared.forms), "", ""
     finally:
