@@ -17,7 +17,7 @@ from agent_platform.db import Session, session_scope
 from agent_platform.models import User
 from services import accounts, organizations
 from services.access import Actor, actor_for
-from services.errors import DomainError
+from services.errors import DomainError, NotFound
 
 T = TypeVar("T")
 
@@ -107,3 +107,16 @@ def form_text(form: dict, key: str, default: str = "") -> str:
     """A form value as text: browsers send null for fields that are hidden or never rendered."""
     value = form.get(key)
     return default if value is None else str(value)
+
+
+def format_utc(value: object) -> str:
+    """A timestamp as the tables show it (None: empty)."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
+
+
+def parse_id(value: str, what: str) -> uuid.UUID:
+    """An id the browser sent; a malformed one is just another `what` that does not exist."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"{what} not found.") from None

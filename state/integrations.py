@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 import reflex as rx
 
 from agent_platform.redis_client import get_redis
-from services.errors import DomainError, NotFound
+from services.errors import DomainError
 from services.integrations import approvals, connections, oauth, proxy, sign_in
 from services.integrations.providers import PROVIDERS
-from state.base import SessionState, form_text
+from state.base import SessionState, form_text, format_utc, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +36,6 @@ API_FIELDS = {
     "client_secret": "conn_client_secret",
     "scopes": "conn_scopes",
 }
-
-
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("Connection not found.") from None
-
-
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
 
 
 def _catalog() -> list[dict[str, str]]:
@@ -152,8 +140,8 @@ class IntegrationsState(SessionState):
                     "status": r.status.value,
                     "account": str(r.settings.get("account", "")),
                     "scopes": ", ".join(r.scopes),
-                    "last_used": _when(r.last_used_at) or "never",
-                    "checked": _when(r.last_checked_at),
+                    "last_used": format_utc(r.last_used_at) or "never",
+                    "checked": format_utc(r.last_checked_at),
                     "last_error": r.last_error or "",
                     "expiry": connections.expires_in_words(r),
                 }
@@ -167,7 +155,7 @@ class IntegrationsState(SessionState):
                     "connection": names.get(str(a.integration_id), "removed connection"),
                     "run_id": str(a.execution_id),
                     "arguments": json.dumps(a.arguments, indent=2)[:2000],
-                    "expires": _when(a.expires_at),
+                    "expires": format_utc(a.expires_at),
                 }
                 for a in approvals.pending(session, actor)
             ]
@@ -208,7 +196,10 @@ class IntegrationsState(SessionState):
         try:
             with self.acting() as (session, _u, actor):
                 url = connections.start_sign_in(
-                    session, actor, get_redis(), integration_id=_uuid(connection_id)
+                    session,
+                    actor,
+                    get_redis(),
+                    integration_id=parse_id(connection_id, "Connection"),
                 )
         except DomainError as exc:
             return self._fail(exc)
@@ -269,7 +260,7 @@ class IntegrationsState(SessionState):
                 return None
             self.busy_id = connection_id
             try:
-                cid = _uuid(connection_id)
+                cid = parse_id(connection_id, "Connection")
                 with self.acting() as (session, _u, actor):
                     connections.get_connection(session, actor, cid)
                     connections.removal(session, actor, cid)  # admin check only
@@ -296,7 +287,7 @@ class IntegrationsState(SessionState):
     async def remove(self, connection_id: str) -> rx.event.EventSpec | None:
         async with self:
             try:
-                cid = _uuid(connection_id)
+                cid = parse_id(connection_id, "Connection")
                 with self.acting() as (session, _u, actor):
                     client, blob = connections.removal(session, actor, cid)
             except DomainError as exc:
@@ -319,7 +310,9 @@ class IntegrationsState(SessionState):
     def decide(self, approval_id: str, approve: bool) -> rx.event.EventSpec | None:
         try:
             with self.acting() as (session, _u, actor):
-                approvals.decide(session, actor, _uuid(approval_id), approve=approve)
+                approvals.decide(
+                    session, actor, parse_id(approval_id, "Approval request"), approve=approve
+                )
             self._refresh()
         except DomainError as exc:
             return self._fail(exc)

@@ -14,8 +14,8 @@ import reflex as rx
 
 from agent_platform.settings import get_settings
 from services import memory
-from services.errors import DomainError, NotFound
-from state.base import SessionState, form_text
+from services.errors import DomainError
+from state.base import SessionState, form_text, format_utc, parse_id
 
 UPLOAD_ID = "knowledge-upload"
 ACCEPT = {
@@ -28,23 +28,12 @@ ACCEPT = {
 EXCERPT_CHARS = 400
 
 
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
-
-
 def _size(n: int) -> str:
     for unit in ("bytes", "KB", "MB"):
         if n < 1024 or unit == "MB":
             return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return ""
-
-
-def _uuid(value: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"{what} not found.") from None
 
 
 def _excerpt(text: str) -> str:
@@ -102,7 +91,7 @@ class KnowledgeState(SessionState):
                     "name": c.name,
                     "description": c.description,
                     "embedder": memory.embedder_label(c),
-                    "created": _when(c.created_at),
+                    "created": format_utc(c.created_at),
                 }
                 for c in memory.list_collections(session, actor)
             ]
@@ -120,7 +109,7 @@ class KnowledgeState(SessionState):
                     "error": d.error or "",
                     "chunks": str(d.chunk_count),
                     "size": _size(d.size_bytes),
-                    "added": _when(d.created_at),
+                    "added": format_utc(d.created_at),
                 }
                 for d in memory.list_documents(session, actor, uuid.UUID(self.selected_id))
             ]
@@ -168,7 +157,7 @@ class KnowledgeState(SessionState):
     def delete_collection(self, collection_id: str) -> rx.event.EventSpec | None:
         self.error = ""
         try:
-            cid = _uuid(collection_id, "Knowledge collection")
+            cid = parse_id(collection_id, "Knowledge collection")
             with self.acting() as (session, _u, actor):
                 memory.delete_collection(session, actor, cid)
         except DomainError as exc:
@@ -190,7 +179,7 @@ class KnowledgeState(SessionState):
             self.upload_errors = ["Choose at least one file first."]
             return
         try:
-            cid = _uuid(self.selected_id, "Knowledge collection")
+            cid = parse_id(self.selected_id, "Knowledge collection")
         except DomainError as exc:
             self.upload_errors = [exc.message]
             return
@@ -223,7 +212,7 @@ class KnowledgeState(SessionState):
     def delete_document(self, document_id: str) -> rx.event.EventSpec | None:
         self.error = ""
         try:
-            did = _uuid(document_id, "Document")
+            did = parse_id(document_id, "Document")
             with self.acting() as (session, _u, actor):
                 memory.delete_document(session, actor, did)
         except DomainError as exc:
@@ -257,7 +246,7 @@ class KnowledgeState(SessionState):
         self.searching = True
         yield
         try:
-            scope = None if self.search_all else _uuid(self.selected_id, "Knowledge collection")
+            scope = None if self.search_all else parse_id(self.selected_id, "Knowledge collection")
             found = await asyncio.to_thread(self._search, self.query, scope)
         except DomainError as exc:
             self.searching = False

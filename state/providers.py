@@ -6,15 +6,13 @@ The API key goes one way: from the form into the secret store. The browser only 
 
 from __future__ import annotations
 
-import uuid
-
 import reflex as rx
 
 from agent_platform.models import ProviderKind
-from services.errors import DomainError, NotFound
+from services.errors import DomainError
 from services.llm import gateway
 from services.llm import providers as provider_service
-from state.base import SessionState, form_text
+from state.base import SessionState, form_text, format_utc, parse_id
 
 KIND_OPTIONS: list[dict[str, str]] = [
     {"value": kind.value, "label": provider_service.LABEL[kind]} for kind in ProviderKind
@@ -29,18 +27,6 @@ FORM_FIELDS = {
     "api_version": "provider_api_version",
     "models": "provider_models",
 }
-
-
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
-
-
-def _uuid(value: str) -> uuid.UUID:
-    """An id the browser sent; a malformed one is just another provider that does not exist."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound("Provider not found.") from None
 
 
 def _models(text: str) -> list[str]:
@@ -103,7 +89,7 @@ class ProvidersState(SessionState):
                     "key_hint": p.key_hint or "",
                     "models": ", ".join(p.models),
                     "first_ref": f"{p.name}/{p.models[0]}" if p.models else "",
-                    "checked": _when(p.last_checked_at),
+                    "checked": format_utc(p.last_checked_at),
                     "status": (
                         "" if p.last_checked_at is None else ("error" if p.last_error else "ok")
                     ),
@@ -171,7 +157,7 @@ class ProvidersState(SessionState):
             form_text(form, "provider_models", ""),
         )
         try:
-            provider_id = _uuid(self.editing_id) if self.editing_id else None
+            provider_id = parse_id(self.editing_id, "Provider") if self.editing_id else None
             with self.acting() as (session, _u, actor):
                 saved = provider_service.save_provider(
                     session, actor, data, provider_id=provider_id
@@ -190,7 +176,7 @@ class ProvidersState(SessionState):
         self.error = ""
         try:
             with self.acting() as (session, _u, actor):
-                provider_service.delete_provider(session, actor, _uuid(provider_id))
+                provider_service.delete_provider(session, actor, parse_id(provider_id, "Provider"))
         except DomainError as exc:
             return self._fail(exc)
         self._refresh()
@@ -204,7 +190,7 @@ class ProvidersState(SessionState):
                 return
             self.checking_id = provider_id
             try:
-                pid = _uuid(provider_id)
+                pid = parse_id(provider_id, "Provider")
                 with self.acting() as (session, _u, actor):
                     target = provider_service.connection_target(session, actor, pid)
             except DomainError as exc:

@@ -9,13 +9,9 @@ import reflex as rx
 from agent_platform.settings import get_settings
 from services import api_keys, audit, invitations, organizations
 from services.errors import DomainError
-from state.base import SessionState, form_text
+from state.base import SessionState, form_text, format_utc
 
 PAGE_SIZE = 20
-
-
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
 
 
 class SettingsState(SessionState):
@@ -92,7 +88,7 @@ class SettingsState(SessionState):
                     "name": m.name,
                     "email": m.email,
                     "role": m.role.value,
-                    "joined": _when(m.joined_at),
+                    "joined": format_utc(m.joined_at),
                 }
                 for m in rows
             ]
@@ -104,7 +100,7 @@ class SettingsState(SessionState):
                     "id": str(i.id),
                     "email": i.email,
                     "role": i.role.value,
-                    "expires": _when(i.expires_at),
+                    "expires": format_utc(i.expires_at),
                 }
                 for i in invitations.list_pending(session, actor)
             ]
@@ -114,8 +110,8 @@ class SettingsState(SessionState):
                     "name": k.name,
                     "prefix": k.prefix + "…",
                     "role": k.role.value,
-                    "created": _when(k.created_at),
-                    "last_used": _when(k.last_used_at) or "never",
+                    "created": format_utc(k.created_at),
+                    "last_used": format_utc(k.last_used_at) or "never",
                 }
                 for k in api_keys.list_keys(session, actor)
             ]
@@ -124,7 +120,7 @@ class SettingsState(SessionState):
             )
             self.audit_rows = [
                 {
-                    "when": _when(e.created_at),
+                    "when": format_utc(e.created_at),
                     "action": e.action,
                     "actor": str(e.actor_id or ""),
                     "target": f"{e.target_type or ''} {e.target_id or ''}".strip(),
