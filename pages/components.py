@@ -216,3 +216,18 @@ def confirm_dialog(
             ),
         ),
     )
+
+
+def data_table(headers: list[str], rows: rx.Var, render, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
+    """A table that scrolls sideways on its own at narrow widths, not the whole page."""
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rx.foreach(rows, render)),
+            width="100%",
+            variant="surface",
+            id=id_,
+        ),
+        overflow_x="auto",
+        width="100%",
+    )

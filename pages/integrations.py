@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import confirm_dialog, empty_state, error_callout, field, shell
+from pages.components import confirm_dialog, data_table, empty_state, error_callout, field, shell
 from state.integrations import IntegrationsState as S
 
 
@@ -93,17 +93,7 @@ def _row(c: rx.Var) -> rx.Component:
 
 def connections_table() -> rx.Component:
     headers = ["Connection", "Health", "Scopes", "Last used", ""]
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(S.connections, _row)),
-            width="100%",
-            variant="surface",
-            id="connections-table",
-        ),
-        overflow_x="auto",
-        width="100%",
-    )
+    return data_table(headers, S.connections, _row, id_="connections-table")
 
 
 def _provider_card(p: rx.Var) -> rx.Component:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import confirm_dialog, empty_state, error_callout, shell
+from pages.components import confirm_dialog, data_table, empty_state, error_callout, shell
 from state.providers import KIND_OPTIONS
 from state.providers import ProvidersState as S
 
@@ -220,17 +220,7 @@ def _row(p: rx.Var) -> rx.Component:
 
 def providers_table() -> rx.Component:
     headers = ["Provider", "Base URL", "Key", "Models", "Last check", ""]
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(S.providers, _row)),
-            width="100%",
-            variant="surface",
-            id="providers-table",
-        ),
-        overflow_x="auto",
-        width="100%",
-    )
+    return data_table(headers, S.providers, _row, id_="providers-table")
 
 
 def providers_content() -> rx.Component:

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import empty_state, error_callout, field, shell
+from pages.components import data_table, empty_state, error_callout, field, shell
 from state.settings import SettingsState as S
 
 ROLES = ["viewer", "builder", "admin", "owner"]
-
-
-def _table(headers: list[str], rows: rx.Var, render, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, render)),
-            width="100%",
-            variant="surface",
-            id=id_,
-        ),
-        overflow_x="auto",
-        width="100%",
-    )
 
 
 def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
@@ -140,7 +126,9 @@ def members_tab() -> rx.Component:
         rx.cond(
             S.members.length() == 0,
             empty_state("users", "No members found", "Try another search."),
-            _table(["Member", "Role", "Joined", ""], S.members, _member_row, id_="members-table"),
+            data_table(
+                ["Member", "Role", "Joined", ""], S.members, _member_row, id_="members-table"
+            ),
         ),
         _pager(S.member_page, S.member_pages, S.member_total, S.member_page_by, id_="members"),
         spacing="4",
@@ -212,7 +200,7 @@ def invitations_tab() -> rx.Component:
         rx.cond(
             S.invites.length() == 0,
             empty_state("mail", "No pending invitations", "Invite someone by email above."),
-            _table(
+            data_table(
                 ["Email", "Role", "Expires", ""],
                 S.invites,
                 lambda i: rx.table.row(
@@ -269,7 +257,7 @@ def keys_tab() -> rx.Component:
         rx.cond(
             S.keys.length() == 0,
             empty_state("key-round", "No API keys", "Create a key to use the REST API."),
-            _table(
+            data_table(
                 ["Name", "Key", "Role", "Created", "Last used", ""],
                 S.keys,
                 lambda k: rx.table.row(
@@ -301,7 +289,7 @@ def audit_tab() -> rx.Component:
             empty_state(
                 "scroll-text", "No audit entries", "Security-relevant actions will appear here."
             ),
-            _table(
+            data_table(
                 ["When", "Action", "Target", "IP", "Details"],
                 S.audit_rows,
                 lambda a: rx.table.row(
