@@ -1355,10 +1355,17 @@ class FakeGitHub(OAuthFake):
             return self._gh_error(req, 404, "Not Found"), None
         return None, token
 
-    def _delete_token(self, req: RecordedRequest, client_id: str) -> Response:
+    def _app_request(
+        self, req: RecordedRequest, client_id: str
+    ) -> tuple[Response | None, _Token | None]:
+        """The app's basic auth, then the token named in the body (either answer an error)."""
         error = self._app_auth(req, client_id)
-        if error is None:
-            error, token = self._app_token(req)
+        if error is not None:
+            return error, None
+        return self._app_token(req)
+
+    def _delete_token(self, req: RecordedRequest, client_id: str) -> Response:
+        error, token = self._app_request(req, client_id)
         if error is not None:
             return error
         assert token is not None
@@ -1366,9 +1373,7 @@ class FakeGitHub(OAuthFake):
         return self._gh(req, None, 204)
 
     def _delete_grant(self, req: RecordedRequest, client_id: str) -> Response:
-        error = self._app_auth(req, client_id)
-        if error is None:
-            error, token = self._app_token(req)
+        error, token = self._app_request(req, client_id)
         if error is not None:
             return error
         assert token is not None
@@ -1376,9 +1381,7 @@ class FakeGitHub(OAuthFake):
         return self._gh(req, None, 204)
 
     def _check_token(self, req: RecordedRequest, client_id: str) -> Response:
-        error = self._app_auth(req, client_id)
-        if error is None:
-            error, token = self._app_token(req)
+        error, token = self._app_request(req, client_id)
         if error is not None:
             return error
         assert token is not None
