@@ -15,6 +15,7 @@ from agent_platform.models.base import (
     enum_field,
     fk,
     id_field,
+    json_field,
     time_field,
 )
 
@@ -53,6 +54,18 @@ class Organization(SQLModel, table=True):
     tier: Tier = enum_field(Tier, Tier.STARTER)
     personal: bool = False
     created_at: datetime = created_field()
+    # Private hosts/IPs/CIDRs this org's runs and tools may reach (e.g. the org's own Ollama);
+    # the instance-wide OUTBOUND_ALLOW_HOSTS is the instance admin's, this one the org admins'.
+    outbound_allow_hosts: list = json_field(list)
+    # "Ask a person first" means another person, unless the org explicitly allows otherwise.
+    allow_self_approval: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    # Instance-admin overrides of the tier's limits (None: the tier's number; -1: unlimited).
+    max_agents: int | None = None
+    max_runs_per_month: int | None = None
+    max_concurrent_runs: int | None = None
+    max_members: int | None = None
 
 
 class TierLimit(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -52,6 +53,26 @@ class Integration(SQLModel, table=True):
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
     created_at: datetime = created_field()
+    # Set by an admin: builders may grant this connection to their agents (else admins only).
+    builders_may_use: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+
+
+class ModelPrice(SQLModel, table=True):
+    """An org's own price for a model LiteLLM cannot price (self-hosted, fine-tuned, new).
+
+    Prices are per million tokens, in US dollars; `model` is the model reference as runs
+    record it (`provider/model`)."""
+
+    __tablename__ = "model_prices"
+    __table_args__ = (sa.UniqueConstraint("org_id", "model", name="uq_model_prices_org_model"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
+    model: str = Field(max_length=200)
+    input_per_million: Decimal = Field(sa_type=sa.Numeric(14, 6), nullable=False)
+    output_per_million: Decimal = Field(sa_type=sa.Numeric(14, 6), nullable=False)
+    updated_at: datetime = created_field()
 
 
 class ApprovalStatus(enum.StrEnum):
