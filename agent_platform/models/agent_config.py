@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent_platform.models.user_schema import UserSchemaError, check_user_schema
+
 MODEL_REF = re.compile(r"^[A-Za-z0-9_.-]{1,60}/[A-Za-z0-9_.:/@-]{1,160}$")
 VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -41,13 +43,10 @@ class OutputConfig(BaseModel):
         if self.format == "json" and not self.json_schema:
             raise ValueError("a JSON schema is required when the output format is json")
         if self.json_schema is not None:
-            from jsonschema import Draft202012Validator
-            from jsonschema.exceptions import SchemaError
-
             try:
-                Draft202012Validator.check_schema(self.json_schema)
-            except SchemaError as exc:
-                raise ValueError(f"invalid JSON schema: {exc.message}") from None
+                check_user_schema(self.json_schema)
+            except UserSchemaError as exc:
+                raise ValueError(exc.message) from None
         return self
 
 

@@ -15,8 +15,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from agent_platform.db import session_scope
 from agent_platform.models import (
     AgentConfig,
@@ -27,6 +25,7 @@ from agent_platform.models import (
     IntegrationStatus,
 )
 from agent_platform.models.base import utcnow
+from agent_platform.models.user_schema import UserSchemaError, first_error
 from agent_platform.settings import get_settings
 from services import audit
 from services.errors import DomainError
@@ -152,10 +151,15 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
     assert action is not None
     outcome: dict[str, Any] = {"status": "error"}
     try:
-        errors = sorted(Draft202012Validator(action.parameters).iter_errors(args), key=str)
-        if errors:
-            path = ".".join(str(p) for p in errors[0].absolute_path) or "arguments"
-            raise ToolError(f"Invalid arguments for {grant.action}: {path}: {errors[0].message}")
+        try:
+            error = first_error(action.parameters, args)
+        except UserSchemaError as exc:
+            raise ToolError(
+                f"The parameters of {grant.action} are unusable: {exc.message}"
+            ) from None
+        if error is not None:
+            path = ".".join(str(p) for p in error.absolute_path) or "arguments"
+            raise ToolError(f"Invalid arguments for {grant.action}: {path}: {error.message}")
         await _rate_limit(ctx, prepared)
         if grant.approval:
             await _wait_for_approval(ctx, grant, prepared, args)

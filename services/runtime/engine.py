@@ -316,7 +316,7 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
             await _tool_steps(plan, events, totals, result.tool_calls)
             continue
         try:
-            return check_output(plan.config.output, result.text)
+            return await asyncio.to_thread(check_output, plan.config.output, result.text)
         except OutputInvalid as exc:
             if totals.pending is not None:
                 await asyncio.to_thread(_save_step, plan.run_id, totals.pending)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from agent_platform.models import OutputConfig
+from agent_platform.models.user_schema import UserSchemaError, first_error
 
 FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 
@@ -18,11 +19,12 @@ class OutputInvalid(Exception):
 
 
 def check_output(output: OutputConfig, text: str) -> dict[str, Any]:
-    """`{"text": ...}` for free text; `{"json": value}` once the value satisfies the schema."""
+    """`{"text": ...}` for free text; `{"json": value}` once the value satisfies the schema.
+
+    CPU-bound on big answers and schemas: async callers run it in a thread so one org's answer
+    never stalls the worker's event loop for every other run."""
     if output.format == "text":
         return {"text": text}
-    from jsonschema import Draft202012Validator
-
     candidate = text.strip()
     match = FENCE.match(candidate)
     if match:
@@ -31,9 +33,11 @@ def check_output(output: OutputConfig, text: str) -> dict[str, Any]:
         value = json.loads(candidate)
     except json.JSONDecodeError as exc:
         raise OutputInvalid(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
-    errors = sorted(Draft202012Validator(output.json_schema or {}).iter_errors(value), key=str)
-    if errors:
-        first = errors[0]
+    try:
+        first = first_error(output.json_schema or {}, value)
+    except UserSchemaError as exc:
+        raise OutputInvalid(exc.message) from None
+    if first is not None:
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
         raise OutputInvalid(f"{where}: {first.message}")
     return {"json": value, "text": json.dumps(value, ensure_ascii=False)}
