@@ -37,8 +37,11 @@ FINAL = (
 )
 
 
+MAX_MESSAGE_CHARS = 100_000
+
+
 class RunInput(BaseModel):
-    message: str = Field(min_length=1, max_length=100_000)
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     variables: dict[str, str] = Field(default_factory=dict)
 
 
@@ -81,6 +84,7 @@ def start_run(
     schedule_id: uuid.UUID | None = None,
 ) -> Execution:
     require_role(actor, Role.BUILDER)
+    _check_length(message)
     data = parse(RunInput, {"message": message, "variables": variables or {}})
     agent = get_agent(session, actor, agent_id)
     if agent.status == AgentStatus.ARCHIVED:
@@ -143,6 +147,34 @@ def new_thread(session: Session, actor: Actor, agent_id: uuid.UUID, *, title: st
     session.add(thread)
     session.flush()
     return thread
+
+
+def _check_length(message: str) -> None:
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise Invalid(
+            f"The message is too long: {len(message):,} characters, at most "
+            f"{MAX_MESSAGE_CHARS:,}. Shorten it or put the text in a knowledge collection."
+        )
+
+
+def send_message(
+    session: Session,
+    actor: Actor,
+    agent_id: uuid.UUID,
+    *,
+    message: str,
+    thread_id: uuid.UUID | None = None,
+) -> Execution:
+    """A chat message: its run, in the given conversation or in a new one titled after it.
+
+    The conversation is made only together with its run, after the message passed every check
+    of `start_run`, so a refused message (too long, over the plan, archived agent) leaves no
+    empty conversation behind — in the database or in the caller's list."""
+    _check_length(message)
+    data = parse(RunInput, {"message": message, "variables": {}})
+    if thread_id is None:
+        thread_id = new_thread(session, actor, agent_id, title=data.message[:60]).id
+    return start_run(session, actor, agent_id, message=message, thread_id=thread_id)
 
 
 def list_threads(

@@ -134,21 +134,21 @@ class PlaygroundState(SessionState):
         self.error, self.notice = "", ""
         try:
             with self.acting() as (session, _u, actor):
-                agent_id = uuid.UUID(self.agent_id)
-                if not self.thread_id:
-                    thread = runs.new_thread(session, actor, agent_id, title=message[:60])
-                    self.thread_id = str(thread.id)
-                    self.threads = [
-                        {"id": self.thread_id, "title": thread.title, "updated": "now"},
-                        *self.threads,
-                    ]
-                run = runs.start_run(
-                    session, actor, agent_id, message=message, thread_id=uuid.UUID(self.thread_id)
+                thread_id = uuid.UUID(self.thread_id) if self.thread_id else None
+                run = runs.send_message(
+                    session, actor, uuid.UUID(self.agent_id), message=message, thread_id=thread_id
                 )
-                self.run_id = str(run.id)
+                run_id, run_thread = str(run.id), str(run.thread_id)
         except DomainError as exc:
             self.error = exc.message
             return None
+        if run_thread != self.thread_id:
+            self.thread_id = run_thread
+            self.threads = [
+                {"id": run_thread, "title": message[:60], "updated": "now"},
+                *self.threads,
+            ]
+        self.run_id = run_id
         self.messages = [*self.messages, {"role": "user", "text": message, "run_id": self.run_id}]
         self.trace, self.streaming_text, self.totals, self.running = [], "", "", True
         return PlaygroundState.stream_run
