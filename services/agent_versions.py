@@ -139,12 +139,31 @@ def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _layout_summary(old: dict[str, Any], new: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The canvas picture as one row, not a row per node coordinate: where the nodes sit never
+    changes what the agent does, and a moved node would otherwise bury the real changes."""
+    before, after = old.get("layout") or {}, new.get("layout") or {}
+    if not before and not after:
+        return None, None
+    moved = sum(1 for node, at in after.items() if node in before and before[node] != at)
+    summary = f"{len(after)} nodes placed"
+    if moved:
+        summary += f", {moved} moved"
+    return (f"{len(before)} nodes placed" if before else None), (summary if after else None)
+
+
 def diff_configs(
     old: dict[str, Any], new: dict[str, Any], *, include_same: bool = False
 ) -> list[DiffRow]:
     """Rows in config field order (then by path); unchanged ones only with `include_same`,
     for a side-by-side view of the whole config."""
-    before, after = flatten_config(old), flatten_config(new)
+    before = flatten_config({k: v for k, v in old.items() if k != "layout"})
+    after = flatten_config({k: v for k, v in new.items() if k != "layout"})
+    before_layout, after_layout = _layout_summary(old, new)
+    if before_layout is not None:
+        before["layout"] = before_layout
+    if after_layout is not None:
+        after["layout"] = after_layout
     fields = list(AgentConfig.model_fields)
 
     def rank(path: str) -> int:
