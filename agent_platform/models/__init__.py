@@ -31,6 +31,7 @@ from agent_platform.models.platform import (
 from agent_platform.models.runs import Execution, ExecutionStatus, ExecutionStep
 from agent_platform.models.runtime import (
     DocumentStatus,
+    DocumentUpload,
     KnowledgeCollection,
     KnowledgeDocument,
     ProviderCredential,
@@ -46,6 +47,7 @@ __all__ = [
     "OutputConfig",
     "ToolRef",
     "DocumentStatus",
+    "DocumentUpload",
     "KnowledgeCollection",
     "KnowledgeDocument",
     "ProviderCredential",

@@ -74,6 +74,23 @@ class KnowledgeDocument(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
+class DocumentUpload(SQLModel, table=True):
+    """An upload's bytes between the web request and the worker that indexes them.
+
+    In the database (not on the web machine's disk) because the worker may run elsewhere; the
+    row is deleted once the document is indexed or has failed."""
+
+    __tablename__ = "document_uploads"
+    document_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(),
+            sa.ForeignKey("knowledge_documents.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    data: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
 class Thread(SQLModel, table=True):
     """A conversation with one agent; its runs (executions.thread_id) form the history."""
 
