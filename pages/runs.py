@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import empty_state, error_callout, shell
+from pages.components import data_table, empty_state, error_callout, shell
 from pages.playground import _trace_item
 from state.runs import RunDetailState as D
 from state.runs import RunsState as R
@@ -75,30 +75,11 @@ def runs_page() -> rx.Component:
                 "No runs match",
                 "Runs appear here when agents are run from the playground, a schedule or the API.",
             ),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in [
-                                    "When",
-                                    "Agent",
-                                    "Status",
-                                    "Input",
-                                    "Latency",
-                                    "Tokens",
-                                    "Cost",
-                                ]
-                            ]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(R.rows, _row)),
-                    variant="surface",
-                    width="100%",
-                    id="runs-table",
-                ),
-                overflow_x="auto",
+            data_table(
+                ["When", "Agent", "Status", "Input", "Latency", "Tokens", "Cost"],
+                R.rows,
+                _row,
+                id_="runs-table",
             ),
         ),
         rx.hstack(
@@ -124,6 +105,26 @@ def _fact(label: str, value: rx.Var) -> rx.Component:
         rx.text(label, size="1", color_scheme="gray"),
         rx.text(value, size="2", weight="medium"),
         spacing="0",
+    )
+
+
+def _origin() -> rx.Component:
+    """Which version ran, and for a replay the run it repeats."""
+    return rx.fragment(
+        rx.cond(
+            D.run["version"] != "",
+            rx.badge("version ", D.run["version"], variant="soft", id="run-version"),
+            rx.badge("version deleted", variant="soft", color_scheme="gray", id="run-version"),
+        ),
+        rx.cond(
+            D.run["replay_of"] != "",
+            rx.link(
+                rx.hstack(rx.icon("rotate-ccw", size=12), "replay of an earlier run", spacing="1"),
+                href="/run?id=" + D.run["replay_of"],
+                size="1",
+                id="run-replay-of",
+            ),
+        ),
     )
 
 
@@ -166,6 +167,7 @@ def run_page() -> rx.Component:
                         status_badge(D.run["status"]),
                         rx.link(D.run["agent"], href="/agent?id=" + D.run["agent_id"]),
                         rx.text(D.run["created"], size="1", color_scheme="gray"),
+                        _origin(),
                         rx.spacer(),
                         rx.button(
                             rx.icon("rotate-ccw", size=14),

@@ -82,6 +82,18 @@ def get_version(session: Session, actor: Actor, agent_id: uuid.UUID, number: int
     return version
 
 
+def version_number(session: Session, actor: Actor, version_id: uuid.UUID | None) -> int | None:
+    """The number people know a version by; a run keeps only its version's id. None when the
+    version is gone (its agent deleted) or belongs to another organization."""
+    if version_id is None:
+        return None
+    return session.exec(
+        select(AgentVersion.version).where(
+            AgentVersion.id == version_id, AgentVersion.org_id == actor.org_id
+        )
+    ).first()
+
+
 @dataclass(frozen=True)
 class DiffRow:
     path: str  # dotted, e.g. "memory.window", "tools[builtin:calculator]"

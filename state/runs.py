@@ -10,7 +10,7 @@ import reflex as rx
 
 from agent_platform.models import ExecutionStatus
 from agent_platform.models.base import utcnow
-from services import agents, runs
+from services import agent_versions, agents, runs
 from services.errors import DomainError
 from services.integrations import approvals
 from services.runtime.follow import follow, step_event
@@ -24,6 +24,14 @@ RANGES = {
     "30d": timedelta(days=30),
     "all": None,
 }
+
+
+def _run_ref(value: object) -> str:
+    """A run id from a run's input (a replay names its original there), or "" if not one."""
+    try:
+        return str(uuid.UUID(str(value))) if value else ""
+    except ValueError:
+        return ""
 
 
 class RunsState(SessionState):
@@ -140,6 +148,10 @@ class RunDetailState(SessionState):
                 "cost": f"${r.cost:.6f}",
                 "latency": f"{r.latency_ms} ms" if r.latency_ms is not None else "",
                 "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "version": str(
+                    agent_versions.version_number(session, actor, r.agent_version_id) or ""
+                ),
+                "replay_of": _run_ref(r.input.get("replay_of")),
             }
             self.steps = [trace_row(step_event(s)) for s in runs.get_steps(session, actor, run_id)]
             self.approvals = [
