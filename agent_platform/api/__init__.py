@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agent_platform.api import errors, health, integrations, v1
+from agent_platform.api import docs, errors, fallback, health, integrations, v1
 
 
 def create_api() -> FastAPI:
-    api = FastAPI(title="Agent Platform API", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    api = FastAPI(title="Agent Platform API", docs_url=None, openapi_url="/api/openapi.json")
     errors.install(api)
+    docs.install(api)  # /api/docs with Swagger UI served locally (no CDN)
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(integrations.router)
+    fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     return api
