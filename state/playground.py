@@ -12,16 +12,17 @@ from services.errors import DomainError
 from services.integrations import approvals
 from services.runtime.follow import follow, step_event
 from state.base import SessionState, actor_from_token, form_text
+from state.trace_text import readable
 
 
 def trace_row(event: dict[str, Any]) -> dict[str, str]:
     """One line of the trace panel, flattened to strings for the browser."""
     if event.get("kind") == "tool":
-        body = event.get("error") or str(event.get("result"))
+        body = event.get("error") or readable(event.get("result"))
         return {
             "kind": "tool",
             "title": f"tool · {event.get('tool_name')}",
-            "detail": f"args {event.get('arguments')} → {body}"[:600],
+            "detail": f"{readable(event.get('arguments'))}\n→ {body}"[:2000],
             "tokens": "",
             "cost": "",
             "latency": f"{event.get('latency_ms') or 0} ms",
