@@ -26,6 +26,7 @@ from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Invalid, NotFound
 from services.organizations import limits_for
+from services.thread_titles import title_for
 from services.validation import parse
 
 ACTIVE = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
@@ -173,7 +174,8 @@ def send_message(
     _check_length(message)
     data = parse(RunInput, {"message": message, "variables": {}})
     if thread_id is None:
-        thread_id = new_thread(session, actor, agent_id, title=data.message[:60]).id
+        title = title_for(session, actor, agent_id, data.message)
+        thread_id = new_thread(session, actor, agent_id, title=title).id
     return start_run(session, actor, agent_id, message=message, thread_id=thread_id)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from agent_platform.models import Thread
 from services import agents, runs
 from services.errors import DomainError
 from services.integrations import approvals
@@ -42,6 +43,15 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def thread_row(thread: Thread) -> dict[str, str]:
+    """A conversation in the list: its own title and when it last changed."""
+    return {
+        "id": str(thread.id),
+        "title": thread.title,
+        "updated": thread.updated_at.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
 class PlaygroundState(SessionState):
     agent_id: str = ""
     agent_name: str = ""
@@ -69,14 +79,7 @@ class PlaygroundState(SessionState):
             with self.acting() as (session, _u, actor):
                 agent = agents.get_agent(session, actor, agent_id)
                 self.agent_id, self.agent_name = str(agent.id), agent.name
-                self.threads = [
-                    {
-                        "id": str(t.id),
-                        "title": t.title,
-                        "updated": t.updated_at.strftime("%m-%d %H:%M"),
-                    }
-                    for t in runs.list_threads(session, actor, agent.id)
-                ]
+                self.threads = [thread_row(t) for t in runs.list_threads(session, actor, agent.id)]
             self._open_thread(params.get("thread", ""))
         except (DomainError, ValueError) as exc:
             self.error = getattr(exc, "message", "Agent not found.")
@@ -140,15 +143,13 @@ class PlaygroundState(SessionState):
                     session, actor, uuid.UUID(self.agent_id), message=message, thread_id=thread_id
                 )
                 run_id, run_thread = str(run.id), str(run.thread_id)
+                if run_thread != self.thread_id:  # a new conversation, titled by the service
+                    listed = runs.list_threads(session, actor, uuid.UUID(self.agent_id))
+                    self.threads = [thread_row(t) for t in listed]
         except DomainError as exc:
             self.error = exc.message
             return None
-        if run_thread != self.thread_id:
-            self.thread_id = run_thread
-            self.threads = [
-                {"id": run_thread, "title": message[:60], "updated": "now"},
-                *self.threads,
-            ]
+        self.thread_id = run_thread
         self.run_id = run_id
         self.messages = [*self.messages, {"role": "user", "text": message, "run_id": self.run_id}]
         self.trace, self.streaming_text, self.totals, self.running = [], "", "", True
