@@ -1,4 +1,9 @@
-"""Organization API keys for the REST API: shown once at creation, stored only as a hash."""
+"""Organization API keys for the REST API: shown once at creation, stored only as a hash.
+
+A key never outlives or outranks the person who made it: it acts with at most its creator's
+current role in the organization, and leaving the organization (or being demoted) revokes or
+narrows their keys, so a departed member keeps no back door through the API.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from agent_platform.models import ApiKey, Organization, Role
+from agent_platform.models import ApiKey, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import Actor, require_role
+from services.access import ROLE_RANK, Actor, require_role
 from services.errors import Forbidden, NotFound, Unauthenticated
 from services.tokens import new_token, token_hash
 from services.validation import parse
@@ -89,16 +94,96 @@ def revoke_key(session: Session, actor: Actor, key_id: uuid.UUID) -> None:
     )
 
 
+def _live_keys_of(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> list[ApiKey]:
+    return list(
+        session.exec(
+            select(ApiKey).where(
+                ApiKey.org_id == org_id,
+                ApiKey.created_by_id == user_id,
+                col(ApiKey.revoked_at).is_(None),
+            )
+        ).all()
+    )
+
+
+def revoke_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, reason: str) -> int:
+    """Revoke every live key `user_id` made in the actor's org (they left or were removed).
+
+    The caller has already decided the membership change is allowed; each key is audited so
+    the log shows which keys stopped working and why."""
+    keys = _live_keys_of(session, actor.org_id, user_id)
+    now = utcnow()
+    for key in keys:
+        key.revoked_at = now
+        session.add(key)
+        audit.record(
+            session,
+            "api_key.revoked",
+            org_id=actor.org_id,
+            actor_id=actor.user_id,
+            target_type="api_key",
+            target_id=key.id,
+            client_ip=actor.client_ip,
+            reason=reason,
+            creator_id=str(user_id),
+        )
+    return len(keys)
+
+
+def narrow_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, role: Role) -> int:
+    """Lower every live key of `user_id` above `role` to `role` (their role was lowered).
+
+    `actor_for_key` caps keys at the creator's role anyway; writing it down too makes the key
+    list show what a key can really do, and a later promotion does not silently widen it."""
+    changed = 0
+    for key in _live_keys_of(session, actor.org_id, user_id):
+        if ROLE_RANK[key.role] <= ROLE_RANK[role]:
+            continue
+        old = key.role
+        key.role = role
+        session.add(key)
+        changed += 1
+        audit.record(
+            session,
+            "api_key.narrowed",
+            org_id=actor.org_id,
+            actor_id=actor.user_id,
+            target_type="api_key",
+            target_id=key.id,
+            client_ip=actor.client_ip,
+            old=old.value,
+            new=role.value,
+            creator_id=str(user_id),
+        )
+    return changed
+
+
 def actor_for_key(session: Session, secret: str | None) -> Actor:
-    """The actor an API request acts as; any problem is the same 401 with no detail."""
+    """The actor an API request acts as; any problem is the same 401 with no detail.
+
+    The role is the lower of the key's and its creator's current role in the org: a key
+    whose creator left (or whose account is gone or disabled) does not authenticate."""
+    refused = Unauthenticated("A valid API key is required.")
     if not secret or not secret.startswith(KEY_PREFIX):
-        raise Unauthenticated("A valid API key is required.")
+        raise refused
     key = session.exec(select(ApiKey).where(ApiKey.key_hash == token_hash(secret))).first()
     now = utcnow()
     if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-        raise Unauthenticated("A valid API key is required.")
-    if session.get(Organization, key.org_id) is None:
-        raise Unauthenticated("A valid API key is required.")
+        raise refused
+    if session.get(Organization, key.org_id) is None or key.created_by_id is None:
+        raise refused
+    creator = session.exec(
+        select(Membership.role)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(
+            Membership.org_id == key.org_id,
+            Membership.user_id == key.created_by_id,
+            col(User.is_active).is_(True),
+        )
+    ).first()
+    if creator is None:
+        raise refused
+    role = min(key.role, creator, key=ROLE_RANK.__getitem__)
     key.last_used_at = now
     session.add(key)
-    return Actor(user_id=None, org_id=key.org_id, role=key.role)
+    return Actor(user_id=None, org_id=key.org_id, role=role)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
-from services import audit
+from services import api_keys, audit
 from services.access import ROLE_RANK, Actor, require_role
 from services.accounts import create_organization
 from services.errors import Forbidden, Invalid, NotFound
@@ -144,6 +144,8 @@ def change_role(
         new=new_role.value,
         client_ip=actor.client_ip,
     )
+    # Their API keys may do no more than they may now (audited per key).
+    api_keys.narrow_keys_of(session, actor, membership.user_id, role=new_role)
     return membership
 
 
@@ -163,6 +165,8 @@ def remove_member(session: Session, actor: Actor, membership_id: uuid.UUID) -> N
         target_id=membership.user_id,
         client_ip=actor.client_ip,
     )
+    # A departed member keeps no way in through the API (audited per key).
+    api_keys.revoke_keys_of(session, actor, membership.user_id, reason="member_removed")
 
 
 def limits_for(session: Session, org_id: uuid.UUID) -> TierLimit | None:

@@ -79,3 +79,29 @@ def test_revoked_key_stops_working(client: TestClient) -> None:
         api_keys.revoke_key(session, actor_for(session, user, key.org_id), key.id)
     response = client.get("/api/v1/org", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
+
+
+def test_key_of_a_removed_member_is_401(client: TestClient) -> None:
+    """Issue 10 #5: a key does not outlive its creator's membership."""
+    from sqlmodel import select
+
+    from agent_platform.models import Membership, Role
+    from services import organizations
+    from tests.factories import add_member
+
+    with session_scope() as session:
+        owner = personal_actor(session, make_user(session))
+        user, admin = add_member(session, owner.org_id, role=Role.ADMIN)
+        secret = api_keys.create_key(session, admin, name="ci", role="admin").secret
+        membership_id = session.exec(
+            select(Membership.id).where(
+                Membership.user_id == user.id, Membership.org_id == owner.org_id
+            )
+        ).one()
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/org", headers=headers).json()["role"] == "admin"
+    with session_scope() as session:
+        organizations.remove_member(session, owner, membership_id)
+    response = client.get("/api/v1/org", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"error": "A valid API key is required."}

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from agent_platform.models import ApiKey, Role
+from agent_platform.models import ApiKey, Membership, Role, User
 from agent_platform.models.base import utcnow
-from services import api_keys
+from services import agents, api_keys, organizations
 from services.access import Actor
 from services.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from services.tokens import token_hash
@@ -210,3 +210,93 @@ class TestRevokeKey:
         session.flush()
         [entry] = audit_entries(session, "api_key.revoked")
         assert entry.actor_id is None
+
+
+class TestKeyFollowsItsCreator:
+    """A key acts with at most its creator's current role; leaving revokes it (issue 10 #5)."""
+
+    def _admin_with_key(self, session, owner, *, role: Role = Role.ADMIN):
+        user, admin = add_member(session, owner.org_id, role=Role.ADMIN)
+        created = make_api_key(session, admin, role=role)
+        membership = session.exec(
+            select(Membership).where(
+                Membership.org_id == owner.org_id, Membership.user_id == user.id
+            )
+        ).one()
+        return admin, created, membership
+
+    def test_key_of_a_removed_member_is_refused_and_revoked(self, session, owner):
+        admin, created, membership = self._admin_with_key(session, owner)
+        assert api_keys.actor_for_key(session, created.secret).role == Role.ADMIN
+        organizations.remove_member(session, owner, membership.id)
+        session.flush()
+        with pytest.raises(Unauthenticated):
+            api_keys.actor_for_key(session, created.secret)
+        assert created.key.revoked_at is not None
+        [entry] = audit_entries(session, "api_key.revoked", org_id=owner.org_id)
+        assert entry.target_id == str(created.key.id)
+        assert entry.actor_id == owner.user_id
+        assert entry.details["reason"] == "member_removed"
+
+    def test_key_of_a_member_who_left_is_refused(self, session, owner):
+        admin, created, membership = self._admin_with_key(session, owner)
+        organizations.remove_member(session, admin, membership.id)
+        session.flush()
+        with pytest.raises(Unauthenticated):
+            api_keys.actor_for_key(session, created.secret)
+
+    def test_key_is_refused_even_if_its_membership_vanished_without_revocation(
+        self, session, owner
+    ):
+        _admin, created, membership = self._admin_with_key(session, owner)
+        session.delete(membership)  # e.g. removed by an older version or by hand
+        session.flush()
+        with pytest.raises(Unauthenticated):
+            api_keys.actor_for_key(session, created.secret)
+
+    def test_key_of_a_disabled_account_is_refused(self, session, owner):
+        admin, created, _membership = self._admin_with_key(session, owner)
+        user = session.get(User, admin.user_id)
+        user.is_active = False
+        session.add(user)
+        session.flush()
+        with pytest.raises(Unauthenticated):
+            api_keys.actor_for_key(session, created.secret)
+
+    def test_key_after_demotion_cannot_write(self, session, owner):
+        _admin, created, membership = self._admin_with_key(session, owner)
+        agents.create_agent(session, api_keys.actor_for_key(session, created.secret), name="ok")
+        organizations.change_role(session, owner, membership.id, role="viewer")
+        session.flush()
+        key_actor = api_keys.actor_for_key(session, created.secret)
+        assert key_actor.role == Role.VIEWER
+        with pytest.raises(Forbidden):
+            agents.create_agent(session, key_actor, name="not any more")
+        assert created.key.role == Role.VIEWER
+        [entry] = audit_entries(session, "api_key.narrowed", org_id=owner.org_id)
+        assert entry.details["old"] == "admin" and entry.details["new"] == "viewer"
+        assert entry.target_id == str(created.key.id)
+
+    def test_key_role_is_capped_at_the_creators_role_when_they_are_read_and_written_apart(
+        self, session, owner
+    ):
+        _admin, created, membership = self._admin_with_key(session, owner)
+        membership.role = Role.BUILDER  # lowered without the service (no narrowing written)
+        session.add(membership)
+        session.flush()
+        assert api_keys.actor_for_key(session, created.secret).role == Role.BUILDER
+
+    def test_promotion_does_not_widen_a_key_and_lower_keys_are_untouched(self, session, owner):
+        admin, created, membership = self._admin_with_key(session, owner, role=Role.VIEWER)
+        organizations.change_role(session, owner, membership.id, role="builder")
+        organizations.change_role(session, owner, membership.id, role="owner")
+        session.flush()
+        assert api_keys.actor_for_key(session, created.secret).role == Role.VIEWER
+        assert audit_entries(session, "api_key.narrowed") == []
+
+    def test_other_members_keys_are_untouched(self, session, owner):
+        _admin, created, membership = self._admin_with_key(session, owner)
+        own = make_api_key(session, owner, role=Role.ADMIN)
+        organizations.remove_member(session, owner, membership.id)
+        session.flush()
+        assert api_keys.actor_for_key(session, own.secret).role == Role.ADMIN
