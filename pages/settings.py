@@ -290,10 +290,11 @@ def audit_tab() -> rx.Component:
                 "scroll-text", "No audit entries", "Security-relevant actions will appear here."
             ),
             data_table(
-                ["When", "Action", "Target", "IP", "Details"],
+                ["When", "Actor", "Action", "Target", "IP", "Details"],
                 S.audit_rows,
                 lambda a: rx.table.row(
                     rx.table.cell(a["when"]),
+                    rx.table.cell(rx.text(a["actor"], size="2"), class_name="audit-actor"),
                     rx.table.cell(rx.code(a["action"])),
                     rx.table.cell(a["target"]),
                     rx.table.cell(a["ip"]),

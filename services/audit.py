@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from agent_platform.models import AuditEntry, Role
+from agent_platform.models import AuditEntry, Role, User
 from services.access import Actor, require_role
 
 
@@ -47,3 +47,13 @@ def list_entries(
         query.order_by(col(AuditEntry.created_at).desc()).offset(offset).limit(min(limit, 200))
     ).all()
     return list(rows), total
+
+
+def actor_labels(session: Session, entries: list[AuditEntry]) -> dict[uuid.UUID, str]:
+    """Who did each thing, as people know them ("Ada <ada@example.com>"), for one page of
+    entries in one query. Entries whose account is gone are absent: the caller says so."""
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    if not ids:
+        return {}
+    found = session.exec(select(User.id, User.name, User.email).where(col(User.id).in_(ids)))
+    return {user_id: f"{name} <{email}>" for user_id, name, email in found.all()}

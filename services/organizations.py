@@ -73,7 +73,14 @@ def rename_org(session: Session, actor: Actor, *, name: str) -> Organization:
     org.name = data.name
     session.add(org)
     audit.record(
-        session, "org.renamed", org_id=org.id, actor_id=actor.user_id, old=old, new=data.name
+        session,
+        "org.renamed",
+        org_id=org.id,
+        actor_id=actor.user_id,
+        target_type="org",
+        target_id=org.id,
+        old=old,
+        new=data.name,
     )
     return org
 

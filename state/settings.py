@@ -118,11 +118,14 @@ class SettingsState(SessionState):
             entries, self.audit_total = audit.list_entries(
                 session, actor, offset=self.audit_page * PAGE_SIZE, limit=PAGE_SIZE
             )
+            who = audit.actor_labels(session, entries)
             self.audit_rows = [
                 {
                     "when": format_utc(e.created_at),
                     "action": e.action,
-                    "actor": str(e.actor_id or ""),
+                    "actor": who.get(e.actor_id, "a deleted account")
+                    if e.actor_id
+                    else "the system",
                     "target": f"{e.target_type or ''} {e.target_id or ''}".strip(),
                     "ip": e.client_ip or "",
                     "details": ", ".join(f"{k}={v}" for k, v in e.details.items()),
