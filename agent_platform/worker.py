@@ -24,6 +24,24 @@ def queue(name: str = "default") -> Queue:
     return Queue(name, connection=get_redis())
 
 
+def ingest_document(document_id: str) -> str | None:
+    """Index one staged knowledge upload; progress goes to Redis for the page that waits."""
+    from agent_platform.db import session_scope
+    from services.memory import ingest
+
+    doc_id = uuid.UUID(document_id)
+    redis = get_redis()
+
+    def progress(done: int, total: int) -> None:
+        redis.set(ingest.progress_key(doc_id), f"{done}/{total}", ex=3600)
+
+    with session_scope() as session:
+        document = ingest.ingest_document(session, doc_id, progress=progress)
+        status = document.status.value if document is not None else None
+    redis.delete(ingest.progress_key(doc_id))
+    return status
+
+
 def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
     """The job id is the run id: enqueueing the same run twice leaves one job.
 

@@ -122,7 +122,7 @@ def upload_box() -> rx.Component:
                 rx.button(
                     rx.icon("file-up", size=16),
                     "Upload",
-                    on_click=S.upload(rx.upload_files(upload_id=UPLOAD_ID)),
+                    on_click=S.upload(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
                     loading=S.uploading,
                     disabled=rx.selected_files(UPLOAD_ID).length() == 0,
                     id="knowledge-upload-button",
@@ -135,7 +135,7 @@ def upload_box() -> rx.Component:
                     disabled=S.uploading,
                     id="knowledge-upload-clear",
                 ),
-                rx.cond(S.uploading, rx.text("Parsing and indexing…", size="2")),
+                rx.cond(S.uploading, rx.text("Uploading…", size="2")),
                 spacing="2",
                 align="center",
             ),
@@ -164,7 +164,10 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(d["filename"], word_break="break-all", weight="medium")),
         rx.table.cell(
             rx.badge(
-                d["status"], color_scheme=rx.match(d["status"], *STATUS_COLOR.items(), "gray")
+                d["status"],
+                rx.cond(d["progress"] != "", " " + d["progress"]),
+                color_scheme=rx.match(d["status"], *STATUS_COLOR.items(), "gray"),
+                id=f"document-status-{i}",
             ),
             rx.cond(d["error"] != "", rx.text(d["error"], size="1", color_scheme="red")),
         ),

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 
+from agent_platform.models import DocumentStatus
 from agent_platform.settings import get_settings
 from services import memory
 from services.errors import DomainError
@@ -26,6 +27,7 @@ ACCEPT = {
     "text/html": [".html", ".htm"],
 }
 EXCERPT_CHARS = 400
+WATCH_LIMIT_SECONDS = 3600
 
 
 def _size(n: int) -> str:
@@ -52,6 +54,8 @@ class KnowledgeState(SessionState):
     documents: list[dict[str, str]] = []
     uploading: bool = False
     upload_errors: list[str] = []
+    processing: bool = False
+    _watching: bool = False
     query: str = ""
     searching: bool = False
     searched: bool = False
@@ -81,7 +85,7 @@ class KnowledgeState(SessionState):
             self.error = exc.message
         finally:
             self.loading = False
-        return None
+        return KnowledgeState.watch_processing if self.processing else None
 
     def _refresh(self) -> None:
         with self.acting() as (session, _user, actor):
@@ -101,18 +105,23 @@ class KnowledgeState(SessionState):
             if not self.selected_id:
                 self.documents = []
                 return
+            listed = memory.list_documents(session, actor, uuid.UUID(self.selected_id))
+            waiting = [d.id for d in listed if d.status == DocumentStatus.PROCESSING]
+            progress = memory.read_progress(waiting)
             self.documents = [
                 {
                     "id": str(d.id),
                     "filename": d.filename,
                     "status": d.status.value,
+                    "progress": f"{progress[d.id]}%" if d.id in progress else "",
                     "error": d.error or "",
                     "chunks": str(d.chunk_count),
                     "size": _size(d.size_bytes),
                     "added": format_utc(d.created_at),
                 }
-                for d in memory.list_documents(session, actor, uuid.UUID(self.selected_id))
+                for d in listed
             ]
+            self.processing = bool(waiting)
 
     def _fail(self, exc: DomainError) -> rx.event.EventSpec:
         self.error = exc.message
@@ -132,7 +141,7 @@ class KnowledgeState(SessionState):
             self._refresh()
         except DomainError as exc:
             return self._fail(exc)
-        return None
+        return KnowledgeState.watch_processing if self.processing else None
 
     @rx.event
     def create(self, form: dict[str, str]) -> rx.event.EventSpec | None:
@@ -168,45 +177,94 @@ class KnowledgeState(SessionState):
 
     # --- documents ----------------------------------------------------------------------------
 
-    def _add(self, collection_id: uuid.UUID, filename: str, data: bytes) -> None:
+    def _stage(self, collection_id: uuid.UUID, upload: memory.UploadBuffer) -> None:
         with self.acting() as (session, _u, actor):
-            memory.add_document(session, actor, collection_id, filename=filename, data=data)
+            memory.stage_document(
+                session, actor, collection_id, filename=upload.filename, source=upload.reader()
+            )
 
-    @rx.event
-    async def upload(self, files: list[rx.UploadFile]) -> AsyncIterator[rx.event.EventSpec | None]:
-        self.error, self.upload_errors = "", []
-        if not files:
-            self.upload_errors = ["Choose at least one file first."]
-            return
-        try:
-            cid = parse_id(self.selected_id, "Knowledge collection")
-        except DomainError as exc:
-            self.upload_errors = [exc.message]
-            return
-        self.uploading = True
-        yield
+    async def _stage_each(
+        self, collection_id: uuid.UUID, chunks: rx.UploadChunkIterator
+    ) -> tuple[list[str], list[str]]:
+        """Stage each file as its last chunk arrives, in its own transaction (one bad file
+        does not undo the others); stop reading the request at the first file over the limit."""
         added: list[str] = []
         failed: list[str] = []
-        for file in files:
-            name = file.name or file.filename or "upload"
-            data = await file.read()
+        current: memory.UploadBuffer | None = None
+
+        async def finish(upload: memory.UploadBuffer) -> None:
             try:
-                # Each file in its own transaction: one bad file does not undo the others.
-                await asyncio.to_thread(self._add, cid, name, data)
-                added.append(name)
+                await asyncio.to_thread(self._stage, collection_id, upload)
+                added.append(upload.filename)
             except DomainError as exc:
+                name = upload.filename
                 failed.append(exc.message if name in exc.message else f"{name}: {exc.message}")
-        self.uploading = False
-        self.upload_errors = failed
+
         try:
-            self._refresh()
+            async for chunk in chunks:
+                if current is None or chunk.filename != current.filename:
+                    if current is not None:
+                        await finish(current)
+                    current = memory.UploadBuffer(chunk.filename)
+                current.add(chunk.data)
+        except DomainError as exc:  # over the limit: the rest of the request is not read
+            failed.append(exc.message)
+            return added, failed
+        if current is not None:
+            await finish(current)
+        return added, failed
+
+    @rx.event(background=True)
+    async def upload(self, chunks: rx.UploadChunkIterator) -> AsyncIterator[rx.event.EventSpec]:
+        async with self:
+            self.error, self.upload_errors = "", []
+            selected = self.selected_id
+            self.uploading = True
+        try:
+            added, failed = await self._stage_each(
+                parse_id(selected, "Knowledge collection"), chunks
+            )
         except DomainError as exc:
-            self.error = exc.message
+            added, failed = [], [exc.message]
+        async with self:
+            self.uploading = False
+            self.upload_errors = failed
+            try:
+                await asyncio.to_thread(self._refresh)
+            except DomainError as exc:
+                self.error = exc.message
         yield rx.clear_selected_files(UPLOAD_ID)
         if added:
-            yield rx.toast.success(f"Added {len(added)} document(s): {', '.join(added)}.")
+            yield rx.toast.success(f"Indexing {len(added)} document(s): {', '.join(added)}.")
         if failed:
             yield rx.toast.error(f"{len(failed)} file(s) were not added.")
+        if added:
+            yield KnowledgeState.watch_processing
+
+    @rx.event(background=True)
+    async def watch_processing(self) -> None:
+        """Refresh the document list while the worker indexes, so status and progress move
+        without a reload; ends when nothing is processing or the person left the page."""
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+        try:
+            for _ in range(WATCH_LIMIT_SECONDS):
+                await asyncio.sleep(1.0)
+                async with self:
+                    if not self.router.page.path.startswith("/knowledge"):
+                        return
+                    try:
+                        await asyncio.to_thread(self._refresh)
+                    except DomainError as exc:
+                        self.error = exc.message
+                        return
+                    if not self.processing:
+                        return
+        finally:
+            async with self:
+                self._watching = False
 
     @rx.event
     def delete_document(self, document_id: str) -> rx.event.EventSpec | None:

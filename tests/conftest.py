@@ -73,6 +73,14 @@ _redis_proc: subprocess.Popen[bytes] | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Point settings at the test services before any app module reads them."""
     global _pg_db, _redis_proc
+    if os.environ.get("CI") == "true" and not FORCE_EMBEDDED and not (USE_PG and USE_REDIS):
+        # On CI machines PostgreSQL and Redis run: a silent fall-back to SQLite and the bundled
+        # Redis would skip every PostgreSQL-only path and still report green.
+        missing = [n for n, up in (("PostgreSQL", USE_PG), ("Redis", USE_REDIS)) if not up]
+        raise pytest.UsageError(
+            f"CI=true but {' and '.join(missing)} at 127.0.0.1 did not answer; "
+            "set AP_TEST_EMBEDDED=1 to test the embedded defaults on purpose."
+        )
     data_dir = TEST_ROOT / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["DATA_DIR"] = str(data_dir)

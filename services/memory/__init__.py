@@ -19,9 +19,11 @@ from services.memory.collections import (
     search,
 )
 from services.memory.embedders import active_embedder_name
+from services.memory.ingest import UploadBuffer, read_progress, stage_document
 
 __all__ = [
     "SearchHit",
+    "UploadBuffer",
     "active_embedder_name",
     "add_document",
     "create_collection",
@@ -32,5 +34,7 @@ __all__ = [
     "get_collection_by_name",
     "list_collections",
     "list_documents",
+    "read_progress",
     "search",
+    "stage_document",
 ]

@@ -160,7 +160,7 @@ def add_document(
     """
     require_role(actor, Role.BUILDER)
     collection = get_collection(session, actor, collection_id)
-    name = parse(UploadInput, {"filename": _base_name(filename)}).filename
+    name = parse(UploadInput, {"filename": base_name(filename)}).filename
     limit = get_settings().max_upload_bytes
     if len(data) > limit:
         raise Invalid(
@@ -320,6 +320,6 @@ def _resolve(
     return list(found.values())
 
 
-def _base_name(filename: str) -> str:
+def base_name(filename: str) -> str:
     """The file's own name: browsers on Windows may send "C:\\Users\\...\\notes.txt"."""
     return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()

@@ -81,12 +81,8 @@ def content_type(filename: str) -> str:
     return CONTENT_TYPES.get(extension(filename), "application/octet-stream")
 
 
-def extract_text(filename: str, data: bytes) -> str:
-    """The readable text of an uploaded file, chosen by its extension.
-
-    Raises `Invalid` for an unsupported type, a damaged or password-protected PDF, and a file
-    with no text at all, so nothing half-parsed is ever indexed.
-    """
+def check_type(filename: str) -> str:
+    """The file's extension when we can read that type; else `Invalid` naming what we read."""
     ext = extension(filename)
     if ext not in CONTENT_TYPES:
         shown = ext or "(none)"
@@ -94,6 +90,16 @@ def extract_text(filename: str, data: bytes) -> str:
             f"Unsupported file type {shown}; upload .txt, .md, .pdf, .csv or .html",
             fields={"file": "Unsupported file type"},
         )
+    return ext
+
+
+def extract_text(filename: str, data: bytes) -> str:
+    """The readable text of an uploaded file, chosen by its extension.
+
+    Raises `Invalid` for an unsupported type, a damaged or password-protected PDF, and a file
+    with no text at all, so nothing half-parsed is ever indexed.
+    """
+    ext = check_type(filename)
     if not data:
         raise Invalid(f"{filename} is empty.", fields={"file": "Empty file"})
     if ext == ".pdf":
