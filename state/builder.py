@@ -136,6 +136,18 @@ class BuilderState(SessionState):
         self.problem_list = [
             f"{details.get(k, {}).get('label', k)}: {v}" for k, v in sorted(found.items())
         ]
+        self._refresh_panel()
+
+    def _refresh_panel(self) -> None:
+        """The side panel follows every check, not only a new selection: drawing the missing
+        edge clears its "Not connected" at once instead of when the node is clicked again."""
+        entry = self.details.get(self.selected, {}) if self.selected else {}
+        if entry:
+            self.selected_title = entry.get("label", self.selected_title)
+            self.selected_settings = {
+                **self.selected_settings,
+                "problem": entry.get("problem", ""),
+            }
 
     # --- canvas events ------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ def test_a_second_message_keeps_the_conversation_and_its_title(session: Session)
 
 
 def test_long_first_messages_are_cut_at_a_word() -> None:
-    title = shorten("Please  read the attached\nquarterly report and tell me what changed since May")
+    message = "Please  read the attached\nquarterly report and tell me what changed since May"
+    title = shorten(message)
     assert title == "Please read the attached quarterly report and…"
     assert shorten("   ") == "New conversation"
 
