@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.agent_create import create_dialog
-from pages.components import empty_state, error_callout, shell
+from pages.components import data_table, empty_state, error_callout, shell
 from state.agents import SORTS, STATUSES
 from state.agents import AgentsState as A
 
@@ -146,24 +146,8 @@ def _toolbar() -> rx.Component:
 
 
 def _agents_table() -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ["Agent", "Model", "Status", "Last run", "Edited", ""]
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(A.rows, _agent_row)),
-            variant="surface",
-            width="100%",
-            id="agents-table",
-        ),
-        overflow_x="auto",
-        width="100%",
-    )
+    headers = ["Agent", "Model", "Status", "Last run", "Edited", ""]
+    return data_table(headers, A.rows, _agent_row, id_="agents-table")
 
 
 def _empty() -> rx.Component:

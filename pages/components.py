@@ -52,11 +52,25 @@ def org_switcher() -> rx.Component:
     )
 
 
+def color_mode_toggle(id_: str) -> rx.Component:
+    """Light or dark, remembered by the browser (Reflex keeps the choice in localStorage)."""
+    return rx.button(
+        rx.color_mode_cond(rx.icon("moon", size=16), rx.icon("sun", size=16)),
+        rx.color_mode_cond("Dark mode", "Light mode"),
+        variant="ghost",
+        size="2",
+        on_click=rx.toggle_color_mode,
+        id=id_,
+        aria_label="Switch between light and dark mode",
+    )
+
+
 def user_box() -> rx.Component:
     return rx.vstack(
         rx.text(SessionState.user_name, weight="bold", size="2", id="current-user-name"),
         rx.text(SessionState.user_email, size="1", color_scheme="gray"),
         rx.badge(SessionState.role, id="current-role"),
+        color_mode_toggle("color-mode-toggle"),
         rx.button(
             rx.icon("log-out", size=16),
             "Log out",
@@ -76,6 +90,7 @@ def sidebar() -> rx.Component:
         rx.heading("Agent Platform", size="5", padding_x="12px"),
         org_switcher(),
         rx.vstack(*[nav_link(*item) for item in NAV], spacing="1", width="100%"),
+        rx.cond(SessionState.is_instance_admin, nav_link("Admin", "/admin", "shield")),
         rx.spacer(),
         user_box(),
         width="240px",
@@ -99,6 +114,11 @@ def mobile_bar() -> rx.Component:
             rx.menu.content(
                 *[rx.menu.item(label, on_click=rx.redirect(href)) for label, href, _ in NAV],
                 rx.menu.separator(),
+                rx.menu.item(
+                    rx.color_mode_cond("Dark mode", "Light mode"),
+                    on_click=rx.toggle_color_mode,
+                    id="mobile-color-mode",
+                ),
                 rx.menu.item("Log out", on_click=SessionState.logout),
             ),
         ),
@@ -218,16 +238,64 @@ def confirm_dialog(
     )
 
 
-def data_table(headers: list[str], rows: rx.Var, render, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
-    """A table that scrolls sideways on its own at narrow widths, not the whole page."""
+PHONE = "@media (max-width: 767px)"
+
+
+def _cards_at_phone_width(headers: list[str]) -> dict[str, Any]:
+    """At phone width every row becomes a card and every cell a labelled block (the label is
+    the column header, drawn by CSS), so no button is pushed off screen by a wide table and
+    the callers' row functions stay plain table rows."""
+    labels = {
+        f"& tbody > tr > *:nth-child({i})::before": {
+            "content": '"' + h.replace('"', "") + '"',
+            "display": "block",
+            "font_size": "12px",
+            "color": rx.color("gray", 11),
+        }
+        for i, h in enumerate(headers, start=1)
+        if h
+    }
+    return {
+        PHONE: {
+            "border": "none",
+            "box_shadow": "none",
+            "background": "transparent",
+            "& table, & tbody, & tbody > tr": {"display": "block", "width": "100%"},
+            "& thead": {"display": "none"},
+            "& tbody > tr": {
+                "border": f"1px solid {rx.color('gray', 6)}",
+                "border_radius": "8px",
+                "padding": "8px 12px",
+                "margin_bottom": "8px",
+            },
+            "& tbody > tr > *": {
+                "display": "block",
+                "box_shadow": "none",
+                "padding": "4px 0",
+                "max_width": "none",
+                "overflow_wrap": "anywhere",
+            },
+            **labels,
+        }
+    }
+
+
+def data_table(  # type: ignore[no-untyped-def]
+    headers: list[str], rows: rx.Var, render, *, id_: str, size: str = "2"
+) -> rx.Component:
+    """The one table of the app: scrolls sideways inside itself at medium widths and turns
+    into a list of cards at phone width, never widening the page."""
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
             rx.table.body(rx.foreach(rows, render)),
             width="100%",
             variant="surface",
+            size=size,
             id=id_,
+            style=_cards_at_phone_width(headers),
         ),
         overflow_x="auto",
         width="100%",
+        max_width="100%",
     )

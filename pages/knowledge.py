@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import confirm_dialog, empty_state, error_callout, field, shell
+from pages.components import confirm_dialog, data_table, empty_state, error_callout, field, shell
 from state.knowledge import ACCEPT, UPLOAD_ID
 from state.knowledge import KnowledgeState as S
 
@@ -165,7 +165,7 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.badge(
                 d["status"],
-                rx.cond(d["progress"] != "", " " + d["progress"]),
+                rx.cond(d["progress"] != "", " " + d["progress"], ""),
                 color_scheme=rx.match(d["status"], *STATUS_COLOR.items(), "gray"),
                 id=f"document-status-{i}",
             ),
@@ -210,18 +210,7 @@ def documents_table() -> rx.Component:
             "Upload .txt, .md, .pdf, .csv or .html files; they are split into passages "
             "that agents can search.",
         ),
-        rx.box(
-            rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-                rx.table.body(rx.foreach(S.documents, _document_row)),
-                width="100%",
-                variant="surface",
-                size="1",
-                id="documents-table",
-            ),
-            overflow_x="auto",
-            width="100%",
-        ),
+        data_table(headers, S.documents, _document_row, id_="documents-table", size="1"),
     )
 
 
