@@ -7,6 +7,7 @@ and nothing else in the code may read `os.environ` for configuration.
 from __future__ import annotations
 
 import functools
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -63,8 +64,20 @@ class Settings(BaseSettings):
     run_concurrency: int = Field(default=200, ge=1, le=5000, description="runs per agent worker")
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)
-    login_max_attempts: int = Field(default=5, ge=1)
-    login_window_seconds: int = Field(default=300, ge=1)
+    # Sign-in throttling: after the free attempts each further one waits twice as long as the
+    # one before (base, 2·base, … up to the max); per (account, client) pair and per client.
+    login_free_attempts: int = Field(default=5, ge=1, le=1000)
+    login_client_free_attempts: int = Field(default=20, ge=1, le=100_000)
+    login_base_delay_seconds: float = Field(default=1.0, gt=0, le=3600)
+    login_max_delay_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    login_forget_seconds: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="quiet time before counts are dropped"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is "
+        "believed for the client address; empty: the header is ignored.",
+    )
     registration_open: bool = True
 
     outbound_allow_hosts: str = Field(
@@ -117,6 +130,25 @@ class Settings(BaseSettings):
         if any(part in ("", ".", "..") for part in value.split("/")):
             raise ValueError("must be a plain path like 'secret' or 'teams/agent-platform'")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or CIDR") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(e.strip(), strict=False)
+            for e in self.trusted_proxies.split(",")
+            if e.strip()
+        ]
 
     @field_validator("redis_url")
     @classmethod

@@ -47,14 +47,15 @@ def main() -> None:
     from agent_platform.db import get_engine, session_scope
     from agent_platform.redis_client import get_redis
     from services import accounts
-    from services.ratelimit import LoginLimiter
+    from services.ratelimit import DelayPolicy, LoginLimiter
 
     migrations.upgrade()
     email = f"bench-{time.time_ns()}@example.com"
     password = "benchmark password 1"
     with session_scope() as s:
         accounts.register(s, email=email, name="Bench", password=password)
-    limiter = LoginLimiter(get_redis(), max_attempts=10**6, window_seconds=60)
+    never = DelayPolicy(10**6, 1.0, 1.0)
+    limiter = LoginLimiter(get_redis(), pair=never, client=never)
     hasher = PasswordHasher()
     stored = hasher.hash(password)
 

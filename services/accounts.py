@@ -24,6 +24,12 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 # A real hash to verify against when the account does not exist, so timing does not tell.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 BAD_CREDENTIALS = "Email or password is incorrect."
+# The one answer to a sign-up whose email already has an account (unless the password is
+# that account's own, which simply signs its owner in): it does not say the account exists.
+SIGN_UP_REFUSED = (
+    "We could not create an account with these details. "
+    "If you already have an account, sign in instead."
+)
 
 
 class RegisterInput(BaseModel):
@@ -92,9 +98,8 @@ def register(
     )
     email_norm = normalize_email(data.email)
     if session.exec(select(User.id).where(User.email == email_norm)).first():
-        raise Conflict(
-            "An account with this email already exists.", fields={"email": "Already registered"}
-        )
+        # No field marks the email: the form must not confirm that an account exists.
+        raise Conflict(SIGN_UP_REFUSED)
     first_user = session.exec(select(func.count()).select_from(User)).one() == 0
     user = User(
         email=email_norm,
@@ -125,38 +130,25 @@ def default_org_id(session: Session, user_id: uuid.UUID) -> uuid.UUID | None:
     ).first()
 
 
-def login(
-    session: Session,
-    limiter: LoginLimiter,
-    *,
-    email: str,
-    password: str,
-    client_ip: str | None = None,
-    user_agent: str | None = None,
-    session_days: int = 14,
-    replace_token: str | None = None,
-) -> LoginResult:
-    """Check credentials and open a server-side session; the browser gets only the token."""
-    email_norm = normalize_email(email)
-    limiter.check(email_norm, client_ip)
-    user = session.exec(select(User).where(User.email == email_norm)).first()
+def _password_matches(user: User | None, password: str) -> bool:
+    """Verify against a real hash even for an unknown email, so timing does not tell."""
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.is_active
     except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None:
-        limiter.failed(email_norm, client_ip)
-        audit.record(
-            session,
-            "auth.login_failed",
-            org_id=default_org_id(session, user.id) if user else None,
-            actor_id=user.id if user else None,
-            client_ip=client_ip,
-            email=email_norm[:320],
-        )
-        raise Unauthenticated(BAD_CREDENTIALS, keep_changes=True)
-    limiter.succeeded(email_norm)
+        return False
+    return user is not None and user.is_active
+
+
+def _open_session(
+    session: Session,
+    user: User,
+    password: str,
+    *,
+    client_ip: str | None,
+    user_agent: str | None,
+    session_days: int,
+    replace_token: str | None,
+) -> LoginResult:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if replace_token:
@@ -179,6 +171,100 @@ def login(
     session.add(user)
     audit.record(session, "auth.login", org_id=org_id, actor_id=user.id, client_ip=client_ip)
     return LoginResult(token=token, user=user, org_id=org_id)
+
+
+def login(
+    session: Session,
+    limiter: LoginLimiter,
+    *,
+    email: str,
+    password: str,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    session_days: int = 14,
+    replace_token: str | None = None,
+) -> LoginResult:
+    """Check credentials and open a server-side session; the browser gets only the token.
+
+    The attempt is counted (per account+client and per client) before the password is
+    checked; a success gives it back, so only failures make the next attempt wait.
+    """
+    email_norm = normalize_email(email)
+    limiter.attempt(email_norm, client_ip)
+    user = session.exec(select(User).where(User.email == email_norm)).first()
+    if not _password_matches(user, password) or user is None:
+        audit.record(
+            session,
+            "auth.login_failed",
+            org_id=default_org_id(session, user.id) if user else None,
+            actor_id=user.id if user else None,
+            client_ip=client_ip,
+            email=email_norm[:320],
+        )
+        raise Unauthenticated(BAD_CREDENTIALS, keep_changes=True)
+    limiter.succeeded(email_norm, client_ip)
+    return _open_session(
+        session,
+        user,
+        password,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        session_days=session_days,
+        replace_token=replace_token,
+    )
+
+
+def sign_up(
+    session: Session,
+    limiter: LoginLimiter,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    client_ip: str | None = None,
+    user_agent: str | None = None,
+    session_days: int = 14,
+    replace_token: str | None = None,
+) -> LoginResult:
+    """Create an account and sign it in, without telling anyone which emails have accounts.
+
+    An email that already has an account: with that account's own password the owner is just
+    signed in (as a new account would be); otherwise the answer is `SIGN_UP_REFUSED`, which
+    names no field and does not say the account exists, and the try counts as a failed
+    sign-in for the throttle, so probing emails here is as slow as guessing passwords.
+    (There is no outgoing mail yet; with mail, this is where the owner would get a note.)
+    """
+    data = parse(
+        RegisterInput, {"email": normalize_email(email), "name": name, "password": password}
+    )
+    email_norm = normalize_email(data.email)
+    limiter.attempt(email_norm, client_ip)
+    existing = session.exec(select(User).where(User.email == email_norm)).first()
+    if existing is not None:
+        if not _password_matches(existing, password):
+            audit.record(
+                session,
+                "auth.sign_up_existing",
+                org_id=default_org_id(session, existing.id),
+                actor_id=existing.id,
+                client_ip=client_ip,
+            )
+            raise Conflict(SIGN_UP_REFUSED, keep_changes=True)
+        user = existing
+    else:
+        user = register(
+            session, email=email_norm, name=data.name, password=password, client_ip=client_ip
+        )
+    limiter.succeeded(email_norm, client_ip)
+    return _open_session(
+        session,
+        user,
+        password,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        session_days=session_days,
+        replace_token=replace_token,
+    )
 
 
 def session_for_token(session: Session, token: str | None) -> UserSession | None:

@@ -28,17 +28,15 @@ class AuthFormState(SessionState):
     def _next(self) -> str:
         return _safe_next(self.router.url.query_parameters.get("next", "/"))
 
+    def _limiter(self) -> LoginLimiter:
+        return LoginLimiter.from_settings(get_redis(), get_settings())
+
     def _open_session(self, email: str, password: str) -> None:
         settings = get_settings()
-        limiter = LoginLimiter(
-            get_redis(),
-            max_attempts=settings.login_max_attempts,
-            window_seconds=settings.login_window_seconds,
-        )
         with session_scope() as session:
             result = accounts.login(
                 session,
-                limiter,
+                self._limiter(),
                 email=email,
                 password=password,
                 client_ip=self._client_ip(),
@@ -87,14 +85,18 @@ class AuthFormState(SessionState):
             return None
         try:
             with session_scope() as session:
-                accounts.register(
+                result = accounts.sign_up(
                     session,
+                    self._limiter(),
                     email=form_text(form, "email", ""),
                     name=form_text(form, "name", ""),
                     password=form_text(form, "password", ""),
                     client_ip=self._client_ip(),
+                    user_agent=self.router.headers.user_agent,
+                    session_days=get_settings().session_days,
+                    replace_token=self.auth_token or None,
                 )
-            self._open_session(form_text(form, "email", ""), form_text(form, "password", ""))
+            self.auth_token = result.token
         except DomainError as exc:
             self.error = exc.message if not exc.fields else "Please correct the highlighted fields."
             self.field_errors = exc.fields

@@ -13,8 +13,10 @@ from typing import TypeVar
 
 import reflex as rx
 
+from agent_platform.client_address import client_address
 from agent_platform.db import Session, session_scope
 from agent_platform.models import User
+from agent_platform.settings import get_settings
 from services import accounts, organizations
 from services.access import Actor, actor_for
 from services.errors import DomainError, NotFound
@@ -42,7 +44,12 @@ class SessionState(rx.State):
             yield session, user, actor_for(session, user, org_id, client_ip=self._client_ip())
 
     def _client_ip(self) -> str | None:
-        return self.router.session.client_ip or None
+        """The socket's peer, or the X-Forwarded-For client when the peer is a trusted proxy."""
+        return client_address(
+            self.router.session.client_ip or None,
+            self.router.headers.raw_headers.get("x-forwarded-for"),
+            get_settings().trusted_proxy_networks,
+        )
 
     def _load_identity(self) -> bool:
         try:

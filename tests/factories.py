@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
 from sqlmodel import Session, select
 
@@ -12,7 +14,7 @@ from services import accounts
 from services.access import Actor, actor_for
 from services.accounts import default_org_id
 from services.api_keys import CreatedKey
-from services.ratelimit import LoginLimiter
+from services.ratelimit import DelayPolicy, LoginLimiter
 
 PASSWORD = "correct horse battery"
 
@@ -45,8 +47,16 @@ def add_member(
     return user, actor_for(session, user, org_id)
 
 
-def limiter(max_attempts: int = 5, window_seconds: int = 300) -> LoginLimiter:
-    return LoginLimiter(get_redis(), max_attempts=max_attempts, window_seconds=window_seconds)
+def limiter(
+    free: int = 5, client_free: int = 20, *, clock: Callable[[], float] = time.time
+) -> LoginLimiter:
+    """The sign-in throttle with 1 s base delay doubling to 15 min (`clock` to move time)."""
+    return LoginLimiter(
+        get_redis(),
+        pair=DelayPolicy(free, 1.0, 900.0),
+        client=DelayPolicy(client_free, 1.0, 900.0),
+        clock=clock,
+    )
 
 
 def make_org(session: Session, owner: User, *, name: str = "Acme") -> Actor:
