@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Comma-separated hostnames, IPs or CIDRs reachable despite being private "
         "(e.g. a self-hosted Ollama). IP/CIDR entries match IP URLs, names match names.",
     )
+    org_private_hosts: bool = Field(
+        default=True,
+        description="Let each organization's admins open private hosts for that org's own "
+        "runs (e.g. their Ollama); turn off where tenants must not reach the internal network.",
+    )
     outbound_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     outbound_max_bytes: int = Field(default=2_000_000, ge=1)
     web_search_provider: Literal["", "searxng", "brave", "tavily"] = ""

@@ -19,6 +19,10 @@ Allow-list semantics (OUTBOUND_ALLOW_HOSTS), matched against the host *as the UR
 - a hostname entry permits URLs whose host is exactly that name (no subdomains), whatever it
   resolves to, except cloud metadata and unspecified addresses, which a name never unlocks;
 - schemes and credentials are refused whatever the allow-list says.
+
+An organization's own private hosts (`Organization.outbound_allow_hosts`, managed by its
+admins through `services/private_hosts.py`) are added to the instance's list for that
+organization's model calls and tools only: `default_guard(extra_hosts=...)`.
 """
 
 from __future__ import annotations
@@ -115,20 +119,13 @@ class OutboundGuard:
         names: set[str] = set()
         networks: list[IPNetwork] = []
         for raw in allow_hosts:
-            entry = raw.strip().strip("[]").lower()
-            if not entry:
+            if not raw.strip():
                 continue
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-                continue
-            except ValueError:
-                pass
-            name = entry.rstrip(".")
-            if not _HOSTNAME.fullmatch(name):
-                raise ValueError(
-                    f"OUTBOUND_ALLOW_HOSTS entry {raw!r} is not a hostname, IP address or CIDR"
-                )
-            names.add(name)
+            entry = parse_allow_entry(raw)
+            if isinstance(entry, str):
+                names.add(entry)
+            else:
+                networks.append(entry)
         self.allowed_names = frozenset(names)
         self.allowed_networks = tuple(networks)
         self.timeout = timeout
@@ -178,18 +175,26 @@ class OutboundGuard:
 
     # --- transport ----------------------------------------------------------------------
 
-    def transport(self) -> GuardedTransport:
-        """An httpx transport enforcing this guard on every connection it opens."""
-        return GuardedTransport(self, verify=self.verify)
+    def transport(self, *, refuse_redirects: bool = False) -> GuardedTransport:
+        """An httpx transport enforcing this guard on every connection it opens.
 
-    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        `refuse_redirects` turns any 3xx-with-Location answer into `OutboundRefused` before
+        its body is read: for SDKs (LiteLLM, OpenAI, Anthropic) that would otherwise follow it
+        or put the body of the redirecting answer into their error message."""
+        return GuardedTransport(self, verify=self.verify, refuse_redirects=refuse_redirects)
+
+    def client(self, *, refuse_redirects: bool = False, **kwargs: Any) -> httpx.AsyncClient:
         """An httpx client for SDKs that want one (e.g. `AsyncOpenAI(http_client=...)`).
 
         `trust_env` is forced off: httpx mounts HTTP(S)_PROXY transports *over* a custom
         transport, and a proxy would reach internal addresses on our behalf."""
         kwargs["trust_env"] = False
         kwargs.setdefault("timeout", self.timeout)
-        return httpx.AsyncClient(transport=self.transport(), **kwargs)
+        if refuse_redirects:
+            kwargs["follow_redirects"] = False
+        return httpx.AsyncClient(
+            transport=self.transport(refuse_redirects=refuse_redirects), **kwargs
+        )
 
     async def request(
         self,
@@ -315,13 +320,31 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
-def default_guard() -> OutboundGuard:
-    """The guard configured by OUTBOUND_* settings (built per call so tests can change them)."""
+def parse_allow_entry(raw: str) -> str | IPNetwork:
+    """One allow-list entry as a lowercase host name or an IP network; ValueError, in words a
+    person can act on, when it is neither. Shared by the instance setting and org lists."""
+    entry = raw.strip().strip("[]").lower()
+    try:
+        return ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        pass
+    name = entry.rstrip(".")
+    if not _HOSTNAME.fullmatch(name) or _LEGACY_IPV4.fullmatch(name):
+        raise ValueError(
+            f"{raw.strip()!r} is not a host name (like ollama.internal), an IP address "
+            "(like 10.0.0.5) or a network (like 10.0.0.0/24)"
+        )
+    return name
+
+
+def default_guard(extra_hosts: Iterable[str] = ()) -> OutboundGuard:
+    """The guard configured by OUTBOUND_* settings (built per call so tests can change them),
+    plus `extra_hosts`: an organization's own private hosts, for that organization's calls."""
     from agent_platform.settings import get_settings
 
     settings = get_settings()
     return OutboundGuard(
-        settings.outbound_allow_hosts.split(","),
+        [*settings.outbound_allow_hosts.split(","), *extra_hosts],
         timeout=settings.outbound_timeout_seconds,
         max_bytes=settings.outbound_max_bytes,
     )
@@ -387,7 +410,14 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """httpx's default transport, rebuilt around `GuardedNetworkBackend` (httpx 0.28 offers
     no way to pass a network backend to `AsyncHTTPTransport`)."""
 
-    def __init__(self, guard: OutboundGuard, *, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self,
+        guard: OutboundGuard,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        refuse_redirects: bool = False,
+    ) -> None:
+        self._refuse_redirects = refuse_redirects
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify),
             network_backend=GuardedNetworkBackend(guard),
@@ -413,6 +443,15 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         )
         with _httpx_errors():
             core_response = await self._pool.handle_async_request(core_request)
+        if self._refuse_redirects and core_response.status in REDIRECT_STATUSES:
+            if any(name.lower() == b"location" for name, _ in core_response.headers):
+                # Closed unread: the body of a redirecting answer must not reach any message.
+                await core_response.aclose()
+                raise OutboundRefused(
+                    f"Refused: {request.url.host} answered with a redirect "
+                    f"({core_response.status}), and redirects are not followed here; "
+                    "use the final address instead"
+                )
         return httpx.Response(
             status_code=core_response.status,
             headers=core_response.headers,

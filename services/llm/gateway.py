@@ -1,29 +1,43 @@
 """One streamed model call across an agent's fallback chain.
 
-LiteLLM's Router gives each model its retries, timeouts and cooldowns (a Router per chain,
-kept per process so cooldowns persist between runs). The walk along the chain is ours because
-LiteLLM does not fall back once a stream has started (its issue #40404): a stream that stalls
-or breaks after some tokens is discarded (`on_discard`) and the next model answers instead.
+The walk along the chain is ours, not LiteLLM Router's: a failing model gets at most one quick
+retry (5xx, 429, refused connection) and then the next model answers, so an instant 500 costs
+milliseconds, not seconds of back-off; `Retry-After` is honoured only for the last model, when
+no fallback is left. LiteLLM does not fall back once a stream has started (its issue #40404):
+a stream that stalls or breaks after some tokens is discarded (`on_discard`) and the next
+model answers instead. Every failed try is an `Attempt` (model, error in words, time lost) that
+the run's trace shows.
+
+Every call goes through the outbound guard at connect time: LiteLLM gets an SDK client (OpenAI,
+Azure) or HTTP handler (Anthropic, Gemini, Ollama) built on `GuardedTransport`, with the org's
+private hosts added and redirects refused before their body is read, so neither a DNS answer
+that changed since the provider was saved nor a 307 to loopback reaches an internal address,
+and no error message can carry a redirected or refused answer's body.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
+import contextlib
+import email.utils
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from services.llm.providers import ResolvedModel
+from services.outbound import OutboundError, OutboundRefused, default_guard
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 TokenSink = Callable[[str], Awaitable[None]]
 DiscardSink = Callable[[str, str], Awaitable[None]]
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class StopCall(Exception):  # noqa: N818 - a signal, not an error
@@ -41,9 +55,12 @@ class LLMError(Exception):
 
 @dataclass
 class Attempt:
+    """One failed try of one model: shown in the trace, its time counted in the step."""
+
     model: str
     error: str
     discarded_tokens: int = 0
+    lost_ms: int = 0
 
 
 @dataclass
@@ -62,7 +79,7 @@ class ModelResult:
     prompt_tokens: int
     completion_tokens: int
     cost: Decimal
-    latency_ms: int
+    latency_ms: int  # the whole step: failed attempts and waits included
     first_token_ms: int | None
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -88,86 +105,202 @@ class CallOptions:
     first_token_timeout: float = 30.0
     stall_timeout: float = 30.0
     request_timeout: float = 120.0
-    retries: int = 1
-    cooldown_seconds: float = 30.0
+    retries: int = 1  # quick retries per model for 5xx, 429 and refused connections
+    quick_retry_seconds: float = 0.1
+    max_retry_after: float = 30.0  # a longer Retry-After (last model only) is not waited for
 
 
-_routers: dict[str, Any] = {}
+class StreamBroken(Exception):
+    """The stream failed after tokens were sent: they are discarded, the next model answers."""
 
 
-def _router(chain: list[ResolvedModel], options: CallOptions) -> Any:
-    """A Router for this exact chain and credentials, reused so cooldowns carry over."""
-    from litellm import Router
+class ModelTimeout(Exception):
+    """Our own deadlines: no first token in time, or a stream that went silent."""
 
-    material = json.dumps(
-        [[m.litellm_model, m.api_base, m.api_version, m.api_key] for m in chain]
-        + [options.retries, options.cooldown_seconds, options.request_timeout]
+    def __init__(self, seconds: float, *, started: bool) -> None:
+        super().__init__(f"{'stalled' if started else 'no first token'} after {seconds:g} s")
+        self.seconds = seconds
+        self.started = started
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed try in words, and whether one quick retry is worth it."""
+
+    reason: str
+    retry: bool = False
+    retry_after: float | None = None
+
+
+def _litellm() -> Any:
+    import litellm
+
+    litellm.suppress_debug_info = True  # no "Give Feedback" banners in worker logs
+    return litellm
+
+
+@contextlib.asynccontextmanager
+async def _guarded_client(model: ResolvedModel, options: CallOptions) -> AsyncIterator[Any]:
+    """The client LiteLLM must use for this model, on the guarded transport.
+
+    OpenAI-style providers take an SDK client (`AsyncOpenAI`/`AsyncAzureOpenAI` with our
+    httpx client); the others take LiteLLM's `AsyncHTTPHandler` around our transport. One per
+    call: the guard (instance list + the org's private hosts) differs per organization, and
+    a pooled connection must never be shared across orgs."""
+    import openai
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    guard = default_guard(model.allow_hosts)
+    prefix = model.litellm_model.partition("/")[0]
+    if prefix in ("openai", "azure"):
+        http = guard.client(refuse_redirects=True, timeout=options.request_timeout)
+        client: Any
+        if prefix == "azure":
+            client = openai.AsyncAzureOpenAI(
+                api_key=model.api_key,
+                azure_endpoint=model.api_base,
+                api_version=model.api_version,
+                http_client=http,
+                max_retries=0,
+                timeout=options.request_timeout,
+            )
+        else:
+            client = openai.AsyncOpenAI(
+                api_key=model.api_key,
+                base_url=model.api_base or OPENAI_BASE_URL,
+                http_client=http,
+                max_retries=0,
+                timeout=options.request_timeout,
+            )
+        try:
+            yield client
+        finally:
+            await http.aclose()
+        return
+    handler = AsyncHTTPHandler(
+        timeout=options.request_timeout,
+        transport=guard.transport(refuse_redirects=True),
+        follow_redirects=False,
     )
-    key = hashlib.sha256(material.encode()).hexdigest()
-    router = _routers.get(key)
-    if router is None:
-        model_list = []
-        for i, model in enumerate(chain):
-            params: dict[str, Any] = {
-                "model": model.litellm_model,
-                "api_key": model.api_key,
-                "timeout": options.request_timeout,
-                "stream_timeout": options.first_token_timeout,
-            }
-            if model.api_base:
-                params["api_base"] = model.api_base
-            if model.api_version:
-                params["api_version"] = model.api_version
-            model_list.append({"model_name": f"m{i}", "litellm_params": params})
-        router = Router(
-            model_list=model_list,
-            num_retries=options.retries,
-            retry_after=0,
-            allowed_fails=3,
-            cooldown_time=options.cooldown_seconds,
-            timeout=options.request_timeout,
-        )
-        if len(_routers) > 256:
-            _routers.clear()
-        _routers[key] = router
-    return router
+    try:
+        yield handler
+    finally:
+        await handler.close()
 
 
 def describe_error(model: ResolvedModel, exc: BaseException) -> str:
-    """A sentence a person can act on, never a stack trace."""
-    import litellm
+    """A sentence a person can act on, never a stack trace or a response body."""
+    return _failure(model, exc).reason
 
+
+def _failure(model: ResolvedModel, exc: BaseException) -> Failure:
+    litellm = _litellm()
     name = model.label
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError | litellm.Timeout):
-        return f"{name} did not answer in time"
-    if isinstance(exc, litellm.AuthenticationError):
-        return f"{name} rejected the key"
-    if isinstance(exc, litellm.RateLimitError):
-        return f"{name} is rate limiting requests (429)"
-    if isinstance(exc, litellm.NotFoundError):
-        return f"{name} does not know model {model.ref.partition('/')[2]!r}"
-    if isinstance(exc, litellm.ContextWindowExceededError):
-        return f"{name}: the conversation is too long for this model"
-    if isinstance(exc, litellm.BadRequestError):
-        return f"{name} rejected the request: {_short(exc)}"
-    if isinstance(exc, litellm.APIConnectionError):
-        return f"could not connect to {name}"
-    if isinstance(exc, litellm.InternalServerError | litellm.ServiceUnavailableError):
-        return f"{name} had a server error"
+    host = httpx.URL(model.api_base).host if model.api_base else ""
+    where = f" at {host}" if host else ""
+    causes = _causes(exc)
+
+    def found(kind: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+        return next((e for e in causes if isinstance(e, kind)), None)
+
+    if isinstance(exc, ModelTimeout):
+        if exc.started:
+            return Failure(
+                f"{name} stopped in the middle of its answer (nothing for {exc.seconds:g} s)"
+            )
+        return Failure(f"{name} did not start answering within {exc.seconds:g} s")
     if isinstance(exc, StreamBroken):
-        return f"{name}'s stream broke off ({exc})"
-    status = getattr(exc, "status_code", None)
-    return f"{name} failed ({status or type(exc).__name__}: {_short(exc)})"
+        return Failure(f"{name}'s answer broke off midway (the connection was lost)")
+    refused = found(OutboundRefused)
+    if refused is not None:
+        detail = refused.message.removeprefix("Refused: ")
+        return Failure(f"{name}: the outbound guard stopped this call ({detail})")
+    unresolved = found(OutboundError)
+    if unresolved is not None:
+        return Failure(f"{name}: the host{' ' + host if host else ''} could not be found")
+    if found(ConnectionRefusedError) is not None:
+        return Failure(f"{name}{where} refused the connection (is it running?)", retry=True)
+    status, headers = _http_status(causes)
+    if status is None:
+        if found((TimeoutError, httpx.TimeoutException, litellm.Timeout)) is not None:
+            return Failure(f"{name} did not answer in time")
+        if found((httpx.TransportError, litellm.APIConnectionError)) is not None:
+            return Failure(f"could not reach {name}{where}: the connection failed")
+        return Failure(f"{name} failed ({type(exc).__name__})")
+    if 300 <= status < 400:
+        return Failure(f"{name} answered with a redirect ({status}), which is not followed")
+    if status == 401 or isinstance(exc, litellm.AuthenticationError):
+        return Failure(f"{name} rejected the key")
+    if status == 403:
+        return Failure(f"{name} refused access with this key (403)")
+    if status == 404:
+        return Failure(f"{name} does not know model {model.ref.partition('/')[2]!r}")
+    if status == 429:
+        wait = _retry_after(headers)
+        asks = f"; it asks to wait {wait:g} s" if wait is not None else ""
+        return Failure(f"{name} is rate limiting requests (429{asks})", True, wait)
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return Failure(f"{name}: the conversation is too long for this model")
+    if status >= 500:
+        return Failure(f"{name} had a server error ({status})", True, _retry_after(headers))
+    if status == 400 or isinstance(exc, litellm.BadRequestError):
+        return Failure(f"{name} rejected the request: {_short(exc)}")
+    return Failure(f"{name} failed ({status}: {_short(exc)})")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: LiteLLM re-raises SDK errors that wrap httpx/socket errors."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 16:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _http_status(causes: list[BaseException]) -> tuple[int | None, Any]:
+    """The status and headers of a real HTTP answer, if one came (LiteLLM also says 500 when
+    no answer came at all, e.g. for a refused connection)."""
+    import openai
+
+    for cause in causes:
+        if isinstance(cause, httpx.HTTPStatusError | openai.APIStatusError):
+            return cause.response.status_code, cause.response.headers
+    return None, None
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_wait(failure: Failure, tries: int, last: bool, options: CallOptions) -> float | None:
+    """Seconds to wait before retrying this model, or None to move on to the next one."""
+    if not failure.retry or tries >= options.retries:
+        return None
+    if last and failure.retry_after is not None:
+        return failure.retry_after if failure.retry_after <= options.max_retry_after else None
+    return options.quick_retry_seconds
 
 
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc).strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return first.removeprefix("litellm.")[:200]
-
-
-class StreamBroken(Exception):
-    pass
 
 
 def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> Decimal:
@@ -185,8 +318,6 @@ def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> D
 
 
 async def _one_model(
-    router: Any,
-    index: int,
     model: ResolvedModel,
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]],
@@ -194,6 +325,7 @@ async def _one_model(
     on_token: TokenSink,
     emitted: list[int],
 ) -> ModelResult:
+    litellm = _litellm()
     start = time.perf_counter()
     kwargs: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
     if tools:
@@ -204,50 +336,66 @@ async def _one_model(
         kwargs["top_p"] = options.top_p
     if options.max_tokens is not None:
         kwargs["max_tokens"] = options.max_tokens
-    stream = await asyncio.wait_for(
-        router.acompletion(model=f"m{index}", messages=messages, **kwargs),
-        timeout=options.first_token_timeout,
-    )
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    if model.api_version:
+        kwargs["api_version"] = model.api_version
     text_parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish_reason = None
     usage = None
     first_token_ms = None
-    iterator = stream.__aiter__()
-    while True:
-        wait = options.first_token_timeout if first_token_ms is None else options.stall_timeout
+    async with _guarded_client(model, options) as client:
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
-        except StopAsyncIteration:
-            break
+            stream = await asyncio.wait_for(
+                litellm.acompletion(
+                    model=model.litellm_model,
+                    messages=messages,
+                    api_key=model.api_key,
+                    client=client,
+                    timeout=options.request_timeout,
+                    max_retries=0,
+                    **kwargs,
+                ),
+                timeout=options.first_token_timeout,
+            )
         except TimeoutError:
-            raise
-        except Exception as exc:
-            if emitted[0]:
-                raise StreamBroken(_short(exc)) from exc
-            raise
-        if getattr(chunk, "usage", None):
-            usage = chunk.usage
-        for choice in chunk.choices or []:
-            delta = choice.delta
-            if choice.finish_reason:
-                finish_reason = choice.finish_reason
-            content = getattr(delta, "content", None)
-            if content:
-                if first_token_ms is None:
-                    first_token_ms = int((time.perf_counter() - start) * 1000)
-                text_parts.append(content)
-                emitted[0] += 1
-                await on_token(content)
-            for tc in getattr(delta, "tool_calls", None) or []:
-                if first_token_ms is None:
-                    first_token_ms = int((time.perf_counter() - start) * 1000)
-                slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
-                if tc.id:
-                    slot["id"] = tc.id
-                if tc.function is not None:
-                    slot["name"] += tc.function.name or ""
-                    slot["arguments"] += tc.function.arguments or ""
+            raise ModelTimeout(options.first_token_timeout, started=False) from None
+        iterator = stream.__aiter__()
+        while True:
+            wait = options.first_token_timeout if first_token_ms is None else options.stall_timeout
+            try:
+                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise ModelTimeout(wait, started=first_token_ms is not None) from None
+            except Exception as exc:
+                if emitted[0]:
+                    raise StreamBroken(_short(exc)) from exc
+                raise
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if choice.finish_reason:
+                    finish_reason = choice.finish_reason
+                content = getattr(delta, "content", None)
+                if content:
+                    if first_token_ms is None:
+                        first_token_ms = int((time.perf_counter() - start) * 1000)
+                    text_parts.append(content)
+                    emitted[0] += 1
+                    await on_token(content)
+                for tc in getattr(delta, "tool_calls", None) or []:
+                    if first_token_ms is None:
+                        first_token_ms = int((time.perf_counter() - start) * 1000)
+                    slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
+                    if tc.id:
+                        slot["id"] = tc.id
+                    if tc.function is not None:
+                        slot["name"] += tc.function.name or ""
+                        slot["arguments"] += tc.function.arguments or ""
     prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
     return ModelResult(
@@ -275,36 +423,55 @@ async def complete(
     on_token: TokenSink | None = None,
     on_discard: DiscardSink | None = None,
 ) -> ModelResult:
-    """Stream one model turn; fall back along the chain on any failure, even mid-stream."""
+    """Stream one model turn; fall back along the chain on any failure, even mid-stream.
+
+    Each model gets at most `options.retries` quick retries, and only for failures that may
+    pass (5xx, 429, a refused connection); the last model alone waits out a Retry-After."""
     if not chain:
         raise LLMError("No model is configured for this agent.")
     options = options or CallOptions()
-    router = _router(chain, options)
     attempts: list[Attempt] = []
+    step_start = time.perf_counter()
 
     async def _noop(_text: str) -> None:
         return None
 
     for index, model in enumerate(chain):
-        emitted = [0]
-        try:
-            result = await _one_model(
-                router, index, model, messages, tools or [], options, on_token or _noop, emitted
-            )
-        except (asyncio.CancelledError, StopCall):
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure moves on to the next model
-            reason = describe_error(model, exc)
-            attempts.append(Attempt(model=model.ref, error=reason, discarded_tokens=emitted[0]))
-            if emitted[0] and on_discard is not None:
-                await on_discard(model.ref, reason)
-            continue
-        result.attempts = attempts
-        return result
+        tries = 0
+        while True:
+            emitted = [0]
+            began = time.perf_counter()
+            try:
+                result = await _one_model(
+                    model, messages, tools or [], options, on_token or _noop, emitted
+                )
+            except (asyncio.CancelledError, StopCall):
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure moves on to the next model
+                failure = _failure(model, exc)
+                attempt = Attempt(
+                    model=model.ref,
+                    error=failure.reason,
+                    discarded_tokens=emitted[0],
+                    lost_ms=int((time.perf_counter() - began) * 1000),
+                )
+                attempts.append(attempt)
+                if emitted[0] and on_discard is not None:
+                    await on_discard(model.ref, failure.reason)
+                wait = _retry_wait(failure, tries, index == len(chain) - 1, options)
+                if wait is None:
+                    break
+                tries += 1
+                await asyncio.sleep(wait)
+                attempt.lost_ms += int(wait * 1000)
+                continue
+            result.attempts = attempts
+            result.latency_ms = int((time.perf_counter() - step_start) * 1000)
+            return result
     if len(chain) == 1:
-        raise LLMError(f"{chain[0].ref}: {attempts[0].error}.", attempts)
-    detail = "; ".join(f"{a.model}: {a.error}" for a in attempts)
-    raise LLMError(f"All {len(chain)} models failed: {detail}.", attempts)
+        raise LLMError(f"{chain[0].ref}: {attempts[-1].error}.", attempts)
+    failed = list(dict.fromkeys(f"{a.model}: {a.error}" for a in attempts))
+    raise LLMError(f"All {len(chain)} models failed: {'; '.join(failed)}.", attempts)
 
 
 async def ping(model: ResolvedModel) -> str | None:

@@ -6,13 +6,15 @@ import re
 import uuid
 from dataclasses import dataclass
 
+import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
 from agent_platform.models import ProviderCredential, ProviderKind, Role
-from services import audit, secrets
+from services import audit, private_hosts, secrets
 from services.access import Actor, require_role
 from services.errors import Conflict, Invalid, NotFound
+from services.outbound import OutboundError, OutboundRefused, default_guard
 from services.validation import parse
 
 NEEDS_BASE = {ProviderKind.AZURE, ProviderKind.OLLAMA, ProviderKind.OPENAI_COMPATIBLE}
@@ -75,18 +77,33 @@ class ResolvedModel:
     api_base: str | None
     api_key: str | None
     api_version: str | None
+    # The org's own private hosts: the gateway's guard adds them to the instance's list.
+    allow_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # keep the key out of logs and tracebacks
         return f"ResolvedModel({self.ref!r})"
 
 
-def _check_base_url(url: str) -> None:
-    from services.outbound import OutboundRefused, default_guard
-
+def _check_base_url(url: str, allow_hosts: tuple[str, ...]) -> None:
+    """Refuse at save what the guard would refuse at every call, in words: a private address
+    the org has not opened, or a host name that does not resolve (a typo, usually)."""
     try:
-        default_guard().check_url(url)
+        default_guard(allow_hosts).check_url(url)
     except OutboundRefused as exc:
-        raise Invalid(exc.message, fields={"api_base": exc.message}) from None
+        message = exc.message
+        if "address" in message or "loopback" in message:
+            message += (
+                ". If this is your own server, an admin can add it under "
+                "'Private hosts this organization may reach'."
+            )
+        raise Invalid(message, fields={"api_base": message}) from None
+    except OutboundError:
+        host = httpx.URL(url).host
+        message = (
+            f"The host {host!r} could not be found: check the base URL for typos, "
+            "or that this server can look the name up."
+        )
+        raise Invalid(message, fields={"api_base": message}) from None
 
 
 def list_providers(session: Session, actor: Actor) -> list[ProviderCredential]:
@@ -121,7 +138,7 @@ def save_provider(
     if clash and (row is None or clash != row.id):
         raise Conflict(f"A provider named {parsed.name!r} exists.", fields={"name": "Taken"})
     if parsed.api_base:
-        _check_base_url(parsed.api_base)
+        _check_base_url(parsed.api_base, private_hosts.org_entries(session, actor.org_id))
     if parsed.kind in NEEDS_KEY and not parsed.api_key and (row is None or not row.secret_ref):
         raise Invalid(f"{LABEL[parsed.kind]} needs an API key.", fields={"api_key": "Required"})
     if row is None:
@@ -178,8 +195,8 @@ def resolve(session: Session, org_id: uuid.UUID, ref: str) -> ResolvedModel:
             f"No model provider named {name!r} is configured. "
             "Add it in Settings → Model providers, or pick another model."
         )
-    if row.api_base:
-        _check_base_url(row.api_base)
+    # No address check here: the gateway's guarded client checks every connection it opens
+    # (each model of a chain on its own, so a refused one falls back to the next).
     return ResolvedModel(
         ref=ref,
         label=LABEL[row.kind],
@@ -187,6 +204,7 @@ def resolve(session: Session, org_id: uuid.UUID, ref: str) -> ResolvedModel:
         api_base=row.api_base,
         api_key=secrets.get(session, row.secret_ref) if row.secret_ref else "not-needed",
         api_version=row.api_version,
+        allow_hosts=private_hosts.org_entries(session, org_id),
     )
 
 

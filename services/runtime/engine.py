@@ -25,7 +25,7 @@ from agent_platform.models import (
     ExecutionStatus,
     ExecutionStep,
 )
-from services import runs
+from services import private_hosts, runs
 from services.errors import DomainError
 from services.llm import gateway
 from services.llm.providers import ResolvedModel, resolve_chain
@@ -50,6 +50,7 @@ class RunPlan:
     tools: dict[str, Tool]
     depth: int = 0
     redis: Any = None
+    allow_hosts: tuple[str, ...] = ()  # the org's private hosts, for its tools' requests
 
 
 @dataclass
@@ -127,6 +128,7 @@ def prepare(run_id: uuid.UUID) -> RunPlan | None:
             chain=chain,
             messages=messages,
             tools=tools_for(config),
+            allow_hosts=private_hosts.org_entries(session, run.org_id),
         )
 
 
@@ -168,6 +170,7 @@ async def _call_tool(
             knowledge_collections=plan.config.memory.collections,
             depth=plan.depth,
             redis=plan.redis,
+            allow_hosts=plan.allow_hosts,
         )
         result = await asyncio.wait_for(tool.run(args, ctx), timeout=getattr(tool, "timeout", 60))
         return result, None, int((time.perf_counter() - start) * 1000)
@@ -217,6 +220,8 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
             on_discard=on_discard,
         )
     except gateway.LLMError as exc:
+        attempts = [a.__dict__ for a in exc.attempts]
+        lost_ms = sum(a.lost_ms for a in exc.attempts)
         await asyncio.to_thread(
             _save_step,
             plan.run_id,
@@ -225,8 +230,18 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
                 "kind": "model",
                 "messages": sent,
                 "error": exc.message,
-                "response": {"attempts": [a.__dict__ for a in exc.attempts]},
+                "response": {"attempts": attempts},
+                "latency_ms": lost_ms,
             },
+        )
+        await events.emit(
+            "step",
+            reset_partial=True,
+            position=totals.position,
+            kind="model",
+            error=exc.message,
+            attempts=attempts,
+            latency_ms=lost_ms,
         )
         totals.position += 1
         raise
@@ -265,6 +280,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         tokens=step["tokens"],
         cost=str(result.cost),
         latency_ms=result.latency_ms,
+        attempts=step["response"]["attempts"],
     )
     plan.messages.append(result.assistant_message())
     return result

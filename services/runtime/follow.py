@@ -38,6 +38,7 @@ def step_event(step: ExecutionStep) -> dict[str, Any]:
             tool_calls=response.get("tool_calls", []),
             tokens=step.tokens,
             cost=str(step.cost),
+            attempts=response.get("attempts", []),
         )
     else:
         base.update(tool_name=step.tool_name, arguments=step.arguments, result=step.result)

@@ -47,6 +47,7 @@ class ToolContext:
     knowledge_collections: list[str] = field(default_factory=list)
     depth: int = 0  # how deep in agent-calls-agent this run is
     redis: Any = None  # the run's asyncio Redis client (for sub-agent runs' events)
+    allow_hosts: tuple[str, ...] = ()  # the org's private hosts, added to the instance's
 
 
 class Tool(Protocol):

@@ -57,7 +57,7 @@ class HttpRequest:
         body = args.get("json")
         if body is not None and method != "POST":
             raise ToolError("A 'json' body needs method POST")
-        guard = self._guard or default_guard()
+        guard = self._guard or default_guard(ctx.allow_hosts)
         try:
             response = await guard.request(
                 method, url.strip(), headers=headers, json=body, max_bytes=MAX_BODY_CHARS * 4
