@@ -10,6 +10,33 @@ from pages.flow_canvas import flow_canvas
 from state.builder import BuilderState as B
 
 
+def _model_picker() -> rx.Component:
+    """Suggestions for the model field: the providers' listed models, and after "Fetch" what
+    each provider says it serves. The field stays free text (any `<provider>/<model>`)."""
+    return rx.fragment(
+        rx.el.datalist(
+            rx.foreach(B.model_choices, lambda m: rx.el.option(value=m)),
+            id="model-choices",
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("refresh-cw", size=14),
+                "Fetch models from providers",
+                type="button",
+                size="1",
+                variant="soft",
+                loading=B.fetching_models,
+                on_click=B.fetch_models,
+                id="fetch-models",
+            ),
+            rx.text(B.models_note, size="1", color_scheme="gray", id="models-note"),
+            wrap="wrap",
+            align="center",
+            width="100%",
+        ),
+    )
+
+
 def _model_panel() -> rx.Component:
     return rx.form(
         rx.vstack(
@@ -21,7 +48,9 @@ def _model_panel() -> rx.Component:
                 placeholder="openai/gpt-4o-mini",
                 width="100%",
                 key=B.selected + "-model",
+                custom_attrs={"list": "model-choices", "autoComplete": "off"},
             ),
+            _model_picker(),
             rx.text(
                 "Fallbacks (comma-separated)",
                 as_="label",

@@ -19,6 +19,7 @@ from services import agent_graph, agent_versions, agents, runs
 from services.agent_graph import Graph
 from services.errors import DomainError
 from services.integrations.providers import PROVIDERS
+from services.llm import model_catalog
 from services.runtime.follow import follow
 from state.base import SessionState, actor_from_token, form_text
 
@@ -48,6 +49,9 @@ class BuilderState(SessionState):
     selected_kind: str = ""
     selected_title: str = ""
     selected_settings: dict[str, str] = {}
+    model_choices: list[str] = []  # the model picker's suggestions (see model_catalog)
+    models_note: str = ""
+    fetching_models: bool = False
     dirty: bool = False
     saving: bool = False
     test_output: str = ""
@@ -72,6 +76,7 @@ class BuilderState(SessionState):
         self.test_output, self.test_steps, self.test_run_id = "", [], ""
         self.agent_id, self.agent_name, self.graph, self._graph = "", "", {}, {}
         self.details, self.problem_list, self.test_running = {}, [], False
+        self.model_choices, self.models_note = [], ""
         try:
             if agent_id is None:
                 raise DomainError("Agent not found.")
@@ -180,6 +185,8 @@ class BuilderState(SessionState):
         if node is None:
             self.selected, self.selected_kind = "", ""
             return
+        if node.kind == "model" and not self.model_choices:
+            self._configured_models()
         self.selected_kind = node.kind
         self.selected_title = self.details.get(node_id, {}).get("label", node.label or node.name)
         settings = node.settings
@@ -193,6 +200,33 @@ class BuilderState(SessionState):
             "help": KIND_HELP.get(node.kind, ""),
             "problem": self.details.get(node_id, {}).get("problem", ""),
         }
+
+    def _configured_models(self) -> None:
+        """The picker starts from the models the org's providers list (no network)."""
+        try:
+            with self.acting() as (session, _u, actor):
+                self.model_choices = model_catalog.configured(session, actor)
+        except DomainError as exc:
+            self.models_note = exc.message
+
+    @rx.event(background=True)
+    async def fetch_models(self) -> None:
+        """Ask every provider what it serves (its `/models`), outside the state lock."""
+        async with self:
+            self.fetching_models, self.models_note = True, ""
+            try:
+                with self.acting() as (session, _u, actor):
+                    targets = model_catalog.listing_targets(session, actor)
+                    listed = model_catalog.configured(session, actor)
+            except DomainError as exc:
+                self.fetching_models, self.models_note = False, exc.message
+                return
+        found = await model_catalog.fetch_all(targets)
+        async with self:
+            self.model_choices = model_catalog.merged(listed, found)
+            notes = [f.note for f in found if f.note]
+            self.models_note = "; ".join(notes) if notes else f"{len(self.model_choices)} models."
+            self.fetching_models = False
 
     def _update_selected(self, **changes: Any) -> None:
         graph = self._current()

@@ -8,15 +8,23 @@ import pytest
 from reflex.state import State
 from sqlmodel import Session
 
+from agent_platform.models import User
 from services import accounts, agents
+from services.access import Actor
+from services.llm import providers
 from state.builder import BuilderState
 from tests.factories import PASSWORD, limiter, make_user, personal_actor
 
 
 @pytest.fixture
-def builder(session: Session, monkeypatch: pytest.MonkeyPatch) -> BuilderState:
-    user = make_user(session)
-    actor = personal_actor(session, user)
+def actor(session: Session) -> Actor:
+    return personal_actor(session, make_user(session))
+
+
+@pytest.fixture
+def builder(session: Session, actor: Actor, monkeypatch: pytest.MonkeyPatch) -> BuilderState:
+    user = session.get(User, actor.user_id)
+    assert user is not None
     agent = agents.create_agent(session, actor, name="Drawn", config={"model": "a/one"})
     token = accounts.login(session, limiter(), email=user.email, password=PASSWORD).token
     session.commit()
@@ -50,3 +58,17 @@ def test_connecting_the_selected_node_clears_not_connected(builder: BuilderState
 
     builder.graph_changed(graph)  # the edge deleted again
     assert builder.selected_settings["problem"].startswith("Not connected to the model")
+
+
+def test_selecting_the_model_offers_the_providers_models(
+    builder: BuilderState, actor: Actor, session: Session
+) -> None:
+    providers.save_provider(
+        session,
+        actor,
+        {"name": "a", "kind": "openai", "api_key": "sk-test-123456", "models": ["one", "two"]},
+    )
+    session.commit()
+    builder.select("model")
+    assert builder.model_choices == ["a/one", "a/two"]
+    assert builder.selected_settings["model"] == "a/one"
