@@ -4,6 +4,7 @@ import reflex as rx
 
 from agent_platform.api import create_api
 from pages import (
+    admin,
     agent_editor,
     agents,
     auth,
@@ -18,6 +19,7 @@ from pages import (
     sections,
     settings,
 )
+from state.admin import AdminState
 from state.agent_editor import AgentEditorState
 from state.agents import AgentsState
 from state.auth import AuthFormState
@@ -81,3 +83,4 @@ app.add_page(
 app.add_page(
     knowledge.knowledge_page, route="/knowledge", title="Knowledge", on_load=KnowledgeState.load
 )
+app.add_page(admin.admin_page, route="/admin", title="Instance admin", on_load=AdminState.load)

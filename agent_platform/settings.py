@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     integration_calls_per_minute: int = Field(
         default=60, ge=1, le=100_000, description="per connection, across all agents"
     )
+    # Plans (tiers) cap agents, runs, concurrency and members only where someone sells them:
+    # off (the default), every organization is unlimited unless the instance admin set a limit.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    billing_enabled: bool = Field(
+        default=False, description="Apply the tier limits; needs STRIPE_SECRET_KEY."
+    )
     approval_timeout_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long a run waits for a person's yes"
     )
@@ -160,6 +167,13 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("billing_enabled")
+    @classmethod
+    def _billing_needs_stripe(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("stripe_secret_key"):
+            raise ValueError("needs STRIPE_SECRET_KEY (plans are sold through Stripe)")
         return value
 
     @property

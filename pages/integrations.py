@@ -48,12 +48,41 @@ def _remove_button(c: rx.Var) -> rx.Component:
     )
 
 
+def _builders_may_use(c: rx.Var) -> rx.Component:
+    """Who may give agents this connection: admins always; builders when an admin says so."""
+    return rx.cond(
+        S.is_admin,
+        rx.text(
+            rx.hstack(
+                rx.switch(
+                    checked=c["builders"] != "",
+                    on_change=lambda on: S.set_builders_may_use(c["id"], on),
+                    size="1",
+                    id=f"conn-builders-{c['name']}",
+                ),
+                "Builders may grant it",
+                spacing="1",
+                align="center",
+            ),
+            as_="label",
+            size="1",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            c["builders"] != "",
+            rx.text("Builders may grant it", size="1", color_scheme="gray"),
+            rx.text("Only admins grant it", size="1", color_scheme="gray"),
+        ),
+    )
+
+
 def _row(c: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.text(c["name"], weight="medium"),
             rx.text(c["provider_label"], size="1", color_scheme="gray"),
             rx.cond(c["account"] != "", rx.text(c["account"], size="1")),
+            _builders_may_use(c),
         ),
         rx.table.cell(_status(c)),
         rx.table.cell(rx.text(c["scopes"], size="1", word_break="break-all", max_width="240px")),

@@ -35,6 +35,33 @@ def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> 
     )
 
 
+def _self_approval() -> rx.Component:
+    return rx.vstack(
+        rx.text(
+            rx.hstack(
+                rx.switch(
+                    checked=S.allow_self_approval,
+                    on_change=S.set_self_approval,
+                    disabled=~S.is_admin,
+                    id="self-approval-switch",
+                ),
+                "Allow people to approve actions of their own runs",
+                spacing="2",
+                align="center",
+            ),
+            as_="label",
+            size="2",
+        ),
+        rx.text(
+            "Off: an action that asks a person first needs someone other than the person who "
+            "started the run. Turn it on only if you work alone.",
+            size="1",
+            color_scheme="gray",
+        ),
+        spacing="1",
+    )
+
+
 def organization_tab() -> rx.Component:
     return rx.vstack(
         rx.form(
@@ -47,6 +74,7 @@ def organization_tab() -> rx.Component:
             ),
             on_submit=S.rename,
         ),
+        _self_approval(),
         rx.heading("Plan: ", rx.badge(S.org_tier, size="3", id="org-tier"), size="4"),
         rx.grid(
             rx.foreach(
@@ -158,7 +186,15 @@ def _once_box(label: str, value: rx.Var, *, id_: str) -> rx.Component:
                         variant="soft",
                         on_click=rx.set_clipboard(value),
                     ),
+                    rx.button(
+                        "Done, hide it",
+                        size="1",
+                        variant="soft",
+                        on_click=S.forget_secrets,
+                        id=f"{id_}-dismiss",
+                    ),
                     align="center",
+                    wrap="wrap",
                 ),
             ),
             icon="key-round",
@@ -309,6 +345,8 @@ def audit_tab() -> rx.Component:
 
 def settings_page() -> rx.Component:
     return shell(
+        # Leaving the page forgets a shown-once key or invitation link.
+        rx.box(on_unmount=S.forget_secrets, display="none"),
         error_callout(S.error, id_="settings-error"),
         rx.link(
             rx.hstack(

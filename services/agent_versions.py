@@ -220,7 +220,9 @@ def restore_version(
     require_role(actor, Role.BUILDER)
     agent = get_agent(session, actor, agent_id)
     old = get_version(session, actor, agent_id, number)
-    parsed = check_agent_tools(session, actor, validate_config(dict(old.config)))
+    parsed = check_agent_tools(
+        session, actor, validate_config(dict(old.config)), current=agent.config
+    )
     if parsed.model_dump(mode="json") == agent.config:
         raise Invalid(f"Version {number} is already the current configuration.")
     keep_publishable(session, actor, agent, parsed)

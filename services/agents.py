@@ -29,6 +29,7 @@ from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.errors import Conflict, Invalid, NotFound
+from services.integrations import connections
 from services.organizations import limits_for
 from services.validation import parse
 
@@ -158,13 +159,17 @@ def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
         raise Invalid(f"Your plan allows {limits.max_agents} agents; archive one or upgrade.")
 
 
-def check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> AgentConfig:
+def check_agent_tools(
+    session: Session, actor: Actor, config: AgentConfig, *, current: dict | None = None
+) -> AgentConfig:
     """Agent tools must name agents of this organization; their label follows the agent's name.
     Integration grants must name a connection of this organization and one of its provider's
-    actions; the provider and connection name are copied in so a run needs no lookup."""
+    actions; the provider and connection name are copied in so a run needs no lookup. A grant
+    not in `current` (the agent's config before this save) must be one the actor may make."""
+    before = _granted(current)
     for ref in config.tools:
         if ref.kind == "integration":
-            _check_grant(session, actor, ref)
+            _check_grant(session, actor, ref, before)
         if ref.kind != "agent":
             continue
         try:
@@ -179,7 +184,19 @@ def check_agent_tools(session: Session, actor: Actor, config: AgentConfig) -> Ag
     return config
 
 
-def _check_grant(session: Session, actor: Actor, ref: ToolRef) -> None:
+def _granted(config: dict | None) -> set[tuple[str, str]]:
+    """(connection id, action) pairs an agent's config already grants."""
+    tools = (config or {}).get("tools") or []
+    return {
+        (str((t.get("settings") or {}).get("connection")), str(t.get("name")))
+        for t in tools
+        if isinstance(t, dict) and t.get("kind") == "integration"
+    }
+
+
+def _check_grant(
+    session: Session, actor: Actor, ref: ToolRef, before: set[tuple[str, str]]
+) -> None:
     from services.integrations.providers import find_action
 
     try:
@@ -191,6 +208,8 @@ def _check_grant(session: Session, actor: Actor, ref: ToolRef) -> None:
             f"The connection granted for {ref.name!r} does not exist.",
             fields={"tools": "Unknown connection"},
         )
+    if (str(row.id), ref.name) not in before:
+        connections.check_may_grant(actor, row)
     if find_action(row.provider, ref.name) is None:
         raise Invalid(
             f"{ref.name!r} is not an action of the {row.provider} connection {row.name!r}.",
@@ -310,7 +329,7 @@ def update_agent(
         session.add(agent)
     version = None
     if config is not None:
-        parsed = check_agent_tools(session, actor, validate_config(config))
+        parsed = check_agent_tools(session, actor, validate_config(config), current=agent.config)
         if parsed.model_dump(mode="json") != agent.config:
             keep_publishable(session, actor, agent, parsed)
             version = new_version(session, actor, agent, parsed)

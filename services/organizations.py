@@ -85,6 +85,27 @@ def rename_org(session: Session, actor: Actor, *, name: str) -> Organization:
     return org
 
 
+def set_self_approval(session: Session, actor: Actor, *, allowed: bool) -> Organization:
+    """Whether the person whose run asks for approval may approve it themselves. Off by
+    default (separation of duties); a one-person organization turns it on to use approvals."""
+    require_role(actor, Role.ADMIN)
+    org = get_org(session, actor)
+    if org.allow_self_approval != allowed:
+        org.allow_self_approval = allowed
+        session.add(org)
+        audit.record(
+            session,
+            "org.self_approval_changed",
+            org_id=org.id,
+            actor_id=actor.user_id,
+            target_type="org",
+            target_id=org.id,
+            allowed=allowed,
+            client_ip=actor.client_ip,
+        )
+    return org
+
+
 def list_members(
     session: Session, actor: Actor, *, search: str = "", offset: int = 0, limit: int = 50
 ) -> tuple[list[MemberRow], int]:

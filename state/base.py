@@ -95,12 +95,25 @@ class SessionState(rx.State):
         return rx.redirect(self.router.url.path or "/")
 
     @rx.event
-    def logout(self) -> rx.event.EventSpec:
+    async def logout(self) -> rx.event.EventSpec:
         with session_scope() as session:
             accounts.logout(session, self.auth_token)
-        self.auth_token = ""
-        self._clear_identity()
+        await self._reset_user_states()
         return rx.redirect("/login")
+
+    async def _reset_user_states(self) -> None:
+        """Every page's state belongs to the person signed in; the next person in this tab
+        (another account, maybe in another org) must find none of it — a shown-once API key
+        or invitation link least of all. Substates not loaded yet (state kept in Redis) are
+        fetched first, so none is skipped."""
+        pending = list(SessionState.get_substates())
+        while pending:
+            cls = pending.pop()
+            pending.extend(cls.get_substates())
+            (await self.get_state(cls)).reset()
+        session_state = await self.get_state(SessionState)
+        session_state.reset()  # the session token, identity and anything still loaded below
+        session_state.auth_token = ""
 
 
 def actor_from_token(token: str, client_ip: str | None = None) -> Actor:

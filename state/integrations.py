@@ -144,6 +144,7 @@ class IntegrationsState(SessionState):
                     "checked": format_utc(r.last_checked_at),
                     "last_error": r.last_error or "",
                     "expiry": connections.expires_in_words(r),
+                    "builders": "yes" if r.builders_may_use else "",
                 }
                 for r in rows
             ]
@@ -213,7 +214,24 @@ class IntegrationsState(SessionState):
 
     @rx.event
     def set_form_auth(self, value: str) -> None:
-        self.form_auth = value
+        if value in connections.CREDENTIAL_FIELDS:
+            self.form_auth = value
+            self.error, self.field_errors = "", {}
+
+    @rx.event
+    def set_builders_may_use(self, connection_id: str, allowed: bool) -> rx.event.EventSpec:
+        try:
+            with self.acting() as (session, _u, actor):
+                row = connections.set_builders_may_use(
+                    session, actor, parse_id(connection_id, "Connection"), allowed=bool(allowed)
+                )
+                name = row.name
+            self._refresh()
+        except DomainError as exc:
+            return self._fail(exc)
+        if allowed:
+            return rx.toast.success(f"Builders may now give agents {name!r}.")
+        return rx.toast.success(f"Only admins may now give agents {name!r}.")
 
     @rx.event
     def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
@@ -230,11 +248,10 @@ class IntegrationsState(SessionState):
                     row = connections.create_custom_oauth(session, actor, payload)
                     row_id = row.id
                 else:
-                    payload = {k: data[k] for k in ("name", "base_url", "header_name")}
+                    # Only what the form shows for the chosen kind (hidden inputs are absent).
+                    shown = ("name", "base_url", *connections.CREDENTIAL_FIELDS[self.form_auth])
+                    payload = {k: data[k] for k in shown}
                     payload["auth_kind"] = self.form_auth
-                    payload.update(
-                        {k: data[k] for k in ("api_key", "token", "username", "password")}
-                    )
                     connections.create_api_connection(session, actor, payload)
                     row_id = None
             if row_id is not None:  # the generic OAuth app now needs the user's consent

@@ -29,6 +29,7 @@ class SettingsState(SessionState):
     new_invite_link: str = ""
     keys: list[dict[str, str]] = []
     new_key_secret: str = ""
+    allow_self_approval: bool = False
     audit_rows: list[dict[str, str]] = []
     audit_total: int = 0
     audit_page: int = 0
@@ -52,6 +53,7 @@ class SettingsState(SessionState):
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
+        self._forget_secrets()  # a secret shown before the page was left is not shown again
         if not self._load_identity():
             return rx.redirect("/login?next=/settings")
         self.loading = True
@@ -68,6 +70,7 @@ class SettingsState(SessionState):
         with self.acting() as (session, _user, actor):
             org = organizations.get_org(session, actor)
             self.org_tier = org.tier.value
+            self.allow_self_approval = org.allow_self_approval
             lim = organizations.tier_limits(session, actor)
             self.limits = {
                 "Agents": _limit(lim.max_agents),
@@ -132,6 +135,26 @@ class SettingsState(SessionState):
                 }
                 for e in entries
             ]
+
+    def _forget_secrets(self) -> None:
+        self.new_key_secret = self.new_invite_link = ""
+
+    @rx.event
+    def forget_secrets(self) -> None:
+        """Shown once means once: dismissed, or gone when the page is left (on unmount)."""
+        self._forget_secrets()
+
+    @rx.event
+    def set_self_approval(self, allowed: bool) -> rx.event.EventSpec | None:
+        try:
+            with self.acting() as (session, _u, actor):
+                organizations.set_self_approval(session, actor, allowed=bool(allowed))
+        except DomainError as exc:
+            return self._fail(exc)
+        self._refresh()
+        if allowed:
+            return rx.toast.success("People may now approve actions of their own runs.")
+        return rx.toast.success("Actions of a run now need another member's approval.")
 
     @rx.event
     def set_tab(self, tab: str) -> None:

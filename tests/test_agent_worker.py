@@ -19,6 +19,7 @@ from agent_platform.models import Execution, ExecutionStatus
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from tests.fakes.openai_server import ScriptedLLM, Turn
+from tests.plans import billing_on  # noqa: F401 - fixture
 from tests.services.runtime_helpers import make_agent, org_with_provider, start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ def test_worker_runs_many_runs_concurrently_and_records_rq_results(session, llm)
         assert worker.wait(30) == 0, worker_log()
 
 
+@pytest.mark.usefixtures("billing_on")  # the starter tier's cap applies only with billing on
 def test_the_org_concurrency_cap_holds_runs_back(session, llm) -> None:
     actor = org_with_provider(session, llm.base_url)  # starter: 2 concurrent runs
     agent_id = make_agent(session, actor)

@@ -2,6 +2,9 @@
 
 Why rows, not in-memory futures: the run waits in an agent worker while the decision comes
 from a web process (or after a restart of either); the database is the one place both see.
+
+Separation of duties: "ask a person first" means another person. Whoever started the run may
+decline it but not approve it, unless the organization explicitly allows self-approval.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from agent_platform.models import ActionApproval, ApprovalStatus, Role
+from agent_platform.models import ActionApproval, ApprovalStatus, Execution, Organization, Role
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, Forbidden, NotFound
 
 
 def request(
@@ -79,6 +82,11 @@ def decide(
     row = session.get(ActionApproval, approval_id)
     if row is None or row.org_id != actor.org_id:
         raise NotFound("Approval request not found.")
+    if approve:
+        current = outcome(session, approval_id)  # an overdue request says so, not "not yours"
+        if current != ApprovalStatus.PENDING:
+            raise Conflict(f"This request was already {current.value}.")
+        _check_not_own_run(session, actor, row)
     decision = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
     # One conditional UPDATE: of two people deciding at once (or a decision racing the
     # deadline) exactly one wins, and the loser is told so.
@@ -108,3 +116,16 @@ def decide(
         decision=row.status.value,
     )
     return row
+
+
+def _check_not_own_run(session: Session, actor: Actor, row: ActionApproval) -> None:
+    run = session.get(Execution, row.execution_id)
+    if run is None or run.triggered_by_id is None or run.triggered_by_id != actor.user_id:
+        return
+    org = session.get(Organization, actor.org_id)
+    if org is not None and org.allow_self_approval:
+        return
+    raise Forbidden(
+        "You started this run, so another member must approve this action. "
+        "(You can still decline it; an admin can allow self-approval in Settings.)"
+    )

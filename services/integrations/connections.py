@@ -2,31 +2,46 @@
 
 The row keeps what is safe to show — provider, name, scopes, status, last used, last error,
 non-secret settings — and a reference into the secret store for everything else. Creating,
-re-connecting and removing need an admin; any member may see the list.
+re-connecting and removing need an admin; any member may see the list. Granting a connection to
+an agent hands its credential's power to everyone who can run that agent, so it is an admin's
+decision too, unless an admin opened that one connection to builders (`builders_may_use`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from sqlmodel import Session, col, select
 
 from agent_platform.models import Integration, IntegrationStatus, Role
 from agent_platform.models.base import utcnow
 from services import audit, secrets
 from services.access import Actor, require_role
-from services.errors import Conflict, Invalid, NotFound
+from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.integrations import credentials, oauth
 from services.integrations.catalog import Provider
 from services.integrations.providers import get_provider
-from services.outbound import CROSS_ORIGIN_SAFE_HEADERS, OutboundError, default_guard
-from services.validation import parse
+from services.outbound import (
+    CROSS_ORIGIN_SAFE_HEADERS,
+    OutboundError,
+    OutboundRefused,
+    default_guard,
+)
 
 NAME_FIELD = Field(min_length=1, max_length=120)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _public_url(value: str, field: str) -> str:
@@ -35,50 +50,116 @@ def _public_url(value: str, field: str) -> str:
         raise ValueError("must be an http(s) URL")
     try:
         default_guard().check_url(value)
+    except OutboundRefused as exc:
+        raise ValueError(f"is not allowed: {exc.message.removeprefix('Refused: ')}") from None
     except OutboundError as exc:
-        raise ValueError(exc.message) from None
+        raise ValueError(f"cannot be reached: {exc.message}") from None
     return value.rstrip("/") if field == "base_url" else value
 
 
+HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,60}")
+DEFAULT_HEADER = "X-API-Key"
+CREDENTIAL_MAX = 4000
+# The fields each kind of HTTP API credential shows; the others are neither checked nor kept.
+CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "api_key": ("header_name", "api_key"),
+    "bearer": ("token",),
+    "basic": ("username", "password"),
+}
+# What the forms call each field, for messages people read (never a regex or a field key).
+LABELS = {
+    "name": "Name",
+    "base_url": "Base URL",
+    "auth_kind": "Authentication",
+    "header_name": "Header name",
+    "api_key": "API key",
+    "token": "Token",
+    "username": "Username",
+    "password": "Password",
+    "authorize_url": "Authorize URL",
+    "token_url": "Token URL",
+    "revoke_url": "Revoke URL",
+    "client_id": "Client id",
+    "client_secret": "Client secret",
+    "scopes": "Scopes",
+}
+
+
 class ApiConnectionIn(BaseModel):
-    """An HTTP API with a static credential."""
+    """An HTTP API with a static credential: only the chosen kind's fields are checked."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = NAME_FIELD
     base_url: str
     auth_kind: Literal["api_key", "bearer", "basic"]
-    header_name: str = Field(default="X-API-Key", pattern=r"^[A-Za-z0-9-]{1,60}$")
-
-    @field_validator("header_name")
-    @classmethod
-    def _secret_header(cls, value: str) -> str:
-        """The guard forwards a few ordinary headers across redirects; a key must not ride
-        in one of them to another host."""
-        if value.lower() in CROSS_ORIGIN_SAFE_HEADERS | {"host", "content-length", "cookie"}:
-            raise ValueError(f"{value} cannot carry an API key")
-        return value
-
-    api_key: str = ""
-    token: str = ""
-    username: str = ""
-    password: str = ""
+    header_name: str = Field(default="", validate_default=True)
+    api_key: str = Field(default="", validate_default=True)
+    token: str = Field(default="", validate_default=True)
+    username: str = Field(default="", validate_default=True)
+    password: str = Field(default="", validate_default=True)
 
     @field_validator("base_url")
     @classmethod
     def _base(cls, value: str) -> str:
         return _public_url(value, "base_url")
 
-    @model_validator(mode="after")
-    def _credential(self) -> ApiConnectionIn:
-        needed = {"api_key": ["api_key"], "bearer": ["token"], "basic": ["username", "password"]}
-        missing = [f for f in needed[self.auth_kind] if not getattr(self, f)]
-        if missing:
-            raise ValueError(f"{' and '.join(missing)} required for {self.auth_kind} auth")
-        return self
+    @field_validator("header_name", "api_key", "token", "username", "password")
+    @classmethod
+    def _credential(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name not in CREDENTIAL_FIELDS.get(info.data.get("auth_kind", ""), ()):
+            return ""  # a field of another kind: hidden in the form, so not the user's problem
+        if info.field_name == "header_name":
+            return _header_name(value or DEFAULT_HEADER)
+        if not value:
+            raise ValueError("is required")
+        if len(value) > CREDENTIAL_MAX:
+            raise ValueError(f"must be at most {CREDENTIAL_MAX} characters")
+        return value
 
     def blob(self) -> dict[str, str]:
-        keys = {"api_key": ["api_key"], "bearer": ["token"], "basic": ["username", "password"]}
-        return {k: getattr(self, k) for k in keys[self.auth_kind]}
+        return {
+            k: getattr(self, k) for k in CREDENTIAL_FIELDS[self.auth_kind] if k != "header_name"
+        }
+
+
+def _header_name(value: str) -> str:
+    if not HEADER_NAME.fullmatch(value):
+        raise ValueError(
+            "may contain only letters, digits and hyphens (at most 60), e.g. X-API-Key"
+        )
+    # The guard forwards a few ordinary headers across redirects; a key must not ride in one
+    # of them to another host.
+    if value.lower() in CROSS_ORIGIN_SAFE_HEADERS | {"host", "content-length", "cookie"}:
+        raise ValueError(f"{value} cannot carry an API key; use a header such as X-API-Key")
+    return value
+
+
+def _parse_form(model: type[M], data: dict[str, Any]) -> M:
+    """Like `services.validation.parse`, but every message names the field as the form does
+    and says what to do, in words (pydantic's defaults quote patterns and types)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "form"
+            fields.setdefault(name, f"{LABELS.get(name, 'This form')} {_in_words(err)}.")
+        raise Invalid("Please correct: " + " ".join(fields.values()), fields=fields) from None
+
+
+def _in_words(err: Any) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "is required"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "extra_forbidden":
+        return "is not a field of this form"
+    if kind in ("string_type", "list_type"):
+        return "has the wrong type"
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 class CustomOAuthIn(BaseModel):
@@ -149,7 +230,7 @@ def _new_row(
 
 def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
     require_role(actor, Role.ADMIN)
-    parsed = parse(ApiConnectionIn, data)
+    parsed = _parse_form(ApiConnectionIn, data)
     settings = {"base_url": parsed.base_url}
     if parsed.auth_kind == "api_key":
         settings["header_name"] = parsed.header_name
@@ -171,7 +252,7 @@ def create_custom_oauth(session: Session, actor: Actor, data: dict[str, Any]) ->
     """The row exists (pending) before the sign-in so the client secret can wait in the
     secret store instead of in the browser or in Redis."""
     require_role(actor, Role.ADMIN)
-    parsed = parse(CustomOAuthIn, data)
+    parsed = _parse_form(CustomOAuthIn, data)
     row = _new_row(
         session,
         actor,
@@ -327,6 +408,30 @@ def remove(
     _audit(session, actor, "integration.removed", row, revoke_error=revoke_error)
     secrets.delete(session, row.credential_ref)
     session.delete(row)
+
+
+def check_may_grant(actor: Actor, row: Integration) -> None:
+    """The rule for giving an agent a connection's actions (checked when an agent is saved)."""
+    require_role(actor, Role.BUILDER)
+    if actor.at_least(Role.ADMIN) or row.builders_may_use:
+        return
+    raise Forbidden(
+        f"Only an admin can give agents the connection {row.name!r}. An admin can let "
+        "builders use it on the Integrations page.",
+        fields={"tools": "Needs an admin"},
+    )
+
+
+def set_builders_may_use(
+    session: Session, actor: Actor, integration_id: uuid.UUID, *, allowed: bool
+) -> Integration:
+    require_role(actor, Role.ADMIN)
+    row = get_connection(session, actor, integration_id)
+    if row.builders_may_use != allowed:
+        row.builders_may_use = allowed
+        session.add(row)
+        _audit(session, actor, "integration.builders_may_use", row, allowed=allowed)
+    return row
 
 
 def token_fields(tokens: oauth.TokenSet) -> dict[str, Any]:

@@ -314,6 +314,7 @@ def test_side_effect_waits_for_approval_then_runs(session, llm, fakes) -> None:
     row = connect(session, actor, slack, "slack")
     agent_id = make_agent(session, actor, tools=[grant(row, "slack.post_message", approval=True)])
     _viewer_user, viewer = add_member(session, actor.org_id, role=Role.VIEWER)
+    _approver_user, approver = add_member(session, actor.org_id, role=Role.BUILDER)
     session.commit()
     for decision in (True, False):
         llm.script(
@@ -339,8 +340,8 @@ def test_side_effect_waits_for_approval_then_runs(session, llm, fakes) -> None:
         assert len(slack.posted) == posted_before  # nothing happens before the decision
         with session_scope() as s, pytest.raises(Exception, match="builder role"):
             approvals.decide(s, viewer, pending[0], approve=True)
-        with session_scope() as s:
-            approvals.decide(s, actor, pending[0], approve=decision)
+        with session_scope() as s:  # another person decides (separation of duties)
+            approvals.decide(s, approver, pending[0], approve=decision)
         worker.join(30)
         assert result["run"].status.value == "succeeded"
         (step,) = _tool_steps(run_id)

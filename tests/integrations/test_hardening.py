@@ -101,8 +101,8 @@ def test_only_one_of_two_simultaneous_decisions_wins(session, llm, fakes) -> Non
             timeout_seconds=60,
         ).id
     with session_scope() as s:
-        approvals.decide(s, actor, approval_id, approve=True)
+        approvals.decide(s, other_admin, approval_id, approve=True)
     with session_scope() as s, pytest.raises(Conflict, match="already approved"):
-        approvals.decide(s, other_admin, approval_id, approve=False)
+        approvals.decide(s, actor, approval_id, approve=False)
     with session_scope() as s:
         assert approvals.outcome(s, approval_id) == ApprovalStatus.APPROVED

@@ -135,12 +135,15 @@ def test_http_api_connection_validates_and_checks(session, fakes) -> None:
         connections.create_api_connection(
             session, actor, {"name": "x", "base_url": "ftp://nope", "auth_kind": "api_key"}
         )
-    assert err.value.fields == {"base_url": "must be an http(s) URL"}
-    with pytest.raises(Invalid, match="api_key required"):
+    assert err.value.fields == {
+        "base_url": "Base URL must be an http(s) URL.",
+        "api_key": "API key is required.",
+    }
+    with pytest.raises(Invalid, match="API key is required"):
         connections.create_api_connection(
             session, actor, {"name": "x", "base_url": echo.base_url, "auth_kind": "api_key"}
         )
-    with pytest.raises(Invalid, match="base_url"):
+    with pytest.raises(Invalid, match="Base URL is not allowed"):
         connections.create_api_connection(
             session,
             actor,
