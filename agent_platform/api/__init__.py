@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agent_platform.api import docs, errors, fallback, health, integrations, v1
+from agent_platform.api import admin, docs, errors, fallback, health, integrations, v1
 
 
 def create_api() -> FastAPI:
@@ -14,5 +14,6 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(integrations.router)
+    api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     return api

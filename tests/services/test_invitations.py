@@ -22,6 +22,7 @@ from tests.factories import (
     make_user,
     personal_actor,
 )
+from tests.plans import billing_on  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -104,6 +105,7 @@ class TestCreateInvitation:
             invitations.create_invitation(session, owner, email=email, role=role)
         assert field in exc.value.fields
 
+    @pytest.mark.usefixtures("billing_on")  # tiers apply only with billing on
     def test_starter_member_limit_is_enforced(self, session, owner):
         add_member(session, owner.org_id)
         make_invitation(session, owner)  # 2 members: a third may still be invited
@@ -112,6 +114,7 @@ class TestCreateInvitation:
             invitations.create_invitation(session, owner, email="four@example.com", role="viewer")
         assert "3 members" in exc.value.message
 
+    @pytest.mark.usefixtures("billing_on")
     def test_higher_tier_raises_the_member_limit(self, session, owner):
         org = session.get(Organization, owner.org_id)
         org.tier = Tier.PRO
@@ -211,6 +214,7 @@ class TestAccept:
         session.flush()
         assert [i.id for i in invitations.list_pending(session, owner)] == [still_pending.id]
 
+    @pytest.mark.usefixtures("billing_on")
     def test_accepting_beyond_the_member_limit_is_refused(self, session, owner):
         add_member(session, owner.org_id)  # 2 of 3
         _, first = make_invitation(session, owner, email="a@example.com")

@@ -12,6 +12,7 @@ from services import organizations
 from services.access import Actor, actor_for
 from services.errors import Forbidden, Invalid, NotFound
 from tests.factories import add_member, audit_entries, make_user, personal_actor
+from tests.plans import billing_on  # noqa: F401 - fixture
 
 
 def membership_of(session: Session, actor: Actor) -> Membership:
@@ -312,6 +313,7 @@ class TestRenameOrg:
         assert session.get(Organization, owner.org_id).name == "Olive's workspace"
 
 
+@pytest.mark.usefixtures("billing_on")  # tiers apply only with billing on
 class TestTierLimits:
     def test_new_org_gets_the_seeded_starter_limits(self, session, owner):
         limits = organizations.tier_limits(session, owner)
