@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
+from agent_platform.settings import get_settings
 from services import api_keys, audit
 from services.access import ROLE_RANK, Actor, require_role
 from services.accounts import create_organization
@@ -197,17 +198,50 @@ def remove_member(session: Session, actor: Actor, membership_id: uuid.UUID) -> N
     api_keys.revoke_keys_of(session, actor, membership.user_id, reason="member_removed")
 
 
-def limits_for(session: Session, org_id: uuid.UUID) -> TierLimit | None:
-    """The one lookup of an organization's tier numbers (-1 means unlimited)."""
+LIMIT_FIELDS = ("max_agents", "max_runs_per_month", "max_concurrent_runs", "max_members")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """An organization's effective limits (-1 means unlimited) and where they come from."""
+
+    tier: Tier
+    plans_enabled: bool  # False: the tier's numbers do not apply (BILLING_ENABLED off)
+    max_agents: int
+    max_runs_per_month: int
+    max_concurrent_runs: int
+    max_members: int
+
+
+def limits_for(session: Session, org_id: uuid.UUID) -> Limits | None:
+    """The one place an organization's limits are decided; every cap check and page asks here.
+
+    Why tiers apply only with billing on: a self-hosted install sells nothing, so the starter
+    plan's numbers would just cap its owner. Without billing every org is unlimited; with it,
+    the tier's row applies. The instance admin's per-org overrides win either way (None: the
+    default above; -1: unlimited), so an admin can still cap or lift one organization.
+    """
     org = session.get(Organization, org_id)
-    return session.get(TierLimit, org.tier) if org else None
+    if org is None:
+        return None
+    plans = get_settings().billing_enabled
+    row = session.get(TierLimit, org.tier) if plans else None
+
+    def pick(name: str) -> int:
+        override = getattr(org, name)
+        if override is not None:
+            return override
+        return getattr(row, name) if row is not None else -1
+
+    return Limits(org.tier, plans, *(pick(name) for name in LIMIT_FIELDS))
 
 
-def tier_limits(session: Session, actor: Actor) -> TierLimit:
+def tier_limits(session: Session, actor: Actor) -> Limits:
+    """The actor's organization's effective limits (any member may read them)."""
     org = get_org(session, actor)
     limits = limits_for(session, org.id)
     if limits is None:
-        raise NotFound(f"No limits defined for tier {org.tier.value}.")
+        raise NotFound("Organization not found.")
     return limits
 
 
