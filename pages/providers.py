@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, shell
+from pages.private_hosts import private_hosts_section
 from state.providers import KIND_OPTIONS
 from state.providers import ProvidersState as S
 
@@ -250,6 +251,7 @@ def providers_content() -> rx.Component:
                 providers_table(),
             ),
         ),
+        private_hosts_section(),
         provider_form(),
         spacing="4",
         width="100%",

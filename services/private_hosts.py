@@ -28,6 +28,11 @@ MAX_ENTRIES = 50
 MIN_PREFIX = {4: 8, 6: 32}
 
 
+def enabled() -> bool:
+    """Whether org admins may open private hosts on this instance (ORG_PRIVATE_HOSTS)."""
+    return get_settings().org_private_hosts
+
+
 def org_entries(session: Session, org_id: uuid.UUID) -> tuple[str, ...]:
     """The org's own entries as stored (empty when org lists are switched off)."""
     if not get_settings().org_private_hosts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from agent_platform.models import ProviderKind
+from services import private_hosts
 from services.errors import DomainError
 from services.llm import gateway
 from services.llm import providers as provider_service
@@ -48,6 +49,9 @@ class ProvidersState(SessionState):
     form_key_hint: str = ""
     saving: bool = False
     checking_id: str = ""
+    hosts_text: str = ""  # the org's private hosts, one per line
+    hosts_enabled: bool = True
+    hosts_error: str = ""
 
     @rx.var
     def is_admin(self) -> bool:
@@ -69,6 +73,9 @@ class ProvidersState(SessionState):
         self.error = ""
         try:
             self._refresh()
+            with self.acting() as (session, _user, actor):
+                self.hosts_text = "\n".join(private_hosts.get_private_hosts(session, actor))
+            self.hosts_enabled, self.hosts_error = private_hosts.enabled(), ""
         except DomainError as exc:
             self.error = exc.message
         finally:
@@ -168,6 +175,22 @@ class ProvidersState(SessionState):
         self.form_open = False
         self._refresh()
         return rx.toast.success(f"Provider {name!r} saved.")
+
+    # --- the org's private hosts -------------------------------------------------------------
+
+    @rx.event
+    def save_hosts(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        text = form_text(form, "private_hosts", "")
+        self.hosts_text, self.hosts_error = text, ""
+        entries = [e for line in text.splitlines() for e in line.split(",")]
+        try:
+            with self.acting() as (session, _u, actor):
+                saved = private_hosts.set_private_hosts(session, actor, entries)
+        except DomainError as exc:
+            self.hosts_error = exc.message
+            return rx.toast.error(exc.message)
+        self.hosts_text = "\n".join(saved)
+        return rx.toast.success("Private hosts saved.")
 
     # --- delete and connection test -----------------------------------------------------------
 
