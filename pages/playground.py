@@ -31,6 +31,16 @@ def _trace_item(t: rx.Var) -> rx.Component:
             rx.text(t["latency"], size="1", color_scheme="gray"),
             align="center",
         ),
+        rx.cond(
+            t["attempts"] != "",
+            rx.text(
+                t["attempts"],
+                size="1",
+                white_space="pre-wrap",
+                color=rx.color("amber", 11),
+                class_name="trace-attempts",
+            ),
+        ),
         rx.text(
             t["detail"],
             size="1",

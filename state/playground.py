@@ -28,6 +28,7 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
             "cost": "",
             "latency": f"{event.get('latency_ms') or 0} ms",
             "error": "yes" if event.get("error") else "",
+            "attempts": "",
         }
     calls = ", ".join(c.get("name", "") for c in event.get("tool_calls") or [])
     return {
@@ -40,7 +41,15 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
         "cost": f"${float(event.get('cost') or 0):.6f}",
         "latency": f"{event.get('latency_ms') or 0} ms",
         "error": "yes" if event.get("error") else "",
+        "attempts": failed_attempts(event.get("attempts") or []),
     }
+
+
+def failed_attempts(attempts: list[dict[str, Any]]) -> str:
+    """Each failed try before the answer (or before giving up): model, why, time lost."""
+    return "\n".join(
+        f"✗ {a.get('model')}: {a.get('error')} ({a.get('lost_ms') or 0} ms lost)" for a in attempts
+    )
 
 
 def thread_row(thread: Thread) -> dict[str, str]:
