@@ -19,6 +19,22 @@ def _settings():  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
+def _reachable(*, redis: bool = True):  # type: ignore[no-untyped-def]
+    """Settings, after checking that the database (and Redis) answer: one line naming the
+    URL that does not, at once, instead of minutes of silent reconnecting."""
+    from agent_platform.reachability import Unreachable, check_database, check_redis
+
+    settings = _settings()
+    try:
+        check_database(settings.resolved_database_url)
+        if redis:
+            check_redis(settings.resolved_redis_url)
+    except Unreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return settings
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from agent_platform import migrations, supervisor
     from agent_platform.db import reset_engine
@@ -26,7 +42,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.port:
         os.environ["PORT"] = str(args.port)
         get_settings.cache_clear()
-    settings = _settings()
+    # The bundled Redis is started later by the supervisor; an external one must answer now.
+    settings = _reachable(redis=bool(_settings().redis_url))
     try:
         lock = supervisor.acquire_lock(settings.data_dir)
     except supervisor.AlreadyRunning as exc:
@@ -49,7 +66,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from agent_platform.worker import GENERAL_QUEUES, run_worker
 
-    _settings()
+    _reachable()
     run_worker(args.queues or list(GENERAL_QUEUES), burst=args.burst)
     return 0
 
@@ -57,21 +74,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_agent_worker(args: argparse.Namespace) -> int:
     from agent_platform import run_worker
 
-    _settings()
+    _reachable()
     run_worker.run(concurrency=args.concurrency or None, burst=args.burst)
     return 0
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from rq_scheduler import Scheduler
-
     from agent_platform.redis_client import get_redis
-    from agent_platform.worker import schedule_periodic_jobs
+    from agent_platform.worker import PlatformScheduler
 
-    _settings()
-    scheduler = Scheduler(connection=get_redis(), interval=args.interval)
-    schedule_periodic_jobs(scheduler)
-    scheduler.run()
+    _reachable()
+    PlatformScheduler(connection=get_redis(), interval=args.interval).run()
     return 0
 
 
@@ -85,7 +98,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from reflex.utils import exec as reflex_exec
     from reflex_base.environment import environment
 
-    settings = _settings()
+    settings = _reachable()
     environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
     environment.REFLEX_SKIP_COMPILE.set(True)
     reflex_exec.run_backend_prod(
@@ -97,7 +110,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from agent_platform import migrations
 
-    _settings()
+    _reachable(redis=False)
     migrations.upgrade()
     print("database is at the latest schema")
     return 0

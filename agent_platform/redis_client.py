@@ -5,8 +5,13 @@ from __future__ import annotations
 import functools
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent_platform.settings import get_settings
+
+# What a Redis outage raises (a refused or dropped connection, a read that never came back).
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 @functools.cache

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
-from rq import Queue, Worker
+from rq import Queue, Worker, worker_registration
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution, prepare_execution
 from rq.job import Job
 from rq.utils import now
 
-from agent_platform.redis_client import get_redis
+from agent_platform.reachability import redacted
+from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.settings import get_settings
 
 log = logging.getLogger("agent_platform.run_worker")
@@ -47,6 +48,19 @@ def leased(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return {r for r, v in zip(run_ids, values, strict=True) if v is not None}
 
 
+def ensure_registered(worker: Worker) -> None:
+    """Register `worker` again if Redis forgot it (its hash lost its birth field)."""
+    redis = worker.connection
+    if redis.hexists(worker.key, "birth"):
+        return
+    log.warning("Redis forgot worker %s (restart or flush); registering it again", worker.name)
+    with redis.pipeline() as pipe:
+        pipe.hset(worker.key, mapping=worker.serialize())
+        worker_registration.register(worker, pipe)
+        pipe.expire(worker.key, worker.worker_ttl + 60)
+        pipe.execute()
+
+
 class AsyncRunWorker:
     def __init__(self, *, concurrency: int | None = None, burst: bool = False) -> None:
         settings = get_settings()
@@ -57,6 +71,7 @@ class AsyncRunWorker:
         self.inflight: set[str] = set()
         self.orgs: dict[str, str | None] = {}
         self.stopping = asyncio.Event()
+        self.redis_down_since: float | None = None
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,14 +105,32 @@ class AsyncRunWorker:
                 log.info("waiting for %d runs to finish", len(tasks))
                 await asyncio.wait(tasks, timeout=30)
             housekeeping.cancel()
-            await asyncio.to_thread(self.rq_worker.register_death)
+            try:
+                await asyncio.to_thread(self.rq_worker.register_death)
+            except REDIS_DOWN:
+                pass
             await self.redis.aclose()
 
     def _dequeue(self) -> tuple[Job, Queue] | None:
+        """One job, or None after a second; a Redis outage is one log line and a retry (the
+        worker must come back by itself when Redis does, not die and wait for a person)."""
+        import time
+
         try:
-            return Queue.dequeue_any([self.queue], 1, connection=self.dequeue_redis)
+            found = Queue.dequeue_any([self.queue], 1, connection=self.dequeue_redis)
         except DequeueTimeout:
+            found = None
+        except REDIS_DOWN as exc:
+            if self.redis_down_since is None:
+                self.redis_down_since = time.time()
+                url = redacted(get_settings().resolved_redis_url)
+                log.error("Redis %s does not answer (%s); retrying", url, exc)
+            time.sleep(1.0)
             return None
+        if self.redis_down_since is not None:
+            log.warning("Redis answers again after %.0f s", time.time() - self.redis_down_since)
+            self.redis_down_since = None
+        return found
 
     async def _perform(self, job: Job, slots: asyncio.Semaphore) -> None:
         from services.runtime import engine
@@ -106,10 +139,13 @@ class AsyncRunWorker:
         org_id = job.args[1] if len(job.args) > 1 else None
         cap = int(job.args[2]) if len(job.args) > 2 else -1
         if org_id and cap >= 0 and not await self._take_org_slot(org_id, run_id, cap):
-            # Over the organization's concurrent-run cap: back of the queue, try again soon.
-            await asyncio.sleep(0.2)
-            await asyncio.to_thread(self.queue.enqueue_job, job)
-            slots.release()
+            # Over the organization's concurrent-run cap: back of the queue at once (a job held
+            # in this process's memory would be lost with it), then pause this slot briefly.
+            try:
+                await asyncio.to_thread(self.queue.enqueue_job, job)
+            finally:
+                await asyncio.sleep(0.2)
+                slots.release()
             return
         self.inflight.add(run_id)
         self.orgs[run_id] = org_id
@@ -123,16 +159,23 @@ class AsyncRunWorker:
             )
         except Exception:  # noqa: BLE001 - the run row already says what happened
             log.exception("run %s crashed in the worker", run_id)
-            await asyncio.to_thread(self._mark_failed, job, execution)
+            try:
+                await asyncio.to_thread(self._mark_failed, job, execution)
+            except REDIS_DOWN:
+                pass  # the run row is the record; RQ's registries clean up after themselves
         finally:
             self.inflight.discard(run_id)
             org = self.orgs.pop(run_id, None)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.delete(lease_key(run_id))
-            if org:
-                pipe.zrem(org_active_key(org), run_id)
-            await pipe.execute()
-            slots.release()
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.delete(lease_key(run_id))
+                if org:
+                    pipe.zrem(org_active_key(org), run_id)
+                await pipe.execute()
+            except REDIS_DOWN:
+                pass  # leases expire by themselves
+            finally:
+                slots.release()
 
     async def _take_org_slot(self, org_id: str, run_id: str, cap: int) -> bool:
         """A sorted set of the org's running runs, scored by lease time, so a dead worker's
@@ -175,19 +218,27 @@ class AsyncRunWorker:
         )
 
     async def _housekeeping(self) -> None:
-        """Refresh leases and the worker heartbeat every few seconds."""
+        """Refresh leases and the worker heartbeat every few seconds, through Redis outages
+        (a restarted Redis gets the leases and the worker's registration back)."""
         while True:
             await asyncio.sleep(self.lease / 3)
-            if self.inflight:
-                pipe = self.redis.pipeline(transaction=False)
-                import time
+            try:
+                await self._refresh()
+            except REDIS_DOWN:
+                pass  # _dequeue logs the outage once
 
-                for run_id in list(self.inflight):
-                    pipe.set(lease_key(run_id), self.name, ex=self.lease)
-                    if org := self.orgs.get(run_id):
-                        pipe.zadd(org_active_key(org), {run_id: time.time()})
-                await pipe.execute()
-            await asyncio.to_thread(self.rq_worker.heartbeat)
+    async def _refresh(self) -> None:
+        import time
+
+        if self.inflight:
+            pipe = self.redis.pipeline(transaction=False)
+            for run_id in list(self.inflight):
+                pipe.set(lease_key(run_id), self.name, ex=self.lease)
+                if org := self.orgs.get(run_id):
+                    pipe.zadd(org_active_key(org), {run_id: time.time()})
+            await pipe.execute()
+        await asyncio.to_thread(ensure_registered, self.rq_worker)
+        await asyncio.to_thread(self.rq_worker.heartbeat)
 
 
 def run(*, concurrency: int | None = None, burst: bool = False) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
+import time
 import uuid
+from datetime import UTC, datetime
 
 from rq import Queue, Worker
+from rq_scheduler import Scheduler
 
-from agent_platform.redis_client import get_redis
+from agent_platform.reachability import redacted
+from agent_platform.redis_client import REDIS_DOWN, get_redis
+from agent_platform.run_worker import ensure_registered, lease_key, leased
+
+log = logging.getLogger("agent_platform.worker")
 
 QUEUES = ("agents", "testing", "integrations", "default")
 GENERAL_QUEUES = ("testing", "integrations", "default")
@@ -77,40 +86,142 @@ def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | 
     return asyncio.run(_run())
 
 
+def waiting(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these queued runs Redis still holds a job for: in the `agents` queue, or taken
+    by a worker that holds its lease. Any other queued run was lost by Redis (a crash, a flush,
+    a restart without persistence) or by a worker that died between dequeue and start."""
+    if not run_ids:
+        return set()
+    redis = get_redis()
+    queued = {i.decode() for i in redis.lrange(queue("agents").key, 0, -1)}
+    leases = redis.mget([lease_key(r) for r in run_ids])
+    held = set()
+    for run_id, lease in zip(run_ids, leases, strict=True):
+        if lease is not None or str(run_id) in queued:
+            held.add(run_id)
+    return held
+
+
 def reconcile_runs() -> dict[str, int]:
-    """Periodic job (scheduled by the scheduler process): unstick runs after crashes."""
+    """Periodic job (kept registered by the scheduler process): unstick runs after crashes."""
     from datetime import timedelta
 
     from agent_platform.db import session_scope
-    from agent_platform.run_worker import leased
     from agent_platform.settings import get_settings
     from services import runs
 
     grace = timedelta(seconds=2 * get_settings().run_lease_seconds)
     with session_scope() as session:
-        return runs.reconcile(session, alive=leased, lease_grace=grace)
+        outcome = runs.reconcile(session, alive=leased, waiting=waiting, lease_grace=grace)
+    beat(RECONCILER_BEAT)
+    return outcome
+
+
+class PlatformWorker(Worker):
+    """RQ's worker, registering itself again when Redis lost its registration.
+
+    RQ keeps retrying after a Redis outage, but a restarted or flushed Redis no longer lists
+    the worker, so `/ready` would report no workers while every queue is being served."""
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:  # type: ignore[no-untyped-def]
+        if pipeline is None:
+            ensure_registered(self)
+        super().heartbeat(timeout, pipeline)
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    worker = Worker([queue(q) for q in queues], connection=get_redis())
+    worker = PlatformWorker([queue(q) for q in queues], connection=get_redis())
     worker.work(burst=burst, logging_level="WARNING")
 
 
-RECONCILE_EVERY_SECONDS = 30
+RECONCILE_EVERY_SECONDS = 10
+RECONCILE_JOB = "reconcile-runs"
+SCHEDULER_BEAT = "platform:beat:scheduler"
+RECONCILER_BEAT = "platform:beat:reconciler"
 
 
-def schedule_periodic_jobs(scheduler) -> None:  # type: ignore[no-untyped-def]
-    """Register the platform's own periodic jobs once (fixed ids: re-registering replaces)."""
-    from datetime import UTC, datetime
+def beat(key: str) -> None:
+    """Record that a periodic part of the platform just ran (read by `/ready`)."""
+    get_redis().set(key, str(time.time()), ex=86400)
 
-    scheduler.cancel("reconcile-runs")
+
+def last_beat(key: str) -> float | None:
+    value = get_redis().get(key)
+    return float(value) if value is not None else None
+
+
+def schedule_periodic_jobs(scheduler: Scheduler) -> None:
+    """Register the platform's own periodic jobs if Redis does not hold them.
+
+    Called on every scheduler tick, not once at start: Redis may lose them (a crash without
+    persistence, a flush, a failover), and a reconciler that never runs again leaves runs
+    stuck for ever. The fixed id keeps one registration."""
+    if RECONCILE_JOB in scheduler:
+        return
     scheduler.schedule(
         scheduled_time=datetime.now(UTC),
         func=reconcile_runs,
         interval=RECONCILE_EVERY_SECONDS,
         repeat=None,
-        id="reconcile-runs",
+        id=RECONCILE_JOB,
         queue_name="default",
         result_ttl=60,
     )
+
+
+class PlatformScheduler(Scheduler):
+    """rq-scheduler that keeps the periodic jobs registered, beats, and outlives Redis outages.
+
+    rq-scheduler's own loop dies on the first connection error and registers its jobs only
+    when it starts; here each tick re-checks them and a Redis outage is one log line and a
+    retry, so the reconciler comes back by itself when Redis does."""
+
+    def run(self, burst: bool = False) -> None:
+        from agent_platform.settings import get_settings
+
+        url = redacted(get_settings().resolved_redis_url)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit)
+        try:
+            self._loop(url, burst)
+        finally:
+            try:
+                self.remove_lock()
+                self.register_death()
+            except REDIS_DOWN:
+                pass
+
+    def _loop(self, url: str, burst: bool) -> None:
+        down_since: float | None = None
+        registered = False
+        while True:
+            try:
+                if not registered:
+                    self.register_birth()
+                    registered = True
+                self.heartbeat()
+                started = time.monotonic()
+                if self.acquire_lock():
+                    schedule_periodic_jobs(self)
+                    self.enqueue_jobs()
+                    self.remove_lock()
+                beat(SCHEDULER_BEAT)
+                if down_since is not None:
+                    log.warning("Redis answers again after %.0f s", time.time() - down_since)
+                    down_since = None
+                if burst:
+                    break
+                time.sleep(max(0.0, self._interval - (time.monotonic() - started)))
+            except REDIS_DOWN as exc:
+                if down_since is None:
+                    down_since = time.time()
+                    log.error("Redis %s does not answer (%s); retrying", url, exc)
+                time.sleep(1.0)
+            except ValueError as exc:  # register_birth: a previous life's key has not expired
+                log.warning("%s; waiting for it to expire", exc)
+                time.sleep(1.0)
+
+
+def _exit(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)

@@ -6,7 +6,7 @@ when they answer (like CI), SQLite and the bundled Redis otherwise. Prints a tab
 one JSON line: overhead_p50_ms, overhead_p95_ms, concurrent100_wall_s, concurrent100_peak_mb,
 sustained_runs_per_s, direct_p50_ms.
 
-    python benchmarks/runtime.py [--workers 2] [--sustain-seconds 10]
+    python benchmarks/runtime.py [--workers 2] [--sustain-seconds 10] [--redis-db 15]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def port_open(port: int) -> bool:
         return False
 
 
-def configure_environment() -> tuple[str | None, subprocess.Popen[bytes] | None]:
+def configure_environment(redis_db: int) -> tuple[str | None, subprocess.Popen[bytes] | None]:
     data_dir = Path(tempfile.mkdtemp(prefix="ap-bench-"))
     os.environ["DATA_DIR"] = str(data_dir)
     os.environ["OUTBOUND_ALLOW_HOSTS"] = "127.0.0.1"
@@ -52,7 +52,7 @@ def configure_environment() -> tuple[str | None, subprocess.Popen[bytes] | None]
         os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
     redis_proc = None
     if port_open(6379):
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
     else:
         from agent_platform import embedded_redis
 
@@ -133,14 +133,19 @@ def start_runs(actor, agent_id, count: int) -> list[uuid.UUID]:  # type: ignore[
 
 
 class DoneWatcher:
-    """Collects `done` events for every run on one pattern subscription."""
+    """Collects `done` events for every run on one pattern subscription.
+
+    Its own connection without a read timeout: the process's shared client gives up on a read
+    after 5 s, and a subscriber legitimately waits longer than that between events.
+    """
 
     def __init__(self) -> None:
-        from agent_platform.redis_client import get_redis
+        from redis import Redis
 
         self.done: dict[str, float] = {}
         self.lock = threading.Lock()
-        self.pubsub = get_redis().pubsub()
+        self.connection = Redis.from_url(os.environ["REDIS_URL"], socket_timeout=None)
+        self.pubsub = self.connection.pubsub()
         self.pubsub.psubscribe("events:run:*")
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -209,9 +214,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sustain-seconds", type=float, default=10)
     parser.add_argument("--overhead-runs", type=int, default=60)
+    parser.add_argument("--redis-db", type=int, default=15, help="Redis db when 6379 answers")
     args = parser.parse_args()
 
-    pg_name, redis_proc = configure_environment()
+    pg_name, redis_proc = configure_environment(args.redis_db)
     from agent_platform import migrations
 
     migrations.upgrade()

@@ -317,6 +317,8 @@ def reconcile(
     session: Session,
     *,
     alive: Callable[[list[uuid.UUID]], set[uuid.UUID]],
+    waiting: Callable[[list[uuid.UUID]], set[uuid.UUID]] | None = None,
+    queued_grace: timedelta = timedelta(seconds=5),
     queued_after: timedelta = timedelta(minutes=2),
     lease_grace: timedelta = timedelta(seconds=20),
 ) -> dict[str, int]:
@@ -324,16 +326,26 @@ def reconcile(
 
     `alive` says which running runs a worker still holds a lease on (a Redis key it refreshes).
     A running run without a lease failed with its worker: it is marked failed, not resumed,
-    because its tools may already have had side effects. A queued run never started (Redis lost
-    the job, or nobody was listening) and is enqueued again.
+    because its tools may already have had side effects. A queued run never started: when
+    `waiting` says Redis holds no job for it (Redis lost it in a crash or flush, or a worker
+    died holding it) it is enqueued again at once — after `queued_grace`, which covers the
+    moment between the commit and the enqueue. Without `waiting`, only runs queued longer than
+    `queued_after` are enqueued again.
     """
     now = utcnow()
-    stale_queued = session.exec(
-        select(Execution.id, Execution.org_id).where(
+    queued = session.exec(
+        select(Execution.id, Execution.org_id, Execution.created_at).where(
             Execution.status == ExecutionStatus.QUEUED,
-            col(Execution.created_at) < now - queued_after,
+            col(Execution.created_at) < now - queued_grace,
         )
     ).all()
+    held_jobs = waiting([run_id for run_id, _, _ in queued]) if waiting and queued else set()
+    lost = [
+        (run_id, org_id)
+        for run_id, org_id, created_at in queued
+        if (waiting is not None and run_id not in held_jobs)
+        or (waiting is None and created_at < now - queued_after)
+    ]
     running = session.exec(
         select(Execution).where(
             Execution.status == ExecutionStatus.RUNNING,
@@ -350,7 +362,7 @@ def reconcile(
         run.finished_at = now
         session.add(run)
         failed += 1
-    for run_id, org_id in stale_queued:
+    for run_id, org_id in lost:
         cap = concurrency_cap(session, org_id)
         after_commit(session, lambda rid=run_id, oid=org_id, c=cap: enqueue(rid, oid, c))
-    return {"requeued": len(stale_queued), "failed": failed}
+    return {"requeued": len(lost), "failed": failed}

@@ -60,3 +60,31 @@ def test_migrate_is_idempotent() -> None:
     result = _cli("migrate")
     assert result.returncode == 0, result.stderr
     assert "latest schema" in result.stdout
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again on leaving: nothing listens there
+
+
+def test_a_redis_url_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{_closed_port()}/0"
+    for command in (["up", "--port", "1"], ["worker"], ["agent-worker"], ["scheduler"]):
+        result = _cli(*command, env={"REDIS_URL": url, "DATA_DIR": str(tmp_path)})
+        assert result.returncode == 1, (command, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: REDIS_URL redis://:***@127.0.0.1:"), line
+        assert "does not answer" in line and "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_database_url_that_does_not_answer_is_one_line_naming_it(tmp_path: Path) -> None:
+    url = f"postgresql://owner:hunter2@127.0.0.1:{_closed_port()}/platform"
+    for command in (["up", "--port", "1"], ["worker"], ["migrate"]):
+        result = _cli(*command, env={"DATABASE_URL": url, "DATA_DIR": str(tmp_path)})
+        assert result.returncode == 1, (command, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: DATABASE_URL postgresql+psycopg://owner:***@127.0.0.1:")
+        assert "hunter2" not in result.stderr + result.stdout

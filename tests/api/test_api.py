@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from rq import Worker
 
 from agent_platform.api import create_api
 from agent_platform.db import session_scope
-from agent_platform.redis_client import get_redis
-from agent_platform.worker import queue
 from services import api_keys
 from tests.factories import make_user, personal_actor
 
@@ -23,23 +20,6 @@ def test_health_answers_json(client: TestClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
-
-
-def test_ready_is_503_without_workers_and_200_with_one(client: TestClient) -> None:
-    response = client.get("/ready")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
-    assert body["checks"]["workers"]["ok"] is False
-
-    worker = Worker([queue("default")], connection=get_redis())
-    worker.register_birth()
-    try:
-        response = client.get("/ready")
-        assert response.status_code == 200, response.json()
-        assert response.json()["status"] == "ready"
-    finally:
-        worker.register_death()
 
 
 def _key(role: str = "builder") -> tuple[str, str]:
