@@ -78,7 +78,7 @@ class ModelResult:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
-    cost: Decimal
+    cost: Decimal | None  # None: the model has no known price (see _cost)
     latency_ms: int  # the whole step: failed attempts and waits included
     first_token_ms: int | None
     attempts: list[Attempt] = field(default_factory=list)
@@ -224,6 +224,8 @@ def _failure(model: ResolvedModel, exc: BaseException) -> Failure:
     if status is None:
         if found((TimeoutError, httpx.TimeoutException, litellm.Timeout)) is not None:
             return Failure(f"{name} did not answer in time")
+        if found((httpx.RemoteProtocolError, httpx.ReadError)) is not None:
+            return Failure(f"{name} dropped the connection before it answered")
         if found((httpx.TransportError, litellm.APIConnectionError)) is not None:
             return Failure(f"could not reach {name}{where}: the connection failed")
         return Failure(f"{name} failed ({type(exc).__name__})")
@@ -259,12 +261,16 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _http_status(causes: list[BaseException]) -> tuple[int | None, Any]:
-    """The status and headers of a real HTTP answer, if one came (LiteLLM also says 500 when
-    no answer came at all, e.g. for a refused connection)."""
+    """The status and headers of a real HTTP answer, if one came. LiteLLM's own exceptions
+    subclass the SDK's status errors with a made-up 500 even when no answer came (a refused
+    or dropped connection), so only httpx's error and the SDK's own classes count."""
     import openai
 
     for cause in causes:
-        if isinstance(cause, httpx.HTTPStatusError | openai.APIStatusError):
+        if isinstance(cause, httpx.HTTPStatusError):
+            return cause.response.status_code, cause.response.headers
+    for cause in causes:
+        if isinstance(cause, openai.APIStatusError) and type(cause).__module__.startswith("openai"):
             return cause.response.status_code, cause.response.headers
     return None, None
 
@@ -303,7 +309,14 @@ def _short(exc: BaseException) -> str:
     return first.removeprefix("litellm.")[:200]
 
 
-def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> Decimal:
+def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
+    """What the call cost in US dollars, or None when nobody knows: the org's own price for
+    the model wins (it knows what it pays), else LiteLLM's price map. An unpriced model is
+    None, not 0, so people see "unknown" instead of a free-looking $0."""
+    if model.price is not None:
+        per_input, per_output = model.price
+        total = (per_input * prompt_tokens + per_output * completion_tokens) / 1_000_000
+        return total.quantize(Decimal("0.000001"))
     import litellm
 
     try:
@@ -313,7 +326,7 @@ def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> D
             completion_tokens=completion_tokens,
         )
     except Exception:  # noqa: BLE001 - unknown to the cost map: self-hosted or new model
-        return Decimal("0")
+        return None
     return Decimal(str(round(prompt_cost + completion_cost, 6)))
 
 

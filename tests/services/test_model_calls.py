@@ -319,6 +319,20 @@ class TestFallback:
             "OpenAI-compatible server's answer broke off midway (the connection was lost)",
         ]
 
+    def test_a_connection_dropped_before_any_token_is_worded_for_people(
+        self, session: Session, open_llm: ScriptedLLM
+    ) -> None:
+        actor = org_with_provider(session, open_llm.base_url)
+        agent_id = make_agent(session, actor, fallback_models=["fake/gpt-b"])
+        open_llm.script(Turn(text="never sent", break_after_chunks=0), model="gpt-a")
+        open_llm.script(Turn(text="from b"), model="gpt-b")
+        run, _ = execute(start(actor, agent_id))
+        assert run.status == ExecutionStatus.SUCCEEDED, run.error
+        [step] = steps_of(run.id, actor)
+        assert [a["error"] for a in step.response["attempts"]] == [
+            "OpenAI-compatible server dropped the connection before it answered"
+        ]
+
     def test_when_every_model_fails_the_failed_step_keeps_each_attempt(
         self, session: Session, open_llm: ScriptedLLM
     ) -> None:
