@@ -19,6 +19,7 @@ from pages import (
     sections,
     settings,
 )
+from pages.frame_guard import frame_guard_script
 from state.admin import AdminState
 from state.agent_editor import AgentEditorState
 from state.agents import AgentsState
@@ -34,7 +35,7 @@ from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
 from state.settings import SettingsState
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(api_transformer=create_api(), head_components=[frame_guard_script()])
 
 guard = SessionState.require_login
 app.add_page(
