@@ -340,6 +340,11 @@ class TestAllowList:
     def test_default_guard_allows_nothing_private(self) -> None:
         refusal(default_guard(), "http://127.0.0.1/")
 
+    def test_default_guard_adds_an_organizations_own_hosts(self) -> None:
+        default_guard(["10.0.0.5", "ollama.internal"]).check_url("http://10.0.0.5:11434/")
+        refusal(default_guard(["10.0.0.5"]), "http://10.0.0.6/")
+        refusal(default_guard(), "http://10.0.0.5/")
+
 
 class TestRedirects:
     @pytest.mark.parametrize(
@@ -462,6 +467,24 @@ class TestConnectTime:
 
         with pytest.raises(OutboundRefused, match="10.0.0.1"):
             asyncio.run(fetch())
+
+    def test_client_refusing_redirects_refuses_even_an_allowed_target(
+        self, server: LocalServer
+    ) -> None:
+        """For SDK clients (model calls): no hop is followed, nothing of the answer is read."""
+
+        async def fetch() -> httpx.Response:
+            guard = OutboundGuard(["127.0.0.1"])
+            async with guard.client(refuse_redirects=True, follow_redirects=True) as client:
+                return await client.post(server.url("/redirect?status=307&to=/hello"))
+
+        with pytest.raises(OutboundRefused) as caught:
+            asyncio.run(fetch())
+        assert caught.value.message == (
+            "Refused: 127.0.0.1 answered with a redirect (307), and redirects are not followed "
+            "here; use the final address instead"
+        )
+        assert server.paths == ["/redirect?status=307&to=/hello"]
 
     def test_guarded_client_ignores_proxy_environment(
         self, server: LocalServer, monkeypatch: pytest.MonkeyPatch
