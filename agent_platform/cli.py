@@ -8,7 +8,11 @@ import logging
 import os
 import sys
 
+from agent_platform import lifeline
 from agent_platform.settings import SettingsError, get_settings
+
+# What `up` runs as its children (they watch its lifeline).
+CHILD_COMMANDS = ("worker", "agent-worker", "scheduler", "web")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -56,7 +60,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    sup = supervisor.Supervisor(settings)
+    sup = supervisor.Supervisor(settings, lock)
     sup.plan()
     code = sup.run()
     lock.close()
@@ -237,4 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     ).set_defaults(fn=cmd_migrate_secrets)
 
     args = parser.parse_args(argv)
+    if args.command in CHILD_COMMANDS:
+        lifeline.watch()  # started by `up`: end with it
     return int(args.fn(args) or 0)

@@ -3,6 +3,11 @@
 Order matters: migrations, then Redis, then workers and scheduler, then the web server, so
 the web app never serves a request against a missing table or queue. A child that dies is
 reported and restarted with back-off; SIGINT/SIGTERM stop every child, Redis last.
+
+Each child runs in its own process group, and a child is always ended as a group: a web
+server killed alone used to leave its worker processes serving the port, so the restarted
+one could not bind it. Children die with the supervisor and hold the DATA_DIR lock with it
+(`agent_platform.lifeline`), so a second `up` never runs beside the remains of a first.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from agent_platform import embedded_redis
+from agent_platform import embedded_redis, lifeline
 from agent_platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,17 +75,25 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 
 FRONTEND_SOURCES = ("pages", "state", "assets", "rxconfig.py", "agent_platform/agent_platform.py")
+# What a build writes inside the sources: Reflex copies every `rx.asset(..., shared=True)` file
+# into assets/external/ (their originals under pages/ are fingerprinted already). Counting it
+# made the first restart after install rebuild the frontend for nothing.
+BUILD_OUTPUTS = (Path("assets") / "external",)
 
 
-def frontend_fingerprint(settings: Settings) -> str:
+def frontend_fingerprint(settings: Settings, root: Path = ROOT) -> str:
     digest = hashlib.sha256(settings.resolved_base_url.encode())
+    outputs = [root / out for out in BUILD_OUTPUTS]
     for name in FRONTEND_SOURCES:
-        path = ROOT / name
+        path = root / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
-            if file.is_file() and "__pycache__" not in file.parts:
-                digest.update(str(file.relative_to(ROOT)).encode())
-                digest.update(file.read_bytes())
+            if not file.is_file() or "__pycache__" in file.parts:
+                continue
+            if any(file.is_relative_to(out) for out in outputs):
+                continue
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
@@ -117,52 +130,91 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    # Inherited by the child: the DATA_DIR lock and the lifeline's read end.
+    keep_fds: tuple[int, ...] = ()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        parent = os.getpid()
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            start_new_session=True,  # its own process group, ended as a whole
+            pass_fds=self.keep_fds,
+            preexec_fn=lambda: lifeline.die_with_parent(parent),
+        )
         self.started_at = time.monotonic()
         log.info("started %s (pid %d)", self.name, self.proc.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.end_group()
+
+    def end_group(self, grace: float = 5.0) -> None:
+        """End whatever is left of the child's process group after its leader exited (a web
+        server's workers outlive it and keep the port): SIGTERM, then SIGKILL after `grace`."""
+        if self.proc is None:
+            return
+        group = self.proc.pid
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(group, signal.SIGTERM)
         except ProcessLookupError:
-            return
+            return  # nothing left
+        log.warning("%s left processes behind; ending them", self.name)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, lock: IO[str] | None = None) -> None:
         self.settings = settings
-        self.env = child_env(settings)
         self.children: list[Child] = []
         self.redis: Child | None = None
         self.stopping = False
+        # The supervisor keeps the only write end: its death, however it comes, is EOF.
+        read_end, self._lifeline = os.pipe()
+        self.keep_fds = (read_end,) + ((lock.fileno(),) if lock is not None else ())
+        self.env = {**child_env(settings), lifeline.ENV: str(read_end)}
+
+    def _child(self, name: str, argv: list[str]) -> Child:
+        return Child(name, argv, self.env, keep_fds=self.keep_fds)
 
     def plan(self) -> None:
         py = sys.executable
         s = self.settings
         if not s.redis_url:
             sock = s.bundled_redis_socket
-            self.redis = Child("redis", embedded_redis.command(s.data_dir, sock), self.env)
+            self.redis = self._child("redis", embedded_redis.command(s.data_dir, sock))
         for i in range(s.worker_processes):
             self.children.append(
-                Child(f"worker-{i + 1}", [py, "-m", "agent_platform", "worker"], self.env)
+                self._child(f"worker-{i + 1}", [py, "-m", "agent_platform", "worker"])
             )
         for i in range(s.agent_worker_processes):
             argv = [py, "-m", "agent_platform", "agent-worker"]
-            self.children.append(Child(f"agent-worker-{i + 1}", argv, self.env))
-        self.children.append(
-            Child("scheduler", [py, "-m", "agent_platform", "scheduler"], self.env)
-        )
-        self.children.append(Child("web", [py, "-m", "agent_platform", "web"], self.env))
+            self.children.append(self._child(f"agent-worker-{i + 1}", argv))
+        self.children.append(self._child("scheduler", [py, "-m", "agent_platform", "scheduler"]))
+        self.children.append(self._child("web", [py, "-m", "agent_platform", "web"]))
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -206,6 +258,7 @@ class Supervisor:
             else 1.0
         )
         log.error("%s exited with code %s; restarting in %.0f s", child.name, code, delay)
+        child.end_group()  # its own children would otherwise outlive it (and hold the port)
         child.proc = None
         child.next_start = time.monotonic() + delay
 
