@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, shell
+from pages.model_prices import model_prices_section
 from pages.private_hosts import private_hosts_section
 from state.providers import KIND_OPTIONS
 from state.providers import ProvidersState as S
@@ -252,6 +253,7 @@ def providers_content() -> rx.Component:
             ),
         ),
         private_hosts_section(),
+        model_prices_section(),
         provider_form(),
         spacing="4",
         width="100%",

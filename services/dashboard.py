@@ -39,6 +39,7 @@ from services.dashboard_cache import (
     HOUR,
     Slice,
     add,
+    add_usage,
     cache_get,
     cache_set,
 )
@@ -82,9 +83,11 @@ class Latency(BaseModel):
 
 class Usage(BaseModel):
     name: str  # "<provider>/<model>" for models, "<provider>" for providers
-    calls: int
+    calls: int  # failed attempts included
     tokens: int
-    cost: Decimal
+    cost: Decimal  # of the priced calls
+    failed: int = 0  # attempts that failed (the next model of the chain answered, or none)
+    unpriced: int = 0  # calls whose model had no known price: `cost` is a lower bound
 
 
 class AgentFigures(BaseModel):
@@ -117,6 +120,7 @@ class DashboardData(BaseModel):
     latency: Latency
     tokens: int
     cost: Decimal
+    unpriced_calls: int = 0  # model calls without a known price: `cost` is a lower bound
     by_model: list[Usage]
     by_provider: list[Usage]
     top_by_runs: list[AgentFigures]
@@ -180,7 +184,10 @@ def summary(
     by_status = {s.value: total.counts.get(s.value, 0) for s in ExecutionStatus}
     decided = sum(by_status[s.value] for s in DECIDED)
     by_model = sorted(
-        (Usage(name=m, calls=c, tokens=t, cost=cost) for m, (c, t, cost) in total.models.items()),
+        (
+            Usage(name=m, calls=c, tokens=t, cost=cost, failed=failed, unpriced=unpriced)
+            for m, (c, t, cost, failed, unpriced) in total.models.items()
+        ),
         key=lambda u: (-u.cost, -u.tokens, u.name),
     )
     top_runs, top_cost = ([], []) if agent_id else _top_agents(session, actor, total)
@@ -204,6 +211,7 @@ def summary(
         latency=_latency(session, _runs_in(actor, win.since, win.until, agent_id), postgres),
         tokens=total.tokens,
         cost=total.cost,
+        unpriced_calls=sum(u.unpriced for u in by_model),
         by_model=by_model,
         by_provider=_by_provider(by_model),
         top_by_runs=top_runs,
@@ -350,7 +358,9 @@ def _compute(
         part.cost += cost
         seen = part.agents.get(str(agent or ""), (0, Decimal(0)))
         part.agents[str(agent or "")] = (seen[0] + count, seen[1] + cost)
-    model = func.coalesce(ExecutionStep.model, "(unknown)").label("model_ref")
+    # Steps whose every model failed have no model of their own: their attempts count below,
+    # under the models that failed (never as "(unknown)").
+    model = col(ExecutionStep.model).label("model_ref")
     steps = session.exec(
         select(
             bucket,
@@ -363,15 +373,52 @@ def _compute(
         .where(
             *scope,
             ExecutionStep.kind == "model",
+            col(ExecutionStep.model).is_not(None),
             col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
         )
         .group_by(sa.literal_column("bucket"), sa.literal_column("model_ref"))
     ).all()
     for number, ref, calls, tokens, cost in steps:
         part = slices.setdefault(_index_of(number, win), Slice())
-        known = part.models.get(ref, (0, 0, Decimal(0)))
-        part.models[ref] = (known[0] + calls, known[1] + int(tokens), known[2] + _money(cost))
+        part.models[ref] = add_usage(part.models.get(ref), (calls, int(tokens), _money(cost), 0, 0))
+    for number, ref, attempts, unpriced in _failed_or_unpriced(
+        session, scope, bucket, since, postgres
+    ):
+        part = slices.setdefault(_index_of(number, win), Slice())
+        for attempt in attempts or []:
+            name = str(attempt.get("model") or "")
+            if name:
+                part.models[name] = add_usage(part.models.get(name), (1, 0, Decimal(0), 1, 0))
+        if unpriced and ref:
+            part.models[ref] = add_usage(part.models.get(ref), (0, 0, Decimal(0), 0, 1))
     return slices
+
+
+def _failed_or_unpriced(
+    session: Session, scope: list[Any], bucket: Any, since: datetime, postgres: bool
+) -> list[Any]:
+    """Model steps with failed attempts or without a price: (bucket, model, attempts,
+    unpriced). Both live in the step's JSON (the runtime writes them there), so unlike the
+    figures above these rows are read from the table, not the index; a healthy org has few."""
+    response = col(ExecutionStep.response)
+    attempts = response["attempts"]
+    unpriced = response["cost_unknown"].as_boolean().is_(True)
+    if postgres:
+        has_attempts = func.jsonb_array_length(attempts) > 0
+    else:
+        has_attempts = func.json_array_length(response, "$.attempts") > 0
+    return list(
+        session.exec(
+            select(bucket, ExecutionStep.model, attempts, unpriced)
+            .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
+            .where(
+                *scope,
+                ExecutionStep.kind == "model",
+                col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
+                sa.or_(has_attempts, sa.and_(ExecutionStep.cost == 0, unpriced)),
+            )
+        ).all()
+    )
 
 
 def _money(value: Any) -> Decimal:
@@ -441,6 +488,8 @@ def _by_provider(by_model: list[Usage]) -> list[Usage]:
             calls=seen.calls + usage.calls,
             tokens=seen.tokens + usage.tokens,
             cost=seen.cost + usage.cost,
+            failed=seen.failed + usage.failed,
+            unpriced=seen.unpriced + usage.unpriced,
         )
     return sorted(totals.values(), key=lambda u: (-u.cost, -u.tokens, u.name))
 

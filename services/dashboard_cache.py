@@ -32,7 +32,9 @@ class Slice(BaseModel):
     tokens: int = 0
     cost: Decimal = Decimal(0)
     agents: dict[str, tuple[int, Decimal]] = {}  # agent id ("" = deleted) → (runs, cost)
-    models: dict[str, tuple[int, int, Decimal]] = {}  # model ref → (calls, tokens, cost)
+    # model ref → (calls, tokens, cost, failed attempts, unpriced calls); calls include the
+    # failed attempts, and unpriced calls stored a cost of 0 that is really unknown
+    models: dict[str, tuple[int, int, Decimal, int, int]] = {}
 
     def settled(self) -> bool:
         return not any(self.counts.get(s.value) for s in ACTIVE)
@@ -46,9 +48,24 @@ def add(total: Slice, part: Slice) -> None:
     for agent, (runs, cost) in part.agents.items():
         seen = total.agents.get(agent, (0, Decimal(0)))
         total.agents[agent] = (seen[0] + runs, seen[1] + cost)
-    for model, (calls, tokens, cost) in part.models.items():
-        known = total.models.get(model, (0, 0, Decimal(0)))
-        total.models[model] = (known[0] + calls, known[1] + tokens, known[2] + cost)
+    for model, figures in part.models.items():
+        total.models[model] = add_usage(total.models.get(model), figures)
+
+
+def add_usage(
+    seen: tuple[int, int, Decimal, int, int] | None, more: tuple[int, int, Decimal, int, int]
+) -> tuple[int, int, Decimal, int, int]:
+    """One model's (calls, tokens, cost, failed, unpriced) plus another's."""
+    if seen is None:
+        return more
+    calls, tokens, cost, failed, unpriced = seen
+    return (
+        calls + more[0],
+        tokens + more[1],
+        cost + more[2],
+        failed + more[3],
+        unpriced + more[4],
+    )
 
 
 def cache_get(keys: dict[int, str]) -> dict[int, Slice]:

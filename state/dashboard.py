@@ -15,7 +15,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +24,7 @@ from agent_platform.db import session_scope
 from services import dashboard
 from services.dashboard import DashboardData, Usage
 from services.errors import DomainError
+from services.money import format_money
 from state.base import SessionState, actor_from_token
 
 logger = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class DashboardState(SessionState):
             "p95": _ms(data.latency.p95),
             "p99": _ms(data.latency.p99),
             "tokens": f"{data.tokens:,}",
-            "cost": _money(data.cost),
+            "cost": format_money(data.cost, unpriced=data.unpriced_calls > 0),
         }
         hourly = data.bucket_seconds < 86400
         self.chart = [
@@ -229,16 +229,12 @@ def _ms(value: float | None) -> str:
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
-def _money(value: Decimal) -> str:
-    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}"
-
-
 def _usage(u: Usage) -> dict[str, str]:
     return {
         "name": u.name,
-        "calls": f"{u.calls:,}",
+        "calls": f"{u.calls:,}" + (f" ({u.failed:,} failed)" if u.failed else ""),
         "tokens": f"{u.tokens:,}",
-        "cost": _money(u.cost),
+        "cost": format_money(u.cost, unpriced=u.unpriced > 0),
     }
 
 
@@ -247,5 +243,5 @@ def _agent(a: dashboard.AgentFigures) -> dict[str, str]:
         "id": str(a.agent_id or ""),
         "name": a.name,
         "runs": f"{a.runs:,}",
-        "cost": _money(a.cost),
+        "cost": format_money(a.cost),
     }

@@ -11,6 +11,7 @@ from agent_platform.models import Thread
 from services import agents, runs
 from services.errors import DomainError
 from services.integrations import approvals
+from services.money import format_money
 from services.runtime.follow import follow, step_event
 from state.base import SessionState, actor_from_token, form_text
 from state.trace_text import readable
@@ -38,7 +39,8 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
             :600
         ],
         "tokens": str(event.get("tokens") or 0),
-        "cost": f"${float(event.get('cost') or 0):.6f}",
+        # a failed call has no cost; an unpriced one (cost None) is "unknown", not $0
+        "cost": "" if event.get("error") else format_money(event.get("cost")),
         "latency": f"{event.get('latency_ms') or 0} ms",
         "error": "yes" if event.get("error") else "",
         "attempts": failed_attempts(event.get("attempts") or []),
@@ -221,7 +223,8 @@ class PlaygroundState(SessionState):
                     "status": event["status"],
                 },
             ]
-            self.totals = f"{event.get('tokens', 0)} tokens · ${float(event.get('cost') or 0):.6f}"
+            cost = format_money(event.get("cost"), unpriced=bool(event.get("cost_unknown")))
+            self.totals = f"{event.get('tokens', 0)} tokens · {cost}"
             self.streaming_text, self.running, self.approval = "", False, {}
 
     @rx.event

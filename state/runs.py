@@ -10,9 +10,10 @@ import reflex as rx
 
 from agent_platform.models import ExecutionStatus
 from agent_platform.models.base import utcnow
-from services import agent_versions, agents, runs
+from services import agent_versions, agents, run_costs, runs
 from services.errors import DomainError
 from services.integrations import approvals
+from services.money import format_money
 from services.runtime.follow import follow, step_event
 from state.base import SessionState, actor_from_token
 from state.playground import trace_row
@@ -68,6 +69,7 @@ class RunsState(SessionState):
                 found, self.total = runs.list_runs(
                     session, actor, filters=filters, offset=self.page * PAGE_SIZE, limit=PAGE_SIZE
                 )
+                unpriced = run_costs.unpriced_runs(session, actor, [r.id for r, _ in found])
                 self.rows = [
                     {
                         "id": str(r.id),
@@ -76,7 +78,7 @@ class RunsState(SessionState):
                         "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                         "latency": f"{r.latency_ms} ms" if r.latency_ms is not None else "",
                         "tokens": str(r.tokens_used),
-                        "cost": f"${r.cost:.6f}",
+                        "cost": format_money(r.cost, unpriced=r.id in unpriced),
                         "input": (r.input.get("message") or "")[:80],
                     }
                     for r, name in found
@@ -145,7 +147,9 @@ class RunDetailState(SessionState):
                 "output": (r.output or {}).get("text", ""),
                 "error": r.error or "",
                 "tokens": str(r.tokens_used),
-                "cost": f"${r.cost:.6f}",
+                "cost": format_money(
+                    r.cost, unpriced=r.id in run_costs.unpriced_runs(session, actor, [r.id])
+                ),
                 "latency": f"{r.latency_ms} ms" if r.latency_ms is not None else "",
                 "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "version": str(

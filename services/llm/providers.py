@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
 from agent_platform.models import ProviderCredential, ProviderKind, Role
-from services import audit, private_hosts, secrets
+from services import audit, model_prices, private_hosts, secrets
 from services.access import Actor, require_role
 from services.errors import Conflict, Invalid, NotFound
 from services.outbound import OutboundError, OutboundRefused, default_guard
@@ -79,6 +80,8 @@ class ResolvedModel:
     api_version: str | None
     # The org's own private hosts: the gateway's guard adds them to the instance's list.
     allow_hosts: tuple[str, ...] = ()
+    # The org's own (input, output) price per million tokens, when it entered one.
+    price: tuple[Decimal, Decimal] | None = None
 
     def __repr__(self) -> str:  # keep the key out of logs and tracebacks
         return f"ResolvedModel({self.ref!r})"
@@ -205,6 +208,7 @@ def resolve(session: Session, org_id: uuid.UUID, ref: str) -> ResolvedModel:
         api_key=secrets.get(session, row.secret_ref) if row.secret_ref else "not-needed",
         api_version=row.api_version,
         allow_hosts=private_hosts.org_entries(session, org_id),
+        price=model_prices.price_of(session, org_id, ref),
     )
 
 

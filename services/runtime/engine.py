@@ -56,7 +56,8 @@ class RunPlan:
 @dataclass
 class Totals:
     tokens: int = 0
-    cost: Decimal = Decimal("0")
+    cost: Decimal = Decimal("0")  # of the priced calls
+    cost_unknown: bool = False  # some model call had no known price
     position: int = 0
     pending: dict[str, Any] | None = None
 
@@ -257,9 +258,11 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
             "finish_reason": result.finish_reason,
             "attempts": [a.__dict__ for a in result.attempts],
             "first_token_ms": result.first_token_ms,
+            # The cost column cannot be NULL: an unpriced call stores 0 and says so here.
+            "cost_unknown": result.cost is None,
         },
         "tokens": result.prompt_tokens + result.completion_tokens,
-        "cost": result.cost,
+        "cost": result.cost if result.cost is not None else Decimal("0"),
         "latency_ms": result.latency_ms,
     }
     if result.tool_calls:
@@ -268,7 +271,8 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         totals.pending = step  # saved with the run's outcome, or before a repair attempt
     totals.position += 1
     totals.tokens += step["tokens"]
-    totals.cost += result.cost
+    totals.cost += step["cost"]
+    totals.cost_unknown = totals.cost_unknown or result.cost is None
     await events.emit(
         "step",
         reset_partial=True,
@@ -278,7 +282,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         text=result.text,
         tool_calls=[c.__dict__ for c in result.tool_calls],
         tokens=step["tokens"],
-        cost=str(result.cost),
+        cost=str(result.cost) if result.cost is not None else None,
         latency_ms=result.latency_ms,
         attempts=step["response"]["attempts"],
     )
@@ -399,5 +403,6 @@ async def execute(run_id: uuid.UUID, redis: Any, *, depth: int = 0) -> Execution
         error=error,
         tokens=totals.tokens,
         cost=str(totals.cost),
+        cost_unknown=totals.cost_unknown,
     )
     return status

@@ -37,7 +37,7 @@ def step_event(step: ExecutionStep) -> dict[str, Any]:
             text=response.get("text", ""),
             tool_calls=response.get("tool_calls", []),
             tokens=step.tokens,
-            cost=str(step.cost),
+            cost=None if response.get("cost_unknown") else str(step.cost),  # None: unpriced
             attempts=response.get("attempts", []),
         )
     else:
@@ -60,6 +60,7 @@ def _snapshot(
                 "error": run.error,
                 "tokens": run.tokens_used,
                 "cost": str(run.cost),
+                "cost_unknown": any(e["kind"] == "model" and e["cost"] is None for e in steps),
             }
         return steps, done
 
