@@ -17,4 +17,9 @@ config = rx.Config(
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
     disable_plugins=[SitemapPlugin],
+    # Only the app's own pages may call the API or open the websocket with the user's cookies
+    # (Reflex's default is "*", with credentials allowed).
+    cors_allowed_origins=_settings.app_origins,
+    # The security-headers middleware reads gzip to hash a page's inline scripts for its CSP.
+    frontend_compression_formats=["gzip"],
 )

@@ -3,6 +3,7 @@
 import reflex as rx
 
 from agent_platform.api import create_api
+from agent_platform.api.security_headers import with_security_headers
 from pages import (
     admin,
     agent_editor,
@@ -35,7 +36,11 @@ from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
 from state.settings import SettingsState
 
-app = rx.App(api_transformer=create_api(), head_components=[frame_guard_script()])
+# The headers wrapper goes last: it sees every response, the frontend's and Reflex's too.
+app = rx.App(
+    api_transformer=[create_api(), with_security_headers],
+    head_components=[frame_guard_script()],
+)
 
 guard = SessionState.require_login
 app.add_page(

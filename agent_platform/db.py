@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from agent_platform.settings import get_settings
@@ -37,12 +39,43 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` readable by this user only (0700), and tighten it if it already exists:
+    DATA_DIR holds the database, the secret store's key and the Redis socket."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(path, 0o700)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use the umask, often 0644),
+    and tighten an existing one; its -wal and -shm files take the same mode from it."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            _tighten(file, 0o600)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """chmod what this user owns; a directory someone else owns (a mounted volume) is theirs
+    to set, and refusing to start over it would help no one."""
+    if path.stat().st_uid != os.getuid():
+        logger.warning("%s is not owned by this user; leaving its mode as it is", path)
+        return
+    os.chmod(path, mode)
+
+
 @functools.cache
 def get_engine() -> Engine:
     settings = get_settings()
-    if settings.resolved_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        private_dir(settings.data_dir)
+        private_sqlite_file(url)
+    return make_engine(url)
 
 
 def reset_engine() -> None:

@@ -10,6 +10,7 @@ import functools
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -193,6 +194,14 @@ class Settings(BaseSettings):
     @property
     def resolved_base_url(self) -> str:
         return (self.base_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def app_origins(self) -> list[str]:
+        """Origins the browser app is served from (CORS, websocket, CSP connect-src): BASE_URL's,
+        and with BASE_URL unset both local spellings of http://localhost:PORT."""
+        parts = urlsplit(self.resolved_base_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return [origin] if self.base_url else [origin, f"http://127.0.0.1:{self.port}"]
 
 
 @functools.cache
