@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from agent_platform import embedded_redis, lifeline
+from agent_platform.db import private_dir
 from agent_platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ class AlreadyRunning(RuntimeError):
 
 def acquire_lock(data_dir: Path) -> IO[str]:
     """Hold an exclusive lock on DATA_DIR for the life of this process."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # 0700: the database, the secret key and the Redis socket live here
     handle = open(data_dir / "up.lock", "a+")  # noqa: SIM115 - held until exit
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
