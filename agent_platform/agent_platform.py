@@ -31,6 +31,7 @@ from state.dashboard import DashboardState
 from state.integrations import IntegrationsState
 from state.invite import InviteState
 from state.knowledge import KnowledgeState
+from state.page_scope import PageScope
 from state.playground import PlaygroundState
 from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
@@ -41,6 +42,7 @@ app = rx.App(
     api_transformer=[create_api(), with_security_headers],
     head_components=[frame_guard_script()],
 )
+app.add_middleware(PageScope())  # a page load carries only its own page's state
 
 guard = SessionState.require_login
 app.add_page(

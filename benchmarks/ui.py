@@ -4,9 +4,16 @@ Seeds one organization with 1,000 agents and 100,000 runs (bulk inserts), starts
 the way a user does (`python -m agent_platform up`), signs in with Chromium and opens each page
 three times. "Usable" means: signed in, no loading spinner left, and the page's own content
 (table, canvas, trace) on screen. The baseline is the sign-in page, which needs no data.
-Ends with one JSON line mapping each page to its median seconds-to-usable, with the counts.
 
-    python benchmarks/ui.py [--agents 1000] [--runs 100000] [--port 3917]
+Then the websocket figures (Playwright's frame events, payload bytes): the bytes the browser
+receives while an N-character answer streams (60 chunks of 6 characters by default, from the
+scripted model server) in the playground and in the builder's test panel, against the answer's
+own bytes; and the first frame of a page load (the hydrate snapshot) in a fresh tab and after
+the tab visited the playground, the builder and the runs.
+Ends with one JSON line: median seconds-to-usable per page, the counts, and `wire`.
+
+    python benchmarks/ui.py [--agents 1000] [--runs 100000] [--port 3917] [--chars 360]
+    python benchmarks/ui.py --wire-only        # only the websocket figures, nothing seeded
 """
 
 from __future__ import annotations
@@ -162,73 +169,252 @@ def measure(page, url: str, selector: str, repeat: int = 3) -> float:  # type: i
     return round(statistics.median(times), 3)
 
 
+WIRE_EMAIL = "wire@example.com"
+WORDS = "the agent streams each new piece once and the page appends it in order".split()
+
+
+def answer_text(n: int) -> str:
+    """A deterministic ASCII answer of exactly n characters, in sentences and paragraphs."""
+    out, i = "", 0
+    while len(out) < n:
+        out += WORDS[i % len(WORDS)] + (".\n\n" if i % 23 == 22 else " ")
+        i += 1
+    return out[:n]
+
+
+def seed_wire(llm_base_url: str) -> str:
+    """A user with a provider at the scripted model server and one agent; the agent's id."""
+    from agent_platform import migrations
+    from agent_platform.db import session_scope
+    from services import accounts, agents
+    from services.access import actor_for
+    from services.llm import providers
+
+    migrations.upgrade()
+    with session_scope() as s:
+        user = accounts.register(s, email=WIRE_EMAIL, name="Wire", password=PASSWORD)
+        s.flush()
+        actor = actor_for(s, user, accounts.default_org_id(s, user.id))
+        providers.save_provider(
+            s,
+            actor,
+            {
+                "name": "local",
+                "kind": "openai_compatible",
+                "api_base": llm_base_url,
+                "api_key": "sk-wire",
+                "models": ["gpt-a"],
+            },
+        )
+        agent = agents.create_agent(
+            s, actor, name="Streamer", config={"model": "local/gpt-a", "instructions": "Answer."}
+        )
+        return str(agent.id)
+
+
+def sign_in(page, url: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(url + "/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#current-user-name", timeout=60_000)
+
+
+def _settle(page, log) -> None:  # type: ignore[no-untyped-def]
+    """Wait until no frame arrived for 0.5 s (a benchmark may wait; tests wait for events)."""
+    count = -1
+    while count != len(log.received):
+        count = len(log.received)
+        page.wait_for_timeout(500)
+
+
+def wire_figures(url: str, browser, chars: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from tests.e2e.wire import FrameLog, total
+    from tests.fakes.openai_server import ScriptedLLM, Turn
+
+    answer = answer_text(chars)
+    figures: dict[str, object] = {"answer_bytes": len(answer.encode()), "chunk_chars": 6}
+    with ScriptedLLM() as llm:
+        agent_id = seed_wire(llm.base_url)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        log = FrameLog.attach(page)
+        sign_in(page, url, WIRE_EMAIL)
+
+        mark = log.mark()
+        page.goto(url + "/agents")
+        page.wait_for_function(USABLE_JS, arg="#agents-table", timeout=60_000)
+        first = log.first_update_since(mark)
+        figures["first_frame_fresh_tab_bytes"] = first.size if first else 0
+        if os.environ.get("UI_BENCH_DEBUG"):
+            print([(f.head, f.size) for f in log.received_since(mark)][:12])
+
+        def stream(start, done) -> dict[str, int]:  # type: ignore[no-untyped-def]
+            llm.script(Turn(text=answer, chunk_size=6, chunk_delay=0.06))
+            mark = log.mark()
+            start()
+            done()
+            _settle(page, log)
+            got = log.received_since(mark)
+            return {
+                "received_bytes": total(got),
+                "received_frames": len(got),
+                "sent_bytes": total(log.sent_since(mark)),
+            }
+
+        page.goto(f"{url}/playground?agent={agent_id}")
+        page.wait_for_function(USABLE_JS, arg="#chat-input", timeout=60_000)
+
+        def send() -> None:
+            page.fill("#chat-input", "Tell me about streaming.")
+            page.click("#chat-send")
+
+        figures["playground"] = stream(
+            send,
+            lambda: expect(page.locator(".msg-assistant").last).to_have_text(
+                answer, timeout=60_000, use_inner_text=False
+            ),
+        )
+
+        page.goto(f"{url}/builder?id={agent_id}")
+        page.wait_for_function(USABLE_JS, arg='.react-flow__node[data-id="model"]', timeout=60_000)
+
+        def run_test() -> None:
+            page.fill("#test-message", "Tell me about streaming.")
+            page.click("#test-run")
+
+        figures["builder_test_panel"] = stream(
+            run_test,
+            lambda: expect(page.locator("#test-output")).to_have_text(
+                answer, timeout=60_000, use_inner_text=False
+            ),
+        )
+
+        page.goto(url + "/runs")
+        page.wait_for_function(USABLE_JS, arg="#runs-table", timeout=60_000)
+        page.locator("#runs-table a").first.click()
+        page.wait_for_selector("#run-output", timeout=60_000)
+        mark = log.mark()
+        page.goto(url + "/agents")
+        page.wait_for_function(USABLE_JS, arg="#agents-table", timeout=60_000)
+        first = log.first_update_since(mark)
+        figures["first_frame_after_visits_bytes"] = first.size if first else 0
+        page.close()
+    for where in ("playground", "builder_test_panel"):
+        got = figures[where]
+        assert isinstance(got, dict)
+        got["ratio"] = round(got["received_bytes"] / len(answer.encode()), 2)
+    return figures
+
+
+def page_timings(browser, url: str, ids: dict[str, str], results: dict[str, float]) -> list[float]:  # type: ignore[no-untyped-def]
+    """Seconds-to-usable per page (median of three) into `results`; the login baseline."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    baseline = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        page.goto(url + "/login")
+        page.wait_for_selector("#login-submit")
+        baseline.append(time.perf_counter() - t0)
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#current-user-name", timeout=60_000)
+    pages = {
+        "/": "",
+        "/agents": "#agents-table",
+        f"/agent?id={ids['agent_id']}": "#agent-name",
+        f"/builder?id={ids['agent_id']}": '.react-flow__node[data-id="model"]',
+        f"/playground?agent={ids['agent_id']}": "#chat-input",
+        "/runs": "#runs-table",
+        f"/run?id={ids['run_id']}": ".trace-step, #run-output",
+        "/integrations": "",
+        "/knowledge": "",
+        "/settings": "",
+    }
+    for path, selector in pages.items():
+        results[path.split("?")[0]] = measure(page, url + path, selector)
+        print(f"{path.split('?')[0]:<14} {results[path.split('?')[0]]:.3f} s")
+    page.close()
+    return baseline
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=3917)
+    parser.add_argument("--redis-db", type=int, default=13)
+    parser.add_argument("--chars", type=int, default=360, help="length of the streamed answer")
+    parser.add_argument("--wire-only", action="store_true", help="only the websocket figures")
     args = parser.parse_args()
 
-    pg_name, redis_proc = configure_environment()
-    began = time.perf_counter()
-    ids = seed(args.agents, args.runs)
-    print(
-        f"seeded {args.agents} agents and {args.runs} runs in {time.perf_counter() - began:.1f} s"
-    )
+    pg_name, redis_proc = configure_environment(args.redis_db)
+    ids: dict[str, str] = {}
+    if not args.wire_only:
+        began = time.perf_counter()
+        ids = seed(args.agents, args.runs)
+        print(
+            f"seeded {args.agents} agents and {args.runs} runs "
+            f"in {time.perf_counter() - began:.1f} s"
+        )
     env = {**os.environ, "PORT": str(args.port)}
     url = f"http://localhost:{args.port}"
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    up_log = open(ROOT / "test-artifacts" / "ui-bench-up.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent_platform", "up", "--port", str(args.port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=up_log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     results: dict[str, float] = {}
+    baseline: list[float] = []
     try:
         wait_ready(url, proc)
         from playwright.sync_api import sync_playwright
 
+        from tests.e2e.conftest import CHROMIUM_ARGS
+
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox"], headless=True
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
             )
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            baseline = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                page.goto(url + "/login")
-                page.wait_for_selector("#login-submit")
-                baseline.append(time.perf_counter() - t0)
-            page.fill("#email", EMAIL)
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_selector("#current-user-name", timeout=60_000)
-            pages = {
-                "/": "",
-                "/agents": "#agents-table",
-                f"/agent?id={ids['agent_id']}": "#agent-name",
-                f"/builder?id={ids['agent_id']}": '.react-flow__node[data-id="model"]',
-                f"/playground?agent={ids['agent_id']}": "#chat-input",
-                "/runs": "#runs-table",
-                f"/run?id={ids['run_id']}": ".trace-step, #run-output",
-                "/integrations": "",
-                "/knowledge": "",
-                "/settings": "",
-            }
-            for path, selector in pages.items():
-                results[path.split("?")[0]] = measure(page, url + path, selector)
-                print(f"{path.split('?')[0]:<14} {results[path.split('?')[0]]:.3f} s")
+            if not args.wire_only:
+                baseline = page_timings(browser, url, ids, results)
+            try:
+                wire = wire_figures(url, browser, args.chars)
+            except Exception:
+                for i, open_page in enumerate(browser.contexts[0].pages if browser.contexts else []):
+                    open_page.screenshot(path=str(ROOT / "test-artifacts" / f"ui-bench-{i}.png"))
+                raise
             browser.close()
-        print(f"{'baseline /login':<14} {statistics.median(baseline):.3f} s")
+        if baseline:
+            print(f"{'baseline /login':<14} {statistics.median(baseline):.3f} s")
+        for where in ("playground", "builder_test_panel"):
+            got = wire[where]
+            print(
+                f"{where:<19} {got['received_bytes']:>7} B received in "  # type: ignore[index]
+                f"{got['received_frames']} frames for a {wire['answer_bytes']} B answer "  # type: ignore[index]
+                f"({got['ratio']}x)"  # type: ignore[index]
+            )
+        print(
+            f"first frame of a page load: {wire['first_frame_fresh_tab_bytes']} B in a fresh tab, "
+            f"{wire['first_frame_after_visits_bytes']} B after visiting other pages"
+        )
         print(
             json.dumps(
                 {
                     "seconds_to_usable": results,
-                    "baseline_login_s": round(statistics.median(baseline), 3),
-                    "seeded": {"agents": args.agents, "runs": args.runs},
+                    "baseline_login_s": round(statistics.median(baseline), 3) if baseline else None,
+                    "seeded": {"agents": args.agents, "runs": args.runs}
+                    if not args.wire_only
+                    else None,
                     "database": "postgresql" if pg_name else "sqlite",
+                    "wire": wire,
                 }
             )
         )

@@ -7,6 +7,8 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout, shell
 from pages.flow_canvas import flow_canvas
+from pages.live_log import live_log
+from state.builder import TEST_OUTPUT_ID
 from state.builder import BuilderState as B
 
 
@@ -191,9 +193,13 @@ def test_panel() -> rx.Component:
                 width="100%",
             ),
             rx.foreach(B.test_steps, lambda s: rx.text(s, size="1", class_name="test-step")),
-            rx.cond(
-                B.test_output != "",
-                rx.text(B.test_output, white_space="pre-wrap", size="2", id="test-output"),
+            # the answer grows in the browser; the server sends only new pieces (state/live.py)
+            live_log(
+                id=TEST_OUTPUT_ID,
+                stream_id="test-output",
+                done_id="test-output",
+                bubbles=False,
+                on_gap=B.resync_test,
             ),
             rx.cond(
                 B.test_run_id != "",

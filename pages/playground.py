@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import empty_state, error_callout, shell
+from pages.live_log import live_log
+from state.playground import LIVE_ID
 from state.playground import PlaygroundState as P
 
 
@@ -95,27 +97,17 @@ def playground_page() -> rx.Component:
     chat = rx.vstack(
         rx.vstack(
             rx.cond(
-                P.messages.length() == 0,
+                (P.messages.length() == 0) & ~P.started,
                 rx.text("Say something to start a conversation.", color_scheme="gray", size="2"),
             ),
             rx.foreach(P.messages, _bubble),
+            # what is said on this page: the server sends only what is new (state/live.py)
+            live_log(id=LIVE_ID, stream_id="streaming-text", on_gap=P.resync_live),
+            rx.cond(P.running, rx.spinner(size="1")),
             rx.cond(
                 P.notice != "",
                 rx.callout(
                     P.notice, icon="refresh-cw", color_scheme="amber", size="1", id="discard-notice"
-                ),
-            ),
-            rx.cond(
-                P.running,
-                rx.box(
-                    rx.text(
-                        P.streaming_text, white_space="pre-wrap", size="2", id="streaming-text"
-                    ),
-                    rx.spinner(size="1"),
-                    padding="10px 14px",
-                    border_radius="12px",
-                    background=rx.color("gray", 3),
-                    max_width="85%",
                 ),
             ),
             spacing="3",

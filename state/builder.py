@@ -8,6 +8,7 @@ never move a node. `graph` (the canvas seed) changes only on load, save and rest
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from typing import Any
@@ -20,8 +21,11 @@ from services.agent_graph import Graph
 from services.errors import DomainError
 from services.integrations.providers import PROVIDERS
 from services.llm import model_catalog
-from services.runtime.follow import follow
+from services.runtime.follow import batch_tokens, follow
+from state import live
 from state.base import SessionState, actor_from_token, form_text
+
+TEST_OUTPUT_ID = "test-live"  # the test panel's live log (pages/live_log.jsx)
 
 KIND_HELP = {
     "model": "The model that runs the agent, and the fallbacks tried in order when it fails.",
@@ -54,11 +58,11 @@ class BuilderState(SessionState):
     fetching_models: bool = False
     dirty: bool = False
     saving: bool = False
-    test_output: str = ""
     test_steps: list[str] = []
     test_running: bool = False
     test_run_id: str = ""
     _graph: dict[str, Any] = {}
+    _test_output: list[dict[str, str]] = []  # the test panel's answer, sent as it grows
     _based_on: str = ""  # the version the canvas was drawn from (see agents.update_agent)
 
     def _id(self) -> uuid.UUID | None:
@@ -73,7 +77,7 @@ class BuilderState(SessionState):
         if not self._load_identity():
             return rx.redirect(f"/login?next=/builder?id={agent_id or ''}")
         self.loaded, self.error, self.selected, self.dirty = False, "", "", False
-        self.test_output, self.test_steps, self.test_run_id = "", [], ""
+        self.test_steps, self.test_run_id, self._test_output = [], "", []
         self.agent_id, self.agent_name, self.graph, self._graph = "", "", {}, {}
         self.details, self.problem_list, self.test_running = {}, [], False
         self.model_choices, self.models_note = [], ""
@@ -324,42 +328,56 @@ class BuilderState(SessionState):
         except DomainError as exc:
             self.error = exc.message
             return rx.toast.error(exc.message)
-        self.test_output, self.test_steps, self.test_running = "", [], True
-        return BuilderState.follow_test
+        self.test_steps, self.test_running = [], True
+        self._test_output = live.add([], TEST_OUTPUT_ID, "assistant")[0]
+        return [live.everything(self._test_output, TEST_OUTPUT_ID), BuilderState.follow_test]
+
+    @rx.event
+    def resync_test(self) -> Any:
+        """The test panel missed a piece of the answer (a reconnect): send it all again."""
+        return live.everything(self._test_output, TEST_OUTPUT_ID)
 
     @rx.event(background=True)
-    async def follow_test(self) -> None:
+    async def follow_test(self) -> Any:
+        """Follow the test run; the answer goes out in batched pieces (state/live.py)."""
         async with self:
             token, run_id, ip = self.auth_token, self.test_run_id, self._client_ip()
         try:
-            async for event in follow(actor_from_token(token, ip), uuid.UUID(run_id)):
-                async with self:
-                    if self.test_run_id != run_id:
-                        return
-                    kind = event["type"]
-                    if kind == "token":
-                        self.test_output += event["text"]
-                    elif kind == "discard":
-                        self.test_output = ""
-                    elif kind == "step":
-                        if event.get("kind") == "tool":
-                            mark = "✗" if event.get("error") else "✓"
-                            self.test_steps = [*self.test_steps, f"{mark} {event.get('tool_name')}"]
-                        else:
-                            self.test_output = ""
-                    elif kind == "done":
-                        output = event.get("output") or {}
-                        self.test_output = (
-                            output.get("text") or event.get("error") or event["status"]
-                        )
-                        self.test_running = False
+            events = batch_tokens(follow(actor_from_token(token, ip), uuid.UUID(run_id)))
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    async with self:
+                        if self.test_run_id != run_id:
+                            return
+                        operation = self._apply_test(event)
+                    if operation:
+                        yield operation
         except DomainError as exc:
             async with self:
                 self.error = exc.message
         finally:
             async with self:
-                if self.test_run_id == run_id:
+                if self.test_run_id == run_id and self.test_running:
                     self.test_running = False
+
+    def _apply_test(self, event: dict[str, Any]) -> Any:
+        kind, out, operation = event["type"], self._test_output, None
+        if kind == "token":
+            self._test_output, operation = live.append(out, TEST_OUTPUT_ID, event["text"])
+        elif kind == "discard":
+            self._test_output, operation = live.replace(out, TEST_OUTPUT_ID, "")
+        elif kind == "step" and event.get("kind") == "tool":
+            mark = "✗" if event.get("error") else "✓"
+            self.test_steps = [*self.test_steps, f"{mark} {event.get('tool_name')}"]
+        elif kind == "step" and (event.get("tool_calls") or event.get("error")):
+            self._test_output, operation = live.replace(out, TEST_OUTPUT_ID, "")
+        elif kind == "done":
+            text = (event.get("output") or {}).get("text") or event.get("error") or event["status"]
+            self._test_output, replaced = live.replace(out, TEST_OUTPUT_ID, text)
+            self._test_output, ended = live.end(self._test_output, TEST_OUTPUT_ID, event["status"])
+            operation = [o for o in (replaced, ended) if o is not None]
+            self.test_running = False
+        return operation
 
 
 def _palette(context: agent_graph.Context) -> list[dict[str, Any]]:

@@ -1,7 +1,12 @@
-"""Playground: chat with an agent; tokens and steps stream in from the run's Redis channel."""
+"""Playground: chat with an agent; tokens and steps stream in from the run's Redis channel.
+
+The conversation as opened is `messages` (sent once); what is said after that lives in the
+browser's live log (pages/live_log.jsx), which receives only what is new (state/live.py).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -12,9 +17,12 @@ from services import agents, runs
 from services.errors import DomainError
 from services.integrations import approvals
 from services.money import format_money
-from services.runtime.follow import follow, step_event
+from services.runtime.follow import batch_tokens, follow, step_event
+from state import live
 from state.base import SessionState, actor_from_token, form_text
 from state.trace_text import readable
+
+LIVE_ID = "chat-live"  # the live log's element id; its ref receives the operations
 
 
 def trace_row(event: dict[str, Any]) -> dict[str, str]:
@@ -68,8 +76,8 @@ class PlaygroundState(SessionState):
     agent_name: str = ""
     threads: list[dict[str, str]] = []
     thread_id: str = ""
-    messages: list[dict[str, str]] = []
-    streaming_text: str = ""
+    messages: list[dict[str, str]] = []  # the thread as opened
+    started: bool = False  # something was said since (it is in the live log)
     trace: list[dict[str, str]] = []
     run_id: str = ""
     running: bool = False
@@ -78,6 +86,7 @@ class PlaygroundState(SessionState):
     totals: str = ""
     loaded: bool = False
     approval: dict[str, str] = {}  # an integration action waiting for the user's yes or no
+    _live: list[dict[str, str]] = []  # the live log's entries, to resend if the browser lost one
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
@@ -98,13 +107,8 @@ class PlaygroundState(SessionState):
         return None
 
     def _open_thread(self, thread_id: str) -> None:
-        self.messages, self.trace, self.streaming_text, self.notice, self.totals = (
-            [],
-            [],
-            "",
-            "",
-            "",
-        )
+        self.messages, self.trace, self.notice, self.totals = [], [], "", ""
+        self._live, self.started = [], False
         self.thread_id = thread_id
         if not thread_id:
             return
@@ -131,15 +135,22 @@ class PlaygroundState(SessionState):
                 ]
 
     @rx.event
-    def select_thread(self, thread_id: str) -> None:
+    def select_thread(self, thread_id: str) -> Any:
         try:
             self._open_thread(thread_id)
         except DomainError as exc:
             self.error = exc.message
+        return live.everything([], LIVE_ID)
 
     @rx.event
-    def new_thread(self) -> None:
+    def new_thread(self) -> Any:
         self._open_thread("")
+        return live.everything([], LIVE_ID)
+
+    @rx.event
+    def resync_live(self) -> Any:
+        """The live log missed an operation (a reconnect, a remount): send it everything."""
+        return live.everything(self._live, LIVE_ID)
 
     @rx.event
     def send(self, form: dict[str, str]) -> Any:
@@ -162,9 +173,10 @@ class PlaygroundState(SessionState):
             return None
         self.thread_id = run_thread
         self.run_id = run_id
-        self.messages = [*self.messages, {"role": "user", "text": message, "run_id": self.run_id}]
-        self.trace, self.streaming_text, self.totals, self.running = [], "", "", True
-        return PlaygroundState.stream_run
+        self._live, said = live.add(self._live, LIVE_ID, "user", message)
+        self._live, answer = live.add(self._live, LIVE_ID, "assistant")
+        self.trace, self.totals, self.running, self.started = [], "", True, True
+        return [said, answer, PlaygroundState.stream_run]
 
     @rx.event
     def cancel(self) -> rx.event.EventSpec | None:
@@ -176,27 +188,34 @@ class PlaygroundState(SessionState):
         return rx.toast.info("Cancelling…")
 
     @rx.event(background=True)
-    async def stream_run(self) -> None:
-        """Follow the run: hold the state lock only for short writes, never while waiting."""
+    async def stream_run(self) -> Any:
+        """Follow the run: hold the state lock only for short writes, never while waiting;
+        tokens go out in batches (services.runtime.follow.batch_tokens) as live-log pieces."""
         async with self:
             token, run_id, ip = self.auth_token, self.run_id, self._client_ip()
         try:
             actor = actor_from_token(token, ip)
-            async for event in follow(actor, uuid.UUID(run_id)):
-                async with self:
-                    if self.run_id != run_id:
-                        return
-                    self._apply(event)
+            events = batch_tokens(follow(actor, uuid.UUID(run_id)))
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    async with self:
+                        if self.run_id != run_id:
+                            return
+                        operation = self._apply(event)
+                    if operation:
+                        yield operation
         except DomainError as exc:
             async with self:
                 self.error, self.running = exc.message, False
 
-    def _apply(self, event: dict[str, Any]) -> None:
+    def _apply(self, event: dict[str, Any]) -> Any:
+        """Apply one run event to the state; the live-log operation(s) to send, if any."""
         kind = event["type"]
+        operation = None
         if kind == "token":
-            self.streaming_text += event["text"]
+            self._live, operation = live.append(self._live, LIVE_ID, event["text"])
         elif kind == "discard":
-            self.streaming_text = ""
+            self._live, operation = live.replace(self._live, LIVE_ID, "")
             self.notice = (
                 f"{event['model']}: {event['reason']}. "
                 "Partial answer discarded; the next model answers."
@@ -210,22 +229,18 @@ class PlaygroundState(SessionState):
         elif kind == "step":
             self.approval = {}
             self.trace = [*self.trace, trace_row(event)]
-            if event.get("kind") == "model":
-                self.streaming_text = ""
+            if event.get("kind") == "model" and (event.get("tool_calls") or event.get("error")):
+                # what a model said before calling tools (or failing) is not the answer
+                self._live, operation = live.replace(self._live, LIVE_ID, "")
         elif kind == "done":
             text = (event.get("output") or {}).get("text") or event.get("error") or event["status"]
-            self.messages = [
-                *self.messages,
-                {
-                    "role": "assistant",
-                    "text": text,
-                    "run_id": self.run_id,
-                    "status": event["status"],
-                },
-            ]
+            self._live, replaced = live.replace(self._live, LIVE_ID, text)
+            self._live, ended = live.end(self._live, LIVE_ID, event["status"])
+            operation = [o for o in (replaced, ended) if o is not None]
             cost = format_money(event.get("cost"), unpriced=bool(event.get("cost_unknown")))
             self.totals = f"{event.get('tokens', 0)} tokens · {cost}"
-            self.streaming_text, self.running, self.approval = "", False, {}
+            self.running, self.approval = False, {}
+        return operation
 
     @rx.event
     def decide(self, approve: bool) -> rx.event.EventSpec | None:

@@ -7,6 +7,7 @@ event falls between the catch-up and the live stream (a duplicate step is droppe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -107,3 +108,69 @@ async def follow(
     finally:
         await pubsub.aclose()
         await redis.aclose()
+
+
+# A state update costs ~100 bytes of framing whatever it carries, so a frame per 6-character
+# chunk sends 15 times the text. Pieces of at least this many characters (or whatever arrived
+# within MAX_WAIT) keep the framing below the text itself: at most 2x the answer's bytes.
+MIN_CHARS = 160
+MAX_WAIT = 0.75
+
+
+async def batch_tokens(
+    events: AsyncIterator[dict[str, Any]],
+    *,
+    min_chars: int = MIN_CHARS,
+    max_wait: float = MAX_WAIT,
+) -> AsyncIterator[dict[str, Any]]:
+    """`events` with consecutive `token` events merged, for a browser that pays per frame.
+
+    The first token after the start, a step or a discard goes at once (the person sees the
+    answer begin); after that, tokens wait until `min_chars` have gathered or `max_wait`
+    seconds have passed since the last piece went out. Every other event flushes what is
+    buffered before it, except `discard`, which drops it (the browser would drop it too).
+    """
+    loop = asyncio.get_running_loop()
+    source = aiter(events)
+    buffered = ""
+    sent_at: float | None = None  # when the last piece went out; None: next token goes at once
+    pending: asyncio.Future[dict[str, Any]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            timeout = None
+            if buffered and sent_at is not None:
+                timeout = max(sent_at + max_wait - loop.time(), 0)
+            done, _ = await asyncio.wait({pending}, timeout=timeout)
+            if not done:  # waited long enough: send what there is
+                yield {"type": "token", "text": buffered}
+                buffered, sent_at = "", loop.time()
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                break
+            finally:
+                pending = None
+            if event["type"] == "token":
+                buffered += event["text"]
+                if sent_at is None or len(buffered) >= min_chars:
+                    yield {"type": "token", "text": buffered}
+                    buffered, sent_at = "", loop.time()
+                continue
+            if buffered and event["type"] != "discard":
+                yield {"type": "token", "text": buffered}
+            buffered, sent_at = "", None
+            yield event
+        if buffered:
+            yield {"type": "token", "text": buffered}
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(RuntimeError):
+                await aclose()
