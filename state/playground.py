@@ -89,7 +89,7 @@ class PlaygroundState(SessionState):
     _live: list[dict[str, str]] = []  # the live log's entries, to resend if the browser lost one
 
     @rx.event
-    def load(self) -> rx.event.EventSpec | None:
+    def load(self) -> Any:
         params = self.router.url.query_parameters
         if not self._load_identity():
             return rx.redirect(f"/login?next=/playground?agent={params.get('agent', '')}")
@@ -104,7 +104,7 @@ class PlaygroundState(SessionState):
         except (DomainError, ValueError) as exc:
             self.error = getattr(exc, "message", "Agent not found.")
         self.loaded = True
-        return None
+        return live.everything([], LIVE_ID)  # the log may still show another agent's chat
 
     def _open_thread(self, thread_id: str) -> None:
         self.messages, self.trace, self.notice, self.totals = [], [], "", ""

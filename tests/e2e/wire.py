@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# A Socket.IO message carrying a Reflex state update: `42["event",{...}]`.
-EVENT_PREFIX = '42["event"'
+# A Socket.IO message carrying a Reflex state update: `42/_event,["event",{...}]`.
+EVENT_MARK = '["event"'
 
 
 def _size(payload: str | bytes) -> int:
@@ -54,12 +54,12 @@ class FrameLog:
 
     def first_update_since(self, mark: tuple[int, int]) -> Frame | None:
         """The first state update after `mark`: on a page load, the hydrate snapshot."""
-        return next((f for f in self.received_since(mark) if f.head.startswith(EVENT_PREFIX)), None)
+        return next((f for f in self.received_since(mark) if EVENT_MARK in f.head), None)
 
 
 def _frame(payload: str | bytes) -> Frame:
     text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
-    return Frame(size=_size(payload), head=text[:16], text=text)
+    return Frame(size=_size(payload), head=text[:32], text=text)
 
 
 def total(frames: list[Frame]) -> int:
