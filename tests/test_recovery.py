@@ -110,8 +110,7 @@ def test_queued_and_running_runs_recover_after_redis_crashes_empty(session, plat
         assert [status_of(r) for r in runs[1:]] == [ExecutionStatus.QUEUED] * 2
 
         crashed_at = time.time()
-        platform.crash_redis_losing_its_data()
-        assert get_redis().llen("rq:queue:agents") == 0  # the queued jobs are gone with it
+        platform.crash_redis_losing_its_data()  # the two queued jobs are gone with it
 
         finished = wait_for(lambda: all(status_of(r) in FINAL for r in runs), 90)
         statuses = [status_of(r) for r in runs]
