@@ -260,7 +260,15 @@ def _cards_at_phone_width(headers: list[str]) -> dict[str, Any]:
             "border": "none",
             "box_shadow": "none",
             "background": "transparent",
-            "& table, & tbody, & tbody > tr": {"display": "block", "width": "100%"},
+            # Radix gives the table `height: 0` (a table grows anyway; a block does not) and,
+            # in the surface variant, `overflow: hidden`: both would hide every card.
+            "& table, & tbody, & tbody > tr": {
+                "display": "block",
+                "width": "100%",
+                "height": "auto",
+                "overflow": "visible",
+                "box_sizing": "border-box",
+            },
             "& thead": {"display": "none"},
             "& tbody > tr": {
                 "border": f"1px solid {rx.color('gray', 6)}",

@@ -363,7 +363,8 @@ def settings_page() -> rx.Component:
                 rx.tabs.trigger("Invitations", value="invitations", id="tab-invitations"),
                 rx.tabs.trigger("API keys", value="keys", id="tab-keys"),
                 rx.tabs.trigger("Audit log", value="audit", id="tab-audit"),
-                overflow_x="auto",
+                # wrap at phone width: a scrolling strip hides tabs past the screen's edge
+                flex_wrap="wrap",
             ),
             rx.box(
                 rx.tabs.content(organization_tab(), value="organization"),
