@@ -228,14 +228,16 @@ def _settle(page, log) -> None:  # type: ignore[no-untyped-def]
         page.wait_for_timeout(500)
 
 
-def wire_figures(url: str, browser, chars: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def wire_figures(url: str, browser, lengths: list[int]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Websocket bytes of streamed answers of each length, and of a page load's first frame."""
     from playwright.sync_api import expect
 
     from tests.e2e.wire import FrameLog, total
     from tests.fakes.openai_server import ScriptedLLM, Turn
 
-    answer = answer_text(chars)
-    figures: dict[str, object] = {"answer_bytes": len(answer.encode()), "chunk_chars": 6}
+    figures: dict[str, object] = {"chunk_chars": 6, "chunk_delay_s": 0.06}
+    playground: dict[str, dict[str, float]] = {}
+    builder: dict[str, dict[str, float]] = {}
     with ScriptedLLM() as llm:
         agent_id = seed_wire(llm.base_url)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -247,49 +249,60 @@ def wire_figures(url: str, browser, chars: int) -> dict[str, object]:  # type: i
         page.wait_for_function(USABLE_JS, arg="#agents-table", timeout=60_000)
         first = log.first_update_since(mark)
         figures["first_frame_fresh_tab_bytes"] = first.size if first else 0
-        if os.environ.get("UI_BENCH_DEBUG"):
-            print([(f.head, f.size) for f in log.received_since(mark)][:12])
 
-        def stream(start, done) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        def stream(answer: str, start, done, where: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
             llm.script(Turn(text=answer, chunk_size=6, chunk_delay=0.06))
             mark = log.mark()
             start()
             done()
             _settle(page, log)
             got = log.received_since(mark)
+            if os.environ.get("UI_BENCH_DEBUG"):
+                dump = ROOT / "test-artifacts" / f"ui-bench-frames-{where}-{len(answer)}.txt"
+                dump.write_text("\n".join(f"{f.size}\t{f.text}" for f in got))
             return {
+                "answer_bytes": len(answer.encode()),
                 "received_bytes": total(got),
                 "received_frames": len(got),
                 "sent_bytes": total(log.sent_since(mark)),
+                "ratio": round(total(got) / len(answer.encode()), 2),
             }
 
         page.goto(f"{url}/playground?agent={agent_id}")
         page.wait_for_function(USABLE_JS, arg="#chat-input", timeout=60_000)
+        for n in lengths:  # one conversation: a later answer must not resend the earlier ones
+            answer = answer_text(n)
 
-        def send() -> None:
-            page.fill("#chat-input", "Tell me about streaming.")
-            page.click("#chat-send")
+            def send() -> None:
+                page.fill("#chat-input", "Tell me about streaming.")
+                page.click("#chat-send")
 
-        figures["playground"] = stream(
-            send,
-            lambda: expect(page.locator(".msg-assistant").last).to_have_text(
-                answer, timeout=60_000, use_inner_text=False
-            ),
-        )
+            playground[str(n)] = stream(
+                answer,
+                send,
+                lambda answer=answer: expect(page.locator(".msg-assistant").last).to_have_text(
+                    answer, timeout=120_000, use_inner_text=False
+                ),
+                "playground",
+            )
 
         page.goto(f"{url}/builder?id={agent_id}")
         page.wait_for_function(USABLE_JS, arg='.react-flow__node[data-id="model"]', timeout=60_000)
+        for n in lengths:
+            answer = answer_text(n)
 
-        def run_test() -> None:
-            page.fill("#test-message", "Tell me about streaming.")
-            page.click("#test-run")
+            def run_test() -> None:
+                page.fill("#test-message", "Tell me about streaming.")
+                page.click("#test-run")
 
-        figures["builder_test_panel"] = stream(
-            run_test,
-            lambda: expect(page.locator("#test-output")).to_have_text(
-                answer, timeout=60_000, use_inner_text=False
-            ),
-        )
+            builder[str(n)] = stream(
+                answer,
+                run_test,
+                lambda answer=answer: expect(page.locator("#test-output")).to_have_text(
+                    answer, timeout=120_000, use_inner_text=False
+                ),
+                "builder",
+            )
 
         page.goto(url + "/runs")
         page.wait_for_function(USABLE_JS, arg="#runs-table", timeout=60_000)
@@ -300,11 +313,10 @@ def wire_figures(url: str, browser, chars: int) -> dict[str, object]:  # type: i
         page.wait_for_function(USABLE_JS, arg="#agents-table", timeout=60_000)
         first = log.first_update_since(mark)
         figures["first_frame_after_visits_bytes"] = first.size if first else 0
+        if os.environ.get("UI_BENCH_DEBUG") and first:
+            (ROOT / "test-artifacts" / "ui-bench-first-frame.txt").write_text(first.text)
         page.close()
-    for where in ("playground", "builder_test_panel"):
-        got = figures[where]
-        assert isinstance(got, dict)
-        got["ratio"] = round(got["received_bytes"] / len(answer.encode()), 2)
+    figures["playground"], figures["builder_test_panel"] = playground, builder
     return figures
 
 
@@ -346,7 +358,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=3917)
     parser.add_argument("--redis-db", type=int, default=13)
-    parser.add_argument("--chars", type=int, default=360, help="length of the streamed answer")
+    parser.add_argument(
+        "--chars", default="360,3600", help="lengths of the streamed answers, comma-separated"
+    )
     parser.add_argument("--wire-only", action="store_true", help="only the websocket figures")
     args = parser.parse_args()
 
@@ -386,21 +400,21 @@ def main() -> None:
             if not args.wire_only:
                 baseline = page_timings(browser, url, ids, results)
             try:
-                wire = wire_figures(url, browser, args.chars)
+                wire = wire_figures(url, browser, [int(n) for n in args.chars.split(",")])
             except Exception:
-                for i, open_page in enumerate(browser.contexts[0].pages if browser.contexts else []):
+                pages = browser.contexts[0].pages if browser.contexts else []
+                for i, open_page in enumerate(pages):
                     open_page.screenshot(path=str(ROOT / "test-artifacts" / f"ui-bench-{i}.png"))
                 raise
             browser.close()
         if baseline:
             print(f"{'baseline /login':<14} {statistics.median(baseline):.3f} s")
         for where in ("playground", "builder_test_panel"):
-            got = wire[where]
-            print(
-                f"{where:<19} {got['received_bytes']:>7} B received in "  # type: ignore[index]
-                f"{got['received_frames']} frames for a {wire['answer_bytes']} B answer "  # type: ignore[index]
-                f"({got['ratio']}x)"  # type: ignore[index]
-            )
+            for n, got in wire[where].items():  # type: ignore[attr-defined]
+                print(
+                    f"{where:<19} {got['received_bytes']:>7} B received in "
+                    f"{got['received_frames']} frames for a {n} B answer ({got['ratio']}x)"
+                )
         print(
             f"first frame of a page load: {wire['first_frame_fresh_tab_bytes']} B in a fresh tab, "
             f"{wire['first_frame_after_visits_bytes']} B after visiting other pages"
