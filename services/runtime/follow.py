@@ -110,39 +110,50 @@ async def follow(
         await redis.aclose()
 
 
-# A state update costs ~100 bytes of framing whatever it carries, so a frame per 6-character
-# chunk sends 15 times the text. Pieces of at least this many characters (or whatever arrived
-# within MAX_WAIT) keep the framing below the text itself: at most 2x the answer's bytes.
-MIN_CHARS = 160
+# Each piece sent to a browser costs ~100 bytes of framing (a Reflex event in a Socket.IO
+# message) whatever it carries, so a frame per 6-character chunk sends 15 times the text. A
+# piece goes out once FULL characters have gathered, or ENOUGH after MAX_WAIT seconds, or
+# whatever there is after PATIENCE seconds: framing stays below the text itself for any stream
+# faster than ENOUGH characters per PATIENCE seconds, and the text never waits longer than that.
+FULL = 200
+ENOUGH = 150
 MAX_WAIT = 0.75
+PATIENCE = 2.5
 
 
 async def batch_tokens(
     events: AsyncIterator[dict[str, Any]],
     *,
-    min_chars: int = MIN_CHARS,
+    full: int = FULL,
+    enough: int = ENOUGH,
     max_wait: float = MAX_WAIT,
+    patience: float = PATIENCE,
 ) -> AsyncIterator[dict[str, Any]]:
     """`events` with consecutive `token` events merged, for a browser that pays per frame.
 
     The first token after the start, a step or a discard goes at once (the person sees the
-    answer begin); after that, tokens wait until `min_chars` have gathered or `max_wait`
-    seconds have passed since the last piece went out. Every other event flushes what is
-    buffered before it, except `discard`, which drops it (the browser would drop it too).
+    answer begin); after that, see FULL/ENOUGH/MAX_WAIT/PATIENCE above. Every other event
+    flushes what is buffered before it, except `discard`, which drops it (the browser would
+    drop it too). Nothing is lost or reordered.
     """
     loop = asyncio.get_running_loop()
     source = aiter(events)
     buffered = ""
     sent_at: float | None = None  # when the last piece went out; None: next token goes at once
     pending: asyncio.Future[dict[str, Any]] | None = None
+
+    def due() -> float | None:
+        """Seconds until the buffer must go out (None: not before more text arrives)."""
+        if not buffered or sent_at is None:
+            return None
+        wait = max_wait if len(buffered) >= enough else patience
+        return max(sent_at + wait - loop.time(), 0)
+
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(anext(source))
-            timeout = None
-            if buffered and sent_at is not None:
-                timeout = max(sent_at + max_wait - loop.time(), 0)
-            done, _ = await asyncio.wait({pending}, timeout=timeout)
+            done, _ = await asyncio.wait({pending}, timeout=due())
             if not done:  # waited long enough: send what there is
                 yield {"type": "token", "text": buffered}
                 buffered, sent_at = "", loop.time()
@@ -155,7 +166,7 @@ async def batch_tokens(
                 pending = None
             if event["type"] == "token":
                 buffered += event["text"]
-                if sent_at is None or len(buffered) >= min_chars:
+                if sent_at is None or len(buffered) >= full or due() == 0:
                     yield {"type": "token", "text": buffered}
                     buffered, sent_at = "", loop.time()
                 continue
