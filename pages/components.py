@@ -278,6 +278,7 @@ def _cards_at_phone_width(headers: list[str]) -> dict[str, Any]:
             },
             "& tbody > tr > *": {
                 "display": "block",
+                "height": "auto",  # Radix's min row height would fix a block's height
                 "box_shadow": "none",
                 "padding": "4px 0",
                 "max_width": "none",

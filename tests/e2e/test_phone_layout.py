@@ -81,6 +81,11 @@ def _seed(page: Any, app: RunningApp, llm: ScriptedLLM, fake_github: Any) -> Non
     page.click("#chat-send")
     # only the run's row matters here, whatever the model answered
     expect(page.locator(".msg-assistant").last).to_be_visible(timeout=30_000)
+    page.click("#nav-runs")
+    page.locator("#runs-table tbody tr a").first.click(timeout=20_000)
+    expect(page.locator("#run-version")).to_have_text("version 1", timeout=20_000)
+    page.click("#replay-run")
+    expect(page.locator("#run-replay-of")).to_be_visible(timeout=20_000)
 
     page.click("#nav-knowledge")
     page.fill("#collection_name", "handbook", timeout=20_000)
