@@ -32,6 +32,13 @@ def test_connect_github_grant_an_action_approve_it_and_remove(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
     sign_up(page, app_server.url, name="Olga", email="olga@example.com")
+    # Olga works alone: her own runs' actions need her own yes, so she allows self-approval
+    # (off by default: "ask a person first" means another person).
+    page.click("#nav-settings")
+    switch = page.locator("#self-approval-switch")
+    expect(switch).to_have_attribute("data-state", "unchecked", timeout=20_000)
+    switch.click()
+    expect(switch).to_have_attribute("data-state", "checked", timeout=20_000)
 
     page.click("#nav-integrations")
     expect(page.get_by_text("No connections yet")).to_be_visible(timeout=20_000)
