@@ -47,8 +47,8 @@ def acquire_lock(data_dir: Path) -> IO[str]:
         handle.seek(0)
         pid = handle.read().strip() or "?"
         raise AlreadyRunning(
-            f"The platform is already running on DATA_DIR={data_dir.resolve()} (pid {pid}); "
-            "stop it first or use another DATA_DIR."
+            f"The platform is already running on DATA_DIR={data_dir.resolve()} (started by pid "
+            f"{pid}; its processes may still be stopping); stop it first or use another DATA_DIR."
         ) from None
     handle.seek(0)
     handle.truncate()
