@@ -8,7 +8,7 @@
 //   ["all", entries]      everything replaced (opening a thread, or a resync)
 // A `put` beyond the text we hold means an operation was lost (reconnect, remount): we ask the
 // server for everything with `onGap`, and it answers with "all".
-import React, { useImperativeHandle, useRef, useState } from "react";
+import React, { useEffect, useImperativeHandle, useRef, useState } from "react";
 
 const BUBBLE = {
   padding: "10px 14px",
@@ -20,9 +20,41 @@ const BUBBLE = {
   lineHeight: "var(--line-height-2, 20px)",
 };
 
+// Pieces arrive a second or two apart (each costs ~130 bytes of framing, so the server sends
+// few): while an entry streams, type each piece out over the time the previous one took, so
+// the answer reads as a steady stream. A finished entry shows everything at once.
+function useTypedOut(text, running) {
+  const [shown, setShown] = useState(text.length);
+  const arrived = useRef(performance.now());
+  const target = text.length;
+  useEffect(() => {
+    const now = performance.now();
+    let pos = Math.min(shown, target);
+    // the first piece shows at once; later ones over the time since the previous piece
+    const interval = pos === 0 ? 100 : Math.min(Math.max(now - arrived.current, 100), 3000);
+    arrived.current = now;
+    if (!running) return undefined;
+    if (pos >= target) {
+      setShown(target);
+      return undefined;
+    }
+    const rate = (target - pos) / interval; // characters per millisecond
+    let last = now;
+    let frame = requestAnimationFrame(function step(t) {
+      pos = Math.min(target, pos + rate * (t - last));
+      last = t;
+      setShown(Math.floor(pos));
+      if (pos < target) frame = requestAnimationFrame(step);
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [target, running]);
+  return running ? text.slice(0, Math.min(shown, target)) : text;
+}
+
 function Entry({ entry, last, streamId, doneId, bubbles }) {
   const mine = entry.role === "user";
   const running = entry.status === "running";
+  const text = useTypedOut(entry.text, running);
   const textId = last && !mine ? (running ? streamId : doneId) : undefined;
   const style = bubbles
     ? {
@@ -33,7 +65,7 @@ function Entry({ entry, last, streamId, doneId, bubbles }) {
     : { whiteSpace: "pre-wrap", wordBreak: "break-word", fontSize: "var(--font-size-2, 14px)" };
   return (
     <div className={"live-entry " + (mine ? "msg-user" : "msg-assistant")} style={style}>
-      <span id={textId || undefined}>{entry.text}</span>
+      <span id={textId || undefined}>{text}</span>
       {running ? <span className="live-caret" aria-label="streaming"> ▍</span> : null}
       {entry.status === "failed" ? (
         <span

@@ -110,15 +110,16 @@ async def follow(
         await redis.aclose()
 
 
-# Each piece sent to a browser costs ~100 bytes of framing (a Reflex event in a Socket.IO
-# message) whatever it carries, so a frame per 6-character chunk sends 15 times the text. A
+# Each piece sent to a browser costs ~130 bytes of framing (a Reflex event in a Socket.IO
+# message) whatever it carries, so a frame per 6-character chunk sends 20 times the text. A
 # piece goes out once FULL characters have gathered, or ENOUGH after MAX_WAIT seconds, or
-# whatever there is after PATIENCE seconds: framing stays below the text itself for any stream
-# faster than ENOUGH characters per PATIENCE seconds, and the text never waits longer than that.
-FULL = 200
-ENOUGH = 150
-MAX_WAIT = 0.75
-PATIENCE = 2.5
+# whatever there is after PATIENCE seconds: framing stays under half the text for any stream
+# faster than ENOUGH characters per PATIENCE seconds (100 characters a second), and the text
+# never waits longer than that. The browser types each piece out (pages/live_log.jsx).
+FULL = 400
+ENOUGH = 300
+MAX_WAIT = 1.0
+PATIENCE = 3.0
 
 
 async def batch_tokens(
