@@ -23,6 +23,7 @@ from state.base import SessionState, actor_from_token, form_text
 from state.trace_text import readable
 
 LIVE_ID = "chat-live"  # the live log's element id; its ref receives the operations
+ANSWER_PREVIEW = 200  # characters of a model's answer the trace repeats
 
 
 def trace_row(event: dict[str, Any]) -> dict[str, str]:
@@ -40,12 +41,13 @@ def trace_row(event: dict[str, Any]) -> dict[str, str]:
             "attempts": "",
         }
     calls = ", ".join(c.get("name", "") for c in event.get("tool_calls") or [])
+    text = event.get("text") or ""
+    if len(text) > ANSWER_PREVIEW:  # the chat shows the answer; the trace row is re-sent whole
+        text = text[:ANSWER_PREVIEW] + "…"
     return {
         "kind": "model",
         "title": f"model · {event.get('model') or '?'}",
-        "detail": (f"calls {calls}" if calls else (event.get("text") or event.get("error") or ""))[
-            :600
-        ],
+        "detail": (f"calls {calls}" if calls else (text or event.get("error") or ""))[:600],
         "tokens": str(event.get("tokens") or 0),
         # a failed call has no cost; an unpriced one (cost None) is "unknown", not $0
         "cost": "" if event.get("error") else format_money(event.get("cost")),
