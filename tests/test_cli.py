@@ -52,7 +52,7 @@ def test_create_admin_promotes_an_existing_user(session) -> None:  # type: ignor
 def test_create_admin_with_a_weak_password_says_why() -> None:
     result = _cli("create-admin", "--email", "x@example.com", "--password", "short")
     assert result.returncode == 1
-    assert result.stderr.startswith("error: Please correct: password")
+    assert result.stderr.startswith("error: Please correct: Password must be at least")
     assert "Traceback" not in result.stderr
 
 

@@ -19,7 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -39,6 +38,7 @@ from services.outbound import (
     OutboundRefused,
     default_guard,
 )
+from services.validation import parse
 
 NAME_FIELD = Field(min_length=1, max_length=120)
 M = TypeVar("M", bound=BaseModel)
@@ -135,31 +135,8 @@ def _header_name(value: str) -> str:
 
 
 def _parse_form(model: type[M], data: dict[str, Any]) -> M:
-    """Like `services.validation.parse`, but every message names the field as the form does
-    and says what to do, in words (pydantic's defaults quote patterns and types)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        fields: dict[str, str] = {}
-        for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "form"
-            fields.setdefault(name, f"{LABELS.get(name, 'This form')} {_in_words(err)}.")
-        raise Invalid("Please correct: " + " ".join(fields.values()), fields=fields) from None
-
-
-def _in_words(err: Any) -> str:
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
-        return "is required"
-    if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '')}"
-    if kind == "extra_forbidden":
-        return "is not a field of this form"
-    if kind in ("string_type", "list_type"):
-        return "has the wrong type"
-    return str(err["msg"]).removeprefix("Value error, ")
+    """`services.validation.parse` with the form's own labels ("Base URL must be …")."""
+    return parse(model, data, labels=LABELS)
 
 
 class CustomOAuthIn(BaseModel):
