@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reflex.constants import CompileVars
+from reflex.event import Event
 from reflex.middleware import Middleware
 from reflex.state import BaseState, State
-from reflex_base.constants import CompileVars
-from reflex_base.event import Event
 
 if TYPE_CHECKING:
     from reflex.app import App
