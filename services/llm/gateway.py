@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -139,14 +141,52 @@ def _litellm() -> Any:
     return litellm
 
 
-@contextlib.asynccontextmanager
-async def _guarded_client(model: ResolvedModel, options: CallOptions) -> AsyncIterator[Any]:
-    """The client LiteLLM must use for this model, on the guarded transport.
+ClientKey = tuple[Any, ...]
+# Per event loop (httpx clients are bound to one); a finished loop's clients go with it.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientKey, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+MAX_CLIENTS_PER_LOOP = 64
+
+
+def _client_key(model: ResolvedModel, options: CallOptions) -> ClientKey:
+    """What a pooled client may be shared by: the same endpoint and key, and the same allow-list
+    (so a connection one org's private hosts opened is never handed to another org's call)."""
+    return (
+        model.litellm_model.partition("/")[0],
+        model.api_base,
+        model.api_version,
+        hashlib.sha256((model.api_key or "").encode()).hexdigest(),
+        frozenset(model.allow_hosts),
+        options.request_timeout,
+    )
+
+
+def _guarded_client(model: ResolvedModel, options: CallOptions) -> Any:
+    """The client LiteLLM must use for this model, on the guarded transport, kept per event
+    loop so calls reuse connections (a TLS handshake per call costs a real provider 100 ms+).
 
     OpenAI-style providers take an SDK client (`AsyncOpenAI`/`AsyncAzureOpenAI` with our
-    httpx client); the others take LiteLLM's `AsyncHTTPHandler` around our transport. One per
-    call: the guard (instance list + the org's private hosts) differs per organization, and
-    a pooled connection must never be shared across orgs."""
+    httpx client); the others take LiteLLM's `AsyncHTTPHandler` around our transport. The guard
+    checks every new connection, so a pooled client never reaches an address it refuses."""
+    loop_clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    key = _client_key(model, options)
+    client = loop_clients.get(key)
+    if client is None:
+        if len(loop_clients) >= MAX_CLIENTS_PER_LOOP:
+            loop_clients.clear()  # unreferenced clients close their pools when collected
+        client = loop_clients[key] = _new_client(model, options)
+    return client
+
+
+def _forget_client(model: ResolvedModel, options: CallOptions) -> None:
+    """Drop a client whose stream failed or was abandoned: its connection may still be busy
+    with an unread answer, and a fresh client is cheaper than a pool that slowly fills."""
+    with contextlib.suppress(RuntimeError):
+        _CLIENTS.get(asyncio.get_running_loop(), {}).pop(_client_key(model, options), None)
+
+
+def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
     import openai
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 
@@ -154,9 +194,8 @@ async def _guarded_client(model: ResolvedModel, options: CallOptions) -> AsyncIt
     prefix = model.litellm_model.partition("/")[0]
     if prefix in ("openai", "azure"):
         http = guard.client(refuse_redirects=True, timeout=options.request_timeout)
-        client: Any
         if prefix == "azure":
-            client = openai.AsyncAzureOpenAI(
+            return openai.AsyncAzureOpenAI(
                 api_key=model.api_key,
                 azure_endpoint=model.api_base,
                 api_version=model.api_version,
@@ -164,28 +203,18 @@ async def _guarded_client(model: ResolvedModel, options: CallOptions) -> AsyncIt
                 max_retries=0,
                 timeout=options.request_timeout,
             )
-        else:
-            client = openai.AsyncOpenAI(
-                api_key=model.api_key,
-                base_url=model.api_base or OPENAI_BASE_URL,
-                http_client=http,
-                max_retries=0,
-                timeout=options.request_timeout,
-            )
-        try:
-            yield client
-        finally:
-            await http.aclose()
-        return
-    handler = AsyncHTTPHandler(
+        return openai.AsyncOpenAI(
+            api_key=model.api_key,
+            base_url=model.api_base or OPENAI_BASE_URL,
+            http_client=http,
+            max_retries=0,
+            timeout=options.request_timeout,
+        )
+    return AsyncHTTPHandler(
         timeout=options.request_timeout,
         transport=guard.transport(refuse_redirects=True),
         follow_redirects=False,
     )
-    try:
-        yield handler
-    finally:
-        await handler.close()
 
 
 def describe_error(model: ResolvedModel, exc: BaseException) -> str:
@@ -358,57 +387,57 @@ async def _one_model(
     finish_reason = None
     usage = None
     first_token_ms = None
-    async with _guarded_client(model, options) as client:
+    client = _guarded_client(model, options)
+    try:
+        stream = await asyncio.wait_for(
+            litellm.acompletion(
+                model=model.litellm_model,
+                messages=messages,
+                api_key=model.api_key,
+                client=client,
+                timeout=options.request_timeout,
+                max_retries=0,
+                **kwargs,
+            ),
+            timeout=options.first_token_timeout,
+        )
+    except TimeoutError:
+        raise ModelTimeout(options.first_token_timeout, started=False) from None
+    iterator = stream.__aiter__()
+    while True:
+        wait = options.first_token_timeout if first_token_ms is None else options.stall_timeout
         try:
-            stream = await asyncio.wait_for(
-                litellm.acompletion(
-                    model=model.litellm_model,
-                    messages=messages,
-                    api_key=model.api_key,
-                    client=client,
-                    timeout=options.request_timeout,
-                    max_retries=0,
-                    **kwargs,
-                ),
-                timeout=options.first_token_timeout,
-            )
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
+        except StopAsyncIteration:
+            break
         except TimeoutError:
-            raise ModelTimeout(options.first_token_timeout, started=False) from None
-        iterator = stream.__aiter__()
-        while True:
-            wait = options.first_token_timeout if first_token_ms is None else options.stall_timeout
-            try:
-                chunk = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise ModelTimeout(wait, started=first_token_ms is not None) from None
-            except Exception as exc:
-                if emitted[0]:
-                    raise StreamBroken(_short(exc)) from exc
-                raise
-            if getattr(chunk, "usage", None):
-                usage = chunk.usage
-            for choice in chunk.choices or []:
-                delta = choice.delta
-                if choice.finish_reason:
-                    finish_reason = choice.finish_reason
-                content = getattr(delta, "content", None)
-                if content:
-                    if first_token_ms is None:
-                        first_token_ms = int((time.perf_counter() - start) * 1000)
-                    text_parts.append(content)
-                    emitted[0] += 1
-                    await on_token(content)
-                for tc in getattr(delta, "tool_calls", None) or []:
-                    if first_token_ms is None:
-                        first_token_ms = int((time.perf_counter() - start) * 1000)
-                    slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
-                    if tc.id:
-                        slot["id"] = tc.id
-                    if tc.function is not None:
-                        slot["name"] += tc.function.name or ""
-                        slot["arguments"] += tc.function.arguments or ""
+            raise ModelTimeout(wait, started=first_token_ms is not None) from None
+        except Exception as exc:
+            if emitted[0]:
+                raise StreamBroken(_short(exc)) from exc
+            raise
+        if getattr(chunk, "usage", None):
+            usage = chunk.usage
+        for choice in chunk.choices or []:
+            delta = choice.delta
+            if choice.finish_reason:
+                finish_reason = choice.finish_reason
+            content = getattr(delta, "content", None)
+            if content:
+                if first_token_ms is None:
+                    first_token_ms = int((time.perf_counter() - start) * 1000)
+                text_parts.append(content)
+                emitted[0] += 1
+                await on_token(content)
+            for tc in getattr(delta, "tool_calls", None) or []:
+                if first_token_ms is None:
+                    first_token_ms = int((time.perf_counter() - start) * 1000)
+                slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
+                if tc.id:
+                    slot["id"] = tc.id
+                if tc.function is not None:
+                    slot["name"] += tc.function.name or ""
+                    slot["arguments"] += tc.function.arguments or ""
     prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
     completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
     return ModelResult(
@@ -459,8 +488,10 @@ async def complete(
                     model, messages, tools or [], options, on_token or _noop, emitted
                 )
             except (asyncio.CancelledError, StopCall):
+                _forget_client(model, options)
                 raise
             except Exception as exc:  # noqa: BLE001 - every failure moves on to the next model
+                _forget_client(model, options)
                 failure = _failure(model, exc)
                 attempt = Attempt(
                     model=model.ref,

@@ -152,6 +152,7 @@ class RecordedRequest:
     body: Any
     headers: dict[str, str]
     received_at: float = field(default_factory=time.time)
+    peer_port: int | None = None  # the client's port: equal ports, one reused connection
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -191,6 +192,11 @@ def _last_user_text(messages: Any) -> str:
             if isinstance(m, dict) and m.get("role") == "user":
                 return _content_text(m.get("content"))
     return ""
+
+
+def _peer_port(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if peer else None
 
 
 def _split(text: str, size: int) -> list[str]:
@@ -382,6 +388,7 @@ class ScriptedLLM:
             model=model if isinstance(model, str) else None,
             body=body,
             headers=dict(request.headers),
+            peer_port=_peer_port(request),
         )
         with self._lock:
             self._requests.append(rec)
