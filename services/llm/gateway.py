@@ -179,6 +179,12 @@ def _guarded_client(model: ResolvedModel, options: CallOptions) -> Any:
     return client
 
 
+def client_for(model: ResolvedModel, *, request_timeout: float = 120.0) -> Any:
+    """The pooled, guarded client for any other LiteLLM call on `model` (embeddings): the same
+    guard as chat calls, so no model traffic leaves the outbound checks."""
+    return _guarded_client(model, CallOptions(request_timeout=request_timeout))
+
+
 def _forget_client(model: ResolvedModel, options: CallOptions) -> None:
     """Drop a client whose stream failed or was abandoned: its connection may still be busy
     with an unread answer, and a fresh client is cheaper than a pool that slowly fills."""

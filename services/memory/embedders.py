@@ -12,6 +12,7 @@ keeps using the embedder it was built with even after the setting changes.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import importlib.util
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_platform.settings import get_settings
 from services.errors import Unavailable
+from services.llm import gateway
+from services.llm.providers import ResolvedModel
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -153,20 +156,46 @@ class ApiEmbedder:
         self.api_key = api_key
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        """Sync for its callers (worker jobs and threads); the calls themselves are async so
+        they go through the same guarded clients as chat calls."""
+        return asyncio.run(self._embed(texts))
+
+    def _resolved(self) -> ResolvedModel:
         import litellm  # slow to import; only installs that use the API pay for it
 
+        try:
+            _model, provider, _key, _base = litellm.get_llm_provider(self.model)
+        except Exception:  # noqa: BLE001 - LiteLLM cannot route it: say so in words
+            raise Unavailable(
+                f"The embedding model {self.model!r} is unknown to LiteLLM; use "
+                "<provider>/<model>, e.g. openai/text-embedding-3-small."
+            ) from None
+        return ResolvedModel(
+            ref=self.model,
+            label=f"The embedding API ({self.model})",
+            litellm_model=self.model if "/" in self.model else f"{provider}/{self.model}",
+            api_base=self.api_base,
+            api_key=self.api_key,
+            api_version=None,
+        )
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        import litellm
+
+        resolved = self._resolved()
+        client = gateway.client_for(resolved)
         vectors: list[list[float]] = []
         for start in range(0, len(texts), _API_BATCH):
             batch = texts[start : start + _API_BATCH]
-            kwargs: dict[str, Any] = {"model": self.model, "input": batch}
+            kwargs: dict[str, Any] = {"model": self.model, "input": batch, "client": client}
             if self.api_base:
                 kwargs["api_base"] = self.api_base
             if self.api_key:
                 kwargs["api_key"] = self.api_key
             try:
-                response = litellm.embedding(**kwargs)
-            except Exception as exc:  # provider errors vary by vendor; the message is the value
-                raise Unavailable(f"The embedding API ({self.model}) failed: {exc}") from None
+                response = await litellm.aembedding(max_retries=0, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - in words, never a provider's body
+                raise Unavailable(gateway.describe_error(resolved, exc) + ".") from None
             items = sorted(response.data, key=lambda item: _field(item, "index"))
             vectors.extend([float(v) for v in _field(item, "embedding")] for item in items)
         if len(vectors) != len(texts):

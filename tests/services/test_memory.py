@@ -394,6 +394,11 @@ def embeddings_api() -> Iterator[str]:
 
 
 class TestApiEmbedder:
+    @pytest.fixture(autouse=True)
+    def _loopback_allowed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The fake embeddings API listens on loopback, which the outbound guard refuses."""
+        use_settings(monkeypatch, outbound_allow_hosts="127.0.0.1")
+
     def test_vectors_come_from_the_api_in_input_order(self, embeddings_api: str) -> None:
         embedder = embedders.ApiEmbedder(
             "openai/text-embedding-3-small", api_base=embeddings_api, api_key="sk-test"
@@ -412,8 +417,23 @@ class TestApiEmbedder:
         embedder = embedders.ApiEmbedder(
             "openai/text-embedding-3-small", api_base=embeddings_api, api_key="sk-wrong"
         )
-        with pytest.raises(Unavailable, match="embedding API"):
+        with pytest.raises(Unavailable) as caught:
             embedder.embed(["a"])
+        assert caught.value.message == (
+            "The embedding API (openai/text-embedding-3-small) rejected the key."
+        )
+
+    def test_a_private_api_is_refused_by_the_guard(
+        self, embeddings_api: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        use_settings(monkeypatch, outbound_allow_hosts="")
+        embedder = embedders.ApiEmbedder(
+            "openai/text-embedding-3-small", api_base=embeddings_api, api_key="sk-test"
+        )
+        with pytest.raises(Unavailable) as caught:
+            embedder.embed(["a"])
+        assert "loopback" in caught.value.message
+        assert FakeEmbeddingsApi.requests == []
 
 
 class TestEmbedderChoice:
