@@ -109,10 +109,13 @@ def reconcile_runs() -> dict[str, int]:
     from agent_platform.db import session_scope
     from agent_platform.settings import get_settings
     from services import runs
+    from services.memory import ingest
 
     grace = timedelta(seconds=2 * get_settings().run_lease_seconds)
     with session_scope() as session:
         outcome = runs.reconcile(session, alive=leased, waiting=waiting, lease_grace=grace)
+    with session_scope() as session:
+        outcome["documents_requeued"] = ingest.requeue_lost(session)
     beat(RECONCILER_BEAT)
     return outcome
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import BinaryIO, Protocol
 
 from rq import Queue, Retry
+from rq.job import Job
 from sqlmodel import Session, col, select
 
 from agent_platform.db import after_commit
@@ -31,6 +33,7 @@ from agent_platform.models import (
     KnowledgeDocument,
     Role,
 )
+from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from services import audit
@@ -218,14 +221,35 @@ def ingest_document(
     return document
 
 
-def stuck_documents(session: Session, *, limit: int = 100) -> list[uuid.UUID]:
-    """Documents still processing with their bytes staged: their job may have been lost with
-    Redis, so the reconciler enqueues them again (the job id makes that a no-op otherwise)."""
+def stuck_documents(
+    session: Session, *, older_than: timedelta = timedelta(0), limit: int = 100
+) -> list[uuid.UUID]:
+    """Documents still processing with their bytes staged, staged before `older_than` ago:
+    their job may have been lost with Redis (see `requeue_lost`)."""
+    cutoff = utcnow() - older_than
     return list(
         session.exec(
             select(KnowledgeDocument.id)
             .join(DocumentUpload, col(DocumentUpload.document_id) == col(KnowledgeDocument.id))
-            .where(KnowledgeDocument.status == DocumentStatus.PROCESSING)
+            .where(
+                KnowledgeDocument.status == DocumentStatus.PROCESSING,
+                col(KnowledgeDocument.created_at) <= cutoff,
+            )
             .limit(limit)
         ).all()
     )
+
+
+def requeue_lost(session: Session, *, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Enqueue again every staged document whose job Redis no longer holds (a crash, a flush,
+    a restart without persistence); a job still queued or running is left alone. For the
+    reconciler: the database, not Redis, says what still needs indexing."""
+    redis = get_redis()
+    lost = [
+        document_id
+        for document_id in stuck_documents(session, older_than=older_than)
+        if not Job.exists(job_id(document_id), connection=redis)
+    ]
+    for document_id in lost:
+        enqueue_ingest(document_id)
+    return len(lost)

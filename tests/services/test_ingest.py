@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -200,10 +201,13 @@ class TestIndexingJob:
     def test_documents_whose_job_was_lost_are_found_again(self, session, owner) -> None:
         collection_id = _collection(session, owner)
         document_id = _stage(owner, collection_id, "planets.txt", PLANETS.encode())
+        with session_scope() as s:  # its job is still in Redis: nothing to do
+            assert ingest.requeue_lost(s, older_than=timedelta(0)) == 0
         get_redis().flushdb()  # Redis lost the job
         with session_scope() as s:
             assert ingest.stuck_documents(s) == [document_id]
-        ingest.enqueue_ingest(document_id)
+            assert ingest.requeue_lost(s, older_than=timedelta(minutes=5)) == 0  # too recent
+            assert ingest.requeue_lost(s, older_than=timedelta(0)) == 1
         _work()
         assert _document(session, document_id).status == DocumentStatus.READY
         with session_scope() as s:
