@@ -6,6 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import error_callout, field
+from pages.model_picker import model_picker
 from state.agents import AgentsState as A
 
 
@@ -51,7 +52,9 @@ def create_dialog() -> rx.Component:
                         "model",
                         A.create_fields,
                         placeholder="openai/gpt-4o-mini",
+                        suggestions="create-model-choices",
                     ),
+                    model_picker(A, list_id="create-model-choices", prefix="create-"),
                     rx.text(
                         rx.cond(
                             A.template == "blank",

@@ -8,35 +8,9 @@ import reflex as rx
 from pages.components import empty_state, error_callout, shell
 from pages.flow_canvas import flow_canvas
 from pages.live_log import live_log
+from pages.model_picker import model_picker
 from state.builder import TEST_OUTPUT_ID
 from state.builder import BuilderState as B
-
-
-def _model_picker() -> rx.Component:
-    """Suggestions for the model field: the providers' listed models, and after "Fetch" what
-    each provider says it serves. The field stays free text (any `<provider>/<model>`)."""
-    return rx.fragment(
-        rx.el.datalist(
-            rx.foreach(B.model_choices, lambda m: rx.el.option(value=m)),
-            id="model-choices",
-        ),
-        rx.hstack(
-            rx.button(
-                rx.icon("refresh-cw", size=14),
-                "Fetch models from providers",
-                type="button",
-                size="1",
-                variant="soft",
-                loading=B.fetching_models,
-                on_click=B.fetch_models,
-                id="fetch-models",
-            ),
-            rx.text(B.models_note, size="1", color_scheme="gray", id="models-note"),
-            wrap="wrap",
-            align="center",
-            width="100%",
-        ),
-    )
 
 
 def _model_panel() -> rx.Component:
@@ -52,7 +26,7 @@ def _model_panel() -> rx.Component:
                 key=B.selected + "-model",
                 custom_attrs={"list": "model-choices", "autoComplete": "off"},
             ),
-            _model_picker(),
+            model_picker(B, list_id="model-choices"),
             rx.text(
                 "Fallbacks (comma-separated)",
                 as_="label",

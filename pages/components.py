@@ -164,7 +164,9 @@ def field(
     type_: str = "text",
     placeholder: str = "",
     auto_complete: str = "",
+    suggestions: str = "",
 ) -> rx.Component:
+    """`suggestions`: the id of a <datalist> whose options the field offers as you type."""
     error = errors[name].to(str)
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
@@ -177,6 +179,7 @@ def field(
             width="100%",
             size="3",
             color_scheme=rx.cond(errors.contains(name), "red", "gray"),
+            custom_attrs={"list": suggestions} if suggestions else {},
         ),
         rx.cond(
             errors.contains(name),

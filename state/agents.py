@@ -13,6 +13,7 @@ from agent_platform.models import AgentStatus
 from services import agent_templates, agents
 from services.errors import DomainError
 from state.base import SessionState, form_text
+from state.model_picker import ModelPicker
 
 PAGE_SIZE = 20
 SORTS = {"last_run": "Last run", "edited": "Last edit", "name": "Name"}
@@ -31,7 +32,7 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-class AgentsState(SessionState):
+class AgentsState(ModelPicker, SessionState):
     rows: list[dict[str, str]] = []
     total: int = 0
     page: int = 0
@@ -134,6 +135,9 @@ class AgentsState(SessionState):
         self.create_open = value
         self.create_error, self.create_fields = "", {}
         self.template = agent_templates.BLANK
+        if value:
+            self.models_note = ""
+            self._configured_models()
 
     @rx.event
     def set_template(self, key: str) -> None:

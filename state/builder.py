@@ -20,10 +20,10 @@ from services import agent_graph, agent_versions, agents, runs
 from services.agent_graph import Graph
 from services.errors import DomainError
 from services.integrations.providers import PROVIDERS
-from services.llm import model_catalog
 from services.runtime.follow import batch_tokens, follow
 from state import live
 from state.base import SessionState, actor_from_token, form_text
+from state.model_picker import ModelPicker
 
 TEST_OUTPUT_ID = "test-live"  # the test panel's live log (pages/live_log.jsx)
 
@@ -37,7 +37,7 @@ KIND_HELP = {
 }
 
 
-class BuilderState(SessionState):
+class BuilderState(ModelPicker, SessionState):
     agent_id: str = ""
     agent_name: str = ""
     version: str = ""
@@ -53,9 +53,6 @@ class BuilderState(SessionState):
     selected_kind: str = ""
     selected_title: str = ""
     selected_settings: dict[str, str] = {}
-    model_choices: list[str] = []  # the model picker's suggestions (see model_catalog)
-    models_note: str = ""
-    fetching_models: bool = False
     dirty: bool = False
     saving: bool = False
     test_steps: list[str] = []
@@ -204,33 +201,6 @@ class BuilderState(SessionState):
             "help": KIND_HELP.get(node.kind, ""),
             "problem": self.details.get(node_id, {}).get("problem", ""),
         }
-
-    def _configured_models(self) -> None:
-        """The picker starts from the models the org's providers list (no network)."""
-        try:
-            with self.acting() as (session, _u, actor):
-                self.model_choices = model_catalog.configured(session, actor)
-        except DomainError as exc:
-            self.models_note = exc.message
-
-    @rx.event(background=True)
-    async def fetch_models(self) -> None:
-        """Ask every provider what it serves (its `/models`), outside the state lock."""
-        async with self:
-            self.fetching_models, self.models_note = True, ""
-            try:
-                with self.acting() as (session, _u, actor):
-                    targets = model_catalog.listing_targets(session, actor)
-                    listed = model_catalog.configured(session, actor)
-            except DomainError as exc:
-                self.fetching_models, self.models_note = False, exc.message
-                return
-        found = await model_catalog.fetch_all(targets)
-        async with self:
-            self.model_choices = model_catalog.merged(listed, found)
-            notes = [f.note for f in found if f.note]
-            self.models_note = "; ".join(notes) if notes else f"{len(self.model_choices)} models."
-            self.fetching_models = False
 
     def _update_selected(self, **changes: Any) -> None:
         graph = self._current()

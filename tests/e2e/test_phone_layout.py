@@ -191,6 +191,11 @@ def test_model_picker_offers_what_the_provider_serves(app_server: RunningApp, br
     add_scripted_provider(page, llm.base_url, key="sk-scripted-0010", models="gpt-a")
     page.click("#nav-agents")
     page.click("#new-agent", timeout=20_000)
+    expect(page.locator("#create-model-choices option")).to_have_count(1, timeout=20_000)
+    assert page.get_attribute("#model", "list") == "create-model-choices"
+    page.click("#create-fetch-models")
+    expect(page.locator("#create-models-note")).to_have_text("2 models.", timeout=20_000)
+    expect(page.locator("#create-model-choices option")).to_have_count(2)
     page.fill("#name", "Picky")
     page.fill("#model", "local/gpt-a")
     page.click("#create-agent-submit")
