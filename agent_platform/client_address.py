@@ -13,6 +13,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from starlette.requests import Request
+
+from agent_platform.settings import get_settings
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -55,3 +59,10 @@ def client_address(
     # Every hop is a trusted proxy: the leftmost is the closest we know to the client.
     first = _ip(hops[0]) if hops else None
     return str(first or peer_ip)
+
+
+def request_address(request: Request) -> str | None:
+    """The client of an HTTP request to our API, by the instance's TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, get_settings().trusted_proxy_networks)

@@ -69,9 +69,10 @@ class SettingsState(SessionState):
     def _refresh(self) -> None:
         with self.acting() as (session, _user, actor):
             org = organizations.get_org(session, actor)
-            self.org_tier = org.tier.value
             self.allow_self_approval = org.allow_self_approval
             lim = organizations.tier_limits(session, actor)
+            # Without billing no plan applies: naming the stored tier would suggest a cap.
+            self.org_tier = lim.tier.value if lim.plans_enabled else "self-hosted, no plan"
             self.limits = {
                 "Agents": _limit(lim.max_agents),
                 "Runs per month": _limit(lim.max_runs_per_month),

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from agent_platform.client_address import request_address
 from agent_platform.db import session_scope
 from services import instance_admin
 from services.instance_admin import OrgSummary
@@ -109,7 +110,7 @@ def update_org_plan(
     """Fields left out stay as they are; a limit of null returns to the tier's number.
 
     The body is checked by the service (`OrgPlanInput`), so a bad value is a 422 in words."""
-    client_ip = request.client.host if request.client else None
+    client_ip = request_address(request)
     with session_scope() as session:
         return _out(
             instance_admin.set_org_plan(session, user_id, org_id, body, client_ip=client_ip)

@@ -19,10 +19,9 @@ from fastapi.responses import JSONResponse
 from rq import Worker
 from sqlalchemy import text
 
-from agent_platform.client_address import client_address
+from agent_platform.client_address import request_address
 from agent_platform.db import get_engine, session_scope
 from agent_platform.redis_client import get_redis
-from agent_platform.settings import get_settings
 from agent_platform.worker import (
     RECONCILE_EVERY_SECONDS,
     RECONCILER_BEAT,
@@ -101,8 +100,7 @@ def _may_see_details(request: Request, authorization: str | None) -> bool:
         except DomainError:
             return False
     peer = request.client.host if request.client else None
-    forwarded = request.headers.get("x-forwarded-for")
-    address = client_address(peer, forwarded, get_settings().trusted_proxy_networks)
+    address = request_address(request)
     try:
         loopback = address is not None and ipaddress.ip_address(address).is_loopback
     except ValueError:
