@@ -10,27 +10,23 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from rq import Queue, Worker
+from rq import Worker
 from rq_scheduler import Scheduler
 
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.run_worker import ensure_registered, lease_key, leased
+from services.queue import queue
 
 log = logging.getLogger("agent_platform.worker")
 
 QUEUES = ("agents", "testing", "integrations", "default")
 GENERAL_QUEUES = ("testing", "integrations", "default")
-RUN_JOB = "agent_platform.worker.execute_run"
 
 
 def ping(value: str = "pong") -> str:
     """Trivial job used by readiness checks and tests to prove a worker consumes its queues."""
     return value
-
-
-def queue(name: str = "default") -> Queue:
-    return Queue(name, connection=get_redis())
 
 
 def ingest_document(document_id: str) -> str | None:
@@ -49,23 +45,6 @@ def ingest_document(document_id: str) -> str | None:
         status = document.status.value if document is not None else None
     redis.delete(ingest.progress_key(doc_id))
     return status
-
-
-def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
-    """The job id is the run id: enqueueing the same run twice leaves one job.
-
-    `org_id` and `cap` (the tier's concurrent-run limit) let the agent worker hold back an
-    organization's runs beyond its cap without a database query per job.
-    """
-    queue("agents").enqueue(
-        RUN_JOB,
-        str(run_id),
-        str(org_id) if org_id else None,
-        cap,
-        job_id=str(run_id),
-        result_ttl=300,
-        failure_ttl=86400,
-    )
 
 
 def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | None:

@@ -22,10 +22,13 @@ from agent_platform.models import (
     Thread,
 )
 from agent_platform.models.base import utcnow
+from agent_platform.redis_client import get_redis
 from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Invalid, NotFound
 from services.organizations import limits_for
+from services.queue import enqueue_run
+from services.runtime.events import cancel_key
 from services.thread_titles import title_for
 from services.validation import parse
 
@@ -48,8 +51,6 @@ class RunInput(BaseModel):
 
 def enqueue(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
     """Put a run on the `agents` queue; the RQ job id is the run id (idempotent enqueue)."""
-    from agent_platform.worker import enqueue_run
-
     enqueue_run(run_id, org_id, cap)
 
 
@@ -270,10 +271,8 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
         run.error = "Cancelled before it started."
         session.add(run)
     elif run.status == ExecutionStatus.RUNNING:
-        from agent_platform.redis_client import get_redis
-        from services.runtime.events import cancel_key
-
-        get_redis().set(cancel_key(run_id), "1", ex=3600)
+        # The flag goes out only once the caller commits (with the audit of the request).
+        after_commit(session, lambda: get_redis().set(cancel_key(run_id), "1", ex=3600))
     else:
         raise Invalid(f"This run already ended ({run.status.value}).")
     return run

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import BinaryIO, Protocol
 
-from rq import Queue, Retry
+from rq import Retry
 from rq.job import Job
 from sqlmodel import Session, col, select
 
@@ -41,6 +41,7 @@ from services.access import Actor, require_role
 from services.errors import DomainError, Invalid
 from services.memory import documents, embedders, store
 from services.memory.collections import UploadInput, base_name, get_collection
+from services.queue import queue
 from services.validation import parse
 
 READ_SIZE = 1 << 20
@@ -125,7 +126,7 @@ def job_id(document_id: uuid.UUID) -> str:
 
 def enqueue_ingest(document_id: uuid.UUID) -> None:
     """One job per document (the job id is the document's): enqueueing twice is harmless."""
-    Queue(INGEST_QUEUE, connection=get_redis()).enqueue(
+    queue(INGEST_QUEUE).enqueue(
         INGEST_JOB,
         str(document_id),
         job_id=job_id(document_id),

@@ -16,11 +16,11 @@ from agent_platform.db import session_scope
 from agent_platform.models import DocumentStatus, DocumentUpload, KnowledgeDocument, Role
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
-from agent_platform.worker import queue
 from services.access import Actor
 from services.errors import Forbidden, Invalid, NotFound
 from services.memory import collections as memory
 from services.memory import ingest, store
+from services.queue import queue
 from tests.factories import add_member, make_user, personal_actor
 
 

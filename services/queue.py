@@ -1,0 +1,36 @@
+"""Putting jobs on the RQ queues.
+
+Jobs are named by import path (`agent_platform.worker.execute_run`), so services enqueue work
+without importing the worker module — the worker imports services, never the other way round.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from rq import Queue
+
+from agent_platform.redis_client import get_redis
+
+RUN_JOB = "agent_platform.worker.execute_run"
+
+
+def queue(name: str = "default") -> Queue:
+    return Queue(name, connection=get_redis())
+
+
+def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
+    """The job id is the run id: enqueueing the same run twice leaves one job.
+
+    `org_id` and `cap` (the org's concurrent-run limit) let the agent worker hold back an
+    organization's runs beyond its cap without a database query per job.
+    """
+    queue("agents").enqueue(
+        RUN_JOB,
+        str(run_id),
+        str(org_id) if org_id else None,
+        cap,
+        job_id=str(run_id),
+        result_ttl=300,
+        failure_ttl=86400,
+    )
