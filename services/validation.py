@@ -128,9 +128,16 @@ def _sentence(err: Any, key: str, labels: Mapping[str, str] | None) -> str:
     return f"{label_of(key, labels)} {words}."
 
 
-def parse(model: type[M], data: dict[str, Any], *, labels: Mapping[str, str] | None = None) -> M:
+def parse(
+    model: type[M],
+    data: dict[str, Any],
+    *,
+    labels: Mapping[str, str] | None = None,
+    context: dict[str, Any] | None = None,
+) -> M:
     """The model, or one `Invalid` whose `fields` hold a sentence per wrong field ("Name is
-    required."), the message listing them all."""
+    required."), the message listing them all. `context` reaches the model's validators (e.g.
+    the organization's private hosts a URL may point at)."""
     fields: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(key, str) and _is_name_key(key) and isinstance(value, str):
@@ -138,7 +145,7 @@ def parse(model: type[M], data: dict[str, Any], *, labels: Mapping[str, str] | N
             if problem:
                 fields[key] = f"{label_of(key, labels)}: {problem[:1].lower()}{problem[1:]}."
     try:
-        parsed = model.model_validate(data)
+        parsed = model.model_validate(data, context=context)
     except ValidationError as exc:
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "form"

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from agent_platform.models import Integration, IntegrationStatus, Role
 from agent_platform.models.base import utcnow
-from services import audit, secrets
+from services import audit, private_hosts, secrets
 from services.access import Actor, require_role
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.integrations import credentials, oauth
@@ -44,12 +44,14 @@ NAME_FIELD = Field(min_length=1, max_length=120)
 M = TypeVar("M", bound=BaseModel)
 
 
-def _public_url(value: str, field: str) -> str:
+def _public_url(value: str, field: str, info: ValidationInfo) -> str:
+    """An http(s) URL the guard lets this organization reach (its private hosts included)."""
     value = value.strip()
     if not value.startswith(("https://", "http://")):
         raise ValueError("must be an http(s) URL")
+    allow_hosts = tuple((info.context or {}).get("allow_hosts", ()))
     try:
-        default_guard().check_url(value)
+        default_guard(allow_hosts).check_url(value)
     except OutboundRefused as exc:
         raise ValueError(f"is not allowed: {exc.message.removeprefix('Refused: ')}") from None
     except OutboundError as exc:
@@ -100,8 +102,8 @@ class ApiConnectionIn(BaseModel):
 
     @field_validator("base_url")
     @classmethod
-    def _base(cls, value: str) -> str:
-        return _public_url(value, "base_url")
+    def _base(cls, value: str, info: ValidationInfo) -> str:
+        return _public_url(value, "base_url", info)
 
     @field_validator("header_name", "api_key", "token", "username", "password")
     @classmethod
@@ -134,9 +136,10 @@ def _header_name(value: str) -> str:
     return value
 
 
-def _parse_form(model: type[M], data: dict[str, Any]) -> M:
-    """`services.validation.parse` with the form's own labels ("Base URL must be …")."""
-    return parse(model, data, labels=LABELS)
+def _parse_form(model: type[M], data: dict[str, Any], allow_hosts: tuple[str, ...] = ()) -> M:
+    """`services.validation.parse` with the form's own labels ("Base URL must be …") and the
+    organization's private hosts, which its URLs may point at."""
+    return parse(model, data, labels=LABELS, context={"allow_hosts": allow_hosts})
 
 
 class CustomOAuthIn(BaseModel):
@@ -158,7 +161,7 @@ class CustomOAuthIn(BaseModel):
         return (
             value
             if not value and info.field_name == "revoke_url"
-            else _public_url(value, info.field_name)
+            else _public_url(value, info.field_name, info)
         )
 
 
@@ -207,7 +210,7 @@ def _new_row(
 
 def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
     require_role(actor, Role.ADMIN)
-    parsed = _parse_form(ApiConnectionIn, data)
+    parsed = _parse_form(ApiConnectionIn, data, private_hosts.org_entries(session, actor.org_id))
     settings = {"base_url": parsed.base_url}
     if parsed.auth_kind == "api_key":
         settings["header_name"] = parsed.header_name
@@ -229,7 +232,7 @@ def create_custom_oauth(session: Session, actor: Actor, data: dict[str, Any]) ->
     """The row exists (pending) before the sign-in so the client secret can wait in the
     secret store instead of in the browser or in Redis."""
     require_role(actor, Role.ADMIN)
-    parsed = _parse_form(CustomOAuthIn, data)
+    parsed = _parse_form(CustomOAuthIn, data, private_hosts.org_entries(session, actor.org_id))
     row = _new_row(
         session,
         actor,

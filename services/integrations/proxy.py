@@ -27,7 +27,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from agent_platform.models.user_schema import UserSchemaError, first_error
 from agent_platform.settings import get_settings
-from services import audit
+from services import audit, private_hosts
 from services.errors import DomainError
 from services.integrations import approvals, connections, credentials, oauth, redact
 from services.integrations.catalog import Action, ApiRequest, Provider, rebase
@@ -357,23 +357,26 @@ async def _authorized_http(
     retried) when the provider says the token it got is expired or invalid."""
     if oauth.needs_refresh(prepared.blob):
         await _refresh(ctx, prepared, used_token=None)
-    status, body = await _http(prepared, request)
+    status, body = await _http(prepared, request, ctx.allow_hosts)
     auth_failed = prepared.provider.auth_failed
     if auth_failed is not None and auth_failed(status, body):
         used = str(prepared.blob.get("access_token", ""))
         if await _refresh(ctx, prepared, used_token=used):
-            status, body = await _http(prepared, request)
+            status, body = await _http(prepared, request, ctx.allow_hosts)
     return status, body
 
 
-async def _http(prepared: Prepared, request: ApiRequest) -> tuple[int, Any]:
+async def _http(
+    prepared: Prepared, request: ApiRequest, allow_hosts: tuple[str, ...]
+) -> tuple[int, Any]:
+    """The provider's answer, through the guard with this org's private hosts added."""
     headers = {
         **prepared.provider.default_headers,
         **request.headers,
         **credentials.auth_headers(prepared.auth_kind, prepared.settings, prepared.blob),
     }
     try:
-        response = await default_guard().request(
+        response = await default_guard(allow_hosts).request(
             request.method,
             _url(prepared, request),
             headers=headers,
@@ -398,15 +401,16 @@ async def check_connection(
     """(error or None, account label, account id) for the connection's cheap check call.
     Runs the same credential, refresh and redaction path as actions."""
 
-    def load() -> Prepared:
+    def load() -> tuple[Prepared, tuple[str, ...]]:
         with session_scope() as session:
             row = session.get(Integration, integration_id)
             if row is None or row.org_id != org_id:
                 raise DomainError("Connection not found.")
-            return Prepared.of(row, credentials.load(session, row))
+            allowed = private_hosts.org_entries(session, org_id)
+            return Prepared.of(row, credentials.load(session, row)), allowed
 
     try:
-        prepared = await asyncio.to_thread(load)
+        prepared, allow_hosts = await asyncio.to_thread(load)
     except DomainError as exc:
         return exc.message, "", ""
     own_redis = redis is None
@@ -414,7 +418,7 @@ async def check_connection(
         from redis.asyncio import Redis as AsyncRedis
 
         redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
-    ctx = ToolContext(org_id=org_id, redis=redis)
+    ctx = ToolContext(org_id=org_id, redis=redis, allow_hosts=allow_hosts)
     request = prepared.provider.check or ApiRequest("GET", "/", host="")
     try:
         status, body = await _authorized_http(ctx, prepared, request)
