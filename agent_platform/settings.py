@@ -57,7 +57,6 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or directory when EMBEDDER=local.",
     )
     max_upload_bytes: int = Field(default=20_000_000, ge=1, description="Knowledge uploads.")
-    default_model: str = "gpt-4o-mini"
 
     worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
     agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent_platform.models import AgentConfig
-from services.tools.base import Tool, ToolSpec
+from services.tools.base import Tool
 from services.tools.sub_agent import SubAgent
 
 
@@ -22,10 +22,6 @@ def _builtin_factories() -> dict[str, Callable[[], Tool]]:
     if web_search.available():
         factories["web_search"] = web_search.WebSearch
     return factories
-
-
-def builtin_specs() -> list[ToolSpec]:
-    return [factory().spec for factory in _builtin_factories().values()]
 
 
 def builtin_names() -> list[str]:
@@ -52,11 +48,6 @@ def tools_for(config: AgentConfig) -> dict[str, Tool]:
     if config.memory.collections and "knowledge_search" not in tools:
         tools["knowledge_search"] = factories["knowledge_search"]()
     return tools
-
-
-def unknown_tools(config: AgentConfig) -> list[str]:
-    names = set(builtin_names())
-    return [ref.name for ref in config.tools if ref.kind == "builtin" and ref.name not in names]
 
 
 def _integration_tools(config: AgentConfig) -> dict[str, Tool]:

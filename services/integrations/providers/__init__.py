@@ -29,7 +29,3 @@ def get_provider(key: str) -> Provider:
 def find_action(provider_key: str, action_name: str) -> Action | None:
     provider = PROVIDERS.get(provider_key)
     return provider.action(action_name) if provider else None
-
-
-def all_actions() -> list[tuple[Provider, Action]]:
-    return [(p, a) for p in PROVIDERS.values() for a in p.actions]
