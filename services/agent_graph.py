@@ -20,6 +20,12 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Agent, AgentConfig
 from agent_platform.models.agent_config import MODEL_REF
 from services.access import Actor
+from services.agent_reads import get_agent
+from services.integrations import connections
+from services.integrations.providers import PROVIDERS
+from services.llm import providers
+from services.memory import list_collections
+from services.tools.registry import builtin_names
 
 NodeKind = Literal["model", "instructions", "tool", "knowledge", "agent", "integration"]
 MODEL_ID = "model"
@@ -289,14 +295,7 @@ def context_for(
     one hands off to (saved, or `targets` drawn on the canvas but not saved yet), and every
     agent reachable from them, are always read, so a loop is found however large the
     organization is."""
-    from services import agents as agent_service
-    from services.integrations import connections
-    from services.integrations.providers import PROVIDERS
-    from services.llm import providers
-    from services.memory import list_collections
-    from services.tools.registry import builtin_names
-
-    agent = agent_service.get_agent(session, actor, agent_id)  # NotFound for another org's
+    agent = get_agent(session, actor, agent_id)  # NotFound for another org's
     names = dict(
         session.exec(
             select(Agent.id, Agent.name)

@@ -15,8 +15,13 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Agent, AgentConfig, AgentStatus, AgentVersion, Role
 from services import agent_graph
 from services.access import Actor, require_role
-from services.agents import audit_agent, current_config, get_agent
+from services.agent_reads import audit_agent, current_config, get_agent
 from services.errors import Invalid
+from services.integrations import connections
+from services.integrations.providers import PROVIDERS
+from services.llm import providers
+from services.memory import list_collections
+from services.tools.registry import builtin_names
 
 
 def _agent_targets(config: dict[str, Any]) -> list[str]:
@@ -32,12 +37,6 @@ def _publish_context(
 ) -> tuple[agent_graph.Context, set[str]]:
     """The builder's `Context`, with only the agents reachable by hand-offs read (however
     many agents the org has), and the ids of those that are archived."""
-    from services.integrations import connections
-    from services.integrations.providers import PROVIDERS
-    from services.llm import providers
-    from services.memory import list_collections
-    from services.tools.registry import builtin_names
-
     names: dict[str, str] = {str(agent.id): agent.name}
     hand_offs: dict[str, list[str]] = {}
     archived: set[str] = set()

@@ -1,8 +1,8 @@
 """Agents and their immutable versions: every save of a changed config makes a new version.
 
 Also the agent library (list with last run, duplicate, archive, delete). Version history, diffs
-and restore live in `agent_versions`, publishing in `agent_publishing`; both build on this
-module (`get_agent`, `check_agent_tools`, `new_version`, `audit_agent`), never the reverse.
+and restore live in `agent_versions`, publishing in `agent_publishing`; the reads they all
+share (`get_agent`, `current_config`, `audit_agent`) live in `agent_reads`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
-from services.errors import Conflict, Invalid, NotFound
+from services.agent_publishing import keep_publishable
+from services.agent_reads import audit_agent as audit_agent
+from services.agent_reads import current_config as current_config
+from services.agent_reads import get_agent as get_agent
+from services.errors import Conflict, Invalid
 from services.integrations import connections
 from services.organizations import limits_for
 from services.validation import parse
@@ -44,17 +48,6 @@ class AgentInput(BaseModel):
 def validate_config(data: dict[str, Any]) -> AgentConfig:
     """Parse a config; the error names the exact field (e.g. `config.temperature`)."""
     return parse(AgentConfig, data)
-
-
-def _visible(actor: Actor):  # type: ignore[no-untyped-def]
-    return select(Agent).where(Agent.org_id == actor.org_id)
-
-
-def get_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
-    agent = session.exec(_visible(actor).where(Agent.id == agent_id)).first()
-    if agent is None:
-        raise NotFound("Agent not found.")
-    return agent
 
 
 class AgentListQuery(BaseModel):
@@ -300,13 +293,9 @@ def update_agent(
     another tab) saved since, the save is refused instead of silently undoing that work. The
     agent row is locked (PostgreSQL) so two saves cannot both become version N+1.
 
-    A published agent must stay publishable, and that check is publishing's (it needs the
-    builder's graph rules). It is imported here, at call time, so that `agent_publishing` can
-    build on this module at import time without a cycle: the one call that goes "up" stays
-    local to the one function that needs it.
+    A published agent must stay publishable; that check is publishing's (it needs the
+    builder's graph rules), which builds on `agent_reads`, not on this module.
     """
-    from services.agent_publishing import keep_publishable
-
     require_role(actor, Role.BUILDER)
     agent = get_agent(session, actor, agent_id)
     session.exec(select(Agent.id).where(Agent.id == agent.id).with_for_update()).first()
@@ -334,26 +323,6 @@ def update_agent(
             keep_publishable(session, actor, agent, parsed)
             version = new_version(session, actor, agent, parsed)
     return agent, version
-
-
-def current_config(agent: Agent) -> AgentConfig:
-    return AgentConfig.model_validate(agent.config)
-
-
-def audit_agent(
-    session: Session, actor: Actor, action: str, agent_id: uuid.UUID, **details: Any
-) -> None:
-    """Every agent change is audited the same way (who, from where, which agent)."""
-    audit.record(
-        session,
-        action,
-        org_id=actor.org_id,
-        actor_id=actor.user_id,
-        target_type="agent",
-        target_id=agent_id,
-        client_ip=actor.client_ip,
-        **details,
-    )
 
 
 def archive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:

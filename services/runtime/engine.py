@@ -31,7 +31,7 @@ from services.llm import gateway
 from services.llm.providers import ResolvedModel, resolve_chain
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
-from services.tools.base import Tool, ToolContext, ToolError
+from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
 from services.tools.registry import tools_for
 
 
@@ -172,6 +172,7 @@ async def _call_tool(
             depth=plan.depth,
             redis=plan.redis,
             allow_hosts=plan.allow_hosts,
+            run_child=_run_child(plan.redis),
         )
         result = await asyncio.wait_for(tool.run(args, ctx), timeout=getattr(tool, "timeout", 60))
         return result, None, int((time.perf_counter() - start) * 1000)
@@ -354,6 +355,17 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
                 }
             )
     raise DomainError(f"The agent did not finish within {plan.config.max_steps} steps.")
+
+
+def _run_child(redis: Any) -> ChildRunner:
+    """How a sub-agent tool runs its child run inline: handed to the tool through its context,
+    so the tools never import the engine that calls them."""
+
+    async def run(child_id: uuid.UUID, depth: int) -> str | None:
+        status = await execute(child_id, redis, depth=depth)
+        return status.value if status else None
+
+    return run
 
 
 async def execute(run_id: uuid.UUID, redis: Any, *, depth: int = 0) -> ExecutionStatus | None:

@@ -8,6 +8,7 @@ model can read and correct, never a crash of the run.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,6 +38,10 @@ class ToolSpec:
         }
 
 
+# (child run id, depth) -> the child's final status value, or None when it did not run.
+ChildRunner = Callable[[uuid.UUID, int], Awaitable[str | None]]
+
+
 @dataclass
 class ToolContext:
     """Where a call happens; tools scope everything they touch by `org_id`."""
@@ -48,6 +53,7 @@ class ToolContext:
     depth: int = 0  # how deep in agent-calls-agent this run is
     redis: Any = None  # the run's asyncio Redis client (for sub-agent runs' events)
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, added to the instance's
+    run_child: ChildRunner | None = None  # the engine's inline runner, for sub-agent tools
 
 
 class Tool(Protocol):

@@ -40,17 +40,15 @@ class SubAgent:
         )
 
     async def run(self, args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
-        from services.runtime import engine
-
         message = str(args.get("message", "")).strip()
         if not message:
             raise ToolError("message is required")
         if ctx.depth + 1 >= MAX_DEPTH:
             raise ToolError(f"Agents may hand off at most {MAX_DEPTH - 1} levels deep (a loop?).")
-        if ctx.redis is None:
+        if ctx.run_child is None:
             raise ToolError("Sub-agents are not available here.")
         child_id = await asyncio.to_thread(self._create_run, ctx, message)
-        status = await engine.execute(child_id, ctx.redis, depth=ctx.depth + 1)
+        status = await ctx.run_child(child_id, ctx.depth + 1)
         output, error = await asyncio.to_thread(self._outcome, child_id)
         if status is None or error:
             raise ToolError(f"The agent failed: {error or 'it did not run'}")

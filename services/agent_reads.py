@@ -1,0 +1,52 @@
+"""The reads every agent module builds on: which agents an actor may see, one agent, its
+config, and the one way agent changes are audited.
+
+Why a module of its own: `agents` (saving), `agent_publishing` (its rules) and `agent_graph`
+(the canvas checks) all need these, and `agents` needs publishing's rule on save. With these
+reads here, each of them imports downward only and no import hides a cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from agent_platform.models import Agent, AgentConfig
+from services import audit
+from services.access import Actor
+from services.errors import NotFound
+
+
+def visible_agents(actor: Actor) -> SelectOfScalar[Agent]:
+    """Every agent read starts here: the actor's organization's agents, nothing else."""
+    return select(Agent).where(Agent.org_id == actor.org_id)
+
+
+def get_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
+    agent = session.exec(visible_agents(actor).where(Agent.id == agent_id)).first()
+    if agent is None:
+        raise NotFound("Agent not found.")
+    return agent
+
+
+def current_config(agent: Agent) -> AgentConfig:
+    return AgentConfig.model_validate(agent.config)
+
+
+def audit_agent(
+    session: Session, actor: Actor, action: str, agent_id: uuid.UUID, **details: Any
+) -> None:
+    """Every agent change is audited the same way (who, from where, which agent)."""
+    audit.record(
+        session,
+        action,
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type="agent",
+        target_id=agent_id,
+        client_ip=actor.client_ip,
+        **details,
+    )
