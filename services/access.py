@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 
@@ -27,6 +28,44 @@ class Actor:
 def require_role(actor: Actor, role: Role) -> None:
     if not actor.at_least(role):
         raise Forbidden(f"This needs the {role.value} role or higher.")
+
+
+class Permission(enum.StrEnum):
+    """What a person may do, named once: services refuse with it and the UI shows buttons by
+    it, so the two cannot disagree (no role tuples copied into pages)."""
+
+    AGENTS_WRITE = "agents.write"
+    AGENTS_DELETE = "agents.delete"
+    KNOWLEDGE_WRITE = "knowledge.write"
+    PROVIDERS_MANAGE = "providers.manage"
+    INTEGRATIONS_MANAGE = "integrations.manage"
+    ORG_MANAGE = "org.manage"
+
+
+# The least role each permission needs.
+PERMISSIONS: dict[Permission, Role] = {
+    Permission.AGENTS_WRITE: Role.BUILDER,
+    Permission.AGENTS_DELETE: Role.ADMIN,
+    Permission.KNOWLEDGE_WRITE: Role.BUILDER,
+    Permission.PROVIDERS_MANAGE: Role.ADMIN,
+    Permission.INTEGRATIONS_MANAGE: Role.ADMIN,
+    Permission.ORG_MANAGE: Role.ADMIN,
+}
+
+
+def can(who: Actor | Role, permission: Permission) -> bool:
+    role = who.role if isinstance(who, Actor) else who
+    return ROLE_RANK[role] >= ROLE_RANK[PERMISSIONS[permission]]
+
+
+def require(actor: Actor, permission: Permission) -> None:
+    """Refuse, in words, what `can` says no to."""
+    require_role(actor, PERMISSIONS[permission])
+
+
+def granted(role: Role) -> list[str]:
+    """Every permission of `role`, for a UI that shows only what the person may do."""
+    return [p.value for p in Permission if can(role, p)]
 
 
 def actor_for(

@@ -22,12 +22,11 @@ from agent_platform.models import (
     AgentVersion,
     Execution,
     Integration,
-    Role,
     ToolRef,
 )
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.agent_publishing import keep_publishable
 from services.agent_reads import audit_agent as audit_agent
 from services.agent_reads import current_config as current_config
@@ -252,7 +251,7 @@ def create_agent(
     description: str = "",
     config: dict[str, Any] | None = None,
 ) -> Agent:
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.AGENTS_WRITE)
     data = parse(AgentInput, {"name": name.strip(), "description": description})
     parsed = check_agent_tools(session, actor, validate_config(config or {}))
     _check_agent_limit(session, actor.org_id)
@@ -296,7 +295,7 @@ def update_agent(
     A published agent must stay publishable; that check is publishing's (it needs the
     builder's graph rules), which builds on `agent_reads`, not on this module.
     """
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.AGENTS_WRITE)
     agent = get_agent(session, actor, agent_id)
     session.exec(select(Agent.id).where(Agent.id == agent.id).with_for_update()).first()
     session.refresh(agent)
@@ -327,7 +326,7 @@ def update_agent(
 
 def archive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
     """Archived agents cannot run and leave the default list; their versions and runs stay."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.AGENTS_WRITE)
     agent = get_agent(session, actor, agent_id)
     if agent.status == AgentStatus.ARCHIVED:
         return agent
@@ -341,7 +340,7 @@ def archive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
 def unarchive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
     """Back as a draft, never straight to published: the org may have changed meanwhile
     (providers, connections), so publishing is checked again. Counts against the plan."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.AGENTS_WRITE)
     agent = get_agent(session, actor, agent_id)
     if agent.status != AgentStatus.ARCHIVED:
         return agent
@@ -356,7 +355,7 @@ def unarchive_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agen
 
 def delete_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> None:
     """Runs are kept (executions.agent_id is ON DELETE SET NULL; they show "(deleted agent)")."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.AGENTS_DELETE)
     agent = get_agent(session, actor, agent_id)
     agent.current_version_id = None
     session.add(agent)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from agent_platform.models import ApiKey, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import ROLE_RANK, Actor, require_role
+from services.access import ROLE_RANK, Actor, Permission, require
 from services.errors import Forbidden, NotFound, Unauthenticated
 from services.tokens import new_token, token_hash
 from services.validation import parse
@@ -36,7 +36,7 @@ class CreatedKey:
 
 
 def create_key(session: Session, actor: Actor, *, name: str, role: str = "builder") -> CreatedKey:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     data = parse(ApiKeyInput, {"name": name.strip(), "role": role})
     if data.role == Role.OWNER:
         raise Forbidden("An API key cannot have the owner role.")
@@ -66,7 +66,7 @@ def create_key(session: Session, actor: Actor, *, name: str, role: str = "builde
 
 
 def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     return list(
         session.exec(
             select(ApiKey)
@@ -77,7 +77,7 @@ def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, actor: Actor, key_id: uuid.UUID) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     key = session.get(ApiKey, key_id)
     if key is None or key.org_id != actor.org_id or key.revoked_at is not None:
         raise NotFound("API key not found.")

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Invitation, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.organizations import limits_for, member_count
 from services.tokens import new_token, token_hash
@@ -37,7 +37,7 @@ def create_invitation(
     session: Session, actor: Actor, *, email: str, role: str, days: int = 7
 ) -> tuple[Invitation, str]:
     """Returns the invitation and its token; the token is shown once and only its hash kept."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     data = parse(InviteInput, {"email": email.strip().lower(), "role": role})
     if data.role == Role.OWNER and actor.role != Role.OWNER:
         raise Forbidden("Only an owner can invite another owner.")
@@ -87,7 +87,7 @@ def create_invitation(
 
 
 def list_pending(session: Session, actor: Actor) -> list[Invitation]:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     return list(
         session.exec(
             select(Invitation)
@@ -102,7 +102,7 @@ def list_pending(session: Session, actor: Actor) -> list[Invitation]:
 
 
 def revoke_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.org_id != actor.org_id:
         raise NotFound("Invitation not found.")

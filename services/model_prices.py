@@ -14,10 +14,10 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
 
-from agent_platform.models import ModelPrice, Role
+from agent_platform.models import ModelPrice
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import NotFound
 from services.validation import parse
 
@@ -59,7 +59,7 @@ def set_price(
 ) -> ModelPrice:
     """Add or replace the price of one model; costs of later calls use it (earlier ones keep
     what was known when they ran)."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     data = parse(
         PriceInput,
         {
@@ -104,7 +104,7 @@ def set_price(
 
 
 def delete_price(session: Session, actor: Actor, price_id: uuid.UUID) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     row = session.get(ModelPrice, price_id)
     if row is None or row.org_id != actor.org_id:
         raise NotFound("Price not found.")

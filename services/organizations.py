@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
 from agent_platform.settings import get_settings
 from services import api_keys, audit
-from services.access import ROLE_RANK, Actor, require_role
+from services.access import ROLE_RANK, Actor, Permission, require
 from services.accounts import create_organization
 from services.errors import Forbidden, Invalid, NotFound
 from services.validation import parse
@@ -67,7 +67,7 @@ def create_org(session: Session, user: User, *, name: str) -> Organization:
 
 
 def rename_org(session: Session, actor: Actor, *, name: str) -> Organization:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     data = parse(OrgInput, {"name": name.strip()})
     org = get_org(session, actor)
     old = org.name
@@ -89,7 +89,7 @@ def rename_org(session: Session, actor: Actor, *, name: str) -> Organization:
 def set_self_approval(session: Session, actor: Actor, *, allowed: bool) -> Organization:
     """Whether the person whose run asks for approval may approve it themselves. Off by
     default (separation of duties); a one-person organization turns it on to use approvals."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     org = get_org(session, actor)
     if org.allow_self_approval != allowed:
         org.allow_self_approval = allowed
@@ -137,7 +137,7 @@ def _owner_count(session: Session, org_id: uuid.UUID) -> int:
 
 
 def _check_can_manage(actor: Actor, current: Role, new: Role | None = None) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.ORG_MANAGE)
     if actor.role != Role.OWNER and (current == Role.OWNER or new == Role.OWNER):
         raise Forbidden("Only an owner can change an owner or make someone an owner.")
     if ROLE_RANK[current] > ROLE_RANK[actor.role]:

@@ -17,10 +17,10 @@ import uuid
 
 from sqlmodel import Session
 
-from agent_platform.models import Organization, Role
+from agent_platform.models import Organization
 from agent_platform.settings import get_settings
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import Forbidden, Invalid, NotFound
 from services.outbound import METADATA_ADDRESSES, OutboundGuard, default_guard, parse_allow_entry
 
@@ -58,7 +58,7 @@ def get_private_hosts(session: Session, actor: Actor) -> list[str]:
 
 def set_private_hosts(session: Session, actor: Actor, entries: list[str]) -> list[str]:
     """Replace the org's list (admins only, audited); each entry checked with a clear reason."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     if not get_settings().org_private_hosts:
         raise Forbidden(
             "Private hosts per organization are switched off on this instance; "

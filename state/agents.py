@@ -11,6 +11,7 @@ import reflex as rx
 
 from agent_platform.models import AgentStatus
 from services import agent_templates, agents
+from services.access import Permission
 from services.errors import DomainError
 from state.base import SessionState, form_text
 from state.model_picker import ModelPicker
@@ -63,7 +64,7 @@ class AgentsState(ModelPicker, SessionState):
 
     @rx.var
     def can_delete(self) -> bool:
-        return self.role in ("owner", "admin")
+        return Permission.AGENTS_DELETE.value in self.permissions
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:

@@ -17,7 +17,7 @@ from agent_platform.client_address import client_address
 from agent_platform.db import Session, session_scope
 from agent_platform.models import User
 from agent_platform.settings import get_settings
-from services import accounts, organizations
+from services import access, accounts, organizations
 from services.access import Actor, actor_for
 from services.errors import DomainError, NotFound
 
@@ -32,6 +32,7 @@ class SessionState(rx.State):
     org_id: str = ""
     org_name: str = ""
     role: str = ""
+    permissions: list[str] = []  # services.access.granted(role): what the UI may offer
     orgs: list[dict[str, str]] = []
     signed_in: bool = False
     checked: bool = False
@@ -61,6 +62,7 @@ class SessionState(rx.State):
                 self.org_id = str(org.id)
                 self.org_name = org.name
                 self.role = actor.role.value
+                self.permissions = access.granted(actor.role)
                 self.orgs = [
                     {"id": str(o.id), "name": o.name, "role": o.role.value}
                     for o in organizations.orgs_of_user(session, user)
@@ -74,6 +76,7 @@ class SessionState(rx.State):
     def _clear_identity(self) -> None:
         self.signed_in = False
         self.user_name = self.user_email = self.org_id = self.org_name = self.role = ""
+        self.permissions = []
         self.orgs = []
 
     @rx.event

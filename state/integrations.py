@@ -13,6 +13,7 @@ import logging
 import reflex as rx
 
 from agent_platform.redis_client import get_redis
+from services.access import Permission
 from services.errors import DomainError
 from services.integrations import approvals, connections, oauth, proxy, sign_in
 from services.integrations.providers import PROVIDERS
@@ -74,7 +75,7 @@ class IntegrationsState(SessionState):
 
     @rx.var
     def is_admin(self) -> bool:
-        return self.role in ("owner", "admin")
+        return Permission.INTEGRATIONS_MANAGE.value in self.permissions
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:

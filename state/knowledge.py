@@ -15,6 +15,7 @@ import reflex as rx
 from agent_platform.models import DocumentStatus
 from agent_platform.settings import get_settings
 from services import memory
+from services.access import Permission
 from services.errors import DomainError
 from state.base import SessionState, form_text, format_utc, parse_id
 
@@ -64,7 +65,7 @@ class KnowledgeState(SessionState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.role in ("builder", "admin", "owner")
+        return Permission.KNOWLEDGE_WRITE.value in self.permissions
 
     @rx.var
     def selected(self) -> dict[str, str]:

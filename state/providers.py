@@ -10,6 +10,7 @@ import reflex as rx
 
 from agent_platform.models import ProviderKind
 from services import private_hosts
+from services.access import Permission
 from services.errors import DomainError
 from services.llm import gateway
 from services.llm import providers as provider_service
@@ -55,7 +56,7 @@ class ProvidersState(SessionState):
 
     @rx.var
     def is_admin(self) -> bool:
-        return self.role in ("owner", "admin")
+        return Permission.PROVIDERS_MANAGE.value in self.permissions
 
     @rx.var
     def form_needs_base(self) -> bool:

@@ -8,6 +8,7 @@ import reflex as rx
 
 from agent_platform.settings import get_settings
 from services import api_keys, audit, invitations, organizations
+from services.access import Permission
 from services.errors import DomainError
 from state.base import SessionState, form_text, format_utc
 
@@ -36,7 +37,7 @@ class SettingsState(SessionState):
 
     @rx.var
     def is_admin(self) -> bool:
-        return self.role in ("owner", "admin")
+        return Permission.ORG_MANAGE.value in self.permissions
 
     @rx.var
     def member_pages(self) -> int:

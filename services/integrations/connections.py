@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Integration, IntegrationStatus, Role
 from agent_platform.models.base import utcnow
 from services import audit, private_hosts, secrets
-from services.access import Actor, require_role
+from services.access import Actor, Permission, can, require
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.integrations import credentials, oauth
 from services.integrations.catalog import Provider
@@ -209,7 +209,7 @@ def _new_row(
 
 
 def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     parsed = _parse_form(ApiConnectionIn, data, private_hosts.org_entries(session, actor.org_id))
     settings = {"base_url": parsed.base_url}
     if parsed.auth_kind == "api_key":
@@ -231,7 +231,7 @@ def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) 
 def create_custom_oauth(session: Session, actor: Actor, data: dict[str, Any]) -> Integration:
     """The row exists (pending) before the sign-in so the client secret can wait in the
     secret store instead of in the browser or in Redis."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     parsed = _parse_form(CustomOAuthIn, data, private_hosts.org_entries(session, actor.org_id))
     row = _new_row(
         session,
@@ -267,7 +267,7 @@ def start_sign_in(
 ) -> str:
     """The authorize URL to send the browser to: a new connection to `provider_key`, or a
     (re)connect of an existing one."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     if integration_id is not None:
         row = get_connection(session, actor, integration_id)
         client = client_for(session, row)
@@ -350,7 +350,7 @@ def record_check(
     account: str = "",
     account_id: str = "",
 ) -> Integration:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     row = get_connection(session, actor, integration_id)
     row.last_checked_at = utcnow()
     row.last_error = error
@@ -370,7 +370,7 @@ def removal(
     session: Session, actor: Actor, integration_id: uuid.UUID
 ) -> tuple[oauth.OAuthClient | None, dict[str, Any]]:
     """What revoking needs (done by the caller over the network before `remove`)."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     row = get_connection(session, actor, integration_id)
     try:
         client = client_for(session, row)
@@ -383,7 +383,7 @@ def removal(
 def remove(
     session: Session, actor: Actor, integration_id: uuid.UUID, *, revoke_error: str | None = None
 ) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     row = get_connection(session, actor, integration_id)
     _audit(session, actor, "integration.removed", row, revoke_error=revoke_error)
     secrets.delete(session, row.credential_ref)
@@ -392,8 +392,8 @@ def remove(
 
 def check_may_grant(actor: Actor, row: Integration) -> None:
     """The rule for giving an agent a connection's actions (checked when an agent is saved)."""
-    require_role(actor, Role.BUILDER)
-    if actor.at_least(Role.ADMIN) or row.builders_may_use:
+    require(actor, Permission.AGENTS_WRITE)
+    if can(actor, Permission.INTEGRATIONS_MANAGE) or row.builders_may_use:
         return
     raise Forbidden(
         f"Only an admin can give agents the connection {row.name!r}. An admin can let "
@@ -405,7 +405,7 @@ def check_may_grant(actor: Actor, row: Integration) -> None:
 def set_builders_may_use(
     session: Session, actor: Actor, integration_id: uuid.UUID, *, allowed: bool
 ) -> Integration:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.INTEGRATIONS_MANAGE)
     row = get_connection(session, actor, integration_id)
     if row.builders_may_use != allowed:
         row.builders_may_use = allowed

@@ -11,9 +11,9 @@ import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
 
-from agent_platform.models import ProviderCredential, ProviderKind, Role
+from agent_platform.models import ProviderCredential, ProviderKind
 from services import audit, model_prices, private_hosts, secrets
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import Conflict, Invalid, NotFound
 from services.outbound import OutboundError, OutboundRefused, default_guard
 from services.validation import parse
@@ -130,7 +130,7 @@ def save_provider(
     session: Session, actor: Actor, data: dict, *, provider_id: uuid.UUID | None = None
 ) -> ProviderCredential:
     """Create or update; an empty api_key on update keeps the stored one."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     parsed = parse(ProviderInput, data)
     row = get_provider(session, actor, provider_id) if provider_id else None
     clash = session.exec(
@@ -170,7 +170,7 @@ def save_provider(
 
 
 def delete_provider(session: Session, actor: Actor, provider_id: uuid.UUID) -> None:
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     row = get_provider(session, actor, provider_id)
     if row.secret_ref:
         secrets.delete(session, row.secret_ref)
@@ -228,7 +228,7 @@ def connection_target(
     session: Session, actor: Actor, provider_id: uuid.UUID, *, model: str = ""
 ) -> ResolvedModel:
     """The model a connection test talks to (the first listed, unless one is given)."""
-    require_role(actor, Role.ADMIN)
+    require(actor, Permission.PROVIDERS_MANAGE)
     row = get_provider(session, actor, provider_id)
     model = model or (row.models[0] if row.models else "")
     if not model:

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from agent_platform.models import DocumentStatus, KnowledgeCollection, KnowledgeDocument, Role
+from agent_platform.models import DocumentStatus, KnowledgeCollection, KnowledgeDocument
 from agent_platform.settings import get_settings
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import Conflict, Invalid, NotFound
 from services.memory import documents, embedders, store
 from services.validation import parse
@@ -62,7 +62,7 @@ def create_collection(
     session: Session, actor: Actor, *, name: str, description: str = ""
 ) -> KnowledgeCollection:
     """A new, empty collection that will use the embedder configured now."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.KNOWLEDGE_WRITE)
     data = parse(CollectionInput, {"name": name.strip(), "description": description.strip()})
     if _find_by_name(session, actor, data.name) is not None:
         raise Conflict(
@@ -118,7 +118,7 @@ def get_collection_by_name(session: Session, actor: Actor, name: str) -> Knowled
 
 def delete_collection(session: Session, actor: Actor, collection_id: uuid.UUID) -> None:
     """Delete the collection, its documents and (after the rows) its Chroma collection."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.KNOWLEDGE_WRITE)
     collection = get_collection(session, actor, collection_id)
     collection_id, name = collection.id, collection.name
     # Explicit, not left to ON DELETE CASCADE: SQLite enforces foreign keys only when asked.
@@ -158,7 +158,7 @@ def add_document(
     Everything that can fail on the user's input (size, type, parsing) or on the embedder
     happens before anything is written, so a refused upload leaves no row and no chunks.
     """
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.KNOWLEDGE_WRITE)
     collection = get_collection(session, actor, collection_id)
     name = parse(UploadInput, {"filename": base_name(filename)}).filename
     limit = get_settings().max_upload_bytes
@@ -221,7 +221,7 @@ def list_documents(
 
 def delete_document(session: Session, actor: Actor, document_id: uuid.UUID) -> None:
     """Delete the row, then its chunks from Chroma."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.KNOWLEDGE_WRITE)
     document = session.get(KnowledgeDocument, document_id)
     if document is None or document.org_id != actor.org_id:
         raise NotFound("Document not found.")

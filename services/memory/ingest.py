@@ -31,13 +31,12 @@ from agent_platform.models import (
     DocumentUpload,
     KnowledgeCollection,
     KnowledgeDocument,
-    Role,
 )
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from services import audit
-from services.access import Actor, require_role
+from services.access import Actor, Permission, require
 from services.errors import DomainError, Invalid
 from services.memory import documents, embedders, store
 from services.memory.collections import UploadInput, base_name, get_collection
@@ -143,7 +142,7 @@ def stage_document(
 
     Type and size are refused here, before any row exists; what only parsing can tell (a
     damaged PDF, no text) marks the document failed later, with the reason shown beside it."""
-    require_role(actor, Role.BUILDER)
+    require(actor, Permission.KNOWLEDGE_WRITE)
     collection = get_collection(session, actor, collection_id)
     name = parse(UploadInput, {"filename": base_name(filename)}).filename
     documents.check_type(name)
