@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import logging
 import os
 import time
 import weakref
@@ -138,6 +139,9 @@ def _litellm() -> Any:
     import litellm
 
     litellm.suppress_debug_info = True  # no "Give Feedback" banners in worker logs
+    # LiteLLM logs every call at INFO ("completion() model= …"): noise in worker logs and a
+    # formatted record per call on the hot path. Its warnings and errors still show.
+    logging.getLogger("LiteLLM").setLevel(logging.WARNING)
     return litellm
 
 
