@@ -30,6 +30,7 @@ from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionStep
 from agent_platform.models.base import utcnow
+from agent_platform.models.runs import step_attention
 from services.access import Actor
 from services.agents import get_agent
 from services.dashboard_cache import (
@@ -398,24 +399,20 @@ def _failed_or_unpriced(
     session: Session, scope: list[Any], bucket: Any, since: datetime, postgres: bool
 ) -> list[Any]:
     """Model steps with failed attempts or without a price: (bucket, model, attempts,
-    unpriced). Both live in the step's JSON (the runtime writes them there), so unlike the
-    figures above these rows are read from the table, not the index; a healthy org has few."""
+    unpriced). Both live in the step's JSON (the runtime writes them there); the condition is
+    the partial index's own (`step_attention`), so only those few steps are read."""
     response = col(ExecutionStep.response)
     attempts = response["attempts"]
     unpriced = response["cost_unknown"].as_boolean().is_(True)
-    if postgres:
-        has_attempts = func.jsonb_array_length(attempts) > 0
-    else:
-        has_attempts = func.json_array_length(response, "$.attempts") > 0
+    attention = sa.text(step_attention("postgresql" if postgres else "sqlite", "execution_steps"))
     return list(
         session.exec(
             select(bucket, ExecutionStep.model, attempts, unpriced)
             .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
             .where(
                 *scope,
-                ExecutionStep.kind == "model",
+                attention,
                 col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
-                sa.or_(has_attempts, sa.and_(ExecutionStep.cost == 0, unpriced)),
             )
         ).all()
     )

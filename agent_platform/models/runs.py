@@ -78,6 +78,22 @@ class Execution(SQLModel, table=True):
     finished_at: datetime | None = time_field()
 
 
+# A model step worth a second look: it had failed attempts, or its model had no known price.
+# The dashboard's query uses this same condition (columns qualified there, since it joins
+# executions) so PostgreSQL can prove the partial index applies.
+def step_attention(dialect: str, table: str = "") -> str:
+    t = f"{table}." if table else ""
+    if dialect == "postgresql":
+        return (
+            f"{t}kind = 'model' AND (jsonb_array_length({t}response -> 'attempts') > 0 "
+            f"OR ({t}cost = 0 AND ({t}response ->> 'cost_unknown') = 'true'))"
+        )
+    return (
+        f"{t}kind = 'model' AND (json_array_length({t}response, '$.attempts') > 0 "
+        f"OR ({t}cost = 0 AND json_extract({t}response, '$.cost_unknown') = 1))"
+    )
+
+
 class ExecutionStep(SQLModel, table=True):
     __tablename__ = "execution_steps"
     __table_args__ = (
@@ -90,6 +106,15 @@ class ExecutionStep(SQLModel, table=True):
             postgresql_include=["execution_id", "model", "tokens", "cost"],
             postgresql_where=sa.text("kind = 'model'"),
             sqlite_where=sa.text("kind = 'model'"),
+        ),
+        # The few model calls with failed attempts or no known price, which the dashboard
+        # reads from the step's JSON: a partial index keeps that read off the whole table.
+        sa.Index(
+            "ix_execution_steps_attention_created",
+            "created_at",
+            postgresql_include=["execution_id", "model"],
+            postgresql_where=sa.text(step_attention("postgresql")),
+            sqlite_where=sa.text(step_attention("sqlite")),
         ),
     )
     id: uuid.UUID = id_field()
