@@ -40,13 +40,4 @@ def audit_agent(
     session: Session, actor: Actor, action: str, agent_id: uuid.UUID, **details: Any
 ) -> None:
     """Every agent change is audited the same way (who, from where, which agent)."""
-    audit.record(
-        session,
-        action,
-        org_id=actor.org_id,
-        actor_id=actor.user_id,
-        target_type="agent",
-        target_id=agent_id,
-        client_ip=actor.client_ip,
-        **details,
-    )
+    audit.by_actor(session, actor, action, target_type="agent", target_id=agent_id, **details)

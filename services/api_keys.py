@@ -83,15 +83,7 @@ def revoke_key(session: Session, actor: Actor, key_id: uuid.UUID) -> None:
         raise NotFound("API key not found.")
     key.revoked_at = utcnow()
     session.add(key)
-    audit.record(
-        session,
-        "api_key.revoked",
-        org_id=actor.org_id,
-        actor_id=actor.user_id,
-        target_type="api_key",
-        target_id=key.id,
-        client_ip=actor.client_ip,
-    )
+    audit.by_actor(session, actor, "api_key.revoked", target_type="api_key", target_id=key.id)
 
 
 def _live_keys_of(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> list[ApiKey]:
@@ -116,14 +108,12 @@ def revoke_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, reason
     for key in keys:
         key.revoked_at = now
         session.add(key)
-        audit.record(
+        audit.by_actor(
             session,
+            actor,
             "api_key.revoked",
-            org_id=actor.org_id,
-            actor_id=actor.user_id,
             target_type="api_key",
             target_id=key.id,
-            client_ip=actor.client_ip,
             reason=reason,
             creator_id=str(user_id),
         )
@@ -143,14 +133,12 @@ def narrow_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, role: 
         key.role = role
         session.add(key)
         changed += 1
-        audit.record(
+        audit.by_actor(
             session,
+            actor,
             "api_key.narrowed",
-            org_id=actor.org_id,
-            actor_id=actor.user_id,
             target_type="api_key",
             target_id=key.id,
-            client_ip=actor.client_ip,
             old=old.value,
             new=role.value,
             creator_id=str(user_id),

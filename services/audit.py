@@ -35,6 +35,28 @@ def record(
     return entry
 
 
+def by_actor(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: uuid.UUID | str,
+    **details: Any,
+) -> AuditEntry:
+    """The usual entry: the acting person, in their org, from their address, on one target."""
+    return record(
+        session,
+        action,
+        org_id=actor.org_id,
+        actor_id=actor.user_id,
+        target_type=target_type,
+        target_id=target_id,
+        client_ip=actor.client_ip,
+        **details,
+    )
+
+
 def list_entries(
     session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
 ) -> tuple[list[AuditEntry], int]:

@@ -78,7 +78,12 @@ class Prepared:
 
 
 class Refused(ToolError):
-    """Outside the grant: audited as refused, whatever the model asked."""
+    """Outside the grant: audited as refused, whatever the model asked.
+
+    `keep_changes`: the session scope commits the refusal's audit entry instead of rolling
+    it back (the one way refusals are kept, as for `services.errors`)."""
+
+    keep_changes = True
 
 
 def _granted(config: AgentConfig, grant: Grant) -> bool:
@@ -118,7 +123,6 @@ def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
                 )
         if problem:
             _audit(session, ctx, grant, run, status="refused", error=problem)
-            session.commit()
             raise Refused(problem)
         assert row is not None and run is not None
         return Prepared.of(row, credentials.load(session, row), action)

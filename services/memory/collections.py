@@ -170,17 +170,15 @@ def add_document(
     text = documents.extract_text(name, data)
     chunks = documents.chunk(text)
     vectors = embedders.get_embedder(collection.embedder).embed(chunks)
-    document = KnowledgeDocument(
-        org_id=actor.org_id,
-        collection_id=collection.id,
-        filename=name,
-        content_type=documents.content_type(name),
+    document = new_document(
+        session,
+        actor,
+        collection,
+        name=name,
         size_bytes=len(data),
-        chunk_count=len(chunks),
         status=DocumentStatus.READY,
+        chunk_count=len(chunks),
     )
-    session.add(document)
-    session.flush()
     store.add_chunks(
         collection.id,
         org_id=actor.org_id,
@@ -189,16 +187,40 @@ def add_document(
         chunks=chunks,
         embeddings=vectors,
     )
-    audit.record(
-        session,
-        "knowledge.document_added",
+    return document
+
+
+def new_document(
+    session: Session,
+    actor: Actor,
+    collection: KnowledgeCollection,
+    *,
+    name: str,
+    size_bytes: int,
+    status: DocumentStatus,
+    chunk_count: int = 0,
+) -> KnowledgeDocument:
+    """A document's row (flushed, so it has its id) and its audit entry: one shape for the
+    indexed-now path and the worker path."""
+    document = KnowledgeDocument(
         org_id=actor.org_id,
-        actor_id=actor.user_id,
+        collection_id=collection.id,
+        filename=name,
+        content_type=documents.content_type(name),
+        size_bytes=size_bytes,
+        chunk_count=chunk_count,
+        status=status,
+    )
+    session.add(document)
+    session.flush()
+    audit.by_actor(
+        session,
+        actor,
+        "knowledge.document_added",
         target_type="knowledge_document",
         target_id=document.id,
         filename=name,
         collection=collection.name,
-        client_ip=actor.client_ip,
     )
     return document
 

@@ -35,11 +35,10 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
-from services import audit
 from services.access import Actor, Permission, require
 from services.errors import DomainError, Invalid
 from services.memory import documents, embedders, store
-from services.memory.collections import UploadInput, base_name, get_collection
+from services.memory.collections import UploadInput, base_name, get_collection, new_document
 from services.queue import queue
 from services.validation import parse
 
@@ -149,28 +148,15 @@ def stage_document(
     data = read_limited(source, name=name, limit=get_settings().max_upload_bytes)
     if not data:
         raise Invalid(f"{name} is empty.", fields={"file": "Empty file"})
-    document = KnowledgeDocument(
-        org_id=actor.org_id,
-        collection_id=collection.id,
-        filename=name,
-        content_type=documents.content_type(name),
+    document = new_document(
+        session,
+        actor,
+        collection,
+        name=name,
         size_bytes=len(data),
         status=DocumentStatus.PROCESSING,
     )
-    session.add(document)
-    session.flush()
     session.add(DocumentUpload(document_id=document.id, data=data))
-    audit.record(
-        session,
-        "knowledge.document_added",
-        org_id=actor.org_id,
-        actor_id=actor.user_id,
-        target_type="knowledge_document",
-        target_id=document.id,
-        filename=name,
-        collection=collection.name,
-        client_ip=actor.client_ip,
-    )
     session.flush()
     document_id = document.id
     after_commit(session, lambda: enqueue_ingest(document_id))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from rq import SimpleWorker
@@ -22,18 +20,7 @@ from services.memory import collections as memory
 from services.memory import ingest, store
 from services.queue import queue
 from tests.factories import add_member, make_user, personal_actor
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CHROMA_URL", raising=False)
-    monkeypatch.delenv("EMBEDDER", raising=False)
-    get_settings.cache_clear()
-    store.reset_client()
-    yield tmp_path
-    store.reset_client()
-    get_settings.cache_clear()
+from tests.services.knowledge_fixtures import data_dir  # noqa: F401 - autouse
 
 
 class EndlessUpload:

@@ -17,7 +17,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,21 +31,9 @@ from services.memory import collections as memory
 from services.memory import documents, embedders, store
 from services.memory.documents import chunk, extract_text
 from tests.factories import add_member, audit_entries, make_user, personal_actor
+from tests.services.knowledge_fixtures import data_dir  # noqa: F401 - autouse
 
 # --- fixtures and builders -------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Each test gets its own DATA_DIR, so its own embedded Chroma."""
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CHROMA_URL", raising=False)
-    monkeypatch.delenv("EMBEDDER", raising=False)
-    get_settings.cache_clear()
-    store.reset_client()
-    yield tmp_path
-    store.reset_client()
-    get_settings.cache_clear()
 
 
 def use_settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:

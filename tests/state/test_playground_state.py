@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from reflex.state import State
 from sqlmodel import Session, select
 
 from agent_platform.models import Thread
-from services import accounts, agents
+from services import agents
 from state.playground import PlaygroundState
-from tests.factories import PASSWORD, limiter, make_user, personal_actor
+from tests.factories import make_user, personal_actor
+from tests.state.helpers import signed_in
 
 
 def _signed_in_playground(session: Session) -> tuple[PlaygroundState, str]:
     user = make_user(session)
-    actor = personal_actor(session, user)
-    agent = agents.create_agent(session, actor, name="Chatty")
-    token = accounts.login(session, limiter(), email=user.email, password=PASSWORD).token
-    session.commit()
-    root = State(_reflex_internal_init=True)
-    state = root.get_substate(PlaygroundState.get_full_name().split(".")[1:])
-    assert isinstance(state, PlaygroundState)
-    state.auth_token = token
+    agent = agents.create_agent(session, personal_actor(session, user), name="Chatty")
+    state = signed_in(session, PlaygroundState, user)
     state.agent_id = str(agent.id)
     return state, str(agent.id)
 

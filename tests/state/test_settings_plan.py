@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from reflex.state import State
 from sqlmodel import Session
 
-from services import accounts
 from state.settings import SettingsState
-from tests.factories import PASSWORD, limiter, make_user
 from tests.plans import billing_on  # noqa: F401 - fixture
+from tests.state.helpers import signed_in
 
 
 def _settings(session: Session) -> SettingsState:
-    user = make_user(session)
-    token = accounts.login(session, limiter(), email=user.email, password=PASSWORD).token
-    session.commit()
-    root = State(_reflex_internal_init=True)
-    state = root.get_substate(SettingsState.get_full_name().split(".")[1:])
-    assert isinstance(state, SettingsState)
-    state.auth_token = token
+    state = signed_in(session, SettingsState)
     state.load()
     assert state.error == "", state.error
     return state
