@@ -170,6 +170,33 @@ class TestResult(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
+class ScheduleKind(enum.StrEnum):
+    CRON = "cron"  # a cron expression read in the schedule's time zone
+    INTERVAL = "interval"  # every `interval_seconds`, from the first fire on
+    ONCE = "once"  # one fire at `run_at`, then the schedule pauses itself
+
+
+class MisfirePolicy(enum.StrEnum):
+    """What a tick does with fire times that passed while nothing was ticking (downtime)."""
+
+    SKIP = "skip"  # record them as missed, fire at the next time to come
+    RUN_ONCE = "run_once"  # fire once for all of them, then go on
+
+
+class OverlapPolicy(enum.StrEnum):
+    """What a fire does while the schedule's previous run is still queued or running."""
+
+    SKIP = "skip"
+    QUEUE = "queue"  # start it anyway; it waits behind the other runs of the org
+    ALLOW = "allow"  # start it and let both run at once
+
+
+class TriggerTarget(enum.StrEnum):
+    """What a schedule or webhook starts: an agent today, workflows and test suites later."""
+
+    AGENT = "agent"
+
+
 class Schedule(SQLModel, table=True):
     __tablename__ = "schedules"
     __table_args__ = (sa.Index("ix_schedules_due", "enabled", "next_fire_at"),)
@@ -177,7 +204,7 @@ class Schedule(SQLModel, table=True):
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
     name: str = Field(max_length=120)
-    cron: str = Field(max_length=120)
+    cron: str = Field(max_length=120)  # empty unless kind is cron
     timezone: str = Field(default="UTC", max_length=64)
     input: dict = json_field()
     enabled: bool = True
@@ -187,6 +214,20 @@ class Schedule(SQLModel, table=True):
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
     created_at: datetime = created_field()
+    target_type: TriggerTarget = enum_field(TriggerTarget, TriggerTarget.AGENT)
+    kind: ScheduleKind = enum_field(ScheduleKind, ScheduleKind.CRON)
+    interval_seconds: int | None = None
+    run_at: datetime | None = time_field()
+    misfire_policy: MisfirePolicy = enum_field(MisfirePolicy, MisfirePolicy.RUN_ONCE)
+    overlap_policy: OverlapPolicy = enum_field(OverlapPolicy, OverlapPolicy.SKIP)
+    updated_at: datetime | None = time_field()
+
+
+class FireOutcome(enum.StrEnum):
+    STARTED = "started"  # a run was created for this fire time
+    SKIPPED = "skipped"  # the overlap policy skipped it (the previous run was still going)
+    MISSED = "missed"  # downtime under the skip misfire policy
+    FAILED = "failed"  # the run could not start (agent archived, cap reached, …): see `note`
 
 
 class ScheduleFire(SQLModel, table=True):
@@ -201,6 +242,37 @@ class ScheduleFire(SQLModel, table=True):
         "executions.id", ondelete="SET NULL", nullable=True, index=False
     )
     created_at: datetime = created_field()
+    outcome: FireOutcome = enum_field(FireOutcome, FireOutcome.STARTED)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class WebhookTrigger(SQLModel, table=True):
+    """A URL that starts a run when called; neither its token nor its signing secret is stored.
+
+    The URL carries a random token whose SHA-256 is `token_hash` (lookup without keeping the
+    token); the optional HMAC signing secret lives in the secret store under `secret_ref`."""
+
+    __tablename__ = "webhook_triggers"
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
+    target_type: TriggerTarget = enum_field(TriggerTarget, TriggerTarget.AGENT)
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    token_hint: str = Field(default="", max_length=16)  # last characters, to tell URLs apart
+    secret_ref: str | None = Field(default=None, max_length=255)
+    require_signature: bool = False
+    tolerance_seconds: int = 300
+    # {"message": "<template or field path>", "variables": {"var": "payload.path"}}
+    input_mapping: dict = json_field()
+    rate_limit_per_minute: int = 60
+    max_wait_seconds: int = 30
+    enabled: bool = True
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    created_at: datetime = created_field()
+    last_called_at: datetime | None = time_field()
 
 
 class AuditEntry(SQLModel, table=True):

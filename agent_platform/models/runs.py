@@ -46,6 +46,8 @@ class Execution(SQLModel, table=True):
             postgresql_include=["agent_id", *DASHBOARD_COLUMNS],
         ),
         sa.Index("ix_executions_org_status", "org_id", "status"),
+        sa.Index("uq_executions_org_idempotency", "org_id", "idempotency_key", unique=True),
+        sa.Index("ix_executions_schedule", "schedule_id"),
         sa.Index(
             "ix_executions_agent_created",
             "agent_id",
@@ -76,6 +78,12 @@ class Execution(SQLModel, table=True):
     created_at: datetime = created_field()
     started_at: datetime | None = time_field()
     finished_at: datetime | None = time_field()
+    # The caller's key for "this request, once": the same key in the same org is the same run
+    # (webhook deliveries, API retries, schedule fires). NULLs never collide.
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    webhook_trigger_id: uuid.UUID | None = fk(
+        "webhook_triggers.id", ondelete="SET NULL", nullable=True, index=False
+    )
 
 
 # A model step worth a second look: it had failed attempts, or its model had no known price.
