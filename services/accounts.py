@@ -14,8 +14,9 @@ from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Membership, Organization, Role, User, UserSession
 from agent_platform.models.base import utcnow
+from agent_platform.settings import get_settings
 from services import audit
-from services.errors import Conflict, Invalid, NotFound, Unauthenticated
+from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.ratelimit import LoginLimiter
 from services.tokens import new_token, token_hash
 from services.validation import parse
@@ -30,6 +31,7 @@ SIGN_UP_REFUSED = (
     "We could not create an account with these details. "
     "If you already have an account, sign in instead."
 )
+REGISTRATION_CLOSED = "Registration is closed on this instance; ask an admin for an invitation."
 
 
 class RegisterInput(BaseModel):
@@ -233,7 +235,10 @@ def sign_up(
     names no field and does not say the account exists, and the try counts as a failed
     sign-in for the throttle, so probing emails here is as slow as guessing passwords.
     (There is no outgoing mail yet; with mail, this is where the owner would get a note.)
+    The instance's registration switch is checked here, so no way in can forget it.
     """
+    if not get_settings().registration_open:
+        raise Forbidden(REGISTRATION_CLOSED)
     data = parse(
         RegisterInput, {"email": normalize_email(email), "name": name, "password": password}
     )

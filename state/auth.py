@@ -76,9 +76,6 @@ class AuthFormState(SessionState):
     @rx.event
     def register(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.error, self.field_errors = "", {}
-        if not get_settings().registration_open:
-            self.error = "Registration is closed on this instance; ask an admin for an invitation."
-            return None
         if form_text(form, "password", "") != form_text(form, "confirm", ""):
             self.field_errors = {"confirm": "Passwords do not match"}
             self.error = "Please correct the highlighted fields."

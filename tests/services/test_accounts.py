@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,9 @@ from sqlmodel import Session, select
 from agent_platform.db import session_scope
 from agent_platform.models import Membership, Organization, Role, User, UserSession
 from agent_platform.models.base import utcnow
+from agent_platform.settings import get_settings
 from services import accounts
-from services.errors import Conflict, Invalid, NotFound, Unauthenticated
+from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.tokens import token_hash
 from tests.factories import (
     PASSWORD,
@@ -126,6 +128,32 @@ class TestRegister:
         user = make_user(session, name="x" * 120)
         org = personal_org(session, user)
         assert len(org.name) <= 120
+
+
+class TestSignUpSwitch:
+    """The instance's registration switch lives in the service: every way in obeys it."""
+
+    @pytest.fixture
+    def registration_closed(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+        monkeypatch.setenv("REGISTRATION_OPEN", "false")
+        get_settings.cache_clear()
+        yield
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    def sign_up(self, session: Session) -> accounts.LoginResult:
+        return accounts.sign_up(
+            session, limiter(), email="new@example.com", name="New", password=PASSWORD
+        )
+
+    def test_closed_registration_refuses_a_new_account_in_words(self, session, registration_closed):
+        with pytest.raises(Forbidden) as exc:
+            self.sign_up(session)
+        assert exc.value.message == accounts.REGISTRATION_CLOSED
+        assert session.exec(select(User)).all() == []
+
+    def test_open_registration_creates_the_account(self, session):
+        assert self.sign_up(session).user.email == "new@example.com"
 
 
 class TestLogin:
