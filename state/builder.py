@@ -16,7 +16,7 @@ from typing import Any
 import reflex as rx
 from pydantic import ValidationError
 
-from services import agent_graph, agent_versions, agents, runs
+from services import agent_canvas, agent_graph, agent_versions, agents, runs
 from services.agent_graph import Graph
 from services.errors import DomainError
 from services.integrations.providers import PROVIDERS
@@ -240,28 +240,13 @@ class BuilderState(ModelPicker, SessionState):
     def _save(self) -> bool:
         if not self.agent_id:
             return False
-        graph = self._current()
-        try:
-            context = self._context()
-        except DomainError as exc:
-            self.error = exc.message
-            return False
-        blocking = agent_graph.problems(graph, context, for_publish=False)
-        if blocking:
-            self.error = "Fix the marked nodes first: " + "; ".join(
-                f"{self.details.get(k, {}).get('label', k)}: {v}" for k, v in blocking.items()
-            )
-            return False
         try:
             with self.acting() as (session, _u, actor):
-                agent = agents.get_agent(session, actor, uuid.UUID(self.agent_id))
-                config = agent_graph.to_config(graph, agents.current_config(agent))
-                _agent, version = agents.update_agent(
+                version = agent_canvas.save_canvas(
                     session,
                     actor,
-                    agent.id,
-                    name=agent.name,
-                    config=config,
+                    uuid.UUID(self.agent_id),
+                    self._current(),
                     based_on=uuid.UUID(self._based_on) if self._based_on else None,
                 )
                 if version is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from agent_platform.models import AgentConfig
 from services import agents
+from services.agent_canvas import save_canvas
 from services.agent_graph import (
     MODEL_ID,
     Context,
@@ -20,7 +21,7 @@ from services.agent_graph import (
     to_config,
     to_graph,
 )
-from services.errors import NotFound
+from services.errors import Invalid, NotFound
 from tests.factories import make_user, personal_actor
 
 CONNECTION = str(uuid.uuid4())
@@ -222,3 +223,33 @@ def test_duplicates_and_a_missing_instructions_node_are_problems() -> None:
     found = problems(graph, _context())
     assert found["integration:new-1:slack.post_message"].startswith("This is already on the canvas")
     assert "instructions node is missing" in found["canvas"]
+
+
+class TestSaveCanvas:
+    """The builder's save gate is the service's: any caller saving a canvas meets it."""
+
+    def test_an_unwired_node_refuses_the_save_naming_the_node(self, session) -> None:
+        actor = personal_actor(session, make_user(session))
+        agent = agents.create_agent(session, actor, name="Drawn", config={"instructions": "Hi."})
+        session.commit()
+        graph = to_graph(agents.current_config(agent), context_for(session, actor, agent.id))
+        graph.nodes.append(GraphNode(id="tool:calculator", kind="tool", name="calculator"))
+        with pytest.raises(Invalid) as exc:
+            save_canvas(session, actor, agent.id, graph, based_on=agent.current_version_id)
+        assert exc.value.message == (
+            "Fix the marked nodes first: calculator: "
+            "Not connected to the model: connect it or delete it."
+        )
+        assert agents.current_config(agents.get_agent(session, actor, agent.id)).tools == []
+
+    def test_a_wired_canvas_is_saved_as_a_new_version(self, session) -> None:
+        actor = personal_actor(session, make_user(session))
+        agent = agents.create_agent(session, actor, name="Drawn", config={"instructions": "Hi."})
+        session.commit()
+        graph = to_graph(agents.current_config(agent), context_for(session, actor, agent.id))
+        graph.nodes.append(GraphNode(id="tool:calculator", kind="tool", name="calculator"))
+        graph.edges.append(GraphEdge(source="tool:calculator", target=MODEL_ID))
+        version = save_canvas(session, actor, agent.id, graph, based_on=agent.current_version_id)
+        assert version is not None and version.version == 2
+        tools = agents.current_config(agents.get_agent(session, actor, agent.id)).tools
+        assert [t.name for t in tools] == ["calculator"]
