@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from agent_platform.models import Agent, AgentConfig
+from agent_platform.models import Agent, AgentConfig, AgentVersion
 from services import audit
 from services.access import Actor
 from services.errors import NotFound
@@ -30,6 +30,11 @@ def get_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
     if agent is None:
         raise NotFound("Agent not found.")
     return agent
+
+
+def visible_versions(actor: Actor) -> SelectOfScalar[AgentVersion]:
+    """Every agent-version read starts here: versions of the actor's organization only."""
+    return select(AgentVersion).where(AgentVersion.org_id == actor.org_id)
 
 
 def current_config(agent: Agent) -> AgentConfig:

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from agent_platform.models import AgentConfig, AgentVersion, Role, User
 from services.access import Actor, require_role
 from services.agent_publishing import keep_publishable
+from services.agent_reads import visible_versions
 from services.agents import audit_agent, check_agent_tools, get_agent, new_version, validate_config
 from services.errors import Invalid, NotFound
 
@@ -23,11 +24,11 @@ DiffKind = Literal["added", "removed", "changed", "same"]
 
 
 def list_versions(session: Session, actor: Actor, agent_id: uuid.UUID) -> list[AgentVersion]:
-    get_agent(session, actor, agent_id)
+    agent = get_agent(session, actor, agent_id)
     return list(
         session.exec(
-            select(AgentVersion)
-            .where(AgentVersion.agent_id == agent_id, AgentVersion.org_id == actor.org_id)
+            visible_versions(actor)
+            .where(AgentVersion.agent_id == agent.id)
             .order_by(col(AgentVersion.version).desc())
         ).all()
     )
@@ -51,7 +52,7 @@ def version_history(
     rows = session.exec(
         select(AgentVersion, User.name, User.email)
         .outerjoin(User, col(User.id) == AgentVersion.created_by_id)
-        .where(AgentVersion.agent_id == agent.id, AgentVersion.org_id == actor.org_id)
+        .where(visible_versions(actor).whereclause, AgentVersion.agent_id == agent.id)
         .order_by(col(AgentVersion.version).desc())
         .limit(max(1, min(limit, 500)))
     ).all()
@@ -71,10 +72,8 @@ def version_history(
 def get_version(session: Session, actor: Actor, agent_id: uuid.UUID, number: int) -> AgentVersion:
     agent = get_agent(session, actor, agent_id)
     version = session.exec(
-        select(AgentVersion).where(
-            AgentVersion.agent_id == agent.id,
-            AgentVersion.org_id == actor.org_id,
-            AgentVersion.version == number,
+        visible_versions(actor).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.version == number
         )
     ).first()
     if version is None:
@@ -87,11 +86,8 @@ def version_number(session: Session, actor: Actor, version_id: uuid.UUID | None)
     version is gone (its agent deleted) or belongs to another organization."""
     if version_id is None:
         return None
-    return session.exec(
-        select(AgentVersion.version).where(
-            AgentVersion.id == version_id, AgentVersion.org_id == actor.org_id
-        )
-    ).first()
+    version = session.exec(visible_versions(actor).where(AgentVersion.id == version_id)).first()
+    return version.version if version else None
 
 
 @dataclass(frozen=True)

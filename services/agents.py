@@ -31,6 +31,7 @@ from services.agent_publishing import keep_publishable
 from services.agent_reads import audit_agent as audit_agent
 from services.agent_reads import current_config as current_config
 from services.agent_reads import get_agent as get_agent
+from services.agent_reads import visible_agents
 from services.errors import Conflict, Invalid
 from services.integrations import connections
 from services.organizations import limits_for
@@ -165,10 +166,12 @@ def check_agent_tools(
         if ref.kind != "agent":
             continue
         try:
-            other = session.get(Agent, uuid.UUID(ref.name))
+            other = session.exec(
+                visible_agents(actor).where(Agent.id == uuid.UUID(ref.name))
+            ).first()
         except ValueError:
             other = None
-        if other is None or other.org_id != actor.org_id:
+        if other is None:
             raise Invalid(
                 f"Tool agent {ref.name!r} does not exist.", fields={"tools": "Unknown agent"}
             )
@@ -192,10 +195,17 @@ def _check_grant(
     from services.integrations.providers import find_action
 
     try:
-        row = session.get(Integration, uuid.UUID(str(ref.settings.get("connection"))))
+        connection_id = uuid.UUID(str(ref.settings.get("connection")))
     except ValueError:
-        row = None
-    if row is None or row.org_id != actor.org_id:
+        connection_id = None
+    row = (
+        session.exec(
+            connections.visible_connections(actor).where(Integration.id == connection_id)
+        ).first()
+        if connection_id
+        else None
+    )
+    if row is None:
         raise Invalid(
             f"The connection granted for {ref.name!r} does not exist.",
             fields={"tools": "Unknown connection"},

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from agent_platform.db import after_commit
+from agent_platform.db import after_commit, after_rollback
 from agent_platform.models import (
     Agent,
     AgentStatus,
@@ -28,6 +28,9 @@ from services.agents import get_agent
 from services.errors import Invalid, NotFound
 from services.organizations import limits_for
 from services.queue import enqueue_run
+from services.ratelimit import Quota, monthly_runs_key
+from services.run_reads import get_run as get_run
+from services.run_reads import get_thread, visible_runs, visible_steps, visible_threads
 from services.runtime.events import cancel_key
 from services.thread_titles import title_for
 from services.validation import parse
@@ -59,20 +62,37 @@ def concurrency_cap(session: Session, org_id: uuid.UUID) -> int:
     return limits.max_concurrent_runs if limits else -1
 
 
-def _check_monthly_runs(session: Session, org_id: uuid.UUID) -> None:
+def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
+    """One run of the organization's plan, taken atomically (services.ratelimit.Quota): of
+    two starts at the last run of the month exactly one passes, which counting the month's
+    rows and then inserting cannot promise. The run is given back if the caller's transaction
+    rolls back, so a refused or failed start costs nothing."""
     limits = limits_for(session, org_id)
-    if limits is None or limits.max_runs_per_month < 0:
+    if limits is None:
+        return
+    if limits.max_concurrent_runs == 0:
+        raise Invalid(
+            "Runs are paused for your organization (its plan allows none at once); "
+            "ask your instance administrator."
+        )
+    if limits.max_runs_per_month < 0:
         return
     month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    used = session.exec(
-        select(func.count()).where(
-            Execution.org_id == org_id, col(Execution.created_at) >= month_start
-        )
-    ).one()
-    if used >= limits.max_runs_per_month:
+    key = monthly_runs_key(org_id, month_start)
+
+    def used() -> int:
+        return session.exec(
+            select(func.count()).where(
+                Execution.org_id == org_id, col(Execution.created_at) >= month_start
+            )
+        ).one()
+
+    quota = Quota(get_redis())
+    if not quota.take(key, limit=limits.max_runs_per_month, count=used):
         raise Invalid(
             f"Your plan allows {limits.max_runs_per_month:,} runs a month; upgrade for more."
         )
+    after_rollback(session, lambda: quota.give_back(key))
 
 
 def start_run(
@@ -93,10 +113,10 @@ def start_run(
         raise Invalid("This agent is archived; restore it to run it.")
     if agent.current_version_id is None:
         raise Invalid("This agent has no saved version yet.")
-    _check_monthly_runs(session, actor.org_id)
+    _take_run_allowance(session, actor.org_id)
     if thread_id is not None:
-        thread = session.get(Thread, thread_id)
-        if thread is None or thread.org_id != actor.org_id or thread.agent_id != agent.id:
+        thread = get_thread(session, actor, thread_id)
+        if thread.agent_id != agent.id:
             raise NotFound("Conversation not found.")
         thread.updated_at = utcnow()
         session.add(thread)
@@ -122,7 +142,7 @@ def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
     original = get_run(session, actor, run_id)
     if original.agent_id is None or original.agent_version_id is None:
         raise Invalid("The agent of this run was deleted; it cannot be replayed.")
-    _check_monthly_runs(session, actor.org_id)
+    _take_run_allowance(session, actor.org_id)
     run = Execution(
         org_id=actor.org_id,
         agent_id=original.agent_id,
@@ -183,10 +203,11 @@ def send_message(
 def list_threads(
     session: Session, actor: Actor, agent_id: uuid.UUID, *, limit: int = 50
 ) -> list[Thread]:
+    agent = get_agent(session, actor, agent_id)
     return list(
         session.exec(
-            select(Thread)
-            .where(Thread.org_id == actor.org_id, Thread.agent_id == agent_id)
+            visible_threads(actor)
+            .where(Thread.agent_id == agent.id)
             .order_by(col(Thread.updated_at).desc())
             .limit(limit)
         ).all()
@@ -194,31 +215,22 @@ def list_threads(
 
 
 def thread_runs(session: Session, actor: Actor, thread_id: uuid.UUID) -> list[Execution]:
-    thread = session.get(Thread, thread_id)
-    if thread is None or thread.org_id != actor.org_id:
-        raise NotFound("Conversation not found.")
+    thread = get_thread(session, actor, thread_id)
     return list(
         session.exec(
-            select(Execution)
-            .where(Execution.thread_id == thread_id, Execution.org_id == actor.org_id)
+            visible_runs(actor)
+            .where(Execution.thread_id == thread.id)
             .order_by(col(Execution.created_at))
         ).all()
     )
 
 
-def get_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
-    run = session.get(Execution, run_id)
-    if run is None or run.org_id != actor.org_id:
-        raise NotFound("Run not found.")
-    return run
-
-
 def get_steps(session: Session, actor: Actor, run_id: uuid.UUID) -> list[ExecutionStep]:
-    get_run(session, actor, run_id)
+    run = get_run(session, actor, run_id)
     return list(
         session.exec(
-            select(ExecutionStep)
-            .where(ExecutionStep.execution_id == run_id)
+            visible_steps(actor)
+            .where(ExecutionStep.execution_id == run.id)
             .order_by(col(ExecutionStep.position))
         ).all()
     )
@@ -244,7 +256,7 @@ def list_runs(
     query = (
         select(Execution, Agent.name)
         .join(Agent, col(Agent.id) == col(Execution.agent_id), isouter=True)
-        .where(Execution.org_id == actor.org_id)
+        .where(visible_runs(actor).whereclause)
     )
     if f.agent_id:
         query = query.where(Execution.agent_id == f.agent_id)

@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
 )
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import Integration, IntegrationStatus, Role
 from agent_platform.models.base import utcnow
@@ -165,19 +166,18 @@ class CustomOAuthIn(BaseModel):
         )
 
 
+def visible_connections(actor: Actor) -> SelectOfScalar[Integration]:
+    """Every connection read starts here: the actor's organization's, nothing else."""
+    return select(Integration).where(Integration.org_id == actor.org_id)
+
+
 def list_connections(session: Session, actor: Actor) -> list[Integration]:
-    return list(
-        session.exec(
-            select(Integration)
-            .where(Integration.org_id == actor.org_id)
-            .order_by(col(Integration.name))
-        ).all()
-    )
+    return list(session.exec(visible_connections(actor).order_by(col(Integration.name))).all())
 
 
 def get_connection(session: Session, actor: Actor, integration_id: uuid.UUID) -> Integration:
-    row = session.get(Integration, integration_id)
-    if row is None or row.org_id != actor.org_id:
+    row = session.exec(visible_connections(actor).where(Integration.id == integration_id)).first()
+    if row is None:
         raise NotFound("Connection not found.")
     return row
 
@@ -296,9 +296,9 @@ def start_sign_in(
 
 def client_for_flow(session: Session, flow: oauth.PendingFlow) -> oauth.OAuthClient:
     if flow.integration_id:
-        row = session.get(Integration, uuid.UUID(flow.integration_id))
-        if row is None or str(row.org_id) != flow.org_id:
-            raise NotFound("Connection not found.")
+        # Read as the organization that started the flow (an admin, see start_sign_in).
+        actor = Actor(user_id=None, org_id=uuid.UUID(flow.org_id), role=Role.ADMIN)
+        row = get_connection(session, actor, uuid.UUID(flow.integration_id))
         client = client_for(session, row)
         assert client is not None
         return client
