@@ -175,3 +175,11 @@ def actor_for_key(session: Session, secret: str | None) -> Actor:
     key.last_used_at = now
     session.add(key)
     return Actor(user_id=None, org_id=key.org_id, role=role)
+
+
+def creator_of_key(session: Session, secret: str) -> uuid.UUID | None:
+    """Who made the key (an API-key actor has no person of its own): what a key creates
+    that later acts by itself, like a webhook trigger, acts as this person."""
+    return session.exec(
+        select(ApiKey.created_by_id).where(ApiKey.key_hash == token_hash(secret))
+    ).first()

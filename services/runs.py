@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from agent_platform.db import after_commit, after_rollback
@@ -25,7 +26,7 @@ from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from services.access import Actor, require_role
 from services.agents import get_agent
-from services.errors import Invalid, NotFound
+from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
 from services.queue import enqueue_run
 from services.ratelimit import Quota, monthly_runs_key
@@ -104,8 +105,21 @@ def start_run(
     variables: dict[str, str] | None = None,
     thread_id: uuid.UUID | None = None,
     schedule_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    webhook_trigger_id: uuid.UUID | None = None,
 ) -> Execution:
+    """A run, written now and enqueued after the caller's commit.
+
+    `idempotency_key`: the caller's "this request, once" (a webhook delivery, a retried API
+    call). The same key in the same organization returns the run it started; nothing new
+    starts and no plan allowance is taken. Two starts with one key at the very same moment:
+    the unique index lets one in and the other is a `Conflict` to retry (it then gets the run).
+    """
     require_role(actor, Role.BUILDER)
+    if idempotency_key is not None:
+        earlier = _run_for_key(session, actor.org_id, idempotency_key)
+        if earlier is not None:
+            return earlier
     _check_length(message)
     data = parse(RunInput, {"message": message, "variables": variables or {}})
     agent = get_agent(session, actor, agent_id)
@@ -128,12 +142,28 @@ def start_run(
         schedule_id=schedule_id,
         thread_id=thread_id,
         input=data.model_dump(),
+        idempotency_key=idempotency_key,
+        webhook_trigger_id=webhook_trigger_id,
     )
     session.add(run)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        raise Conflict(
+            "A request with this idempotency key is being handled right now; retry it to get "
+            "its run."
+        ) from None
     run_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
     after_commit(session, lambda: enqueue(run_id, org_id, cap))
     return run
+
+
+def _run_for_key(session: Session, org_id: uuid.UUID, key: str) -> Execution | None:
+    return session.exec(
+        select(Execution).where(Execution.org_id == org_id, Execution.idempotency_key == key)
+    ).first()
 
 
 def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agent_platform.api import admin, docs, errors, fallback, health, integrations, v1
+from agent_platform.api import (
+    admin,
+    docs,
+    errors,
+    fallback,
+    health,
+    integrations,
+    v1,
+    webhooks,
+)
 
 
 def create_api() -> FastAPI:
@@ -15,5 +24,6 @@ def create_api() -> FastAPI:
     api.include_router(v1.router)
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
+    api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     return api
