@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from sqlalchemy.engine import Connection
@@ -28,7 +29,7 @@ def make_revision(message: str) -> None:
     command.revision(alembic_config(), message=message, autogenerate=True)
 
 
-def pending_changes(connection: Connection) -> list:
+def pending_changes(connection: Connection) -> list[Any]:
     """What autogenerate would add: empty when the models match the migrated schema."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -37,4 +38,5 @@ def pending_changes(connection: Connection) -> list:
     import agent_platform.models  # noqa: F401
 
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return compare_metadata(context, SQLModel.metadata)
+    changes: list[Any] = compare_metadata(context, SQLModel.metadata)
+    return changes

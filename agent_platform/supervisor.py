@@ -268,7 +268,8 @@ class Supervisor:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.settings.port}/health", timeout=1
             ) as r:
-                return r.status == 200
+                status: int = r.status
+                return status == 200
         except OSError:
             return False
 

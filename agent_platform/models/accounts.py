@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -56,7 +57,7 @@ class Organization(SQLModel, table=True):
     created_at: datetime = created_field()
     # Private hosts/IPs/CIDRs this org's runs and tools may reach (e.g. the org's own Ollama);
     # the instance-wide OUTBOUND_ALLOW_HOSTS is the instance admin's, this one the org admins'.
-    outbound_allow_hosts: list = json_field(list)
+    outbound_allow_hosts: list[Any] = json_field(list)
     # "Ask a person first" means another person, unless the org explicitly allows otherwise.
     allow_self_approval: bool = Field(
         default=False, sa_column_kwargs={"server_default": sa.false()}

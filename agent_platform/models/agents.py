@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -32,7 +33,7 @@ class Agent(SQLModel, table=True):
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     name: str = Field(max_length=120)
     description: str = Field(default="", max_length=2000)
-    config: dict = json_field()
+    config: dict[str, Any] = json_field()
     status: AgentStatus = enum_field(AgentStatus, AgentStatus.DRAFT)
     current_version_id: uuid.UUID | None = Field(
         default=None,
@@ -64,7 +65,7 @@ class AgentVersion(SQLModel, table=True):
     agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     version: int
-    config: dict = json_field()
+    config: dict[str, Any] = json_field()
     created_by_id: uuid.UUID | None = fk(
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )

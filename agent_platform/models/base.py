@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -68,11 +68,15 @@ def enum_field(enum_cls: type[enum.Enum], default: enum.Enum, *, index: bool = F
     )
 
 
+# What a foreign key does when its target row goes (the values sqlmodel.Field accepts).
+OnDelete = Literal["CASCADE", "SET NULL", "RESTRICT"]
+
+
 def json_field(default_factory: Any = dict) -> Any:
     return Field(default_factory=default_factory, sa_type=JSONType, nullable=False)
 
 
-def fk(target: str, *, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
+def fk(target: str, *, ondelete: OnDelete, nullable: bool = False, index: bool = True) -> Any:
     return Field(
         default=None if nullable else ...,
         foreign_key=target,

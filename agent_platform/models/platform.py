@@ -6,6 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -41,9 +42,9 @@ class Integration(SQLModel, table=True):
     provider: str = Field(max_length=40)
     name: str = Field(max_length=120)
     auth_kind: str = Field(default="oauth2", max_length=20)
-    settings: dict = json_field()
+    settings: dict[str, Any] = json_field()
     credential_ref: str = Field(max_length=255)
-    scopes: list = json_field(list)
+    scopes: list[Any] = json_field(list)
     status: IntegrationStatus = enum_field(IntegrationStatus, IntegrationStatus.ACTIVE)
     expires_at: datetime | None = time_field()
     last_used_at: datetime | None = time_field()
@@ -54,9 +55,7 @@ class Integration(SQLModel, table=True):
     )
     created_at: datetime = created_field()
     # Set by an admin: builders may grant this connection to their agents (else admins only).
-    builders_may_use: bool = Field(
-        default=False, sa_column_kwargs={"server_default": sa.false()}
-    )
+    builders_may_use: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class ModelPrice(SQLModel, table=True):
@@ -97,7 +96,7 @@ class ActionApproval(SQLModel, table=True):
         "integrations.id", ondelete="SET NULL", nullable=True, index=False
     )
     action: str = Field(max_length=80)
-    arguments: dict = json_field()
+    arguments: dict[str, Any] = json_field()
     status: ApprovalStatus = enum_field(ApprovalStatus, ApprovalStatus.PENDING)
     created_at: datetime = created_field()
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
@@ -146,8 +145,8 @@ class AgentTest(SQLModel, table=True):
     agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
     name: str = Field(max_length=120)
     kind: TestKind = enum_field(TestKind, TestKind.FUNCTIONAL)
-    input: dict = json_field()
-    expectations: dict = json_field()
+    input: dict[str, Any] = json_field()
+    expectations: dict[str, Any] = json_field()
     created_at: datetime = created_field()
 
 
@@ -166,7 +165,7 @@ class TestResult(SQLModel, table=True):
     )
     passed: bool
     score: float | None = None
-    details: dict = json_field()
+    details: dict[str, Any] = json_field()
     created_at: datetime = created_field()
 
 
@@ -206,7 +205,7 @@ class Schedule(SQLModel, table=True):
     name: str = Field(max_length=120)
     cron: str = Field(max_length=120)  # empty unless kind is cron
     timezone: str = Field(default="UTC", max_length=64)
-    input: dict = json_field()
+    input: dict[str, Any] = json_field()
     enabled: bool = True
     next_fire_at: datetime | None = time_field()
     last_fire_at: datetime | None = time_field()
@@ -264,7 +263,7 @@ class WebhookTrigger(SQLModel, table=True):
     require_signature: bool = False
     tolerance_seconds: int = 300
     # {"message": "<template or field path>", "variables": {"var": "payload.path"}}
-    input_mapping: dict = json_field()
+    input_mapping: dict[str, Any] = json_field()
     rate_limit_per_minute: int = 60
     max_wait_seconds: int = 30
     enabled: bool = True
@@ -287,5 +286,5 @@ class AuditEntry(SQLModel, table=True):
     target_type: str | None = Field(default=None, max_length=40)
     target_id: str | None = Field(default=None, max_length=64)
     client_ip: str | None = Field(default=None, max_length=64)
-    details: dict = json_field()
+    details: dict[str, Any] = json_field()
     created_at: datetime = created_field()

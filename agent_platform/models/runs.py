@@ -6,6 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -69,8 +70,8 @@ class Execution(SQLModel, table=True):
     )
     thread_id: uuid.UUID | None = Field(default=None, index=True)
     status: ExecutionStatus = enum_field(ExecutionStatus, ExecutionStatus.QUEUED)
-    input: dict = json_field()
-    output: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    input: dict[str, Any] = json_field()
+    output: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
     tokens_used: int = 0
     latency_ms: int | None = None
     cost: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(14, 6), nullable=False)
@@ -130,11 +131,11 @@ class ExecutionStep(SQLModel, table=True):
     position: int
     kind: str = Field(max_length=20)
     model: str | None = Field(default=None, max_length=200)
-    messages: list | None = Field(default=None, sa_type=JSONType, nullable=True)
-    response: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    messages: list[Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
+    response: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
     tool_name: str | None = Field(default=None, max_length=200)
-    arguments: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
-    result: dict | None = Field(default=None, sa_type=JSONType, nullable=True)
+    arguments: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSONType, nullable=True)
     tokens: int = 0
     cost: Decimal = Field(default=Decimal("0"), sa_type=sa.Numeric(14, 6), nullable=False)
     latency_ms: int | None = None

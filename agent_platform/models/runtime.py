@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -34,7 +35,7 @@ class ProviderCredential(SQLModel, table=True):
     api_version: str | None = Field(default=None, max_length=40)
     secret_ref: str | None = Field(default=None, max_length=255)
     key_hint: str | None = Field(default=None, max_length=20)
-    models: list = Field(default_factory=list, sa_type=JSONType, nullable=False)
+    models: list[Any] = Field(default_factory=list, sa_type=JSONType, nullable=False)
     last_checked_at: datetime | None = time_field()
     last_error: str | None = Field(default=None, sa_type=sa.Text, nullable=True)
     created_by_id: uuid.UUID | None = fk(

@@ -117,7 +117,7 @@ def _evaluate(node: ast.AST) -> Number:
 
 def _evaluate_node(node: ast.AST) -> Number:
     match node:
-        case ast.Constant(value=value) if type(value) in (int, float):
+        case ast.Constant(value=int() | float() as value) if type(value) in (int, float):
             return value
         case ast.Constant(value=value):
             raise ToolError(f"Only numbers are allowed, not {value!r}")
@@ -146,8 +146,9 @@ def _evaluate_node(node: ast.AST) -> Number:
             raise ToolError(f"{type(node).__name__} is not allowed in a calculation")
 
 
-def _bounded(value: Any) -> Number:
-    if type(value) not in (int, float):
+def _bounded(value: object) -> Number:
+    # bool is an int subclass: True + True must not count as a number result.
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ToolError(f"The result is not a real number ({value!r})")
     if isinstance(value, float) and not math.isfinite(value):
         raise ToolError("The result is not a finite number")

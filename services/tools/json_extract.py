@@ -85,7 +85,8 @@ def parse_path(path: str) -> list[Step]:
 
 def _unquote(quoted: str) -> str:
     try:
-        return json.loads(f'"{quoted}"')
+        key: str = json.loads(f'"{quoted}"')  # a JSON string literal always decodes to a str
+        return key
     except json.JSONDecodeError:
         raise ToolError(f'Bad escape in quoted key ["{quoted}"]') from None
 
