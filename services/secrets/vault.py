@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import hvac
@@ -175,7 +176,7 @@ class VaultStore:
                 keys = self._call(
                     "list",
                     folder,
-                    lambda p=path: kv.list_secrets(path=p, mount_point=self.config.mount),
+                    partial(kv.list_secrets, path=path, mount_point=self.config.mount),
                     passthrough=(hvac.exceptions.InvalidPath,),
                 )["data"]["keys"]
             except hvac.exceptions.InvalidPath as exc:
