@@ -161,7 +161,7 @@ def actor_for_key(session: Session, secret: str | None) -> Actor:
     if session.get(Organization, key.org_id) is None or key.created_by_id is None:
         raise refused
     creator = session.exec(
-        select(Membership.role)
+        select(col(Membership.role))
         .join(User, col(User.id) == col(Membership.user_id))
         .where(
             Membership.org_id == key.org_id,

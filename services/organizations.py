@@ -42,7 +42,7 @@ class OrgRow:
 
 def orgs_of_user(session: Session, user: User) -> list[OrgRow]:
     rows = session.exec(
-        select(Organization, Membership.role)
+        select(Organization, col(Membership.role))
         .join(Membership, col(Membership.org_id) == col(Organization.id))
         .where(Membership.user_id == user.id)
         .order_by(col(Organization.name))
@@ -228,10 +228,11 @@ def limits_for(session: Session, org_id: uuid.UUID) -> Limits | None:
     row = session.get(TierLimit, org.tier) if plans else None
 
     def pick(name: str) -> int:
-        override = getattr(org, name)
+        override: int | None = getattr(org, name)
         if override is not None:
             return override
-        return getattr(row, name) if row is not None else -1
+        limit: int = getattr(row, name) if row is not None else -1
+        return limit
 
     return Limits(org.tier, plans, *(pick(name) for name in LIMIT_FIELDS))
 

@@ -72,7 +72,7 @@ class DelayPolicy:
         """Seconds to wait after `attempts` counted attempts (the same rule as the script)."""
         if attempts < self.free:
             return 0.0
-        return min(self.base_seconds * 2 ** (attempts - self.free), self.max_seconds)
+        return min(self.base_seconds * 2.0 ** (attempts - self.free), self.max_seconds)
 
 
 class Throttled(RateLimited):

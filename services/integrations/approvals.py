@@ -47,7 +47,7 @@ def request(
 
 def outcome(session: Session, approval_id: uuid.UUID) -> ApprovalStatus:
     """The decision so far; a pending approval past its deadline becomes expired here."""
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(ActionApproval)
         .where(
             col(ActionApproval.id) == approval_id,
@@ -57,7 +57,7 @@ def outcome(session: Session, approval_id: uuid.UUID) -> ApprovalStatus:
         .values(status=ApprovalStatus.EXPIRED)
     )
     status = session.exec(
-        select(ActionApproval.status).where(ActionApproval.id == approval_id)
+        select(col(ActionApproval.status)).where(ActionApproval.id == approval_id)
     ).first()
     return status if status is not None else ApprovalStatus.DENIED
 
@@ -90,7 +90,7 @@ def decide(
     decision = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
     # One conditional UPDATE: of two people deciding at once (or a decision racing the
     # deadline) exactly one wins, and the loser is told so.
-    changed = session.exec(  # type: ignore[call-overload]
+    changed = session.exec(
         update(ActionApproval)
         .where(
             col(ActionApproval.id) == approval_id,

@@ -23,6 +23,7 @@ import chromadb
 import chromadb.config
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Metadata, PyEmbedding
 from chromadb.errors import NotFoundError
 
 from agent_platform.settings import get_settings
@@ -93,20 +94,23 @@ def add_chunks(
         try:
             for start in range(0, len(chunks), _BATCH):
                 end = start + _BATCH
-                metadatas: list[ChunkMetadata] = [
-                    {
+                batch = range(start, min(end, len(chunks)))
+                # Annotated with Chroma's own element types: its lists are invariant.
+                metadatas: list[Metadata] = [
+                    {  # the keys of ChunkMetadata
                         "document_id": str(document_id),
                         "org_id": str(org_id),
                         "filename": filename,
                         "chunk": index,
                     }
-                    for index in range(start, min(end, len(chunks)))
+                    for index in batch
                 ]
+                vectors: list[PyEmbedding] = [*embeddings[start:end]]
                 collection.add(
-                    ids=[f"{document_id}:{m['chunk']}" for m in metadatas],
-                    embeddings=cast(list[list[float]], embeddings[start:end]),
+                    ids=[f"{document_id}:{index}" for index in batch],
+                    embeddings=vectors,
                     documents=chunks[start:end],
-                    metadatas=cast(list[dict[str, str | int]], metadatas),
+                    metadatas=metadatas,
                 )
         except Exception:
             collection.delete(where={"document_id": str(document_id)})
@@ -121,8 +125,9 @@ def query(
         collection = _collection(collection_id)
         if collection is None:
             return []
+        probe: list[PyEmbedding] = [embedding]
         result = collection.query(
-            query_embeddings=[embedding],
+            query_embeddings=probe,
             n_results=top_k,
             where={"org_id": str(org_id)},
             include=["documents", "metadatas", "distances"],
