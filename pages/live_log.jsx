@@ -25,16 +25,21 @@ const BUBBLE = {
 // the answer reads as a steady stream. A finished entry shows everything at once.
 function useTypedOut(text, running) {
   const [shown, setShown] = useState(text.length);
+  // The position typed so far lives in a ref: a frame of the previous animation may run after
+  // a new piece rendered but before its effect cancels that animation, so the `shown` of the
+  // render can be behind what the page already shows, and starting from it would step back.
+  const typed = useRef(text.length);
   const arrived = useRef(performance.now());
   const target = text.length;
   useEffect(() => {
     const now = performance.now();
-    let pos = Math.min(shown, target);
+    let pos = Math.min(typed.current, target);
     // the first piece shows at once; later ones over the time since the previous piece
     const interval = pos === 0 ? 100 : Math.min(Math.max(now - arrived.current, 100), 3000);
     arrived.current = now;
     if (!running) return undefined;
     if (pos >= target) {
+      typed.current = target;
       setShown(target);
       return undefined;
     }
@@ -43,7 +48,8 @@ function useTypedOut(text, running) {
     let frame = requestAnimationFrame(function step(t) {
       pos = Math.min(target, pos + rate * (t - last));
       last = t;
-      setShown(Math.floor(pos));
+      typed.current = Math.max(typed.current, Math.floor(pos));
+      setShown(typed.current);
       if (pos < target) frame = requestAnimationFrame(step);
     });
     return () => cancelAnimationFrame(frame);
