@@ -8,6 +8,7 @@ that would break it are refused (`keep_publishable`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -24,7 +25,7 @@ from services.memory import list_collections
 from services.tools.registry import builtin_names
 
 
-def _agent_targets(config: dict[str, Any]) -> list[str]:
+def _agent_targets(config: Mapping[str, Any]) -> list[str]:
     return [
         str(t.get("name"))
         for t in config.get("tools", [])
@@ -85,7 +86,7 @@ def config_problems(session: Session, actor: Actor, agent: Agent, config: AgentC
     context, archived = _publish_context(session, actor, agent, config)
     graph = agent_graph.to_graph(config, context)
     found = [
-        f"{graph.node(node_id).label if graph.node(node_id) else node_id}: {problem}"
+        f"{node.label if (node := graph.node(node_id)) else node_id}: {problem}"
         for node_id, problem in agent_graph.problems(graph, context).items()
     ]
     names = {t.name for t in config.tools if t.kind == "builtin"}

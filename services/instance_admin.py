@@ -109,21 +109,23 @@ def parse_limit(text: str, field: str) -> int | None:
     return int(value)
 
 
-def _counts(session: Session, org_ids: list[uuid.UUID]) -> tuple[dict, dict]:
+def _counts(
+    session: Session, org_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
     if not org_ids:
         return {}, {}
     members = dict(
         session.exec(
             select(Membership.org_id, func.count())
             .where(col(Membership.org_id).in_(org_ids))
-            .group_by(Membership.org_id)
+            .group_by(col(Membership.org_id))
         ).all()
     )
     agents = dict(
         session.exec(
             select(Agent.org_id, func.count())
             .where(col(Agent.org_id).in_(org_ids), Agent.status != AgentStatus.ARCHIVED)
-            .group_by(Agent.org_id)
+            .group_by(col(Agent.org_id))
         ).all()
     )
     return members, agents

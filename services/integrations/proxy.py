@@ -169,7 +169,8 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
             await _wait_for_approval(ctx, grant, prepared, args)
         result = await _send(ctx, prepared, action, args)
         outcome = {"status": "ok", "http_status": result["status"]}
-        return redact.scrub(result, prepared.forms)
+        scrubbed: dict[str, Any] = redact.scrub(result, prepared.forms)  # scrub keeps the shape
+        return scrubbed
     except ToolError as exc:
         message = redact.scrub_text(exc.message, prepared.forms)
         outcome = {"status": getattr(exc, "outcome", "error"), "error": message[:500]}

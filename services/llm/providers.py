@@ -6,6 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -127,7 +128,7 @@ def get_provider(session: Session, actor: Actor, provider_id: uuid.UUID) -> Prov
 
 
 def save_provider(
-    session: Session, actor: Actor, data: dict, *, provider_id: uuid.UUID | None = None
+    session: Session, actor: Actor, data: dict[str, Any], *, provider_id: uuid.UUID | None = None
 ) -> ProviderCredential:
     """Create or update; an empty api_key on update keeps the stored one."""
     require(actor, Permission.PROVIDERS_MANAGE)
