@@ -5,8 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import data_table, error_callout, shell
-from state.admin import TIERS
-from state.admin import AdminState as A
+from state.admin import TIERS, AdminState
 
 LIMIT_FIELDS = [
     ("max_agents", "Agents"),
@@ -19,14 +18,14 @@ LIMIT_FIELDS = [
 def _plans_note() -> rx.Component:
     return rx.callout(
         rx.cond(
-            A.plans_enabled,
+            AdminState.plans_enabled,
             "Plans are on (BILLING_ENABLED): each organization gets its tier's limits unless "
             "you set its own numbers below.",
             "Plans are off: every organization is unlimited, except for numbers you set below. "
             "Tiers apply only with BILLING_ENABLED (which needs Stripe keys).",
         ),
         icon="info",
-        color_scheme=rx.cond(A.plans_enabled, "blue", "gray"),
+        color_scheme=rx.cond(AdminState.plans_enabled, "blue", "gray"),
         id="plans-note",
     )
 
@@ -38,14 +37,14 @@ def _search() -> rx.Component:
                 name="q",
                 id="admin-org-search",
                 placeholder="Search by name or slug",
-                default_value=A.search,
+                default_value=AdminState.search,
                 width="100%",
             ),
             rx.button("Search", type="submit", variant="soft", id="admin-org-search-submit"),
             width="100%",
             max_width="480px",
         ),
-        on_submit=A.search_orgs,
+        on_submit=AdminState.search_orgs,
         reset_on_submit=False,
     )
 
@@ -65,7 +64,7 @@ def _org_row(org: rx.Var) -> rx.Component:
                 "Edit plan",
                 size="1",
                 variant="soft",
-                on_click=A.edit(org["id"]),
+                on_click=AdminState.edit(org["id"]),
                 id="admin-edit-" + org["slug"].to(str),
             )
         ),
@@ -74,10 +73,19 @@ def _org_row(org: rx.Var) -> rx.Component:
 
 def _pager() -> rx.Component:
     return rx.hstack(
-        rx.text(A.total, " organizations · page ", A.page + 1, " of ", A.pages, size="2"),
+        rx.text(
+            AdminState.total,
+            " organizations · page ",
+            AdminState.page + 1,
+            " of ",
+            AdminState.pages,
+            size="2",
+        ),
         rx.spacer(),
-        rx.button("Previous", size="1", variant="soft", on_click=A.move(-1), id="admin-prev"),
-        rx.button("Next", size="1", variant="soft", on_click=A.move(1), id="admin-next"),
+        rx.button(
+            "Previous", size="1", variant="soft", on_click=AdminState.move(-1), id="admin-prev"
+        ),
+        rx.button("Next", size="1", variant="soft", on_click=AdminState.move(1), id="admin-next"),
         width="100%",
         align="center",
     )
@@ -89,13 +97,13 @@ def _limit_input(name: str, label: str) -> rx.Component:
         rx.input(
             name=name,
             id=name,
-            default_value=A.editing[name].to(str),
+            default_value=AdminState.editing[name].to(str),
             placeholder="the plan's number",
             width="100%",
         ),
         rx.cond(
-            A.field_errors.contains(name),
-            rx.text(A.field_errors[name].to(str), color_scheme="red", size="1"),
+            AdminState.field_errors.contains(name),
+            rx.text(AdminState.field_errors[name].to(str), color_scheme="red", size="1"),
         ),
         spacing="1",
         width="100%",
@@ -105,7 +113,7 @@ def _limit_input(name: str, label: str) -> rx.Component:
 def _edit_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title("Plan of ", A.editing["name"].to(str)),
+            rx.dialog.title("Plan of ", AdminState.editing["name"].to(str)),
             rx.dialog.description(
                 "Blank: the tier's number (unlimited while plans are off). "
                 "'unlimited' or -1: no limit. Changes are written to the organization's audit log.",
@@ -115,7 +123,10 @@ def _edit_dialog() -> rx.Component:
                 rx.vstack(
                     rx.text("Tier", size="2", weight="medium"),
                     rx.select(
-                        TIERS, name="tier", default_value=A.editing["tier"].to(str), id="tier"
+                        TIERS,
+                        name="tier",
+                        default_value=AdminState.editing["tier"].to(str),
+                        id="tier",
                     ),
                     *[_limit_input(name, label) for name, label in LIMIT_FIELDS],
                     rx.hstack(
@@ -126,29 +137,29 @@ def _edit_dialog() -> rx.Component:
                     ),
                     spacing="3",
                 ),
-                on_submit=A.save,
+                on_submit=AdminState.save,
                 reset_on_submit=False,
-                key=A.editing["id"].to(str),
+                key=AdminState.editing["id"].to(str),
             ),
             max_width="480px",
         ),
-        open=A.editing.length() > 0,
-        on_open_change=A.close,
+        open=AdminState.editing.length() > 0,
+        on_open_change=AdminState.close,
     )
 
 
 def admin_page() -> rx.Component:
     return shell(
         rx.vstack(
-            error_callout(A.error, id_="admin-error"),
+            error_callout(AdminState.error, id_="admin-error"),
             rx.cond(
-                A.is_instance_admin,
+                AdminState.is_instance_admin,
                 rx.vstack(
                     _plans_note(),
                     _search(),
                     data_table(
                         ["Organization", "Tier", "Members", "Agents", "Limits (* set here)", ""],
-                        A.rows,
+                        AdminState.rows,
                         _org_row,
                         id_="admin-orgs",
                     ),

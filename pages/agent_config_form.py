@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from state.agent_editor import AgentEditorState as E
+from state.agent_editor import AgentEditorState
 
 
 def _grant_row(g: rx.Var) -> rx.Component:
     """One action on one connection: granted or not, and whether a person must approve."""
-    granted = E.grants.contains(g["key"])
+    granted = AgentEditorState.grants.contains(g["key"])
     return rx.flex(
         rx.checkbox(
             rx.text(g["action"], weight="medium"),
             checked=granted,
-            on_change=lambda on: E.toggle_grant(g["key"], on),
+            on_change=lambda on: AgentEditorState.toggle_grant(g["key"], on),
             id="grant-" + g["connection"] + "-" + g["action"],
         ),
         rx.text("on " + g["connection"], size="2", color_scheme="gray"),
@@ -23,8 +23,8 @@ def _grant_row(g: rx.Var) -> rx.Component:
             granted,
             rx.checkbox(
                 "ask a person first",
-                checked=E.grant_approvals.contains(g["key"]),
-                on_change=lambda on: E.toggle_grant_approval(g["key"], on),
+                checked=AgentEditorState.grant_approvals.contains(g["key"]),
+                on_change=lambda on: AgentEditorState.toggle_grant_approval(g["key"], on),
                 size="1",
                 id="approval-" + g["connection"] + "-" + g["action"],
             ),
@@ -40,8 +40,8 @@ def _labeled(label: str, control: rx.Component, error_key: str) -> rx.Component:
         rx.text(label, size="2", weight="medium"),
         control,
         rx.cond(
-            E.field_errors.contains(error_key),
-            rx.text(E.field_errors[error_key], color_scheme="red", size="1"),
+            AgentEditorState.field_errors.contains(error_key),
+            rx.text(AgentEditorState.field_errors[error_key], color_scheme="red", size="1"),
         ),
         spacing="1",
         width="100%",
@@ -51,7 +51,13 @@ def _labeled(label: str, control: rx.Component, error_key: str) -> rx.Component:
 def _input(label: str, key: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
     return _labeled(
         label,
-        rx.input(name=key, id=f"cfg-{key}", default_value=E.form[key], width="100%", **props),
+        rx.input(
+            name=key,
+            id=f"cfg-{key}",
+            default_value=AgentEditorState.form[key],
+            width="100%",
+            **props,
+        ),
         key,
     )
 
@@ -63,12 +69,19 @@ def config_form() -> rx.Component:
             rx.grid(
                 _labeled(
                     "Name",
-                    rx.input(name="name", default_value=E.name, id="cfg-name", width="100%"),
+                    rx.input(
+                        name="name",
+                        default_value=AgentEditorState.name,
+                        id="cfg-name",
+                        width="100%",
+                    ),
                     "name",
                 ),
                 _labeled(
                     "Description",
-                    rx.input(name="description", default_value=E.description, width="100%"),
+                    rx.input(
+                        name="description", default_value=AgentEditorState.description, width="100%"
+                    ),
                     "description",
                 ),
                 _input("Model (<provider>/<model>)", "model"),
@@ -81,7 +94,7 @@ def config_form() -> rx.Component:
                 "Instructions ({{variables}} are filled from the run's input)",
                 rx.text_area(
                     name="instructions",
-                    default_value=E.form["instructions"],
+                    default_value=AgentEditorState.form["instructions"],
                     rows="6",
                     width="100%",
                     id="cfg-instructions",
@@ -100,11 +113,11 @@ def config_form() -> rx.Component:
             rx.heading("Tools", size="3"),
             rx.flex(
                 rx.foreach(
-                    E.available_tools,
+                    AgentEditorState.available_tools,
                     lambda t: rx.checkbox(
                         t,
-                        checked=E.tools.contains(t),
-                        on_change=lambda on: E.toggle_tool(t, on),
+                        checked=AgentEditorState.tools.contains(t),
+                        on_change=lambda on: AgentEditorState.toggle_tool(t, on),
                         id="tool-" + t,
                     ),
                 ),
@@ -112,16 +125,18 @@ def config_form() -> rx.Component:
                 wrap="wrap",
             ),
             rx.cond(
-                E.available_agents.length() > 0,
+                AgentEditorState.available_agents.length() > 0,
                 rx.vstack(
                     rx.heading("Hand off to other agents", size="3"),
                     rx.flex(
                         rx.foreach(
-                            E.available_agents,
+                            AgentEditorState.available_agents,
                             lambda a: rx.checkbox(
                                 a["name"],
-                                checked=E.agent_tools.contains(a["id"]),
-                                on_change=lambda on: E.toggle_agent_tool(a["id"], on),
+                                checked=AgentEditorState.agent_tools.contains(a["id"]),
+                                on_change=lambda on: AgentEditorState.toggle_agent_tool(
+                                    a["id"], on
+                                ),
                             ),
                         ),
                         spacing="4",
@@ -131,14 +146,14 @@ def config_form() -> rx.Component:
             ),
             rx.heading("Integration actions", size="3"),
             rx.cond(
-                E.available_grants.length() == 0,
+                AgentEditorState.available_grants.length() == 0,
                 rx.text(
                     "No connections yet. ",
                     rx.link("Connect a service", href="/integrations"),
                     size="2",
                 ),
                 rx.vstack(
-                    rx.foreach(E.available_grants, _grant_row),
+                    rx.foreach(AgentEditorState.available_grants, _grant_row),
                     spacing="2",
                     width="100%",
                     id="grants",
@@ -146,7 +161,7 @@ def config_form() -> rx.Component:
             ),
             rx.heading("Knowledge", size="3"),
             rx.cond(
-                E.available_collections.length() == 0,
+                AgentEditorState.available_collections.length() == 0,
                 rx.text(
                     "No knowledge collections yet. ",
                     rx.link("Create one", href="/knowledge"),
@@ -154,11 +169,11 @@ def config_form() -> rx.Component:
                 ),
                 rx.flex(
                     rx.foreach(
-                        E.available_collections,
+                        AgentEditorState.available_collections,
                         lambda c: rx.checkbox(
                             c,
-                            checked=E.collections.contains(c),
-                            on_change=lambda on: E.toggle_collection(c, on),
+                            checked=AgentEditorState.collections.contains(c),
+                            on_change=lambda on: AgentEditorState.toggle_collection(c, on),
                         ),
                     ),
                     spacing="4",
@@ -169,7 +184,9 @@ def config_form() -> rx.Component:
                 _labeled(
                     "Conversation memory",
                     rx.select(
-                        ["on", "off"], name="conversation", default_value=E.form["conversation"]
+                        ["on", "off"],
+                        name="conversation",
+                        default_value=AgentEditorState.form["conversation"],
                     ),
                     "memory",
                 ),
@@ -179,7 +196,7 @@ def config_form() -> rx.Component:
                     rx.select(
                         ["text", "json"],
                         name="output_format",
-                        default_value=E.form["output_format"],
+                        default_value=AgentEditorState.form["output_format"],
                     ),
                     "format",
                 ),
@@ -191,7 +208,7 @@ def config_form() -> rx.Component:
                 "JSON schema of the answer (when output is json)",
                 rx.text_area(
                     name="json_schema",
-                    default_value=E.form["json_schema"],
+                    default_value=AgentEditorState.form["json_schema"],
                     rows="4",
                     width="100%",
                     font_family="monospace",
@@ -202,7 +219,7 @@ def config_form() -> rx.Component:
                 rx.button("Save", type="submit", size="3", id="save-agent"),
                 rx.link(
                     rx.button("Open playground", variant="soft", size="3", type="button"),
-                    href="/playground?agent=" + E.agent_id,
+                    href="/playground?agent=" + AgentEditorState.agent_id,
                     id="open-playground",
                 ),
                 spacing="3",
@@ -210,7 +227,7 @@ def config_form() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        on_submit=E.save,
+        on_submit=AgentEditorState.save,
         reset_on_submit=False,
-        key=E.agent_id + "-v" + E.current_version,
+        key=AgentEditorState.agent_id + "-v" + AgentEditorState.current_version,
     )

@@ -7,7 +7,7 @@ import reflex as rx
 
 from pages.components import error_callout, field
 from pages.model_picker import model_picker
-from state.agents import AgentsState as A
+from state.agents import AgentsState
 
 
 def _template_card(t: rx.Var) -> rx.Component:
@@ -34,30 +34,32 @@ def create_dialog() -> rx.Component:
         rx.dialog.trigger(rx.button(rx.icon("plus", size=16), "New agent", id="new-agent")),
         rx.dialog.content(
             rx.dialog.title("New agent"),
-            error_callout(A.create_error, id_="create-agent-error"),
+            error_callout(AgentsState.create_error, id_="create-agent-error"),
             rx.form(
                 rx.vstack(
                     rx.text("Start from", size="2", weight="medium"),
                     rx.radio_cards.root(
-                        rx.foreach(A.templates, _template_card),
-                        value=A.template,
-                        on_value_change=A.set_template,
+                        rx.foreach(AgentsState.templates, _template_card),
+                        value=AgentsState.template,
+                        on_value_change=AgentsState.set_template,
                         columns=rx.breakpoints(initial="1", sm="2"),
                         width="100%",
                     ),
-                    field("Name", "name", A.create_fields, placeholder="Support assistant"),
-                    field("Description", "description", A.create_fields),
+                    field(
+                        "Name", "name", AgentsState.create_fields, placeholder="Support assistant"
+                    ),
+                    field("Description", "description", AgentsState.create_fields),
                     field(
                         "Model (<provider>/<model>; empty: your first configured model)",
                         "model",
-                        A.create_fields,
+                        AgentsState.create_fields,
                         placeholder="openai/gpt-4o-mini",
                         suggestions="create-model-choices",
                     ),
-                    model_picker(A, list_id="create-model-choices", prefix="create-"),
+                    model_picker(AgentsState, list_id="create-model-choices", prefix="create-"),
                     rx.text(
                         rx.cond(
-                            A.template == "blank",
+                            AgentsState.template == "blank",
                             "Instructions",
                             "Instructions (empty: the template's)",
                         ),
@@ -75,11 +77,11 @@ def create_dialog() -> rx.Component:
                     ),
                     spacing="3",
                 ),
-                on_submit=A.create,
+                on_submit=AgentsState.create,
                 reset_on_submit=False,
             ),
             max_width="640px",
         ),
-        open=A.create_open,
-        on_open_change=A.set_create_open,
+        open=AgentsState.create_open,
+        on_open_change=AgentsState.set_create_open,
     )

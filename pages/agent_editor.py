@@ -8,14 +8,14 @@ import reflex as rx
 from pages.agent_config_form import config_form
 from pages.agent_versions import compare_versions, version_row
 from pages.components import empty_state, error_callout, shell
-from state.agent_editor import AgentEditorState as E
+from state.agent_editor import AgentEditorState
 
 
 def _side() -> rx.Component:
     return rx.vstack(
         rx.heading("Versions", size="3"),
         rx.vstack(
-            rx.foreach(E.versions, version_row),
+            rx.foreach(AgentEditorState.versions, version_row),
             spacing="2",
             width="100%",
             max_height="420px",
@@ -24,10 +24,10 @@ def _side() -> rx.Component:
         ),
         rx.heading("Recent runs", size="3", margin_top="16px"),
         rx.cond(
-            E.recent_runs.length() == 0,
+            AgentEditorState.recent_runs.length() == 0,
             rx.text("No runs yet.", size="2", color_scheme="gray"),
             rx.foreach(
-                E.recent_runs,
+                AgentEditorState.recent_runs,
                 lambda r: rx.link(
                     rx.hstack(rx.badge(r["status"]), rx.text(r["when"], size="1")),
                     href="/run?id=" + r["id"],
@@ -43,10 +43,10 @@ def _side() -> rx.Component:
 def editor_page() -> rx.Component:
     return shell(
         rx.cond(
-            ~E.loaded,
+            ~AgentEditorState.loaded,
             rx.center(rx.spinner(size="3"), padding="48px"),
             rx.cond(
-                E.not_found,
+                AgentEditorState.not_found,
                 empty_state(
                     "bot-off",
                     "Agent not found",
@@ -55,7 +55,7 @@ def editor_page() -> rx.Component:
                 rx.vstack(
                     _header(),
                     _problems(),
-                    error_callout(E.error, id_="agent-error"),
+                    error_callout(AgentEditorState.error, id_="agent-error"),
                     rx.flex(
                         rx.box(config_form(), flex="1", min_width="0"),
                         _side(),
@@ -74,37 +74,42 @@ def editor_page() -> rx.Component:
 
 
 def _header() -> rx.Component:
-    published = E.status == "published"
+    published = AgentEditorState.status == "published"
     return rx.flex(
-        rx.heading(E.name, size="5", id="agent-name"),
-        rx.badge(E.status, id="agent-status"),
+        rx.heading(AgentEditorState.name, size="5", id="agent-name"),
+        rx.badge(AgentEditorState.status, id="agent-status"),
         rx.cond(
-            E.current_version != "", rx.badge("version ", E.current_version, variant="outline")
+            AgentEditorState.current_version != "",
+            rx.badge("version ", AgentEditorState.current_version, variant="outline"),
         ),
         rx.spacer(),
         rx.link(
             rx.button("Open canvas", variant="soft", size="2", tab_index=-1),
-            href="/builder?id=" + E.agent_id,
+            href="/builder?id=" + AgentEditorState.agent_id,
             id="open-builder",
         ),
         rx.link(
             rx.button("Dashboard", variant="soft", size="2", tab_index=-1),
-            href="/dashboard?agent=" + E.agent_id,
+            href="/dashboard?agent=" + AgentEditorState.agent_id,
             id="open-dashboard",
         ),
         rx.cond(
             published,
             rx.button(
-                "Unpublish", variant="soft", size="2", on_click=E.unpublish, id="unpublish-agent"
+                "Unpublish",
+                variant="soft",
+                size="2",
+                on_click=AgentEditorState.unpublish,
+                id="unpublish-agent",
             ),
             rx.cond(
-                E.status != "archived",
+                AgentEditorState.status != "archived",
                 rx.button(
                     rx.icon("rocket", size=14),
                     "Publish",
                     size="2",
-                    on_click=E.publish,
-                    disabled=E.problems.length() > 0,
+                    on_click=AgentEditorState.publish,
+                    disabled=AgentEditorState.problems.length() > 0,
                     id="publish-agent",
                 ),
             ),
@@ -118,19 +123,19 @@ def _header() -> rx.Component:
 
 def _problems() -> rx.Component:
     return rx.cond(
-        E.problems.length() > 0,
+        AgentEditorState.problems.length() > 0,
         rx.callout.root(
             rx.callout.icon(rx.icon("triangle-alert")),
             rx.vstack(
                 rx.text(
                     rx.cond(
-                        E.status == "published",
+                        AgentEditorState.status == "published",
                         "Published, but it would not pass the publish check now:",
                         "Not ready to publish:",
                     ),
                     weight="medium",
                 ),
-                rx.unordered_list(rx.foreach(E.problems, lambda p: rx.list_item(p))),
+                rx.unordered_list(rx.foreach(AgentEditorState.problems, lambda p: rx.list_item(p))),
                 spacing="1",
             ),
             color_scheme="amber",

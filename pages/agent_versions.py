@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from state.agent_editor import AgentEditorState as E
+from state.agent_editor import AgentEditorState
 
 
 def version_row(v: rx.Var) -> rx.Component:
@@ -25,7 +25,7 @@ def version_row(v: rx.Var) -> rx.Component:
                 "Restore",
                 size="1",
                 variant="soft",
-                on_click=E.restore(v["version"]),
+                on_click=AgentEditorState.restore(v["version"]),
                 aria_label="Restore version " + v["version"],
                 id="restore-v" + v["version"],
             ),
@@ -66,22 +66,22 @@ def _diff_row(r: rx.Var) -> rx.Component:
 
 def compare_versions() -> rx.Component:
     return rx.cond(
-        E.version_numbers.length() > 1,
+        AgentEditorState.version_numbers.length() > 1,
         rx.vstack(
             rx.heading("Compare versions", size="3"),
             rx.flex(
                 rx.select(
-                    E.version_numbers,
-                    value=E.diff_a,
-                    on_change=E.set_diff_a,
+                    AgentEditorState.version_numbers,
+                    value=AgentEditorState.diff_a,
+                    on_change=AgentEditorState.set_diff_a,
                     aria_label="Older version",
                     id="diff-a",
                 ),
                 rx.icon("arrow-right", size=16),
                 rx.select(
-                    E.version_numbers,
-                    value=E.diff_b,
-                    on_change=E.set_diff_b,
+                    AgentEditorState.version_numbers,
+                    value=AgentEditorState.diff_b,
+                    on_change=AgentEditorState.set_diff_b,
                     aria_label="Newer version",
                     id="diff-b",
                 ),
@@ -89,13 +89,13 @@ def compare_versions() -> rx.Component:
                     rx.icon("git-compare", size=14),
                     "Compare",
                     variant="soft",
-                    on_click=E.compare,
+                    on_click=AgentEditorState.compare,
                     id="compare-versions",
                 ),
                 rx.checkbox(
                     "Only changes",
-                    checked=E.diff_changes_only,
-                    on_change=E.set_diff_changes_only,
+                    checked=AgentEditorState.diff_changes_only,
+                    on_change=AgentEditorState.set_diff_changes_only,
                     id="diff-only-changes",
                 ),
                 spacing="3",
@@ -103,20 +103,20 @@ def compare_versions() -> rx.Component:
                 wrap="wrap",
             ),
             rx.cond(
-                E.diff_old != "",
+                AgentEditorState.diff_old != "",
                 rx.box(
                     rx.table.root(
                         rx.table.header(
                             rx.table.row(
                                 rx.table.column_header_cell("Field"),
-                                rx.table.column_header_cell("Version ", E.diff_old),
-                                rx.table.column_header_cell("Version ", E.diff_new),
+                                rx.table.column_header_cell("Version ", AgentEditorState.diff_old),
+                                rx.table.column_header_cell("Version ", AgentEditorState.diff_new),
                             )
                         ),
                         rx.table.body(
-                            rx.foreach(E.diff_rows, _diff_row),
+                            rx.foreach(AgentEditorState.diff_rows, _diff_row),
                             rx.cond(
-                                E.diff_rows.length() == 0,
+                                AgentEditorState.diff_rows.length() == 0,
                                 rx.table.row(
                                     rx.table.cell("The two versions are the same.", col_span=3)
                                 ),

@@ -7,14 +7,13 @@ import reflex as rx
 
 from pages.agent_create import create_dialog
 from pages.components import data_table, empty_state, error_callout, shell
-from state.agents import SORTS, STATUSES
-from state.agents import AgentsState as A
+from state.agents import SORTS, STATUSES, AgentsState
 
 
 def _delete_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete ", A.delete_name, "?"),
+            rx.alert_dialog.title("Delete ", AgentsState.delete_name, "?"),
             rx.alert_dialog.description(
                 "The agent and its versions are deleted; this cannot be undone. Its runs are "
                 "kept and show as “(deleted agent)”. To keep it, archive it instead.",
@@ -24,7 +23,10 @@ def _delete_dialog() -> rx.Component:
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", id="delete-cancel")),
                 rx.alert_dialog.action(
                     rx.button(
-                        "Delete", color_scheme="red", on_click=A.confirm_delete, id="delete-confirm"
+                        "Delete",
+                        color_scheme="red",
+                        on_click=AgentsState.confirm_delete,
+                        id="delete-confirm",
                     )
                 ),
                 spacing="3",
@@ -32,8 +34,8 @@ def _delete_dialog() -> rx.Component:
                 margin_top="16px",
             ),
         ),
-        open=A.delete_id != "",
-        on_open_change=A.set_delete_open,
+        open=AgentsState.delete_id != "",
+        on_open_change=AgentsState.set_delete_open,
     )
 
 
@@ -51,25 +53,29 @@ def _actions(a: rx.Var) -> rx.Component:
             )
         ),
         rx.menu.content(
-            rx.menu.item(rx.icon("copy", size=14), "Duplicate", on_click=A.duplicate(a["id"])),
+            rx.menu.item(
+                rx.icon("copy", size=14), "Duplicate", on_click=AgentsState.duplicate(a["id"])
+            ),
             rx.cond(
                 archived,
                 rx.menu.item(
                     rx.icon("archive-restore", size=14),
                     "Unarchive",
-                    on_click=A.unarchive(a["id"]),
+                    on_click=AgentsState.unarchive(a["id"]),
                 ),
-                rx.menu.item(rx.icon("archive", size=14), "Archive", on_click=A.archive(a["id"])),
+                rx.menu.item(
+                    rx.icon("archive", size=14), "Archive", on_click=AgentsState.archive(a["id"])
+                ),
             ),
             rx.cond(
-                A.can_delete,
+                AgentsState.can_delete,
                 rx.fragment(
                     rx.menu.separator(),
                     rx.menu.item(
                         rx.icon("trash-2", size=14),
                         "Delete…",
                         color="red",
-                        on_click=A.ask_delete(a["id"], a["name"]),
+                        on_click=AgentsState.ask_delete(a["id"], a["name"]),
                     ),
                 ),
             ),
@@ -113,12 +119,12 @@ def _toolbar() -> rx.Component:
                     name="q",
                     placeholder="Search agents",
                     id="agent-search",
-                    default_value=A.search,
+                    default_value=AgentsState.search,
                     aria_label="Search agents",
                 ),
                 rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
             ),
-            on_submit=A.apply_search,
+            on_submit=AgentsState.apply_search,
             reset_on_submit=False,
         ),
         rx.select.root(
@@ -126,16 +132,16 @@ def _toolbar() -> rx.Component:
             rx.select.content(
                 *[rx.select.item(s.capitalize(), value=s) for s in STATUSES],
             ),
-            value=A.status_filter,
-            on_change=A.set_status_filter,
+            value=AgentsState.status_filter,
+            on_change=AgentsState.set_status_filter,
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Sort by", id="sort-agents"),
             rx.select.content(
                 *[rx.select.item("Sort: " + label, value=key) for key, label in SORTS.items()],
             ),
-            value=A.sort,
-            on_change=A.set_sort,
+            value=AgentsState.sort,
+            on_change=AgentsState.set_sort,
         ),
         rx.spacer(),
         create_dialog(),
@@ -147,15 +153,15 @@ def _toolbar() -> rx.Component:
 
 def _agents_table() -> rx.Component:
     headers = ["Agent", "Model", "Status", "Last run", "Edited", ""]
-    return data_table(headers, A.rows, _agent_row, id_="agents-table")
+    return data_table(headers, AgentsState.rows, _agent_row, id_="agents-table")
 
 
 def _empty() -> rx.Component:
     return rx.cond(
-        A.filtered,
+        AgentsState.filtered,
         rx.vstack(
             empty_state("search-x", "No agents match", "Try another search or status."),
-            rx.button("Clear filters", variant="soft", on_click=A.clear_filters),
+            rx.button("Clear filters", variant="soft", on_click=AgentsState.clear_filters),
             align="center",
             width="100%",
         ),
@@ -171,20 +177,24 @@ def _empty() -> rx.Component:
 def agents_page() -> rx.Component:
     return shell(
         _toolbar(),
-        error_callout(A.error, id_="agents-error"),
+        error_callout(AgentsState.error, id_="agents-error"),
         rx.box(height="16px"),
         rx.cond(
-            ~A.loaded,
+            ~AgentsState.loaded,
             rx.center(rx.spinner(size="3"), padding="48px", id="agents-loading"),
-            rx.cond(A.rows.length() == 0, rx.cond(A.error == "", _empty()), _agents_table()),
+            rx.cond(
+                AgentsState.rows.length() == 0,
+                rx.cond(AgentsState.error == "", _empty()),
+                _agents_table(),
+            ),
         ),
         rx.flex(
             rx.text(
-                A.total,
+                AgentsState.total,
                 " agents · page ",
-                A.page + 1,
+                AgentsState.page + 1,
                 " of ",
-                A.pages,
+                AgentsState.pages,
                 size="2",
                 color_scheme="gray",
             ),
@@ -194,16 +204,16 @@ def agents_page() -> rx.Component:
                     "Previous",
                     size="1",
                     variant="soft",
-                    on_click=A.move(-1),
-                    disabled=A.page == 0,
+                    on_click=AgentsState.move(-1),
+                    disabled=AgentsState.page == 0,
                     id="agents-previous",
                 ),
                 rx.button(
                     "Next",
                     size="1",
                     variant="soft",
-                    on_click=A.move(1),
-                    disabled=A.page + 1 >= A.pages,
+                    on_click=AgentsState.move(1),
+                    disabled=AgentsState.page + 1 >= AgentsState.pages,
                     id="agents-next",
                 ),
             ),

@@ -9,8 +9,7 @@ from pages.components import empty_state, error_callout, shell
 from pages.flow_canvas import flow_canvas
 from pages.live_log import live_log
 from pages.model_picker import model_picker
-from state.builder import TEST_OUTPUT_ID
-from state.builder import BuilderState as B
+from state.builder import TEST_OUTPUT_ID, BuilderState
 
 
 def _model_panel() -> rx.Component:
@@ -20,13 +19,13 @@ def _model_panel() -> rx.Component:
             rx.input(
                 name="model",
                 id="node_model",
-                default_value=B.selected_settings["model"],
+                default_value=BuilderState.selected_settings["model"],
                 placeholder="openai/gpt-4o-mini",
                 width="100%",
-                key=B.selected + "-model",
+                key=BuilderState.selected + "-model",
                 custom_attrs={"list": "model-choices", "autoComplete": "off"},
             ),
-            model_picker(B, list_id="model-choices"),
+            model_picker(BuilderState, list_id="model-choices"),
             rx.text(
                 "Fallbacks (comma-separated)",
                 as_="label",
@@ -37,14 +36,14 @@ def _model_panel() -> rx.Component:
             rx.input(
                 name="fallback_models",
                 id="node_fallbacks",
-                default_value=B.selected_settings["fallback_models"],
+                default_value=BuilderState.selected_settings["fallback_models"],
                 width="100%",
-                key=B.selected + "-fallbacks",
+                key=BuilderState.selected + "-fallbacks",
             ),
             rx.button("Apply", type="submit", size="2", id="node-apply"),
             width="100%",
         ),
-        on_submit=B.set_model,
+        on_submit=BuilderState.set_model,
         reset_on_submit=False,
         width="100%",
     )
@@ -55,11 +54,11 @@ def _instructions_panel() -> rx.Component:
         rx.text("Instructions", as_="label", size="2", weight="medium", html_for="node_text"),
         rx.text_area(
             id="node_text",
-            default_value=B.selected_settings["text"],
-            on_blur=B.set_instructions,
+            default_value=BuilderState.selected_settings["text"],
+            on_blur=BuilderState.set_instructions,
             rows="10",
             width="100%",
-            key=B.selected + "-text",
+            key=BuilderState.selected + "-text",
         ),
         rx.text("Applied when you leave the field.", size="1", color_scheme="gray"),
         width="100%",
@@ -75,17 +74,17 @@ def _integration_panel() -> rx.Component:
             ),
             rx.select.content(
                 rx.foreach(
-                    B.connections,
+                    BuilderState.connections,
                     lambda c: rx.select.item(c["name"] + " (" + c["provider"] + ")", value=c["id"]),
                 )
             ),
-            value=B.selected_settings["connection"],
-            on_change=B.set_connection,
+            value=BuilderState.selected_settings["connection"],
+            on_change=BuilderState.set_connection,
         ),
         rx.checkbox(
             "Ask a person before it runs",
-            checked=B.selected_settings["approval"] == "on",
-            on_change=B.set_approval,
+            checked=BuilderState.selected_settings["approval"] == "on",
+            on_change=BuilderState.set_approval,
             id="node_approval",
         ),
         width="100%",
@@ -95,7 +94,7 @@ def _integration_panel() -> rx.Component:
 def side_panel() -> rx.Component:
     return rx.card(
         rx.cond(
-            B.selected == "",
+            BuilderState.selected == "",
             rx.vstack(
                 rx.heading("Build", size="3"),
                 rx.text(
@@ -109,15 +108,15 @@ def side_panel() -> rx.Component:
             ),
             rx.vstack(
                 rx.hstack(
-                    rx.badge(B.selected_kind),
-                    rx.text(B.selected_title, weight="medium"),
+                    rx.badge(BuilderState.selected_kind),
+                    rx.text(BuilderState.selected_title, weight="medium"),
                     wrap="wrap",
                 ),
-                rx.text(B.selected_settings["help"], size="1", color_scheme="gray"),
+                rx.text(BuilderState.selected_settings["help"], size="1", color_scheme="gray"),
                 rx.cond(
-                    B.selected_settings["problem"] != "",
+                    BuilderState.selected_settings["problem"] != "",
                     rx.callout(
-                        B.selected_settings["problem"],
+                        BuilderState.selected_settings["problem"],
                         icon="triangle-alert",
                         color_scheme="red",
                         size="1",
@@ -125,7 +124,7 @@ def side_panel() -> rx.Component:
                     ),
                 ),
                 rx.match(
-                    B.selected_kind,
+                    BuilderState.selected_kind,
                     ("model", _model_panel()),
                     ("instructions", _instructions_panel()),
                     ("integration", _integration_panel()),
@@ -158,26 +157,37 @@ def test_panel() -> rx.Component:
                         width="100%",
                     ),
                     rx.button(
-                        "Run", type="submit", loading=B.test_running, id="test-run", size="2"
+                        "Run",
+                        type="submit",
+                        loading=BuilderState.test_running,
+                        id="test-run",
+                        size="2",
                     ),
                     width="100%",
                 ),
-                on_submit=B.run_test,
+                on_submit=BuilderState.run_test,
                 reset_on_submit=True,
                 width="100%",
             ),
-            rx.foreach(B.test_steps, lambda s: rx.text(s, size="1", class_name="test-step")),
+            rx.foreach(
+                BuilderState.test_steps, lambda s: rx.text(s, size="1", class_name="test-step")
+            ),
             # the answer grows in the browser; the server sends only new pieces (state/live.py)
             live_log(
                 id=TEST_OUTPUT_ID,
                 stream_id="test-output",
                 done_id="test-output",
                 bubbles=False,
-                on_gap=B.resync_test,
+                on_gap=BuilderState.resync_test,
             ),
             rx.cond(
-                B.test_run_id != "",
-                rx.link("Open run", href="/run?id=" + B.test_run_id, size="1", id="test-run-link"),
+                BuilderState.test_run_id != "",
+                rx.link(
+                    "Open run",
+                    href="/run?id=" + BuilderState.test_run_id,
+                    size="1",
+                    id="test-run-link",
+                ),
             ),
             width="100%",
         ),
@@ -190,26 +200,31 @@ def test_panel() -> rx.Component:
 def builder_content() -> rx.Component:
     return rx.vstack(
         rx.flex(
-            rx.heading(B.agent_name, size="5", id="builder-agent-name"),
-            rx.badge("version " + B.version, id="builder-version"),
-            rx.cond(B.dirty, rx.badge("unsaved changes", color_scheme="amber", id="builder-dirty")),
+            rx.heading(BuilderState.agent_name, size="5", id="builder-agent-name"),
+            rx.badge("version " + BuilderState.version, id="builder-version"),
+            rx.cond(
+                BuilderState.dirty,
+                rx.badge("unsaved changes", color_scheme="amber", id="builder-dirty"),
+            ),
             rx.spacer(),
-            rx.link("Form editor", href="/agent?id=" + B.agent_id, size="2"),
-            rx.link("Playground", href="/playground?agent=" + B.agent_id, size="2"),
-            rx.link("Dashboard", href="/dashboard?agent=" + B.agent_id, size="2"),
-            rx.button("Save", on_click=B.save, id="builder-save", disabled=~B.dirty),
+            rx.link("Form editor", href="/agent?id=" + BuilderState.agent_id, size="2"),
+            rx.link("Playground", href="/playground?agent=" + BuilderState.agent_id, size="2"),
+            rx.link("Dashboard", href="/dashboard?agent=" + BuilderState.agent_id, size="2"),
+            rx.button(
+                "Save", on_click=BuilderState.save, id="builder-save", disabled=~BuilderState.dirty
+            ),
             spacing="3",
             align="center",
             wrap="wrap",
             width="100%",
         ),
-        error_callout(B.error, id_="builder-error"),
+        error_callout(BuilderState.error, id_="builder-error"),
         rx.cond(
-            B.problem_list.length() > 0,
+            BuilderState.problem_list.length() > 0,
             rx.callout(
                 rx.vstack(
                     rx.text("Not ready to publish:", weight="medium"),
-                    rx.foreach(B.problem_list, lambda p: rx.text("• " + p, size="1")),
+                    rx.foreach(BuilderState.problem_list, lambda p: rx.text("• " + p, size="1")),
                     spacing="1",
                 ),
                 icon="triangle-alert",
@@ -221,13 +236,13 @@ def builder_content() -> rx.Component:
         rx.flex(
             rx.box(
                 flow_canvas(
-                    graph=B.graph,
-                    details=B.details,
-                    palette=B.palette,
+                    graph=BuilderState.graph,
+                    details=BuilderState.details,
+                    palette=BuilderState.palette,
                     read_only=False,
-                    on_graph_change=B.graph_changed,
-                    on_select=B.select,
-                    key=B.graph_key.to_string(),
+                    on_graph_change=BuilderState.graph_changed,
+                    on_select=BuilderState.select,
+                    key=BuilderState.graph_key.to_string(),
                 ),
                 height=["520px", "560px", "620px"],
                 flex=["none", "none", "1"],  # in the stacked (column) layout flex=1 would
@@ -252,11 +267,11 @@ def builder_content() -> rx.Component:
 def builder_page() -> rx.Component:
     return shell(
         rx.cond(
-            ~B.loaded,
+            ~BuilderState.loaded,
             rx.center(rx.spinner(size="3"), padding="48px"),
             rx.cond(
-                B.agent_id == "",
-                empty_state("circle-x", "Agent not found", B.error),
+                BuilderState.agent_id == "",
+                empty_state("circle-x", "Agent not found", BuilderState.error),
                 builder_content(),
             ),
         ),

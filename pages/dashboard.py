@@ -9,8 +9,7 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout, shell
 from pages.runs import status_badge
-from state.dashboard import STATUSES
-from state.dashboard import DashboardState as D
+from state.dashboard import STATUSES, DashboardState
 
 BAR_COLORS = {
     "succeeded": ("green", "Succeeded"),
@@ -25,11 +24,11 @@ BAR_COLORS = {
 def _header() -> rx.Component:
     return rx.flex(
         rx.cond(
-            D.agent_id != "",
+            DashboardState.agent_id != "",
             rx.vstack(
-                rx.heading(D.agent_name, size="5", id="dashboard-agent-name"),
+                rx.heading(DashboardState.agent_name, size="5", id="dashboard-agent-name"),
                 rx.hstack(
-                    rx.link("Open agent", href="/agent?id=" + D.agent_id, size="2"),
+                    rx.link("Open agent", href="/agent?id=" + DashboardState.agent_id, size="2"),
                     rx.link("All agents", href="/dashboard", size="2"),
                     spacing="3",
                 ),
@@ -39,22 +38,23 @@ def _header() -> rx.Component:
         rx.spacer(),
         rx.hstack(
             rx.cond(
-                D.live,
+                DashboardState.live,
                 rx.badge(rx.icon("radio", size=12), "Live", color_scheme="green", id="live"),
                 rx.cond(
-                    D.paused,
+                    DashboardState.paused,
                     rx.button(
                         rx.icon("play", size=12),
                         "Resume live updates",
                         size="1",
                         variant="soft",
-                        on_click=D.resume,
+                        on_click=DashboardState.resume,
                         id="resume-live",
                     ),
                 ),
             ),
             rx.cond(
-                D.updated_at != "", rx.text("Updated ", D.updated_at, size="1", color_scheme="gray")
+                DashboardState.updated_at != "",
+                rx.text("Updated ", DashboardState.updated_at, size="1", color_scheme="gray"),
             ),
             align="center",
             spacing="2",
@@ -64,8 +64,8 @@ def _header() -> rx.Component:
             rx.segmented_control.item("24 h", value="24h"),
             rx.segmented_control.item("7 d", value="7d"),
             rx.segmented_control.item("30 d", value="30d"),
-            value=D.range_key,
-            on_change=D.set_range,
+            value=DashboardState.range_key,
+            on_change=DashboardState.set_range,
             id="dashboard-range",
         ),
         align="center",
@@ -79,7 +79,7 @@ def _header() -> rx.Component:
 def _stat(label: str, key: str) -> rx.Component:
     return rx.card(
         rx.text(label, size="1", color_scheme="gray"),
-        rx.text(D.stats[key], size="5", weight="bold", id=f"stat-{key}"),
+        rx.text(DashboardState.stats[key], size="5", weight="bold", id=f"stat-{key}"),
         min_width="120px",
         flex="1",
     )
@@ -120,7 +120,7 @@ def _chart() -> rx.Component:
                     )
                     for status in STATUSES
                 ],
-                data=D.chart,
+                data=DashboardState.chart,
                 height=280,
                 width="100%",
             ),
@@ -206,30 +206,30 @@ def _figures() -> rx.Component:
         _stats(),
         _chart(),
         rx.grid(
-            _table("Cost by model", usage, D.by_model, _usage_cells, "cost-by-model"),
+            _table("Cost by model", usage, DashboardState.by_model, _usage_cells, "cost-by-model"),
             _table(
                 "Cost by provider",
                 ["Provider", "Calls", "Tokens", "Cost"],
-                D.by_provider,
+                DashboardState.by_provider,
                 _usage_cells,
                 "cost-by-provider",
             ),
             rx.cond(
-                D.agent_id == "",
+                DashboardState.agent_id == "",
                 _table(
                     "Top agents by runs",
                     ["Agent", "Runs", "Cost"],
-                    D.top_runs,
+                    DashboardState.top_runs,
                     _agent_cells,
                     "top-by-runs",
                 ),
             ),
             rx.cond(
-                D.agent_id == "",
+                DashboardState.agent_id == "",
                 _table(
                     "Top agents by cost",
                     ["Agent", "Runs", "Cost"],
-                    D.top_cost,
+                    DashboardState.top_cost,
                     _agent_cells,
                     "top-by-cost",
                 ),
@@ -240,9 +240,9 @@ def _figures() -> rx.Component:
         ),
         rx.heading("Recent failures", size="3", margin_top="8px"),
         rx.cond(
-            D.failures.length() == 0,
+            DashboardState.failures.length() == 0,
             rx.text("No failed runs in this range.", size="2", color_scheme="gray"),
-            rx.vstack(rx.foreach(D.failures, _failure), spacing="2", width="100%"),
+            rx.vstack(rx.foreach(DashboardState.failures, _failure), spacing="2", width="100%"),
         ),
         spacing="4",
         width="100%",
@@ -253,14 +253,14 @@ def dashboard_page() -> rx.Component:
     return shell(
         rx.box(
             _header(),
-            error_callout(D.error, id_="dashboard-error"),
+            error_callout(DashboardState.error, id_="dashboard-error"),
             rx.cond(
-                ~D.loaded,
+                ~DashboardState.loaded,
                 rx.center(rx.spinner(size="3"), padding="48px", id="dashboard-loading"),
                 rx.cond(
-                    D.total_runs == 0,
+                    DashboardState.total_runs == 0,
                     rx.cond(
-                        D.error != "",
+                        DashboardState.error != "",
                         rx.fragment(),
                         empty_state(
                             "activity",
@@ -272,7 +272,7 @@ def dashboard_page() -> rx.Component:
                     _figures(),
                 ),
             ),
-            on_unmount=D.leave,
+            on_unmount=DashboardState.leave,
             width="100%",
         ),
         title="Dashboard",

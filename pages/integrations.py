@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, field, shell
-from state.integrations import IntegrationsState as S
+from state.integrations import IntegrationsState
 
 
 def _status(c: rx.Var) -> rx.Component:
@@ -42,7 +42,7 @@ def _remove_button(c: rx.Var) -> rx.Component:
             "? Its access is revoked at the provider where possible, and agents granted "
             "its actions get a clear error until you grant another connection.",
         ),
-        S.remove(c["id"]),
+        IntegrationsState.remove(c["id"]),
         confirm_id="conn-remove-confirm",
         confirm_label="Remove",
     )
@@ -51,12 +51,12 @@ def _remove_button(c: rx.Var) -> rx.Component:
 def _builders_may_use(c: rx.Var) -> rx.Component:
     """Who may give agents this connection: admins always; builders when an admin says so."""
     return rx.cond(
-        S.is_admin,
+        IntegrationsState.is_admin,
         rx.text(
             rx.hstack(
                 rx.switch(
                     checked=c["builders"] != "",
-                    on_change=lambda on: S.set_builders_may_use(c["id"], on),
+                    on_change=lambda on: IntegrationsState.set_builders_may_use(c["id"], on),
                     size="1",
                     id=f"conn-builders-{c['name']}",
                 ),
@@ -89,15 +89,15 @@ def _row(c: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(c["last_used"], size="2")),
         rx.table.cell(
             rx.cond(
-                S.is_admin,
+                IntegrationsState.is_admin,
                 rx.hstack(
                     rx.button(
                         "Test",
                         size="1",
                         variant="soft",
-                        loading=S.busy_id == c["id"],
-                        disabled=S.busy_id != "",
-                        on_click=S.test(c["id"]),
+                        loading=IntegrationsState.busy_id == c["id"],
+                        disabled=IntegrationsState.busy_id != "",
+                        on_click=IntegrationsState.test(c["id"]),
                         id=f"conn-test-{c['name']}",
                     ),
                     rx.cond(
@@ -106,7 +106,7 @@ def _row(c: rx.Var) -> rx.Component:
                             "Reconnect",
                             size="1",
                             variant="soft",
-                            on_click=S.reconnect(c["id"]),
+                            on_click=IntegrationsState.reconnect(c["id"]),
                             id=f"conn-reconnect-{c['name']}",
                         ),
                     ),
@@ -122,7 +122,7 @@ def _row(c: rx.Var) -> rx.Component:
 
 def connections_table() -> rx.Component:
     headers = ["Connection", "Health", "Scopes", "Last used", ""]
-    return data_table(headers, S.connections, _row, id_="connections-table")
+    return data_table(headers, IntegrationsState.connections, _row, id_="connections-table")
 
 
 def _provider_card(p: rx.Var) -> rx.Component:
@@ -135,8 +135,8 @@ def _provider_card(p: rx.Var) -> rx.Component:
                 rx.button(
                     "Connect",
                     size="2",
-                    on_click=S.connect(p["key"]),
-                    disabled=~S.is_admin,
+                    on_click=IntegrationsState.connect(p["key"]),
+                    disabled=~IntegrationsState.is_admin,
                     id=f"connect-{p['key']}",
                 ),
                 rx.text(
@@ -169,10 +169,14 @@ def _approval(a: rx.Var) -> rx.Component:
                     "Decline",
                     color_scheme="red",
                     variant="soft",
-                    on_click=S.decide(a["id"], False),
+                    on_click=IntegrationsState.decide(a["id"], False),
                     id=f"deny-{a['id']}",
                 ),
-                rx.button("Approve", on_click=S.decide(a["id"], True), id=f"approve-{a['id']}"),
+                rx.button(
+                    "Approve",
+                    on_click=IntegrationsState.decide(a["id"], True),
+                    id=f"approve-{a['id']}",
+                ),
                 width="100%",
                 align="center",
                 wrap="wrap",
@@ -186,7 +190,7 @@ def _approval(a: rx.Var) -> rx.Component:
 
 
 def _connection_form() -> rx.Component:
-    errors = S.field_errors
+    errors = IntegrationsState.field_errors
     http = rx.vstack(
         rx.text("Authentication", as_="label", size="2", weight="medium"),
         rx.select.root(
@@ -196,11 +200,11 @@ def _connection_form() -> rx.Component:
                 rx.select.item("API key header", value="api_key"),
                 rx.select.item("Basic auth", value="basic"),
             ),
-            value=S.form_auth,
-            on_change=S.set_form_auth,
+            value=IntegrationsState.form_auth,
+            on_change=IntegrationsState.set_form_auth,
         ),
         rx.match(
-            S.form_auth,
+            IntegrationsState.form_auth,
             ("bearer", field("Token", "conn_token", errors, type_="password")),
             (
                 "api_key",
@@ -231,7 +235,9 @@ def _connection_form() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title(
                 rx.cond(
-                    S.form_provider == "oauth2", "Connect an OAuth 2.0 API", "Connect an HTTP API"
+                    IntegrationsState.form_provider == "oauth2",
+                    "Connect an OAuth 2.0 API",
+                    "Connect an HTTP API",
                 )
             ),
             rx.dialog.description(
@@ -245,12 +251,16 @@ def _connection_form() -> rx.Component:
                     field(
                         "Base URL", "conn_base_url", errors, placeholder="https://api.example.com"
                     ),
-                    rx.cond(S.form_provider == "oauth2", custom, http),
-                    error_callout(S.error, id_="conn-form-error"),
+                    rx.cond(IntegrationsState.form_provider == "oauth2", custom, http),
+                    error_callout(IntegrationsState.error, id_="conn-form-error"),
                     rx.hstack(
                         rx.dialog.close(rx.button("Cancel", variant="soft", type="button")),
                         rx.button(
-                            rx.cond(S.form_provider == "oauth2", "Save and sign in", "Save"),
+                            rx.cond(
+                                IntegrationsState.form_provider == "oauth2",
+                                "Save and sign in",
+                                "Save",
+                            ),
                             type="submit",
                             id="conn-save",
                         ),
@@ -261,13 +271,13 @@ def _connection_form() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
-                on_submit=S.save,
+                on_submit=IntegrationsState.save,
                 reset_on_submit=False,
             ),
             max_width="520px",
         ),
-        open=S.form_open,
-        on_open_change=S.set_form_open,
+        open=IntegrationsState.form_open,
+        on_open_change=IntegrationsState.set_form_open,
     )
 
 
@@ -280,32 +290,37 @@ def integrations_content() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
-        rx.cond(~S.form_open, error_callout(S.error, id_="integrations-error")),
         rx.cond(
-            S.finishing,
+            ~IntegrationsState.form_open,
+            error_callout(IntegrationsState.error, id_="integrations-error"),
+        ),
+        rx.cond(
+            IntegrationsState.finishing,
             rx.callout(
                 "Finishing the sign-in…", icon="loader", color_scheme="blue", id="finishing"
             ),
         ),
         rx.cond(
-            S.approvals.length() > 0,
+            IntegrationsState.approvals.length() > 0,
             rx.vstack(
                 rx.hstack(
                     rx.heading("Waiting for approval", size="4"),
-                    rx.button("Refresh", size="1", variant="soft", on_click=S.refresh),
+                    rx.button(
+                        "Refresh", size="1", variant="soft", on_click=IntegrationsState.refresh
+                    ),
                     align="center",
                 ),
-                rx.foreach(S.approvals, _approval),
+                rx.foreach(IntegrationsState.approvals, _approval),
                 width="100%",
                 id="approvals",
             ),
         ),
         rx.heading("Connections", size="4"),
         rx.cond(
-            S.loading,
+            IntegrationsState.loading,
             rx.center(rx.spinner(size="3"), padding="32px", width="100%"),
             rx.cond(
-                S.connections.length() == 0,
+                IntegrationsState.connections.length() == 0,
                 empty_state(
                     "plug",
                     "No connections yet",
@@ -316,10 +331,15 @@ def integrations_content() -> rx.Component:
         ),
         rx.heading("Connect", size="4"),
         rx.cond(
-            ~S.is_admin,
+            ~IntegrationsState.is_admin,
             rx.text("Only owners and admins can add connections.", size="2", color_scheme="gray"),
         ),
-        rx.flex(rx.foreach(S.catalog, _provider_card), spacing="3", wrap="wrap", width="100%"),
+        rx.flex(
+            rx.foreach(IntegrationsState.catalog, _provider_card),
+            spacing="3",
+            wrap="wrap",
+            width="100%",
+        ),
         _connection_form(),
         spacing="4",
         width="100%",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, field, shell
-from state.knowledge import ACCEPT, UPLOAD_ID
-from state.knowledge import KnowledgeState as S
+from state.knowledge import ACCEPT, UPLOAD_ID, KnowledgeState
 
 STATUS_COLOR = {"ready": "green", "processing": "amber", "failed": "red"}
 # --- left column: collections ----------------------------------------------------------------
@@ -14,10 +13,15 @@ STATUS_COLOR = {"ready": "green", "processing": "amber", "failed": "red"}
 
 def create_form() -> rx.Component:
     return rx.cond(
-        S.can_edit,
+        KnowledgeState.can_edit,
         rx.form(
             rx.vstack(
-                field("New collection", "collection_name", S.field_errors, placeholder="handbook"),
+                field(
+                    "New collection",
+                    "collection_name",
+                    KnowledgeState.field_errors,
+                    placeholder="handbook",
+                ),
                 rx.input(
                     name="collection_description",
                     id="collection_description",
@@ -28,7 +32,7 @@ def create_form() -> rx.Component:
                 spacing="2",
                 width="100%",
             ),
-            on_submit=S.create,
+            on_submit=KnowledgeState.create,
             reset_on_submit=True,
             width="100%",
         ),
@@ -42,14 +46,14 @@ def create_form() -> rx.Component:
 
 
 def _collection_item(c: rx.Var, i: rx.Var) -> rx.Component:
-    active = c["id"] == S.selected_id
+    active = c["id"] == KnowledgeState.selected_id
     return rx.box(
         rx.text(c["name"], weight="medium", size="2"),
         rx.cond(
             c["description"] != "",
             rx.text(c["description"], size="1", color_scheme="gray", trim="both"),
         ),
-        on_click=S.select(c["id"]),
+        on_click=KnowledgeState.select(c["id"]),
         id=f"collection-item-{i}",
         cursor="pointer",
         padding="8px 12px",
@@ -66,7 +70,7 @@ def collections_column() -> rx.Component:
         create_form(),
         rx.divider(),
         rx.vstack(
-            rx.foreach(S.collections, _collection_item),
+            rx.foreach(KnowledgeState.collections, _collection_item),
             spacing="1",
             width="100%",
             id="collections-list",
@@ -82,7 +86,7 @@ def collections_column() -> rx.Component:
 
 def upload_box() -> rx.Component:
     return rx.cond(
-        S.can_edit,
+        KnowledgeState.can_edit,
         rx.vstack(
             rx.upload(
                 rx.vstack(
@@ -90,7 +94,7 @@ def upload_box() -> rx.Component:
                     rx.text("Drop files here or click to choose", size="2"),
                     rx.text(
                         ".txt, .md, .pdf, .csv or .html · up to ",
-                        S.max_upload,
+                        KnowledgeState.max_upload,
                         " each",
                         size="1",
                         color_scheme="gray",
@@ -102,7 +106,7 @@ def upload_box() -> rx.Component:
                 accept=ACCEPT,
                 multiple=True,
                 max_files=10,
-                disabled=S.uploading,
+                disabled=KnowledgeState.uploading,
                 padding="20px",
                 width="100%",
                 border=f"1px dashed {rx.color('gray', 7)}",
@@ -122,8 +126,8 @@ def upload_box() -> rx.Component:
                 rx.button(
                     rx.icon("file-up", size=16),
                     "Upload",
-                    on_click=S.upload(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
-                    loading=S.uploading,
+                    on_click=KnowledgeState.upload(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
+                    loading=KnowledgeState.uploading,
                     disabled=rx.selected_files(UPLOAD_ID).length() == 0,
                     id="knowledge-upload-button",
                 ),
@@ -132,18 +136,18 @@ def upload_box() -> rx.Component:
                     variant="soft",
                     color_scheme="gray",
                     on_click=rx.clear_selected_files(UPLOAD_ID),
-                    disabled=S.uploading,
+                    disabled=KnowledgeState.uploading,
                     id="knowledge-upload-clear",
                 ),
-                rx.cond(S.uploading, rx.text("Uploading…", size="2")),
+                rx.cond(KnowledgeState.uploading, rx.text("Uploading…", size="2")),
                 spacing="2",
                 align="center",
             ),
             rx.cond(
-                S.upload_errors.length() > 0,
+                KnowledgeState.upload_errors.length() > 0,
                 rx.callout(
                     rx.vstack(
-                        rx.foreach(S.upload_errors, lambda e: rx.text(e, size="2")),
+                        rx.foreach(KnowledgeState.upload_errors, lambda e: rx.text(e, size="2")),
                         spacing="1",
                     ),
                     icon="triangle-alert",
@@ -176,7 +180,7 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(d["added"], size="1")),
         rx.table.cell(
             rx.cond(
-                S.can_edit,
+                KnowledgeState.can_edit,
                 confirm_dialog(
                     rx.button(
                         "Delete",
@@ -191,7 +195,7 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
                         rx.code(d["filename"]),
                         "? Agents will no longer find its passages.",
                     ),
-                    S.delete_document(d["id"]),
+                    KnowledgeState.delete_document(d["id"]),
                     confirm_id="document-delete-confirm",
                 ),
             )
@@ -203,14 +207,16 @@ def _document_row(d: rx.Var, i: rx.Var) -> rx.Component:
 def documents_table() -> rx.Component:
     headers = ["File", "Status", "Chunks", "Size", "Added", ""]
     return rx.cond(
-        S.documents.length() == 0,
+        KnowledgeState.documents.length() == 0,
         empty_state(
             "file-text",
             "No documents yet",
             "Upload .txt, .md, .pdf, .csv or .html files; they are split into passages "
             "that agents can search.",
         ),
-        data_table(headers, S.documents, _document_row, id_="documents-table", size="1"),
+        data_table(
+            headers, KnowledgeState.documents, _document_row, id_="documents-table", size="1"
+        ),
     )
 
 
@@ -243,12 +249,12 @@ def search_box() -> rx.Component:
                     flex="1",
                     min_width="200px",
                     size="3",
-                    color_scheme=rx.cond(S.field_errors.contains("q"), "red", "gray"),
+                    color_scheme=rx.cond(KnowledgeState.field_errors.contains("q"), "red", "gray"),
                 ),
                 rx.button(
                     "Search",
                     type="submit",
-                    loading=S.searching,
+                    loading=KnowledgeState.searching,
                     id="knowledge-search-button",
                     size="3",
                 ),
@@ -256,13 +262,13 @@ def search_box() -> rx.Component:
                 wrap="wrap",
                 width="100%",
             ),
-            on_submit=S.search,
+            on_submit=KnowledgeState.search,
             width="100%",
         ),
         rx.cond(
-            S.field_errors.contains("q"),
+            KnowledgeState.field_errors.contains("q"),
             rx.text(
-                S.field_errors["q"].to(str),
+                KnowledgeState.field_errors["q"].to(str),
                 color_scheme="red",
                 size="1",
                 id="knowledge-search-error",
@@ -270,15 +276,15 @@ def search_box() -> rx.Component:
         ),
         rx.checkbox(
             "Search all collections",
-            checked=S.search_all,
-            on_change=S.set_search_all,
+            checked=KnowledgeState.search_all,
+            on_change=KnowledgeState.set_search_all,
             id="knowledge-search-all",
             size="2",
         ),
         rx.cond(
-            S.searched,
+            KnowledgeState.searched,
             rx.cond(
-                S.hits.length() == 0,
+                KnowledgeState.hits.length() == 0,
                 rx.text(
                     "No passages match. The built-in lexical embedder matches words, not "
                     "synonyms: try words that appear in the documents.",
@@ -286,7 +292,12 @@ def search_box() -> rx.Component:
                     color_scheme="gray",
                     id="knowledge-no-hits",
                 ),
-                rx.vstack(rx.foreach(S.hits, _hit), spacing="2", width="100%", id="knowledge-hits"),
+                rx.vstack(
+                    rx.foreach(KnowledgeState.hits, _hit),
+                    spacing="2",
+                    width="100%",
+                    id="knowledge-hits",
+                ),
             ),
         ),
         spacing="2",
@@ -298,14 +309,14 @@ def collection_detail() -> rx.Component:
     return rx.vstack(
         rx.flex(
             rx.vstack(
-                rx.heading(S.selected["name"], size="5", id="collection-title"),
+                rx.heading(KnowledgeState.selected["name"], size="5", id="collection-title"),
                 rx.cond(
-                    S.selected["description"] != "",
-                    rx.text(S.selected["description"], size="2", color_scheme="gray"),
+                    KnowledgeState.selected["description"] != "",
+                    rx.text(KnowledgeState.selected["description"], size="2", color_scheme="gray"),
                 ),
                 rx.text(
                     "Embedder: ",
-                    rx.code(S.selected["embedder"], id="collection-embedder"),
+                    rx.code(KnowledgeState.selected["embedder"], id="collection-embedder"),
                     size="1",
                     color_scheme="gray",
                 ),
@@ -314,7 +325,7 @@ def collection_detail() -> rx.Component:
                 min_width="0",
             ),
             rx.cond(
-                S.can_edit,
+                KnowledgeState.can_edit,
                 confirm_dialog(
                     rx.button(
                         "Delete collection",
@@ -326,10 +337,10 @@ def collection_detail() -> rx.Component:
                     "Delete collection",
                     rx.text(
                         "Delete ",
-                        rx.code(S.selected["name"]),
+                        rx.code(KnowledgeState.selected["name"]),
                         " and all its documents? Agents that use it will find nothing.",
                     ),
-                    S.delete_collection(S.selected_id),
+                    KnowledgeState.delete_collection(KnowledgeState.selected_id),
                     confirm_id="collection-delete-confirm",
                 ),
             ),
@@ -350,7 +361,7 @@ def collection_detail() -> rx.Component:
 
 def knowledge_content() -> rx.Component:
     return rx.cond(
-        S.collections.length() == 0,
+        KnowledgeState.collections.length() == 0,
         rx.vstack(
             rx.box(create_form(), max_width="420px", width="100%"),
             empty_state(
@@ -379,16 +390,16 @@ def knowledge_page() -> rx.Component:
             rx.callout.icon(rx.icon("brain")),
             rx.callout.text(
                 "New collections use the ",
-                rx.text.strong(S.active_embedder, id="active-embedder"),
+                rx.text.strong(KnowledgeState.active_embedder, id="active-embedder"),
                 " embedder. A collection keeps the embedder it was created with.",
             ),
             color_scheme="gray",
             size="1",
             margin_bottom="16px",
         ),
-        error_callout(S.error, id_="knowledge-error"),
+        error_callout(KnowledgeState.error, id_="knowledge-error"),
         rx.cond(
-            S.loading,
+            KnowledgeState.loading,
             rx.center(rx.spinner(size="3"), padding="32px", width="100%", id="knowledge-loading"),
             knowledge_content(),
         ),

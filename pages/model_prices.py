@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import data_table, error_callout, field
-from state.model_prices import ModelPricesState as P
+from state.model_prices import ModelPricesState
 
 
 def _price_row(p: rx.Var) -> rx.Component:
@@ -20,7 +20,7 @@ def _price_row(p: rx.Var) -> rx.Component:
                 size="1",
                 variant="soft",
                 color_scheme="red",
-                on_click=P.delete(p["id"]),
+                on_click=ModelPricesState.delete(p["id"]),
                 id="price-remove-" + p["model"].to(str),
             )
         ),
@@ -31,17 +31,32 @@ def _price_form() -> rx.Component:
     return rx.form(
         rx.flex(
             rx.box(
-                field("Model", "price_model", P.field_errors, placeholder="ollama/llama3"),
+                field(
+                    "Model",
+                    "price_model",
+                    ModelPricesState.field_errors,
+                    placeholder="ollama/llama3",
+                ),
                 min_width="200px",
                 flex="2",
             ),
             rx.box(
-                field("Input $ / 1M tokens", "price_input", P.field_errors, placeholder="0.15"),
+                field(
+                    "Input $ / 1M tokens",
+                    "price_input",
+                    ModelPricesState.field_errors,
+                    placeholder="0.15",
+                ),
                 min_width="140px",
                 flex="1",
             ),
             rx.box(
-                field("Output $ / 1M tokens", "price_output", P.field_errors, placeholder="0.60"),
+                field(
+                    "Output $ / 1M tokens",
+                    "price_output",
+                    ModelPricesState.field_errors,
+                    placeholder="0.60",
+                ),
                 min_width="140px",
                 flex="1",
             ),
@@ -50,7 +65,7 @@ def _price_form() -> rx.Component:
             wrap="wrap",
             width="100%",
         ),
-        on_submit=P.save,
+        on_submit=ModelPricesState.save,
         reset_on_submit=False,
     )
 
@@ -65,12 +80,12 @@ def model_prices_section() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
-        error_callout(P.error, id_="prices-error"),
+        error_callout(ModelPricesState.error, id_="prices-error"),
         rx.cond(
-            P.prices.length() > 0,
+            ModelPricesState.prices.length() > 0,
             data_table(
                 ["Model", "Input / 1M", "Output / 1M", "Updated", ""],
-                P.prices,
+                ModelPricesState.prices,
                 _price_row,
                 id_="prices-table",
             ),
@@ -79,5 +94,5 @@ def model_prices_section() -> rx.Component:
         spacing="3",
         width="100%",
         id="model-prices",
-        on_mount=P.load,
+        on_mount=ModelPricesState.load,
     )

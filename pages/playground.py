@@ -6,8 +6,8 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout, shell
 from pages.live_log import live_log
-from state.playground import LIVE_ID
-from state.playground import PlaygroundState as P
+from pages.trace import trace_step
+from state.playground import LIVE_ID, PlaygroundState
 
 
 def _bubble(m: rx.Var) -> rx.Component:
@@ -24,41 +24,6 @@ def _bubble(m: rx.Var) -> rx.Component:
     )
 
 
-def _trace_item(t: rx.Var) -> rx.Component:
-    return rx.card(
-        rx.hstack(
-            rx.icon(rx.cond(t["kind"] == "tool", "wrench", "sparkles"), size=14),
-            rx.text(t["title"], weight="bold", size="1"),
-            rx.spacer(),
-            rx.text(t["latency"], size="1", color_scheme="gray"),
-            align="center",
-        ),
-        rx.cond(
-            t["attempts"] != "",
-            rx.text(
-                t["attempts"],
-                size="1",
-                white_space="pre-wrap",
-                color=rx.color("amber", 11),
-                class_name="trace-attempts",
-            ),
-        ),
-        rx.text(
-            t["detail"],
-            size="1",
-            white_space="pre-wrap",
-            word_break="break-word",
-            color=rx.cond(t["error"] == "yes", rx.color("red", 11), rx.color("gray", 12)),
-        ),
-        rx.cond(
-            t["tokens"] != "",
-            rx.text(t["tokens"], " tokens · ", t["cost"], size="1", color_scheme="gray"),
-        ),
-        size="1",
-        class_name="trace-step",
-    )
-
-
 def playground_page() -> rx.Component:
     threads = rx.vstack(
         rx.button(
@@ -66,11 +31,11 @@ def playground_page() -> rx.Component:
             "New conversation",
             size="1",
             variant="soft",
-            on_click=P.new_thread,
+            on_click=PlaygroundState.new_thread,
             width="100%",
         ),
         rx.foreach(
-            P.threads,
+            PlaygroundState.threads,
             lambda t: rx.button(
                 rx.vstack(
                     rx.text(t["title"], size="1", trim="both", truncate=True, width="100%"),
@@ -85,8 +50,8 @@ def playground_page() -> rx.Component:
                 height="auto",
                 padding_y="4px",
                 justify="start",
-                on_click=P.select_thread(t["id"]),
-                variant=rx.cond(P.thread_id == t["id"], "soft", "ghost"),
+                on_click=PlaygroundState.select_thread(t["id"]),
+                variant=rx.cond(PlaygroundState.thread_id == t["id"], "soft", "ghost"),
                 class_name="thread-item",
             ),
         ),
@@ -97,17 +62,21 @@ def playground_page() -> rx.Component:
     chat = rx.vstack(
         rx.vstack(
             rx.cond(
-                (P.messages.length() == 0) & ~P.started,
+                (PlaygroundState.messages.length() == 0) & ~PlaygroundState.started,
                 rx.text("Say something to start a conversation.", color_scheme="gray", size="2"),
             ),
-            rx.foreach(P.messages, _bubble),
+            rx.foreach(PlaygroundState.messages, _bubble),
             # what is said on this page: the server sends only what is new (state/live.py)
-            live_log(id=LIVE_ID, stream_id="streaming-text", on_gap=P.resync_live),
-            rx.cond(P.running, rx.spinner(size="1")),
+            live_log(id=LIVE_ID, stream_id="streaming-text", on_gap=PlaygroundState.resync_live),
+            rx.cond(PlaygroundState.running, rx.spinner(size="1")),
             rx.cond(
-                P.notice != "",
+                PlaygroundState.notice != "",
                 rx.callout(
-                    P.notice, icon="refresh-cw", color_scheme="amber", size="1", id="discard-notice"
+                    PlaygroundState.notice,
+                    icon="refresh-cw",
+                    color_scheme="amber",
+                    size="1",
+                    id="discard-notice",
                 ),
             ),
             spacing="3",
@@ -117,7 +86,7 @@ def playground_page() -> rx.Component:
             overflow_y="auto",
             id="chat-log",
         ),
-        error_callout(P.error, id_="playground-error"),
+        error_callout(PlaygroundState.error, id_="playground-error"),
         rx.form(
             rx.hstack(
                 rx.text_area(
@@ -126,19 +95,23 @@ def playground_page() -> rx.Component:
                     id="chat-input",
                     width="100%",
                     rows="2",
-                    disabled=P.running,
+                    disabled=PlaygroundState.running,
                 ),
                 rx.cond(
-                    P.running,
+                    PlaygroundState.running,
                     rx.button(
-                        "Stop", color_scheme="red", type="button", on_click=P.cancel, id="chat-stop"
+                        "Stop",
+                        color_scheme="red",
+                        type="button",
+                        on_click=PlaygroundState.cancel,
+                        id="chat-stop",
                     ),
                     rx.button("Send", type="submit", id="chat-send"),
                 ),
                 width="100%",
                 align="end",
             ),
-            on_submit=P.send,
+            on_submit=PlaygroundState.send,
             reset_on_submit=True,
             width="100%",
         ),
@@ -150,22 +123,22 @@ def playground_page() -> rx.Component:
         rx.hstack(
             rx.heading("Trace", size="3"),
             rx.spacer(),
-            rx.text(P.totals, size="1", id="trace-totals"),
+            rx.text(PlaygroundState.totals, size="1", id="trace-totals"),
         ),
         rx.cond(
-            P.trace.length() == 0,
+            PlaygroundState.trace.length() == 0,
             rx.text("Steps appear here as the agent works.", size="1", color_scheme="gray"),
         ),
-        rx.foreach(P.trace, _trace_item),
+        rx.foreach(PlaygroundState.trace, trace_step),
         rx.cond(
-            P.approval.contains("id"),
+            PlaygroundState.approval.contains("id"),
             rx.callout(
                 rx.vstack(
                     rx.text(
                         "Run ",
-                        rx.code(P.approval["action"]),
+                        rx.code(PlaygroundState.approval["action"]),
                         " on ",
-                        P.approval["connection"],
+                        PlaygroundState.approval["connection"],
                         "?",
                     ),
                     rx.hstack(
@@ -174,11 +147,14 @@ def playground_page() -> rx.Component:
                             size="1",
                             color_scheme="red",
                             variant="soft",
-                            on_click=P.decide(False),
+                            on_click=PlaygroundState.decide(False),
                             id="playground-deny",
                         ),
                         rx.button(
-                            "Approve", size="1", on_click=P.decide(True), id="playground-approve"
+                            "Approve",
+                            size="1",
+                            on_click=PlaygroundState.decide(True),
+                            id="playground-approve",
                         ),
                         spacing="2",
                     ),
@@ -188,22 +164,27 @@ def playground_page() -> rx.Component:
                 id="playground-approval",
             ),
         ),
-        rx.cond(P.run_id != "", rx.link("Open run", href="/run?id=" + P.run_id, size="1")),
+        rx.cond(
+            PlaygroundState.run_id != "",
+            rx.link("Open run", href="/run?id=" + PlaygroundState.run_id, size="1"),
+        ),
         width=["100%", "100%", "300px"],
         spacing="2",
         id="trace-panel",
     )
     return shell(
         rx.cond(
-            ~P.loaded,
+            ~PlaygroundState.loaded,
             rx.center(rx.spinner(size="3"), padding="48px"),
             rx.cond(
-                P.agent_id == "",
+                PlaygroundState.agent_id == "",
                 empty_state("bot-off", "Agent not found", "Open the playground from an agent."),
                 rx.vstack(
                     rx.hstack(
-                        rx.heading(P.agent_name, size="5"),
-                        rx.link("Edit agent", href="/agent?id=" + P.agent_id, size="2"),
+                        rx.heading(PlaygroundState.agent_name, size="5"),
+                        rx.link(
+                            "Edit agent", href="/agent?id=" + PlaygroundState.agent_id, size="2"
+                        ),
                         align="center",
                     ),
                     rx.flex(

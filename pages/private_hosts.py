@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from state.providers import ProvidersState as S
+from state.providers import ProvidersState
 
 HELP = (
     "Your own servers on a private network or this machine (for example an Ollama at "
@@ -20,23 +20,23 @@ def private_hosts_section() -> rx.Component:
             rx.heading("Private hosts this organization may reach", size="3"),
             rx.text(HELP, size="2", color_scheme="gray"),
             rx.cond(
-                S.hosts_enabled,
+                ProvidersState.hosts_enabled,
                 rx.form(
                     rx.vstack(
                         rx.text_area(
                             name="private_hosts",
                             id="private_hosts",
-                            default_value=S.hosts_text,
-                            key=S.hosts_text,
+                            default_value=ProvidersState.hosts_text,
+                            key=ProvidersState.hosts_text,
                             placeholder="127.0.0.1\nollama.internal\n10.0.0.0/24",
                             rows="4",
                             width="100%",
-                            color_scheme=rx.cond(S.hosts_error != "", "red", "gray"),
+                            color_scheme=rx.cond(ProvidersState.hosts_error != "", "red", "gray"),
                         ),
                         rx.cond(
-                            S.hosts_error != "",
+                            ProvidersState.hosts_error != "",
                             rx.text(
-                                S.hosts_error,
+                                ProvidersState.hosts_error,
                                 color_scheme="red",
                                 size="1",
                                 id="private-hosts-error",
@@ -46,7 +46,7 @@ def private_hosts_section() -> rx.Component:
                         spacing="2",
                         width="100%",
                     ),
-                    on_submit=S.save_hosts,
+                    on_submit=ProvidersState.save_hosts,
                     width="100%",
                 ),
                 rx.text(

@@ -7,8 +7,7 @@ import reflex as rx
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, shell
 from pages.model_prices import model_prices_section
 from pages.private_hosts import private_hosts_section
-from state.providers import KIND_OPTIONS
-from state.providers import ProvidersState as S
+from state.providers import KIND_OPTIONS, ProvidersState
 
 MODEL_REF_HELP = (
     "Agents reference a model as <provider name>/<model>, for example openai/gpt-4o-mini "
@@ -26,7 +25,7 @@ def _input(
     hint: rx.Var | str = "",
 ) -> rx.Component:
     """Like components.field, with a default value (the edit form) and a hint line."""
-    errors = S.field_errors
+    errors = ProvidersState.field_errors
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=name),
         rx.input(
@@ -58,13 +57,15 @@ def _kind_select() -> rx.Component:
             rx.select.content(
                 *[rx.select.item(o["label"], value=o["value"]) for o in KIND_OPTIONS]
             ),
-            value=S.form_kind,
-            on_change=S.set_form_kind,
+            value=ProvidersState.form_kind,
+            on_change=ProvidersState.set_form_kind,
             size="3",
         ),
         rx.cond(
-            S.field_errors.contains("provider_kind"),
-            rx.text(S.field_errors["provider_kind"].to(str), color_scheme="red", size="1"),
+            ProvidersState.field_errors.contains("provider_kind"),
+            rx.text(
+                ProvidersState.field_errors["provider_kind"].to(str), color_scheme="red", size="1"
+            ),
         ),
         spacing="1",
         width="100%",
@@ -72,7 +73,7 @@ def _kind_select() -> rx.Component:
 
 
 def provider_form() -> rx.Component:
-    editing = S.editing_id != ""
+    editing = ProvidersState.editing_id != ""
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(rx.cond(editing, "Edit provider", "Add provider")),
@@ -83,7 +84,7 @@ def provider_form() -> rx.Component:
                     _input(
                         "Name",
                         "provider_name",
-                        default=S.form_name,
+                        default=ProvidersState.form_name,
                         placeholder="openai",
                         hint="Lowercase letters, digits, '-', '_' or '.'; used in model names.",
                     ),
@@ -92,8 +93,10 @@ def provider_form() -> rx.Component:
                         "provider_api_key",
                         type_="password",
                         placeholder=rx.cond(
-                            editing & (S.form_key_hint != ""),
-                            "Stored key " + S.form_key_hint + " (leave empty to keep it)",
+                            editing & (ProvidersState.form_key_hint != ""),
+                            "Stored key "
+                            + ProvidersState.form_key_hint
+                            + " (leave empty to keep it)",
                             "Paste the API key",
                         ),
                         hint=rx.cond(
@@ -101,28 +104,32 @@ def provider_form() -> rx.Component:
                         ),
                     ),
                     _input(
-                        rx.cond(S.form_needs_base, "Base URL (required)", "Base URL (optional)"),
+                        rx.cond(
+                            ProvidersState.form_needs_base,
+                            "Base URL (required)",
+                            "Base URL (optional)",
+                        ),
                         "provider_api_base",
-                        default=S.form_api_base,
+                        default=ProvidersState.form_api_base,
                         placeholder="https://api.example.com/v1",
                     ),
                     rx.cond(
-                        S.form_is_azure,
+                        ProvidersState.form_is_azure,
                         _input(
                             "API version",
                             "provider_api_version",
-                            default=S.form_api_version,
+                            default=ProvidersState.form_api_version,
                             placeholder="2024-10-21",
                         ),
                     ),
                     _input(
                         "Models",
                         "provider_models",
-                        default=S.form_models,
+                        default=ProvidersState.form_models,
                         placeholder="gpt-4o-mini, gpt-4o",
                         hint="Comma-separated. The first one is used by “Test connection”.",
                     ),
-                    error_callout(S.error, id_="provider-form-error"),
+                    error_callout(ProvidersState.error, id_="provider-form-error"),
                     rx.hstack(
                         rx.dialog.close(
                             rx.button("Cancel", variant="soft", type="button", id="provider-cancel")
@@ -135,12 +142,12 @@ def provider_form() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
-                on_submit=S.save,
+                on_submit=ProvidersState.save,
             ),
             max_width="520px",
         ),
-        open=S.form_open,
-        on_open_change=S.set_form_open,
+        open=ProvidersState.form_open,
+        on_open_change=ProvidersState.set_form_open,
     )
 
 
@@ -178,7 +185,7 @@ def _delete_button(p: rx.Var) -> rx.Component:
             " and its stored key? Agents that use its "
             "models will fail until you pick another model.",
         ),
-        S.delete(p["id"]),
+        ProvidersState.delete(p["id"]),
         confirm_id="provider-delete-confirm",
     )
 
@@ -199,16 +206,16 @@ def _row(p: rx.Var) -> rx.Component:
                     "Test connection",
                     size="1",
                     variant="soft",
-                    loading=S.checking_id == p["id"],
-                    disabled=S.checking_id != "",
-                    on_click=S.test_connection(p["id"]),
+                    loading=ProvidersState.checking_id == p["id"],
+                    disabled=ProvidersState.checking_id != "",
+                    on_click=ProvidersState.test_connection(p["id"]),
                     id=f"provider-test-{p['name']}",
                 ),
                 rx.button(
                     "Edit",
                     size="1",
                     variant="soft",
-                    on_click=S.open_edit(p["id"]),
+                    on_click=ProvidersState.open_edit(p["id"]),
                     id=f"provider-edit-{p['name']}",
                 ),
                 _delete_button(p),
@@ -222,7 +229,7 @@ def _row(p: rx.Var) -> rx.Component:
 
 def providers_table() -> rx.Component:
     headers = ["Provider", "Base URL", "Key", "Models", "Last check", ""]
-    return data_table(headers, S.providers, _row, id_="providers-table")
+    return data_table(headers, ProvidersState.providers, _row, id_="providers-table")
 
 
 def providers_content() -> rx.Component:
@@ -230,19 +237,24 @@ def providers_content() -> rx.Component:
         rx.flex(
             rx.text(MODEL_REF_HELP, size="2", color_scheme="gray", flex="1", min_width="240px"),
             rx.button(
-                rx.icon("plus", size=16), "Add provider", on_click=S.open_new, id="provider-add"
+                rx.icon("plus", size=16),
+                "Add provider",
+                on_click=ProvidersState.open_new,
+                id="provider-add",
             ),
             spacing="3",
             wrap="wrap",
             align="center",
             width="100%",
         ),
-        rx.cond(~S.form_open, error_callout(S.error, id_="providers-error")),
         rx.cond(
-            S.loading,
+            ~ProvidersState.form_open, error_callout(ProvidersState.error, id_="providers-error")
+        ),
+        rx.cond(
+            ProvidersState.loading,
             rx.center(rx.spinner(size="3"), padding="32px", width="100%", id="providers-loading"),
             rx.cond(
-                S.providers.length() == 0,
+                ProvidersState.providers.length() == 0,
                 empty_state(
                     "cpu",
                     "No model providers yet",
@@ -265,7 +277,7 @@ def providers_page() -> rx.Component:
         rx.link("← Settings", href="/settings", size="2", id="back-to-settings"),
         rx.box(height="12px"),
         rx.cond(
-            S.is_admin,
+            ProvidersState.is_admin,
             providers_content(),
             empty_state(
                 "lock",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import data_table, empty_state, error_callout, shell
-from pages.playground import _trace_item
-from state.runs import RunDetailState as D
-from state.runs import RunsState as R
+from pages.trace import trace_step
+from state.runs import RunDetailState, RunsState
 
 STATUSES = ["all", "queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
 COLORS = {"succeeded": "green", "failed": "red", "running": "blue", "queued": "gray"}
@@ -47,29 +46,31 @@ def runs_page() -> rx.Component:
                 rx.select.trigger(placeholder="Agent"),
                 rx.select.content(
                     rx.select.item("All agents", value="all"),
-                    rx.foreach(R.agent_options, lambda a: rx.select.item(a["name"], value=a["id"])),
+                    rx.foreach(
+                        RunsState.agent_options, lambda a: rx.select.item(a["name"], value=a["id"])
+                    ),
                 ),
-                value=R.agent_filter,
-                on_change=lambda v: R.set_filter("agent_filter", v),
+                value=RunsState.agent_filter,
+                on_change=lambda v: RunsState.set_filter("agent_filter", v),
             ),
             rx.select(
                 STATUSES,
-                value=R.status_filter,
-                on_change=lambda v: R.set_filter("status_filter", v),
+                value=RunsState.status_filter,
+                on_change=lambda v: RunsState.set_filter("status_filter", v),
                 id="status-filter",
             ),
             rx.select(
                 ["24h", "7d", "30d", "all"],
-                value=R.range_filter,
-                on_change=lambda v: R.set_filter("range_filter", v),
+                value=RunsState.range_filter,
+                on_change=lambda v: RunsState.set_filter("range_filter", v),
             ),
             spacing="3",
             wrap="wrap",
         ),
-        error_callout(R.error),
+        error_callout(RunsState.error),
         rx.box(height="12px"),
         rx.cond(
-            R.rows.length() == 0,
+            RunsState.rows.length() == 0,
             empty_state(
                 "list",
                 "No runs match",
@@ -77,21 +78,35 @@ def runs_page() -> rx.Component:
             ),
             data_table(
                 ["When", "Agent", "Status", "Input", "Latency", "Tokens", "Cost"],
-                R.rows,
+                RunsState.rows,
                 _row,
                 id_="runs-table",
             ),
         ),
         rx.hstack(
             rx.text(
-                R.total, " runs · page ", R.page + 1, " of ", R.pages, size="2", color_scheme="gray"
+                RunsState.total,
+                " runs · page ",
+                RunsState.page + 1,
+                " of ",
+                RunsState.pages,
+                size="2",
+                color_scheme="gray",
             ),
             rx.spacer(),
             rx.button(
-                "Previous", size="1", variant="soft", on_click=R.move(-1), disabled=R.page == 0
+                "Previous",
+                size="1",
+                variant="soft",
+                on_click=RunsState.move(-1),
+                disabled=RunsState.page == 0,
             ),
             rx.button(
-                "Next", size="1", variant="soft", on_click=R.move(1), disabled=R.page + 1 >= R.pages
+                "Next",
+                size="1",
+                variant="soft",
+                on_click=RunsState.move(1),
+                disabled=RunsState.page + 1 >= RunsState.pages,
             ),
             width="100%",
             margin_top="12px",
@@ -112,15 +127,15 @@ def _origin() -> rx.Component:
     """Which version ran, and for a replay the run it repeats."""
     return rx.fragment(
         rx.cond(
-            D.run["version"] != "",
-            rx.badge("version ", D.run["version"], variant="soft", id="run-version"),
+            RunDetailState.run["version"] != "",
+            rx.badge("version ", RunDetailState.run["version"], variant="soft", id="run-version"),
             rx.badge("version deleted", variant="soft", color_scheme="gray", id="run-version"),
         ),
         rx.cond(
-            D.run["replay_of"] != "",
+            RunDetailState.run["replay_of"] != "",
             rx.link(
                 rx.hstack(rx.icon("rotate-ccw", size=12), "replay of an earlier run", spacing="1"),
-                href="/run?id=" + D.run["replay_of"],
+                href="/run?id=" + RunDetailState.run["replay_of"],
                 size="1",
                 id="run-replay-of",
             ),
@@ -139,10 +154,15 @@ def _approval(a: rx.Var) -> rx.Component:
                     color_scheme="red",
                     variant="soft",
                     size="1",
-                    on_click=D.decide(a["id"], False),
+                    on_click=RunDetailState.decide(a["id"], False),
                     id="run-deny",
                 ),
-                rx.button("Approve", size="1", on_click=D.decide(a["id"], True), id="run-approve"),
+                rx.button(
+                    "Approve",
+                    size="1",
+                    on_click=RunDetailState.decide(a["id"], True),
+                    id="run-approve",
+                ),
                 spacing="2",
             ),
             width="100%",
@@ -157,16 +177,19 @@ def _approval(a: rx.Var) -> rx.Component:
 def run_page() -> rx.Component:
     return shell(
         rx.cond(
-            ~D.loaded,
+            ~RunDetailState.loaded,
             rx.center(rx.spinner(size="3"), padding="48px"),
             rx.cond(
-                D.error != "",
-                empty_state("circle-x", "Run not found", D.error),
+                RunDetailState.error != "",
+                empty_state("circle-x", "Run not found", RunDetailState.error),
                 rx.vstack(
                     rx.hstack(
-                        status_badge(D.run["status"]),
-                        rx.link(D.run["agent"], href="/agent?id=" + D.run["agent_id"]),
-                        rx.text(D.run["created"], size="1", color_scheme="gray"),
+                        status_badge(RunDetailState.run["status"]),
+                        rx.link(
+                            RunDetailState.run["agent"],
+                            href="/agent?id=" + RunDetailState.run["agent_id"],
+                        ),
+                        rx.text(RunDetailState.run["created"], size="1", color_scheme="gray"),
                         _origin(),
                         rx.spacer(),
                         rx.button(
@@ -174,16 +197,16 @@ def run_page() -> rx.Component:
                             "Replay",
                             size="1",
                             variant="soft",
-                            on_click=D.replay,
+                            on_click=RunDetailState.replay,
                             id="replay-run",
                         ),
                         rx.cond(
-                            D.live,
+                            RunDetailState.live,
                             rx.button(
                                 "Cancel",
                                 color_scheme="red",
                                 size="1",
-                                on_click=D.cancel,
+                                on_click=RunDetailState.cancel,
                                 id="cancel-run",
                             ),
                         ),
@@ -192,41 +215,45 @@ def run_page() -> rx.Component:
                         wrap="wrap",
                     ),
                     rx.flex(
-                        _fact("Latency", D.run["latency"]),
-                        _fact("Tokens", D.run["tokens"]),
-                        _fact("Cost", D.run["cost"]),
+                        _fact("Latency", RunDetailState.run["latency"]),
+                        _fact("Tokens", RunDetailState.run["tokens"]),
+                        _fact("Cost", RunDetailState.run["cost"]),
                         spacing="6",
                         wrap="wrap",
                     ),
                     rx.card(
                         rx.text("Input", size="1", color_scheme="gray"),
-                        rx.text(D.run["input"], white_space="pre-wrap"),
+                        rx.text(RunDetailState.run["input"], white_space="pre-wrap"),
                         width="100%",
                     ),
                     rx.cond(
-                        D.run["output"] != "",
+                        RunDetailState.run["output"] != "",
                         rx.card(
                             rx.text("Output", size="1", color_scheme="gray"),
-                            rx.text(D.run["output"], white_space="pre-wrap", id="run-output"),
+                            rx.text(
+                                RunDetailState.run["output"],
+                                white_space="pre-wrap",
+                                id="run-output",
+                            ),
                             width="100%",
                         ),
                     ),
                     rx.cond(
-                        D.run["error"] != "",
+                        RunDetailState.run["error"] != "",
                         rx.callout(
-                            D.run["error"],
+                            RunDetailState.run["error"],
                             icon="circle-x",
                             color_scheme="red",
                             width="100%",
                             id="run-error",
                         ),
                     ),
-                    rx.foreach(D.approvals, _approval),
+                    rx.foreach(RunDetailState.approvals, _approval),
                     rx.heading("Trace", size="3"),
-                    rx.foreach(D.steps, _trace_item),
+                    rx.foreach(RunDetailState.steps, trace_step),
                     rx.cond(
-                        D.streaming_text != "",
-                        rx.text(D.streaming_text, white_space="pre-wrap", size="2"),
+                        RunDetailState.streaming_text != "",
+                        rx.text(RunDetailState.streaming_text, white_space="pre-wrap", size="2"),
                     ),
                     spacing="3",
                     width="100%",

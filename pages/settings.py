@@ -5,9 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import data_table, empty_state, error_callout, field, shell
-from state.settings import SettingsState as S
-
-ROLES = ["viewer", "builder", "admin", "owner"]
+from state.settings import DEFAULT_ROLE_NAME, KEY_ROLES, MEMBER_ROLES, SettingsState
 
 
 def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
@@ -40,9 +38,9 @@ def _self_approval() -> rx.Component:
         rx.text(
             rx.hstack(
                 rx.switch(
-                    checked=S.allow_self_approval,
-                    on_change=S.set_self_approval,
-                    disabled=~S.is_admin,
+                    checked=SettingsState.allow_self_approval,
+                    on_change=SettingsState.set_self_approval,
+                    disabled=~SettingsState.is_admin,
                     id="self-approval-switch",
                 ),
                 "Allow people to approve actions of their own runs",
@@ -66,19 +64,26 @@ def organization_tab() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.vstack(
-                field("Organization name", "org_name", S.field_errors, placeholder=S.org_name),
-                rx.button("Rename", type="submit", disabled=~S.is_admin, id="rename-org"),
+                field(
+                    "Organization name",
+                    "org_name",
+                    SettingsState.field_errors,
+                    placeholder=SettingsState.org_name,
+                ),
+                rx.button(
+                    "Rename", type="submit", disabled=~SettingsState.is_admin, id="rename-org"
+                ),
                 spacing="3",
                 max_width="420px",
                 width="100%",
             ),
-            on_submit=S.rename,
+            on_submit=SettingsState.rename,
         ),
         _self_approval(),
-        rx.heading("Plan: ", rx.badge(S.org_tier, size="3", id="org-tier"), size="4"),
+        rx.heading("Plan: ", rx.badge(SettingsState.org_tier, size="3", id="org-tier"), size="4"),
         rx.grid(
             rx.foreach(
-                S.limits,
+                SettingsState.limits,
                 lambda item: rx.card(
                     rx.text(item[0], size="2", color_scheme="gray"),
                     rx.text(item[1], size="5", weight="bold"),
@@ -100,9 +105,12 @@ def _member_row(m: rx.Var) -> rx.Component:
         ),
         rx.table.cell(
             rx.cond(
-                S.is_admin,
+                SettingsState.is_admin,
                 rx.select(
-                    ROLES, value=m["role"], on_change=lambda r: S.change_role(m["id"], r), size="1"
+                    MEMBER_ROLES,
+                    value=m["role"],
+                    on_change=lambda r: SettingsState.change_role(m["id"], r),
+                    size="1",
                 ),
                 rx.badge(m["role"]),
             )
@@ -110,7 +118,7 @@ def _member_row(m: rx.Var) -> rx.Component:
         rx.table.cell(m["joined"]),
         rx.table.cell(
             rx.cond(
-                S.is_admin,
+                SettingsState.is_admin,
                 rx.alert_dialog.root(
                     rx.alert_dialog.trigger(
                         rx.button("Remove", color_scheme="red", variant="soft", size="1")
@@ -124,7 +132,9 @@ def _member_row(m: rx.Var) -> rx.Component:
                             rx.alert_dialog.cancel(rx.button("Cancel", variant="soft")),
                             rx.alert_dialog.action(
                                 rx.button(
-                                    "Remove", color_scheme="red", on_click=S.remove_member(m["id"])
+                                    "Remove",
+                                    color_scheme="red",
+                                    on_click=SettingsState.remove_member(m["id"]),
                                 )
                             ),
                             justify="end",
@@ -149,16 +159,25 @@ def members_tab() -> rx.Component:
                 width="100%",
                 max_width="480px",
             ),
-            on_submit=S.search_members,
+            on_submit=SettingsState.search_members,
         ),
         rx.cond(
-            S.members.length() == 0,
+            SettingsState.members.length() == 0,
             empty_state("users", "No members found", "Try another search."),
             data_table(
-                ["Member", "Role", "Joined", ""], S.members, _member_row, id_="members-table"
+                ["Member", "Role", "Joined", ""],
+                SettingsState.members,
+                _member_row,
+                id_="members-table",
             ),
         ),
-        _pager(S.member_page, S.member_pages, S.member_total, S.member_page_by, id_="members"),
+        _pager(
+            SettingsState.member_page,
+            SettingsState.member_pages,
+            SettingsState.member_total,
+            SettingsState.member_page_by,
+            id_="members",
+        ),
         spacing="4",
         width="100%",
     )
@@ -166,7 +185,7 @@ def members_tab() -> rx.Component:
 
 def _admin_only(*content: rx.Component) -> rx.Component:
     return rx.cond(
-        S.is_admin,
+        SettingsState.is_admin,
         rx.vstack(*content, spacing="4", width="100%"),
         empty_state("lock", "Admins only", "Ask an owner or admin of this organization."),
     )
@@ -190,7 +209,7 @@ def _once_box(label: str, value: rx.Var, *, id_: str) -> rx.Component:
                         "Done, hide it",
                         size="1",
                         variant="soft",
-                        on_click=S.forget_secrets,
+                        on_click=SettingsState.forget_secrets,
                         id=f"{id_}-dismiss",
                     ),
                     align="center",
@@ -209,14 +228,17 @@ def invitations_tab() -> rx.Component:
         rx.form(
             rx.flex(
                 rx.box(
-                    field("Email", "invite_email", S.field_errors, type_="email"),
+                    field("Email", "invite_email", SettingsState.field_errors, type_="email"),
                     flex="1",
                     min_width="220px",
                 ),
                 rx.vstack(
                     rx.text("Role", size="2", weight="medium"),
                     rx.select(
-                        ROLES, name="invite_role", default_value="builder", id="invite-role-select"
+                        MEMBER_ROLES,
+                        name="invite_role",
+                        default_value=DEFAULT_ROLE_NAME,
+                        id="invite-role-select",
                     ),
                     spacing="1",
                 ),
@@ -228,17 +250,19 @@ def invitations_tab() -> rx.Component:
                 width="100%",
                 align="start",
             ),
-            on_submit=S.invite,
+            on_submit=SettingsState.invite,
             reset_on_submit=True,
         ),
-        error_callout(S.error, id_="invite-form-error"),
-        _once_box("Invitation link (shown once):", S.new_invite_link, id_="invite-link"),
+        error_callout(SettingsState.error, id_="invite-form-error"),
+        _once_box(
+            "Invitation link (shown once):", SettingsState.new_invite_link, id_="invite-link"
+        ),
         rx.cond(
-            S.invites.length() == 0,
+            SettingsState.invites.length() == 0,
             empty_state("mail", "No pending invitations", "Invite someone by email above."),
             data_table(
                 ["Email", "Role", "Expires", ""],
-                S.invites,
+                SettingsState.invites,
                 lambda i: rx.table.row(
                     rx.table.cell(i["email"]),
                     rx.table.cell(rx.badge(i["role"])),
@@ -249,7 +273,7 @@ def invitations_tab() -> rx.Component:
                             size="1",
                             variant="soft",
                             color_scheme="red",
-                            on_click=S.revoke_invite(i["id"]),
+                            on_click=SettingsState.revoke_invite(i["id"]),
                         )
                     ),
                 ),
@@ -264,15 +288,18 @@ def keys_tab() -> rx.Component:
         rx.form(
             rx.flex(
                 rx.box(
-                    field("Key name", "key_name", S.field_errors, placeholder="CI pipeline"),
+                    field(
+                        "Key name",
+                        "key_name",
+                        SettingsState.field_errors,
+                        placeholder="CI pipeline",
+                    ),
                     flex="1",
                     min_width="220px",
                 ),
                 rx.vstack(
                     rx.text("Role", size="2", weight="medium"),
-                    rx.select(
-                        ["viewer", "builder", "admin"], name="key_role", default_value="builder"
-                    ),
+                    rx.select(KEY_ROLES, name="key_role", default_value=DEFAULT_ROLE_NAME),
                     spacing="1",
                 ),
                 rx.button("Create API key", type="submit", id="key-submit", margin_top="22px"),
@@ -281,21 +308,21 @@ def keys_tab() -> rx.Component:
                 width="100%",
                 align="start",
             ),
-            on_submit=S.create_key,
+            on_submit=SettingsState.create_key,
             reset_on_submit=True,
         ),
-        error_callout(S.error, id_="key-form-error"),
+        error_callout(SettingsState.error, id_="key-form-error"),
         _once_box(
             "New API key (shown once; use as `Authorization: Bearer <key>`):",
-            S.new_key_secret,
+            SettingsState.new_key_secret,
             id_="new-key",
         ),
         rx.cond(
-            S.keys.length() == 0,
+            SettingsState.keys.length() == 0,
             empty_state("key-round", "No API keys", "Create a key to use the REST API."),
             data_table(
                 ["Name", "Key", "Role", "Created", "Last used", ""],
-                S.keys,
+                SettingsState.keys,
                 lambda k: rx.table.row(
                     rx.table.cell(k["name"]),
                     rx.table.cell(rx.code(k["prefix"])),
@@ -308,7 +335,7 @@ def keys_tab() -> rx.Component:
                             size="1",
                             variant="soft",
                             color_scheme="red",
-                            on_click=S.revoke_key(k["id"]),
+                            on_click=SettingsState.revoke_key(k["id"]),
                         )
                     ),
                 ),
@@ -321,13 +348,13 @@ def keys_tab() -> rx.Component:
 def audit_tab() -> rx.Component:
     return _admin_only(
         rx.cond(
-            S.audit_rows.length() == 0,
+            SettingsState.audit_rows.length() == 0,
             empty_state(
                 "scroll-text", "No audit entries", "Security-relevant actions will appear here."
             ),
             data_table(
                 ["When", "Actor", "Action", "Target", "IP", "Details"],
-                S.audit_rows,
+                SettingsState.audit_rows,
                 lambda a: rx.table.row(
                     rx.table.cell(a["when"]),
                     rx.table.cell(rx.text(a["actor"], size="2"), class_name="audit-actor"),
@@ -339,15 +366,21 @@ def audit_tab() -> rx.Component:
                 id_="audit-table",
             ),
         ),
-        _pager(S.audit_page, S.audit_pages, S.audit_total, S.audit_page_by, id_="audit"),
+        _pager(
+            SettingsState.audit_page,
+            SettingsState.audit_pages,
+            SettingsState.audit_total,
+            SettingsState.audit_page_by,
+            id_="audit",
+        ),
     )
 
 
 def settings_page() -> rx.Component:
     return shell(
         # Leaving the page forgets a shown-once key or invitation link.
-        rx.box(on_unmount=S.forget_secrets, display="none"),
-        error_callout(S.error, id_="settings-error"),
+        rx.box(on_unmount=SettingsState.forget_secrets, display="none"),
+        error_callout(SettingsState.error, id_="settings-error"),
         rx.link(
             rx.hstack(
                 rx.icon("cpu", size=16), rx.text("Model providers (LLM keys and endpoints) →")
@@ -374,8 +407,8 @@ def settings_page() -> rx.Component:
                 rx.tabs.content(audit_tab(), value="audit"),
                 padding_top="16px",
             ),
-            value=S.tab,
-            on_change=S.set_tab,
+            value=SettingsState.tab,
+            on_change=SettingsState.set_tab,
             width="100%",
         ),
         title="Settings",

@@ -12,6 +12,10 @@ from agent_platform.models import Membership, Role, User
 from services.errors import Forbidden, NotFound
 
 ROLE_RANK = {Role.VIEWER: 0, Role.BUILDER: 1, Role.ADMIN: 2, Role.OWNER: 3}
+# Every role, least first, for the forms that give one (the services still decide who may),
+# and the role a new member or key gets unless someone picks another.
+ROLES: list[str] = [role.value for role in sorted(ROLE_RANK, key=ROLE_RANK.__getitem__)]
+DEFAULT_ROLE = Role.BUILDER
 
 
 @dataclass(frozen=True)

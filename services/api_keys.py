@@ -16,12 +16,14 @@ from sqlmodel import Session, col, select
 from agent_platform.models import ApiKey, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
 from services import audit
-from services.access import ROLE_RANK, Actor, Permission, require
+from services.access import ROLE_RANK, ROLES, Actor, Permission, require
 from services.errors import Forbidden, NotFound, Unauthenticated
 from services.tokens import new_token, token_hash
 from services.validation import parse
 
 KEY_PREFIX = "ap_"
+# The roles a key may have: never the owner's (create_key refuses it).
+KEY_ROLES: list[str] = [role for role in ROLES if role != Role.OWNER.value]
 
 
 class ApiKeyInput(BaseModel):

@@ -8,11 +8,15 @@ import reflex as rx
 
 from agent_platform.settings import get_settings
 from services import api_keys, audit, invitations, organizations
-from services.access import Permission
+from services.access import DEFAULT_ROLE, ROLES, Permission, can
 from services.errors import DomainError
 from state.base import SessionState, form_text, format_utc
 
 PAGE_SIZE = 20
+# The role choices the forms offer, as the services define them (they refuse the rest).
+MEMBER_ROLES = ROLES
+KEY_ROLES = api_keys.KEY_ROLES
+DEFAULT_ROLE_NAME = DEFAULT_ROLE.value
 
 
 class SettingsState(SessionState):
@@ -97,7 +101,7 @@ class SettingsState(SessionState):
                 }
                 for m in rows
             ]
-            if not actor.at_least(organizations.Role.ADMIN):
+            if not can(actor, Permission.ORG_MANAGE):
                 self.invites, self.keys, self.audit_rows, self.audit_total = [], [], [], 0
                 return
             self.invites = [
@@ -215,7 +219,7 @@ class SettingsState(SessionState):
                     session,
                     actor,
                     email=form_text(form, "invite_email", ""),
-                    role=form_text(form, "invite_role", "builder"),
+                    role=form_text(form, "invite_role", DEFAULT_ROLE_NAME),
                     days=get_settings().invite_days,
                 )
         except DomainError as exc:
@@ -248,7 +252,7 @@ class SettingsState(SessionState):
                     session,
                     actor,
                     name=form_text(form, "key_name", ""),
-                    role=form_text(form, "key_role", "builder"),
+                    role=form_text(form, "key_role", DEFAULT_ROLE_NAME),
                 )
                 secret = created.secret
         except DomainError as exc:
