@@ -34,6 +34,7 @@ from services.agent_reads import get_agent as get_agent
 from services.agent_reads import visible_agents
 from services.errors import Conflict, Invalid
 from services.integrations import connections
+from services.integrations.providers import find_action
 from services.organizations import limits_for
 from services.validation import parse
 
@@ -192,8 +193,6 @@ def _granted(config: dict | None) -> set[tuple[str, str]]:
 def _check_grant(
     session: Session, actor: Actor, ref: ToolRef, before: set[tuple[str, str]]
 ) -> None:
-    from services.integrations.providers import find_action
-
     try:
         connection_id = uuid.UUID(str(ref.settings.get("connection")))
     except ValueError:

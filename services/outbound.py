@@ -43,6 +43,8 @@ import anyio.to_thread
 import httpcore
 import httpx
 
+from agent_platform.settings import get_settings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
@@ -340,8 +342,6 @@ def parse_allow_entry(raw: str) -> str | IPNetwork:
 def default_guard(extra_hosts: Iterable[str] = ()) -> OutboundGuard:
     """The guard configured by OUTBOUND_* settings (built per call so tests can change them),
     plus `extra_hosts`: an organization's own private hosts, for that organization's calls."""
-    from agent_platform.settings import get_settings
-
     settings = get_settings()
     return OutboundGuard(
         [*settings.outbound_allow_hosts.split(","), *extra_hosts],

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from agent_platform.models import ProviderCredential, ProviderKind
 from services import audit, model_prices, private_hosts, secrets
+from agent_platform.models.base import utcnow
 from services.access import Actor, Permission, require
 from services.errors import Conflict, Invalid, NotFound
 from services.outbound import OutboundError, OutboundRefused, default_guard
@@ -242,8 +243,6 @@ def connection_target(
 def record_check(
     session: Session, actor: Actor, provider_id: uuid.UUID, *, error: str | None
 ) -> ProviderCredential:
-    from agent_platform.models.base import utcnow
-
     row = get_provider(session, actor, provider_id)
     row.last_error = error
     row.last_checked_at = utcnow()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent_platform.models import AgentConfig
+from services.integrations.providers import find_action
+from services.tools import calculator, clock, http_request, json_extract, knowledge, web_search
 from services.tools.base import Tool
+from services.tools.integration_action import IntegrationAction, tool_name
 from services.tools.sub_agent import SubAgent
 
 
 def _builtin_factories() -> dict[str, Callable[[], Tool]]:
-    from services.tools import calculator, clock, http_request, json_extract, knowledge, web_search
-
     factories: dict[str, Callable[[], Tool]] = {
         "calculator": calculator.Calculator,
         "current_datetime": clock.CurrentDateTime,
@@ -53,9 +54,6 @@ def tools_for(config: AgentConfig) -> dict[str, Tool]:
 def _integration_tools(config: AgentConfig) -> dict[str, Tool]:
     """One tool per granted (action, connection); grants that no longer resolve are left out
     (saving validates them; a provider removed from the catalog must not break old versions)."""
-    from services.integrations.providers import find_action
-    from services.tools.integration_action import IntegrationAction, tool_name
-
     refs = [r for r in config.tools if r.kind == "integration" and r.settings.get("connection")]
     counts: dict[str, int] = {}
     for ref in refs:

@@ -11,6 +11,7 @@ import html
 import re
 from typing import Any, TypedDict
 
+from agent_platform.settings import get_settings
 from services.outbound import OutboundError, OutboundGuard, OutboundResponse, default_guard
 from services.tools.base import ToolContext, ToolError, ToolSpec
 
@@ -30,8 +31,6 @@ class SearchResult(TypedDict):
 
 def available() -> bool:
     """Whether agents may be offered `web_search` (a provider is configured)."""
-    from agent_platform.settings import get_settings
-
     return bool(get_settings().web_search_provider)
 
 
@@ -59,8 +58,6 @@ class WebSearch:
         api_key: str | None = None,
     ) -> None:
         """Arguments left as None come from settings (WEB_SEARCH_*)."""
-        from agent_platform.settings import get_settings
-
         settings = get_settings()
         self._guard = guard
         self.provider = settings.web_search_provider if provider is None else provider
