@@ -123,6 +123,15 @@ class Settings(BaseSettings):
     approval_timeout_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long a run waits for a person's yes"
     )
+    schedule_tick_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often each scheduler process fires due schedules"
+    )
+    schedule_tick_batch: int = Field(
+        default=500, ge=1, le=100_000, description="schedules per tick"
+    )
+    schedule_misfire_grace_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="a fire time older than this was missed (downtime)"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rq import Worker
@@ -99,6 +100,34 @@ def reconcile_runs() -> dict[str, int]:
     return outcome
 
 
+def fire_schedules() -> int:
+    """One schedule tick in its own transaction (the DB decides what fires; see
+    services.schedule_tick): run by every scheduler process, however many there are."""
+    from datetime import timedelta
+
+    from agent_platform.db import session_scope
+    from agent_platform.settings import get_settings
+    from services import schedule_tick
+
+    settings = get_settings()
+    with session_scope() as session:
+        result = schedule_tick.tick(
+            session,
+            batch=settings.schedule_tick_batch,
+            misfire_grace=timedelta(seconds=settings.schedule_misfire_grace_seconds),
+        )
+    return result.schedules
+
+
+def requeue_lost_fires() -> int:
+    """Fires recorded in the database whose job Redis lost (restart, flush): enqueue again."""
+    from agent_platform.db import session_scope
+    from services import schedule_tick
+
+    with session_scope() as session:
+        return schedule_tick.requeue_lost(session, waiting=waiting)
+
+
 class PlatformWorker(Worker):
     """RQ's worker, registering itself again when Redis lost its registration.
 
@@ -175,8 +204,12 @@ class PlatformScheduler(Scheduler):
                 pass
 
     def _loop(self, url: str, burst: bool) -> None:
+        from agent_platform.settings import get_settings
+
         down_since: float | None = None
         registered = False
+        every = min(self._interval, get_settings().schedule_tick_seconds)
+        last_requeue = 0.0
         while True:
             try:
                 if not registered:
@@ -188,13 +221,17 @@ class PlatformScheduler(Scheduler):
                     schedule_periodic_jobs(self)
                     self.enqueue_jobs()
                     self.remove_lock()
+                _tick_schedules()
+                if started - last_requeue >= RECONCILE_EVERY_SECONDS:
+                    last_requeue = started
+                    _guarded(requeue_lost_fires)
                 beat(SCHEDULER_BEAT)
                 if down_since is not None:
                     log.warning("Redis answers again after %.0f s", time.time() - down_since)
                     down_since = None
                 if burst:
                     break
-                time.sleep(max(0.0, self._interval - (time.monotonic() - started)))
+                time.sleep(max(0.0, every - (time.monotonic() - started)))
             except REDIS_DOWN as exc:
                 if down_since is None:
                     down_since = time.time()
@@ -203,6 +240,27 @@ class PlatformScheduler(Scheduler):
             except ValueError as exc:  # register_birth: a previous life's key has not expired
                 log.warning("%s; waiting for it to expire", exc)
                 time.sleep(1.0)
+
+
+def _tick_schedules() -> None:
+    """Fire due schedules; while a tick finds a full batch, tick again at once."""
+    from agent_platform.settings import get_settings
+
+    batch = get_settings().schedule_tick_batch
+    for _ in range(100):  # bounded: the loop must still beat and serve rq-scheduler
+        if _guarded(fire_schedules) < batch:
+            return
+
+
+def _guarded(job: Callable[[], int]) -> int:
+    """A database outage or a bug in one tick is logged; the loop (and rq-scheduler) goes on."""
+    try:
+        return job()
+    except REDIS_DOWN:
+        raise
+    except Exception:
+        log.exception("%s failed; trying again at the next tick", job.__name__)
+        return 0
 
 
 def _exit(_signum: int, _frame: object) -> None:
