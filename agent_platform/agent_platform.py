@@ -36,6 +36,7 @@ from state.playground import PlaygroundState
 from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
 from state.settings import SettingsState
+from state.webhooks import WebhooksState
 
 # The headers wrapper goes last: it sees every response, the frontend's and Reflex's too.
 app = rx.App(
@@ -59,7 +60,12 @@ app.add_page(
     dashboard.dashboard_page, route="/dashboard", title="Dashboard", on_load=DashboardState.load
 )
 app.add_page(agents.agents_page, route="/agents", title="Agents", on_load=AgentsState.load)
-app.add_page(agent_editor.editor_page, route="/agent", title="Agent", on_load=AgentEditorState.load)
+app.add_page(
+    agent_editor.editor_page,
+    route="/agent",
+    title="Agent",
+    on_load=[AgentEditorState.load, WebhooksState.load],
+)
 app.add_page(builder.builder_page, route="/builder", title="Builder", on_load=BuilderState.load)
 app.add_page(
     playground.playground_page,

@@ -8,6 +8,7 @@ import reflex as rx
 from pages.agent_config_form import config_form
 from pages.agent_versions import compare_versions, version_row
 from pages.components import empty_state, error_callout, shell
+from pages.webhooks import triggers_section
 from state.agent_editor import AgentEditorState
 
 
@@ -64,6 +65,7 @@ def editor_page() -> rx.Component:
                         width="100%",
                     ),
                     compare_versions(),
+                    triggers_section(),
                     spacing="4",
                     width="100%",
                 ),
