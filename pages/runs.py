@@ -6,9 +6,8 @@ import reflex as rx
 
 from pages.components import data_table, empty_state, error_callout, shell
 from pages.trace import trace_step
-from state.runs import RunDetailState, RunsState
+from state.runs import STATUS_CHOICES, RunDetailState, RunsState
 
-STATUSES = ["all", "queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
 COLORS = {"succeeded": "green", "failed": "red", "running": "blue", "queued": "gray"}
 
 
@@ -54,7 +53,7 @@ def runs_page() -> rx.Component:
                 on_change=lambda v: RunsState.set_filter("agent_filter", v),
             ),
             rx.select(
-                STATUSES,
+                STATUS_CHOICES,
                 value=RunsState.status_filter,
                 on_change=lambda v: RunsState.set_filter("status_filter", v),
                 id="status-filter",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import get_args
 
 import reflex as rx
 
@@ -17,8 +18,11 @@ from state.base import SessionState, form_text
 from state.model_picker import ModelPicker
 
 PAGE_SIZE = 20
-SORTS = {"last_run": "Last run", "edited": "Last edit", "name": "Name"}
-STATUSES = ["active", "draft", "published", "archived"]
+_SORT_LABELS = {"last_run": "Last run", "edited": "Last edit", "name": "Name"}
+# The service's sorts and statuses, labelled ("active": every agent not archived); a sort the
+# service adds without a label here fails at import, not in front of a user.
+SORTS = {key: _SORT_LABELS[key] for key in get_args(agents.AgentSort)}
+STATUSES = ["active", *(status.value for status in AgentStatus)]
 
 
 def format_when(value: datetime | None) -> str:

@@ -17,16 +17,21 @@ from agent_platform.settings import get_settings
 from services import memory
 from services.access import Permission
 from services.errors import DomainError
+from services.memory.documents import CONTENT_TYPES
 from state.base import SessionState, form_text, format_utc, parse_id
 
 UPLOAD_ID = "knowledge-upload"
-ACCEPT = {
-    "text/plain": [".txt"],
-    "text/markdown": [".md"],
-    "application/pdf": [".pdf"],
-    "text/csv": [".csv"],
-    "text/html": [".html", ".htm"],
-}
+
+
+def _accept() -> dict[str, list[str]]:
+    """What the upload box accepts: what the reader can read (content type → extensions)."""
+    accept: dict[str, list[str]] = {}
+    for extension, content_type in CONTENT_TYPES.items():
+        accept.setdefault(content_type, []).append(extension)
+    return accept
+
+
+ACCEPT = _accept()
 EXCERPT_CHARS = 400
 WATCH_LIMIT_SECONDS = 3600
 

@@ -19,6 +19,7 @@ from state.base import SessionState, actor_from_token
 from state.playground import trace_row
 
 PAGE_SIZE = 25
+STATUS_CHOICES = ["all", *(status.value for status in ExecutionStatus)]
 RANGES = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
@@ -124,7 +125,7 @@ class RunDetailState(SessionState):
             self.error = getattr(exc, "message", "Run not found.")
             self.run = {}
         self.loaded = True
-        if self.run and self.run["status"] in ("queued", "running"):
+        if self.run and self.run["status"] in runs.ACTIVE:
             self.live = True
             return RunDetailState.follow_live
         return None
