@@ -113,14 +113,14 @@ def _row(t: rx.Var) -> rx.Component:
                 rx.switch(
                     checked=t["enabled"] == "yes",
                     on_change=lambda on: W.set_enabled(t["id"], on),
-                    id="trigger-enabled-" + t["name"],
+                    class_name="trigger-enabled",
                 ),
                 rx.button(
                     "Rotate",
                     size="1",
                     variant="soft",
                     on_click=W.rotate(t["id"]),
-                    id="trigger-rotate-" + t["name"],
+                    class_name="trigger-rotate",
                 ),
                 confirm_dialog(
                     rx.icon_button(rx.icon("trash-2", size=14), size="1", variant="soft"),
