@@ -1,4 +1,14 @@
-"""Throttling in Redis: exponential delays per key, checked and counted in one atomic step.
+"""The platform's one limiter: every limit is checked and counted in Redis in one atomic step.
+
+What lives where:
+- sign-in attempts: exponential delays per (account, client) and per client (`LoginLimiter`);
+- calls per minute on an integration connection: a fixed window (`take_in_window`);
+- runs a month per organization: a counter seeded from the database (`Quota`);
+- runs at once per organization: RQ 3's own `RateLimit` on the job (services/queue.py), which
+  keeps runs over the cap in Redis (its rate_limited set) until a slot frees, never in a
+  worker's memory.
+
+Throttling in Redis: exponential delays per key, checked and counted in one atomic step.
 
 Why delays and not a lock: a hard lock on an account lets anyone lock its owner out by
 guessing wrong on purpose. Sign-in attempts are counted per (account, client) pair and per
@@ -17,10 +27,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from agent_platform.settings import Settings
 from services.errors import RateLimited
@@ -174,3 +187,92 @@ class LoginLimiter:
     def succeeded(self, email: str, client: str | None) -> None:
         self.throttle.reset(self._pair_key(email, client))
         self.throttle.refund(self._client_key(client), self.client)
+
+
+# KEYS[1]: a counter. ARGV: limit, seed (-1: not counted yet), idle seconds.
+# Returns {1, n}: taken, n counted now; {0, n}: refused at n; {-1, 0}: no counter yet (the
+# caller counts in the database and calls again with that count as the seed).
+_TAKE = """
+local n = redis.call('GET', KEYS[1])
+local fresh = not n
+if fresh then
+  if tonumber(ARGV[2]) < 0 then return {-1, 0} end
+  n = ARGV[2]
+end
+n = tonumber(n)
+if n >= tonumber(ARGV[1]) then
+  if fresh then redis.call('SET', KEYS[1], n, 'EX', ARGV[3]) end
+  return {0, n}
+end
+redis.call('SET', KEYS[1], n + 1, 'EX', ARGV[3])
+return {1, n + 1}
+"""
+
+# KEYS[1]: a counter; one taken unit back (never below zero, the expiry unchanged).
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+def monthly_runs_key(org_id: uuid.UUID, month_start: datetime) -> str:
+    return f"ratelimit:runs:{org_id}:{month_start:%Y-%m}"
+
+
+class Quota:
+    """Counted allowances (runs a month), taken atomically: at limit-1, of two concurrent
+    takers exactly one passes.
+
+    Why not count-then-insert: two transactions counting at once both see room. The count
+    lives in Redis and is seeded from the database, the record, whenever Redis has none: after
+    a restart or a flush, in a new month, or after `idle_seconds` without a take. The last case
+    heals the count from drift (a process that died between taking and committing, rows
+    removed since) without ever reseeding in the middle of a burst, when uncommitted takes are
+    in flight that the database cannot see yet. A refusal does not extend the idle time.
+    """
+
+    def __init__(self, redis: Redis, *, idle_seconds: int = 600) -> None:
+        self.redis = redis
+        self.idle_seconds = idle_seconds
+        self._take = redis.register_script(_TAKE)
+        self._give_back = redis.register_script(_GIVE_BACK)
+
+    def take(self, key: str, *, limit: int, count: Callable[[], int]) -> bool:
+        """Take one unit under `limit`; `count()` (the database's figure) is asked only when
+        Redis holds no count for `key`. False: the limit is reached, nothing was taken."""
+        taken, _ = self._take(keys=[key], args=[limit, -1, self.idle_seconds])
+        if int(taken) < 0:
+            taken, _ = self._take(keys=[key], args=[limit, count(), self.idle_seconds])
+        return int(taken) == 1
+
+    def give_back(self, key: str) -> None:
+        """Return a unit `take` counted whose work was not done (its transaction rolled back)."""
+        self._give_back(keys=[key])
+
+
+# KEYS[1]: a window's counter. ARGV: limit, window (ms). Returns 0 (counted) or the ms to wait.
+_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+if n > tonumber(ARGV[1]) then return ttl end
+return 0
+"""
+
+
+async def take_in_window(
+    redis: AsyncRedis, key: str, *, limit: int, window_seconds: int, what: str
+) -> None:
+    """Count one call in `key`'s window (it opens with its first call), or raise `Throttled`
+    with the time left in the window once `limit` calls were counted in it.
+
+    One script: a separate INCR and EXPIRE can leave a counter without expiry (a crash in
+    between) that refuses every call for ever."""
+    script = redis.register_script(_WINDOW)
+    wait_ms = int(await script(keys=[key], args=[limit, window_seconds * 1000]))
+    if wait_ms > 0:
+        wait = wait_ms / 1000
+        raise Throttled(f"Too many {what}. Try again in {_wait_words(wait)}.", retry_after=wait)
