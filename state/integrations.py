@@ -12,12 +12,13 @@ import logging
 
 import reflex as rx
 
+from agent_platform.db import session_scope
 from agent_platform.redis_client import get_redis
 from services.access import Permission
 from services.errors import DomainError
-from services.integrations import approvals, connections, oauth, proxy, sign_in
+from services.integrations import approvals, connections, lifecycle, sign_in
 from services.integrations.providers import PROVIDERS
-from state.base import SessionState, form_text, format_utc, parse_id
+from state.base import SessionState, actor_from_token, form_text, format_utc, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -237,36 +238,23 @@ class IntegrationsState(SessionState):
     @rx.event
     def save(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         self.error, self.field_errors = "", {}
-        data = {key: form_text(form, name, "") for key, name in API_FIELDS.items()}
+        values = {key: form_text(form, name, "") for key, name in API_FIELDS.items()}
         try:
-            with self.acting() as (session, _u, actor):
-                if self.form_provider == "oauth2":
-                    fields = (
-                        "name base_url authorize_url token_url revoke_url client_id client_secret"
-                    ).split()
-                    payload = {k: data[k] for k in fields}
-                    payload["scopes"] = data["scopes"].replace(",", " ").split()
-                    row = connections.create_custom_oauth(session, actor, payload)
-                    row_id = row.id
-                else:
-                    # Only what the form shows for the chosen kind (hidden inputs are absent).
-                    shown = ("name", "base_url", *connections.CREDENTIAL_FIELDS[self.form_auth])
-                    payload = {k: data[k] for k in shown}
-                    payload["auth_kind"] = self.form_auth
-                    connections.create_api_connection(session, actor, payload)
-                    row_id = None
-            if row_id is not None:  # the generic OAuth app now needs the user's consent
-                with self.acting() as (session, _u, actor):
-                    url = connections.start_sign_in(
-                        session, actor, get_redis(), integration_id=row_id
-                    )
-                self.form_open = False
-                return rx.redirect(url)
+            saved = lifecycle.save(
+                session_scope,
+                actor_from_token(self.auth_token, self._client_ip()),
+                get_redis(),
+                form="oauth2" if self.form_provider == "oauth2" else "http",
+                auth_kind=self.form_auth,
+                values=values,
+            )
         except DomainError as exc:
             return self._fail(exc)
         self.form_open = False
+        if saved.sign_in_url:  # the custom OAuth app now needs the person's consent
+            return rx.redirect(saved.sign_in_url)
         self._refresh()
-        return rx.toast.success(f"Connection {data['name']!r} saved.")
+        return rx.toast.success(f"Connection {saved.name!r} saved.")
 
     # --- test and remove --------------------------------------------------------------------
 
@@ -279,42 +267,43 @@ class IntegrationsState(SessionState):
             self.busy_id = connection_id
             try:
                 cid = parse_id(connection_id, "Connection")
-                with self.acting() as (session, _u, actor):
-                    connections.get_connection(session, actor, cid)
-                    connections.removal(session, actor, cid)  # admin check only
-                    org_id = actor.org_id
+                actor = actor_from_token(self.auth_token, self._client_ip())
             except DomainError as exc:
                 self.busy_id = ""
                 return self._fail(exc)
-        problem, account, account_id = await proxy.check_connection(org_id, cid)
+        try:
+            checked = await lifecycle.check(session_scope, actor, cid)
+        except DomainError as exc:
+            async with self:
+                self.busy_id = ""
+                return self._fail(exc)
         async with self:
             self.busy_id = ""
             try:
-                with self.acting() as (session, _u, actor):
-                    connections.record_check(
-                        session, actor, cid, error=problem, account=account, account_id=account_id
-                    )
                 self._refresh()
             except DomainError as exc:
                 return self._fail(exc)
-        if problem:
-            return rx.toast.error(f"Check failed: {problem}")
-        return rx.toast.success("Connection works" + (f" ({account})." if account else "."))
+        if checked.problem:
+            return rx.toast.error(f"Check failed: {checked.problem}")
+        account = f" ({checked.account})." if checked.account else "."
+        return rx.toast.success("Connection works" + account)
 
     @rx.event(background=True)
     async def remove(self, connection_id: str) -> rx.event.EventSpec | None:
+        """Background: the provider is asked to revoke the grant first."""
         async with self:
             try:
                 cid = parse_id(connection_id, "Connection")
-                with self.acting() as (session, _u, actor):
-                    client, blob = connections.removal(session, actor, cid)
+                actor = actor_from_token(self.auth_token, self._client_ip())
             except DomainError as exc:
                 return self._fail(exc)
-        problem = await oauth.revoke(client, blob) if client is not None else None
+        try:
+            problem = await lifecycle.remove(session_scope, actor, cid)
+        except DomainError as exc:
+            async with self:
+                return self._fail(exc)
         async with self:
             try:
-                with self.acting() as (session, _u, actor):
-                    connections.remove(session, actor, cid, revoke_error=problem)
                 self._refresh()
             except DomainError as exc:
                 return self._fail(exc)
