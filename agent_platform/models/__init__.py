@@ -15,7 +15,6 @@ from agent_platform.models.agent_config import AgentConfig, MemoryConfig, Output
 from agent_platform.models.agents import Agent, AgentStatus, AgentVersion
 from agent_platform.models.platform import (
     ActionApproval,
-    AgentTest,
     ApprovalStatus,
     AuditEntry,
     FireOutcome,
@@ -29,8 +28,6 @@ from agent_platform.models.platform import (
     Schedule,
     ScheduleFire,
     ScheduleKind,
-    TestKind,
-    TestResult,
     TriggerTarget,
     WebhookTrigger,
 )
@@ -44,6 +41,17 @@ from agent_platform.models.runtime import (
     ProviderKind,
     StoredSecret,
     Thread,
+)
+from agent_platform.models.testing import (
+    AgentTest,
+    CaseSource,
+    CaseStatus,
+    JudgeVerdict,
+    SuiteRun,
+    SuiteRunStatus,
+    TestKind,
+    TestResult,
+    TestSuite,
 )
 
 __all__ = [
@@ -89,6 +97,12 @@ __all__ = [
     "WebhookTrigger",
     "TestKind",
     "TestResult",
+    "TestSuite",
+    "SuiteRun",
+    "SuiteRunStatus",
+    "CaseSource",
+    "CaseStatus",
+    "JudgeVerdict",
     "Tier",
     "TierLimit",
     "User",

@@ -131,44 +131,6 @@ class MarketplaceListing(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
-class TestKind(enum.StrEnum):
-    FUNCTIONAL = "functional"
-    SAFETY = "safety"
-    QUALITY = "quality"
-
-
-class AgentTest(SQLModel, table=True):
-    __tablename__ = "agent_tests"
-    __test__ = False  # not a pytest class
-    id: uuid.UUID = id_field()
-    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
-    agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
-    name: str = Field(max_length=120)
-    kind: TestKind = enum_field(TestKind, TestKind.FUNCTIONAL)
-    input: dict[str, Any] = json_field()
-    expectations: dict[str, Any] = json_field()
-    created_at: datetime = created_field()
-
-
-class TestResult(SQLModel, table=True):
-    __tablename__ = "test_results"
-    __test__ = False
-    __table_args__ = (sa.Index("ix_test_results_test_created", "test_id", "created_at"),)
-    id: uuid.UUID = id_field()
-    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
-    test_id: uuid.UUID = fk("agent_tests.id", ondelete="CASCADE", index=False)
-    execution_id: uuid.UUID | None = fk(
-        "executions.id", ondelete="SET NULL", nullable=True, index=False
-    )
-    agent_version_id: uuid.UUID | None = fk(
-        "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
-    )
-    passed: bool
-    score: float | None = None
-    details: dict[str, Any] = json_field()
-    created_at: datetime = created_field()
-
-
 class ScheduleKind(enum.StrEnum):
     CRON = "cron"  # a cron expression read in the schedule's time zone
     INTERVAL = "interval"  # every `interval_seconds`, from the first fire on

@@ -85,6 +85,10 @@ class Execution(SQLModel, table=True):
     webhook_trigger_id: uuid.UUID | None = fk(
         "webhook_triggers.id", ondelete="SET NULL", nullable=True, index=False
     )
+    # Set on the runs of a test suite: they count in the suite, not in statistics and bills.
+    test_run_id: uuid.UUID | None = fk(
+        "suite_runs.id", ondelete="SET NULL", nullable=True, index=False
+    )
 
 
 # A model step worth a second look: it had failed attempts, or its model had no known price.
