@@ -16,7 +16,7 @@ from agent_platform.db import session_scope
 from agent_platform.redis_client import get_redis
 from services.access import Permission
 from services.errors import DomainError
-from services.integrations import approvals, connections, lifecycle, sign_in
+from services.integrations import approvals, connections, lifecycle, oauth, sign_in
 from services.integrations.providers import PROVIDERS
 from state.base import SessionState, actor_from_token, form_text, format_utc, parse_id
 
@@ -41,13 +41,10 @@ API_FIELDS = {
 
 
 def _catalog() -> list[dict[str, str]]:
-    from agent_platform.settings import get_settings
-
-    settings = get_settings()
     rows = []
     for p in PROVIDERS.values():
         kind = "oauth" if p.auth_kinds == ("oauth2",) else p.key
-        ready = kind != "oauth" or bool(getattr(settings, f"oauth_{p.key}_client_id", ""))
+        ready = kind != "oauth" or oauth.app_configured(p)
         rows.append(
             {
                 "key": p.key,

@@ -65,6 +65,12 @@ def redirect_uri() -> str:
     return get_settings().resolved_base_url + CALLBACK_PATH
 
 
+def app_configured(provider: Provider) -> bool:
+    """Whether the instance registered an app for `provider` (its OAUTH_<KEY>_CLIENT_ID is
+    set): the Integrations catalog offers to connect only those."""
+    return bool(getattr(get_settings(), f"oauth_{provider.key}_client_id", ""))
+
+
 def app_client(provider: Provider) -> OAuthClient:
     """The instance's registered app for a built-in provider (OAUTH_<KEY>_* settings)."""
     settings = get_settings()

@@ -70,3 +70,19 @@ def test_admin_lets_builders_grant_a_connection(session: Session, page: Integrat
     session.expire_all()
     assert session.exec(select(Integration.builders_may_use)).one() is True
     assert len(audit_entries(session, "integration.builders_may_use")) == 1
+
+
+def test_the_catalog_offers_oauth_providers_only_with_a_registered_app(
+    page: IntegrationsState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_platform.settings import get_settings
+
+    def ready() -> dict[str, str]:
+        get_settings.cache_clear()
+        page.load()
+        return {row["key"]: row["ready"] for row in page.catalog}
+
+    monkeypatch.delenv("OAUTH_SLACK_CLIENT_ID", raising=False)
+    assert ready()["slack"] == "" and ready()["http"] == "yes"
+    monkeypatch.setenv("OAUTH_SLACK_CLIENT_ID", "slack-client-id")
+    assert ready()["slack"] == "yes"
