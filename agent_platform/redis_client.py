@@ -19,7 +19,3 @@ def get_redis() -> Redis:
     return Redis.from_url(
         get_settings().resolved_redis_url, socket_connect_timeout=2, socket_timeout=5
     )
-
-
-def reset_redis() -> None:
-    get_redis.cache_clear()

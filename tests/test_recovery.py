@@ -20,7 +20,7 @@ from rq import Worker
 
 from agent_platform import embedded_redis
 from agent_platform.models import ExecutionStatus
-from agent_platform.redis_client import get_redis, reset_redis
+from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from agent_platform.worker import RECONCILER_BEAT, SCHEDULER_BEAT, last_beat
 from services.runs import FINAL
@@ -84,14 +84,14 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platfo
     monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
     monkeypatch.setenv("RUN_LEASE_SECONDS", "2")
     get_settings.cache_clear()
-    reset_redis()
+    get_redis.cache_clear()
     try:
         yield running
     finally:
         running.stop()
         monkeypatch.undo()
         get_settings.cache_clear()
-        reset_redis()
+        get_redis.cache_clear()
         subprocess.run(["rm", "-rf", str(short)], check=False)
 
 
