@@ -21,7 +21,11 @@ from tests.vault_server import bao, vault  # noqa: F401 - OpenBao fixtures (Vaul
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# AP_TEST_PG_URL / AP_TEST_REDIS_PORT exist so a test can point a child pytest at a dead address
+# and see the CI refusal below happen (tests/test_suite_rules.py).
+PG_ADMIN_URL = os.environ.get("AP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_PORT = int(os.environ.get("AP_TEST_REDIS_PORT", "6379"))
+ON_CI = os.environ.get("CI") == "true"
 TEST_ROOT = Path(tempfile.mkdtemp(prefix="ap-tests-"))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -35,8 +39,6 @@ def port_open(host: str, port: int) -> bool:
 
 
 def postgres_available() -> bool:
-    if not port_open("127.0.0.1", 5432):
-        return False
     import psycopg
 
     try:
@@ -62,10 +64,29 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def pg_url(name: str) -> str:
+    """SQLAlchemy URL of database `name` on the test PostgreSQL server."""
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}"
+
+
+def require_postgres(why: str) -> None:
+    """Skip a PostgreSQL-only test on a machine without PostgreSQL, but fail it on CI.
+
+    A skip reports green; on CI PostgreSQL runs, so a skip there would hide the one path the
+    test exists for (AP_TEST_EMBEDDED=1 is the deliberate exception).
+    """
+    if USE_PG:
+        return
+    if ON_CI and not FORCE_EMBEDDED:
+        pytest.fail(f"CI=true and this test needs PostgreSQL: {why}")
+    pytest.skip(f"PostgreSQL is not reachable ({why})")
+
+
 # AP_TEST_EMBEDDED=1 runs the suite as on a machine without services (SQLite, bundled Redis).
 FORCE_EMBEDDED = os.environ.get("AP_TEST_EMBEDDED") == "1"
 USE_PG = not FORCE_EMBEDDED and postgres_available()
-USE_REDIS = not FORCE_EMBEDDED and port_open("127.0.0.1", 6379)
+USE_REDIS = not FORCE_EMBEDDED and port_open("127.0.0.1", REDIS_PORT)
 _pg_db: str | None = None
 _redis_proc: subprocess.Popen[bytes] | None = None
 
@@ -73,12 +94,12 @@ _redis_proc: subprocess.Popen[bytes] | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Point settings at the test services before any app module reads them."""
     global _pg_db, _redis_proc
-    if os.environ.get("CI") == "true" and not FORCE_EMBEDDED and not (USE_PG and USE_REDIS):
+    if ON_CI and not FORCE_EMBEDDED and not (USE_PG and USE_REDIS):
         # On CI machines PostgreSQL and Redis run: a silent fall-back to SQLite and the bundled
         # Redis would skip every PostgreSQL-only path and still report green.
         missing = [n for n, up in (("PostgreSQL", USE_PG), ("Redis", USE_REDIS)) if not up]
         raise pytest.UsageError(
-            f"CI=true but {' and '.join(missing)} at 127.0.0.1 did not answer; "
+            f"CI=true but {' and '.join(missing)} did not answer; "
             "set AP_TEST_EMBEDDED=1 to test the embedded defaults on purpose."
         )
     data_dir = TEST_ROOT / "data"
@@ -86,13 +107,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["DATA_DIR"] = str(data_dir)
     if USE_PG:
         _pg_db = create_pg_database()
-        os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{_pg_db}"
+        os.environ["DATABASE_URL"] = pg_url(_pg_db)
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'test.db'}"
     if USE_REDIS:
         # AP_TEST_REDIS_DB lets two suites share one Redis without flushing each other
         redis_db = os.environ.get("AP_TEST_REDIS_DB", "12")
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{REDIS_PORT}/{redis_db}"
     else:
         from agent_platform import embedded_redis
 
@@ -121,8 +142,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    db = "PostgreSQL 127.0.0.1:5432" if USE_PG else "SQLite (PostgreSQL not reachable)"
-    rd = "Redis 127.0.0.1:6379/12" if USE_REDIS else "bundled Redis (6379 not reachable)"
+    db = "PostgreSQL" if USE_PG else "SQLite (PostgreSQL not reachable)"
+    rd = os.environ["REDIS_URL"] if USE_REDIS else "bundled Redis (Redis not reachable)"
     return f"agent-platform tests on {db}, {rd}"
 
 

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,12 @@ from rq.job import Job
 from agent_platform.db import session_scope
 from agent_platform.models import Execution, ExecutionStatus
 from agent_platform.redis_client import get_redis
+from agent_platform.run_worker import lease_key
 from agent_platform.settings import get_settings
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.plans import billing_on  # noqa: F401 - fixture
 from tests.services.runtime_helpers import make_agent, org_with_provider, start
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,12 +59,10 @@ def status_of(run_id: uuid.UUID) -> ExecutionStatus:
 
 
 def wait_for(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    try:
+        return bool(wait_until(predicate, timeout))
+    except AssertionError:
+        return False
 
 
 def test_worker_runs_many_runs_concurrently_and_records_rq_results(session, llm) -> None:
@@ -99,10 +98,10 @@ def test_the_org_concurrency_cap_holds_runs_back(session, llm) -> None:
     try:
         assert wait_for(
             lambda: sum(status_of(r) == ExecutionStatus.RUNNING for r in run_ids) == 2, 20
-        )
-        time.sleep(0.5)
-        assert sum(status_of(r) == ExecutionStatus.RUNNING for r in run_ids) <= 2
+        ), ([status_of(r) for r in run_ids], worker_log())
         assert wait_for(lambda: all(status_of(r) == ExecutionStatus.SUCCEEDED for r in run_ids), 30)
+        # Seen from the model's side over the whole run: never more than two calls at once.
+        assert len(llm.requests) == 4 and llm.peak_in_flight == 2
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
@@ -120,8 +119,11 @@ def test_sigkill_mid_run_ends_failed_never_stuck(session, llm) -> None:
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     assert status_of(run_id) == ExecutionStatus.RUNNING  # nobody finished it...
-    time.sleep(2.5)  # ...its lease (1 s) expires and the grace (2 s) passes
-    outcome = reconcile_runs()
+    # ...its lease (1 s) lapses in Redis, then the grace (2 s) passes and the reconciler fails it.
+    wait_until(lambda: not get_redis().exists(lease_key(run_id)), 10, what="the lease lapsed")
+    outcome = wait_until(
+        lambda: (o := reconcile_runs())["failed"] and o, 10, what="the reconciler failed the run"
+    )
     assert outcome["failed"] == 1
     assert status_of(run_id) == ExecutionStatus.FAILED
     with session_scope() as s:

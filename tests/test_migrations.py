@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 
 from agent_platform import migrations
 from agent_platform.db import make_engine
-from tests.conftest import USE_PG, create_pg_database, drop_pg_database
+from tests.conftest import create_pg_database, drop_pg_database, pg_url, require_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -18,11 +18,10 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    if not USE_PG:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (it is on CI)")
+    require_postgres("migrations must run on PostgreSQL too")
     name = create_pg_database()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield pg_url(name)
     finally:
         drop_pg_database(name)
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -15,6 +14,7 @@ import pytest
 
 from agent_platform import supervisor
 from agent_platform.settings import Settings
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,12 +25,13 @@ import signal, subprocess, sys, time
 from agent_platform import lifeline
 lifeline.watch()
 def slow_exit(*_):
-    time.sleep(1.5)
+    time.sleep(1.5)  # sleep-ok: the behaviour under test, a child slow to stop
     sys.exit(0)
 signal.signal(signal.SIGTERM, slow_exit)
-grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+# the grandchild only has to stay alive until it is killed
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # sleep-ok:
 print(grandchild.pid, flush=True)
-time.sleep(600)
+time.sleep(600)  # sleep-ok: stays alive until killed
 """
 
 # A stand-in for `up`: takes the DATA_DIR lock and starts one supervised child.
@@ -44,7 +45,7 @@ sup = supervisor.Supervisor(Settings(data_dir=Path(sys.argv[1])), lock)
 child = sup._child("child", [sys.executable, "-c", sys.argv[2]])
 child.start()
 print(child.proc.pid, flush=True)
-time.sleep(600)
+time.sleep(600)  # sleep-ok: stays alive until killed
 """
 
 
@@ -56,12 +57,10 @@ def _alive(pid: int) -> bool:
 
 
 def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return bool(wait_until(predicate, timeout))
+    except AssertionError:
+        return False
 
 
 def test_children_die_with_a_killed_supervisor_and_hold_the_lock_until_gone(

@@ -78,7 +78,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.05)
+        time.sleep(0.05)  # sleep-ok: poll step of a loop bounded by a deadline
     raise RuntimeError(f"bao did not become healthy at {url}:\n{log.read_text()[-2000:]}")
 
 
@@ -110,7 +110,7 @@ def start_bao(workdir: Path) -> BaoServer:
         while not (found := re.search(r"Unseal Key: (\S+)", log.read_text())):
             if time.monotonic() > deadline:
                 raise RuntimeError("bao printed no unseal key")
-            time.sleep(0.05)
+            time.sleep(0.05)  # sleep-ok: poll step of a loop bounded by a deadline
     except BaseException:
         process.kill()
         process.wait(10)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import USE_PG, USE_REDIS, create_pg_database, drop_pg_database
+from tests.conftest import USE_PG, USE_REDIS, create_pg_database, drop_pg_database, pg_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -81,7 +81,7 @@ def app_server(fake_github) -> Iterator[RunningApp]:  # type: ignore[no-untyped-
     pg_db = None
     if USE_PG:
         pg_db = create_pg_database()
-        env["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_db}"
+        env["DATABASE_URL"] = pg_url(pg_db)
     if USE_REDIS:
         env["REDIS_URL"] = f"redis://127.0.0.1:6379/{os.environ.get('AP_E2E_REDIS_DB', '11')}"
         import redis
@@ -126,7 +126,7 @@ def _wait_ready(app: RunningApp, timeout: float) -> None:
                     return
         except OSError:
             pass
-        time.sleep(0.5)
+        time.sleep(0.5)  # sleep-ok: poll step of a loop bounded by a deadline
     pytest.fail(f"platform not ready in {timeout:.0f} s:\n{app.log()[-4000:]}")
 
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from tests.e2e.conftest import ROOT, RunningApp
+from tests.waiting import wait_until
 
 
 def _get(url: str) -> tuple[int, dict]:
@@ -38,12 +38,19 @@ def _children(app: RunningApp, word: str) -> list[psutil.Process]:
 
 
 def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
+    try:
+        return bool(wait_until(predicate, timeout))
+    except AssertionError:
+        return False
+
+
+def _started_or_gone(proc: subprocess.Popen[bytes], lock: Path) -> None:
+    """Wait until `proc` holds the DATA_DIR lock or has exited."""
+    wait_until(
+        lambda: proc.poll() is not None or lock.read_text() == str(proc.pid),
+        120,
+        what="the second `up` took the lock or exited",
+    )
 
 
 def test_health_and_ready_answer_json(app_server: RunningApp) -> None:
@@ -169,15 +176,13 @@ def test_a_killed_supervisor_takes_its_children_and_a_second_up_starts_clean(
 
         # A second `up` at once is refused while any child of the first lives...
         second = _up(port, data_dir, log)
-        while second.poll() is None and (data_dir / "up.lock").read_text() != str(second.pid):
-            time.sleep(0.05)
+        _started_or_gone(second, data_dir / "up.lock")
         if second.poll() is not None:
             assert second.returncode == 1 and "already running on DATA_DIR" in log.read_text()
             _gone, alive = psutil.wait_procs(tree, timeout=30)
             assert alive == [], [p.cmdline() for p in alive]  # ...and they all die by themselves
             second = _up(port, data_dir, log)
-            while second.poll() is None and (data_dir / "up.lock").read_text() != str(second.pid):
-                time.sleep(0.05)
+            _started_or_gone(second, data_dir / "up.lock")
         # ...and from the moment one holds the lock, nothing of the first is running.
         assert second.poll() is None, log.read_text()[-4000:]
         assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -249,6 +249,8 @@ class ScriptedLLM:
         self._default = Turn()
         self._requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._ids = itertools.count(1)
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -287,7 +289,7 @@ class ScriptedLLM:
 
     async def _serve(self, sock: socket.socket) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/chat/completions", self._chat_counted)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/_script", self._admin_script)
@@ -352,6 +354,7 @@ class ScriptedLLM:
             self._by_model.clear()
             self._default = Turn()
             self._requests.clear()
+            self._peak_in_flight = self._in_flight
 
     def clear(self) -> None:
         """Forget recorded requests (queues untouched)."""
@@ -370,6 +373,13 @@ class ScriptedLLM:
         """Snapshot of recorded ``/v1/*`` requests, oldest first (admin calls not recorded)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def peak_in_flight(self) -> int:
+        """Most chat requests open at the same moment since start or ``reset()``: lets a test
+        check a concurrency cap from the vendor's side instead of sampling at guessed times."""
+        with self._lock:
+            return self._peak_in_flight
 
     def _next_turn(self, model: str | None) -> Turn:
         with self._lock:
@@ -428,6 +438,16 @@ class ScriptedLLM:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return None
 
+    async def _chat_counted(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            return await self._chat(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._read_json(request)
         self._record(request, body)
@@ -439,7 +459,7 @@ class ScriptedLLM:
         turn = self._next_turn(model)
 
         if turn.delay:
-            await asyncio.sleep(turn.delay)
+            await asyncio.sleep(turn.delay)  # sleep-ok: scripted delay
         headers = {"x-request-id": f"req_{uuid.uuid4().hex[:16]}", **turn.headers}
         if turn.is_error:
             status = turn.status if turn.status >= 400 else 500
@@ -493,7 +513,7 @@ class ScriptedLLM:
             self._abort(request)
             raise asyncio.CancelledError
         if turn.stall_after_chunks is not None:
-            await asyncio.sleep(turn.stall_seconds)
+            await asyncio.sleep(turn.stall_seconds)  # sleep-ok: scripted stall
         message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
         if calls:
             message["tool_calls"] = [
@@ -591,7 +611,7 @@ class ScriptedLLM:
             if turn.chunk_delay:
                 for i, data in enumerate(part):
                     if i or sent_any:
-                        await asyncio.sleep(turn.chunk_delay)
+                        await asyncio.sleep(turn.chunk_delay)  # sleep-ok: scripted pace
                     await resp.write(data)
             else:
                 await resp.write(b"".join(part))  # one write: tiny per-request overhead
@@ -600,7 +620,7 @@ class ScriptedLLM:
         if stall_at is not None:
             await send(events[:stall_at])
             sent_any = stall_at > 0
-            await asyncio.sleep(turn.stall_seconds)
+            await asyncio.sleep(turn.stall_seconds)  # sleep-ok: scripted stall
             await send(events[stall_at:stop_at])
         else:
             await send(events[:stop_at])

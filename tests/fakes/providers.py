@@ -2346,7 +2346,7 @@ class EchoAPI(FakeServer):
         return redirect(str(target), status if 300 <= status < 400 else 302)
 
     def _delay(self, req: RecordedRequest, seconds: str) -> Response:
-        time.sleep(min(float(seconds), 10.0))
+        time.sleep(min(float(seconds), 10.0))  # sleep-ok: the fake's scripted delay
         return json_response(self._echo_body(req))
 
     def _bytes(self, req: RecordedRequest, count: str) -> Response:

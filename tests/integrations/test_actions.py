@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import threading
-import time
 import uuid
 
 import pytest
@@ -23,6 +22,7 @@ from tests.fakes.openai_server import Turn
 from tests.fakes.providers import FAKE_SPREADSHEET_ID
 from tests.integrations.helpers import audit_calls, connect, grant
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
+from tests.waiting import wait_until
 
 
 def _call(name: str, arguments: dict, call_id: str = "call_1") -> dict:
@@ -330,13 +330,12 @@ def test_side_effect_waits_for_approval_then_runs(session, llm, fakes) -> None:
         worker = threading.Thread(target=work)
         posted_before = len(slack.posted)
         worker.start()
-        pending = []
-        deadline = time.monotonic() + 20
-        while not pending and time.monotonic() < deadline:
-            time.sleep(0.1)
+
+        def asked(run_id: uuid.UUID = run_id) -> list[uuid.UUID]:
             with session_scope() as s:
-                pending = [a.id for a in approvals.pending(s, actor, run_id=run_id)]
-        assert pending, "the run never asked for approval"
+                return [a.id for a in approvals.pending(s, actor, run_id=run_id)]
+
+        pending = wait_until(asked, 20, what="the run asked for approval")
         assert len(slack.posted) == posted_before  # nothing happens before the decision
         with session_scope() as s, pytest.raises(Exception, match="builder role"):
             approvals.decide(s, viewer, pending[0], approve=True)

@@ -26,6 +26,7 @@ from agent_platform.redis_client import get_redis
 from services import agents, dashboard
 from services.access import Actor
 from services.errors import Invalid, NotFound
+from tests.conftest import require_postgres
 from tests.factories import add_member, make_user, personal_actor
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -232,8 +233,7 @@ class TestLatency:
 
     def test_both_strategies_agree_on_skewed_data(self, session: Session, actor: Actor) -> None:
         """The portable window-function path must equal percentile_cont where both can run."""
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("percentile_cont exists on PostgreSQL only; SQLite runs the other path")
+        require_postgres("percentile_cont exists on PostgreSQL only; SQLite runs the other path")
         agent = make_agent(session, actor, "Alpha")
         for i, ms in enumerate([5, 7, 7, 9, 40, 41, 300, 2_000, 2_000, 9_999, 12, 13, 14]):
             add_run(session, actor, agent, ago=timedelta(minutes=i + 1), latency_ms=ms)

@@ -12,7 +12,7 @@ from services.runtime.follow import batch_tokens
 async def _events(script: list[tuple[float, dict[str, Any]]]) -> AsyncIterator[dict[str, Any]]:
     for pause, event in script:
         if pause:
-            await asyncio.sleep(pause)
+            await asyncio.sleep(pause)  # sleep-ok: the scripted gaps batching is tested on
         yield event
 
 
@@ -69,7 +69,7 @@ class TestBatchTokens:
             try:
                 while True:
                     yield _tok("x")
-                    await asyncio.sleep(0.01)
+                    await asyncio.sleep(0.01)  # sleep-ok: scripted pace of a token source
             finally:
                 closed.set()
 

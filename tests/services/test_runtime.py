@@ -15,6 +15,7 @@ from services.errors import Invalid, NotFound
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -246,22 +247,25 @@ class TestLifecycle:
 
     def test_cancel_a_running_run(self, session, llm) -> None:
         import threading
-        import time
 
         actor = org_with_provider(session, llm.base_url)
         run_id = start(actor, make_agent(session, actor))
+        # A 4 s stream: the cancel lands while the model is still answering.
         llm.script(Turn(text="x" * 400, chunk_size=2, chunk_delay=0.02))
 
-        def cancel_soon() -> None:
-            time.sleep(1.0)
+        def cancel_once_the_model_is_asked() -> None:
+            wait_until(lambda: llm.requests, 30, what="the model call started")
             with session_scope() as s:
                 outcome.append(runs.cancel_run(s, actor, run_id).status)
 
         outcome: list[ExecutionStatus] = []
-        threading.Thread(target=cancel_soon).start()
+        canceller = threading.Thread(target=cancel_once_the_model_is_asked)
+        canceller.start()
         run, _ = execute(run_id)
+        canceller.join(30)
         assert outcome == [ExecutionStatus.RUNNING]
         assert run.status == ExecutionStatus.CANCELLED, (run.error, run.latency_ms, run.output)
+        assert len(run.output or "") < 400  # stopped mid-stream, not after the whole answer
 
     def test_the_run_timeout_ends_the_run(self, session, llm) -> None:
         actor = org_with_provider(session, llm.base_url)

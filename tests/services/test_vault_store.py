@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import hvac.exceptions
@@ -27,6 +28,7 @@ from services.llm import providers
 from services.secrets.vault_failures import AUDIT_ACTION
 from tests.factories import make_user, personal_actor
 from tests.vault_server import ROOT_TOKEN, VaultEnv, free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-live-0123456789abcdef"
@@ -183,6 +185,17 @@ def approle(vault: VaultEnv, *, ttl: str, max_ttl: str) -> tuple[str, str]:
     return role_id, secret_id
 
 
+def token_expiry(vault: VaultEnv, accessor: str) -> datetime:
+    """When Vault itself says the token expires (its lookup, not our clock's guess)."""
+    stamp = vault.server.client().auth.token.lookup_accessor(accessor)["data"]["expire_time"]
+    whole, _, fraction = stamp.rstrip("Z").partition(".")  # Vault gives nanoseconds
+    return datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}+00:00")
+
+
+def seconds_left(expiry: datetime) -> float:
+    return (expiry - datetime.now(UTC)).total_seconds()
+
+
 class TestAppRole:
     def test_logs_in_and_renews_the_token_before_it_expires(self, session, vault) -> None:  # type: ignore[no-untyped-def]
         role_id, secret_id = approle(vault, ttl="3s", max_ttl="60s")
@@ -194,11 +207,13 @@ class TestAppRole:
         store = secrets.vault_store()
         first = store.status()
         assert (first.auth, first.logins, first.renewals) == ("approle", 1, 0)
-        time.sleep(2.3)  # less than a third of the 3 s TTL left
+        first_expiry = token_expiry(vault, first.token_accessor)
+        wait_until(lambda: seconds_left(first_expiry) < 0.8, 10, what="a third of the TTL left")
         with session_scope() as s:
             assert secrets.get(s, ref) == KEY
-        time.sleep(1.5)  # past the first expiry: only a renewed token still works
-        with session_scope() as s:
+        assert token_expiry(vault, first.token_accessor) > first_expiry  # Vault saw a renewal
+        wait_until(lambda: seconds_left(first_expiry) < 0, 10, what="the first expiry passed")
+        with session_scope() as s:  # only a renewed token still works now
             assert secrets.get(s, ref) == KEY
         after = store.status()
         assert after.logins == 1 and after.renewals >= 1
@@ -216,7 +231,9 @@ class TestAppRole:
         with session_scope() as s:
             secrets.put(s, ref, KEY, org_id=oid)
         first = secrets.vault_store().status()
-        time.sleep(2.3)  # renewal would give back at most the ~0.7 s left before max TTL
+        expiry = token_expiry(vault, first.token_accessor)
+        # Renewal would now give back at most the < 0.8 s left before the max TTL.
+        wait_until(lambda: seconds_left(expiry) < 0.8, 10, what="a third of the TTL left")
         with session_scope() as s:
             assert secrets.get(s, ref) == KEY
         after = secrets.vault_store().status()
