@@ -5,9 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import confirm_dialog, error_callout, field
-from state.webhooks import WebhooksState as W
+from state.webhooks import WebhooksState
 
-CAN_WRITE = W.permissions.contains("agents.write")
+CAN_WRITE = WebhooksState.permissions.contains("agents.write")
 
 
 def _copy_line(label: str, value: rx.Var, id_: str) -> rx.Component:
@@ -33,12 +33,12 @@ def _copy_line(label: str, value: rx.Var, id_: str) -> rx.Component:
 
 def _shown_once() -> rx.Component:
     return rx.cond(
-        (W.shown_url != "") | (W.shown_secret != ""),
+        (WebhooksState.shown_url != "") | (WebhooksState.shown_secret != ""),
         rx.callout(
             rx.vstack(
                 rx.text("Shown only once: copy them now.", size="2"),
-                _copy_line("URL (POST JSON to it)", W.shown_url, "trigger-url"),
-                _copy_line("Signing secret", W.shown_secret, "trigger-secret"),
+                _copy_line("URL (POST JSON to it)", WebhooksState.shown_url, "trigger-url"),
+                _copy_line("Signing secret", WebhooksState.shown_secret, "trigger-secret"),
                 rx.text(
                     "Sign with X-Timestamp (Unix seconds) and X-Signature: sha256=<hex "
                     "HMAC-SHA256 of '<timestamp>.<body>'>. Add ?wait=N to get the answer.",
@@ -49,7 +49,7 @@ def _shown_once() -> rx.Component:
                     "Done, hide it",
                     size="1",
                     variant="soft",
-                    on_click=W.forget_shown,
+                    on_click=WebhooksState.forget_shown,
                     id="trigger-shown-dismiss",
                 ),
                 spacing="2",
@@ -64,18 +64,28 @@ def _shown_once() -> rx.Component:
 def _create_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            field("Name", "trigger_name", W.field_errors, placeholder="Shop orders"),
+            field("Name", "trigger_name", WebhooksState.field_errors, placeholder="Shop orders"),
             field(
                 "Message (a payload path or a template)",
                 "message_mapping",
-                W.field_errors,
+                WebhooksState.field_errors,
                 placeholder="New order {{payload.order.id}} — empty: the whole payload",
             ),
             rx.text("Variables (name = payload.path, one per line)", size="2", weight="medium"),
             rx.text_area(name="variables", id="variables", placeholder="email = payload.email"),
             rx.hstack(
-                field("Calls a minute", "rate_limit_per_minute", W.field_errors, type_="number"),
-                field("Longest wait (s)", "max_wait_seconds", W.field_errors, type_="number"),
+                field(
+                    "Calls a minute",
+                    "rate_limit_per_minute",
+                    WebhooksState.field_errors,
+                    type_="number",
+                ),
+                field(
+                    "Longest wait (s)",
+                    "max_wait_seconds",
+                    WebhooksState.field_errors,
+                    type_="number",
+                ),
                 width="100%",
             ),
             rx.hstack(
@@ -85,12 +95,17 @@ def _create_form() -> rx.Component:
             ),
             rx.hstack(
                 rx.button("Create trigger", type="submit", id="create-trigger-submit"),
-                rx.button("Cancel", variant="soft", type="button", on_click=W.set_creating(False)),
+                rx.button(
+                    "Cancel",
+                    variant="soft",
+                    type="button",
+                    on_click=WebhooksState.set_creating(False),
+                ),
             ),
             spacing="2",
             width="100%",
         ),
-        on_submit=W.create,
+        on_submit=WebhooksState.create,
         reset_on_submit=False,
         id="create-trigger-form",
         width="100%",
@@ -112,21 +127,21 @@ def _row(t: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.switch(
                     checked=t["enabled"] == "yes",
-                    on_change=lambda on: W.set_enabled(t["id"], on),
+                    on_change=lambda on: WebhooksState.set_enabled(t["id"], on),
                     class_name="trigger-enabled",
                 ),
                 rx.button(
                     "Rotate",
                     size="1",
                     variant="soft",
-                    on_click=W.rotate(t["id"]),
+                    on_click=WebhooksState.rotate(t["id"]),
                     class_name="trigger-rotate",
                 ),
                 confirm_dialog(
                     rx.icon_button(rx.icon("trash-2", size=14), size="1", variant="soft"),
                     "Delete this trigger?",
                     "Calls to its URL will be refused. Its runs stay.",
-                    W.delete(t["id"]),
+                    WebhooksState.delete(t["id"]),
                     confirm_id="trigger-delete-confirm",
                 ),
                 align="center",
@@ -148,33 +163,35 @@ def triggers_section() -> rx.Component:
             rx.heading("Triggers", size="3"),
             rx.spacer(),
             rx.cond(
-                CAN_WRITE & ~W.creating,
+                CAN_WRITE & ~WebhooksState.creating,
                 rx.button(
                     rx.icon("webhook", size=14),
                     "New webhook",
                     size="2",
                     variant="soft",
-                    on_click=W.set_creating(True),
+                    on_click=WebhooksState.set_creating(True),
                     id="new-trigger",
                 ),
             ),
             width="100%",
             align="center",
         ),
-        error_callout(W.error, id_="trigger-error"),
+        error_callout(WebhooksState.error, id_="trigger-error"),
         _shown_once(),
-        rx.cond(W.creating, _create_form()),
+        rx.cond(WebhooksState.creating, _create_form()),
         rx.cond(
-            W.triggers.length() == 0,
+            WebhooksState.triggers.length() == 0,
             rx.text("No webhook triggers yet.", size="2", color_scheme="gray"),
-            rx.vstack(rx.foreach(W.triggers, _row), spacing="2", width="100%", id="triggers"),
+            rx.vstack(
+                rx.foreach(WebhooksState.triggers, _row), spacing="2", width="100%", id="triggers"
+            ),
         ),
         rx.cond(
-            W.deliveries.length() > 0,
+            WebhooksState.deliveries.length() > 0,
             rx.vstack(
                 rx.text("Recent deliveries", weight="medium", size="2"),
                 rx.foreach(
-                    W.deliveries,
+                    WebhooksState.deliveries,
                     lambda d: rx.link(
                         rx.hstack(
                             rx.badge(d["status"]),

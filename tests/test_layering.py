@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import get_args
 
-from agent_platform.models import Role
+from agent_platform.models import AgentStatus, ExecutionStatus, Role
+from services.agents import AgentSort
+from services.memory.documents import CONTENT_TYPES
+from state.agents import SORTS, STATUSES
+from state.knowledge import ACCEPT
+from state.runs import STATUS_CHOICES
 
 ROOT = Path(__file__).resolve().parents[1]
 UI_MODULES = sorted([*ROOT.joinpath("state").glob("*.py"), *ROOT.joinpath("pages").glob("*.py")])
@@ -86,3 +92,11 @@ def test_the_checks_find_what_they_look_for() -> None:
     )
     assert len(role_rules(copied)) == 5
     assert single_letter_aliases(copied) == ["XState as S", "line 4: P = …"]
+
+
+def test_choice_lists_come_from_the_services() -> None:
+    """Filters, sorts and accepted uploads offer exactly what the services take."""
+    assert STATUS_CHOICES == ["all", *ExecutionStatus]
+    assert STATUSES == ["active", *AgentStatus]
+    assert list(SORTS) == list(get_args(AgentSort))
+    assert {ext: kind for kind, exts in ACCEPT.items() for ext in exts} == CONTENT_TYPES
