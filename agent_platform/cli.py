@@ -9,13 +9,13 @@ import os
 import sys
 
 from agent_platform import lifeline
-from agent_platform.settings import SettingsError, get_settings
+from agent_platform.settings import Settings, SettingsError, get_settings
 
 # What `up` runs as its children (they watch its lifeline).
 CHILD_COMMANDS = ("worker", "agent-worker", "scheduler", "web")
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     try:
         return get_settings()
     except SettingsError as exc:
@@ -23,7 +23,7 @@ def _settings():  # type: ignore[no-untyped-def]
         raise SystemExit(2) from None
 
 
-def _reachable(*, redis: bool = True):  # type: ignore[no-untyped-def]
+def _reachable(*, redis: bool = True) -> Settings:
     """Settings, after checking that the database (and Redis) answer: one line naming the
     URL that does not, at once, instead of minutes of silent reconnecting."""
     from agent_platform.reachability import Unreachable, check_database, check_redis

@@ -19,6 +19,7 @@ from services.agent_publishing import keep_publishable
 from services.agent_reads import visible_versions
 from services.agents import audit_agent, check_agent_tools, get_agent, new_version, validate_config
 from services.errors import Invalid, NotFound
+from services.read_scope import where_of
 
 DiffKind = Literal["added", "removed", "changed", "same"]
 
@@ -52,7 +53,7 @@ def version_history(
     rows = session.exec(
         select(AgentVersion, User.name, User.email)
         .outerjoin(User, col(User.id) == AgentVersion.created_by_id)
-        .where(visible_versions(actor).whereclause, AgentVersion.agent_id == agent.id)
+        .where(where_of(visible_versions(actor)), AgentVersion.agent_id == agent.id)
         .order_by(col(AgentVersion.version).desc())
         .limit(max(1, min(limit, 500)))
     ).all()

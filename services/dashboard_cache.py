@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from typing import cast
 
 from pydantic import BaseModel, ValidationError
 from redis import RedisError
@@ -72,7 +73,8 @@ def cache_get(keys: dict[int, str]) -> dict[int, Slice]:
     if not keys:
         return {}
     try:
-        values = get_redis().mget(list(keys.values()))
+        # redis-py types its sync and async clients alike (Awaitable | Any); ours is sync.
+        values = cast("list[bytes | None]", get_redis().mget(list(keys.values())))
     except RedisError:
         logger.warning("dashboard cache unavailable; computing every bucket", exc_info=True)
         return {}

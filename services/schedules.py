@@ -32,6 +32,7 @@ from services import audit
 from services.access import Actor, Permission, require
 from services.agent_reads import get_agent
 from services.errors import Invalid, NotFound
+from services.read_scope import where_of
 from services.runs import MAX_MESSAGE_CHARS
 from services.schedule_times import (
     MAX_INTERVAL_SECONDS,
@@ -162,7 +163,7 @@ def list_schedules(
 ) -> tuple[list[tuple[Schedule, str]], int]:
     """Schedules with their agent's name, soonest next fire first (paused last), paged."""
     query = select(Schedule, Agent.name).join(Agent, col(Agent.id) == col(Schedule.agent_id))
-    query = query.where(visible_schedules(actor).whereclause)
+    query = query.where(where_of(visible_schedules(actor)))
     if agent_id is not None:
         query = query.where(Schedule.agent_id == get_agent(session, actor, agent_id).id)
     words = search.strip()

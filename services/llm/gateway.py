@@ -204,8 +204,11 @@ def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
     prefix = model.litellm_model.partition("/")[0]
     if prefix in ("openai", "azure"):
         http = guard.client(refuse_redirects=True, timeout=options.request_timeout)
+        # openai 3 types http_client as httpx2's client only, but accepts a legacy
+        # httpx.AsyncClient at runtime (is_legacy_httpx_async_client); our SSRF guard is httpx's.
         if prefix == "azure":
-            return openai.AsyncAzureOpenAI(
+            assert model.api_base is not None  # saved Azure providers have one (NEEDS_BASE)
+            return openai.AsyncAzureOpenAI(  # type: ignore[call-overload]  # httpx, see above
                 api_key=model.api_key,
                 azure_endpoint=model.api_base,
                 api_version=model.api_version,
@@ -216,7 +219,7 @@ def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
         return openai.AsyncOpenAI(
             api_key=model.api_key,
             base_url=model.api_base or OPENAI_BASE_URL,
-            http_client=http,
+            http_client=http,  # type: ignore[arg-type]  # legacy httpx client, see above
             max_retries=0,
             timeout=options.request_timeout,
         )

@@ -19,7 +19,7 @@ import io
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from rq import Retry
 from rq.job import Job
@@ -107,7 +107,8 @@ def read_progress(document_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Percent embedded of each document still being indexed (missing: not started yet)."""
     if not document_ids:
         return {}
-    values = get_redis().mget([progress_key(d) for d in document_ids])
+    # redis-py types its sync and async clients alike (Awaitable | Any); ours is sync.
+    values = cast("list[bytes | None]", get_redis().mget([progress_key(d) for d in document_ids]))
     shown: dict[uuid.UUID, int] = {}
     for document_id, value in zip(document_ids, values, strict=True):
         if value is None:
