@@ -62,168 +62,206 @@ def _input(label: str, key: str, **props) -> rx.Component:  # type: ignore[no-un
     )
 
 
-def config_form() -> rx.Component:
-    """Keyed by agent and version, so a save or restore re-renders it with the new values."""
-    return rx.form(
-        rx.vstack(
-            rx.grid(
-                _labeled(
-                    "Name",
-                    rx.input(
-                        name="name",
-                        default_value=AgentEditorState.name,
-                        id="cfg-name",
-                        width="100%",
-                    ),
-                    "name",
-                ),
-                _labeled(
-                    "Description",
-                    rx.input(
-                        name="description", default_value=AgentEditorState.description, width="100%"
-                    ),
-                    "description",
-                ),
-                _input("Model (<provider>/<model>)", "model"),
-                _input("Fallback models (comma-separated)", "fallback_models"),
-                columns=rx.breakpoints(initial="1", md="2"),
-                spacing="3",
+def _name_and_models() -> rx.Component:
+    return rx.grid(
+        _labeled(
+            "Name",
+            rx.input(
+                name="name",
+                default_value=AgentEditorState.name,
+                id="cfg-name",
                 width="100%",
             ),
-            _labeled(
-                "Instructions ({{variables}} are filled from the run's input)",
-                rx.text_area(
-                    name="instructions",
-                    default_value=AgentEditorState.form["instructions"],
-                    rows="6",
-                    width="100%",
-                    id="cfg-instructions",
-                ),
-                "instructions",
-            ),
-            rx.grid(
-                _input("Temperature", "temperature"),
-                _input("Max output tokens", "max_output_tokens"),
-                _input("Max steps", "max_steps"),
-                _input("Timeout (s)", "timeout_seconds"),
-                columns=rx.breakpoints(initial="2", md="4"),
-                spacing="3",
-                width="100%",
-            ),
-            rx.heading("Tools", size="3"),
-            rx.flex(
-                rx.foreach(
-                    AgentEditorState.available_tools,
-                    lambda t: rx.checkbox(
-                        t,
-                        checked=AgentEditorState.tools.contains(t),
-                        on_change=lambda on: AgentEditorState.toggle_tool(t, on),
-                        id="tool-" + t,
-                    ),
-                ),
-                spacing="4",
-                wrap="wrap",
-            ),
-            rx.cond(
-                AgentEditorState.available_agents.length() > 0,
-                rx.vstack(
-                    rx.heading("Hand off to other agents", size="3"),
-                    rx.flex(
-                        rx.foreach(
-                            AgentEditorState.available_agents,
-                            lambda a: rx.checkbox(
-                                a["name"],
-                                checked=AgentEditorState.agent_tools.contains(a["id"]),
-                                on_change=lambda on: AgentEditorState.toggle_agent_tool(
-                                    a["id"], on
-                                ),
-                            ),
-                        ),
-                        spacing="4",
-                        wrap="wrap",
-                    ),
-                ),
-            ),
-            rx.heading("Integration actions", size="3"),
-            rx.cond(
-                AgentEditorState.available_grants.length() == 0,
-                rx.text(
-                    "No connections yet. ",
-                    rx.link("Connect a service", href="/integrations"),
-                    size="2",
-                ),
-                rx.vstack(
-                    rx.foreach(AgentEditorState.available_grants, _grant_row),
-                    spacing="2",
-                    width="100%",
-                    id="grants",
+            "name",
+        ),
+        _labeled(
+            "Description",
+            rx.input(name="description", default_value=AgentEditorState.description, width="100%"),
+            "description",
+        ),
+        _input("Model (<provider>/<model>)", "model"),
+        _input("Fallback models (comma-separated)", "fallback_models"),
+        columns=rx.breakpoints(initial="1", md="2"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _instructions() -> rx.Component:
+    return _labeled(
+        "Instructions ({{variables}} are filled from the run's input)",
+        rx.text_area(
+            name="instructions",
+            default_value=AgentEditorState.form["instructions"],
+            rows="6",
+            width="100%",
+            id="cfg-instructions",
+        ),
+        "instructions",
+    )
+
+
+def _limits() -> rx.Component:
+    return rx.grid(
+        _input("Temperature", "temperature"),
+        _input("Max output tokens", "max_output_tokens"),
+        _input("Max steps", "max_steps"),
+        _input("Timeout (s)", "timeout_seconds"),
+        columns=rx.breakpoints(initial="2", md="4"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _tools() -> tuple[rx.Component, ...]:
+    """Built-in tools, and the other agents this one may hand a task to."""
+    return (
+        rx.heading("Tools", size="3"),
+        rx.flex(
+            rx.foreach(
+                AgentEditorState.available_tools,
+                lambda t: rx.checkbox(
+                    t,
+                    checked=AgentEditorState.tools.contains(t),
+                    on_change=lambda on: AgentEditorState.toggle_tool(t, on),
+                    id="tool-" + t,
                 ),
             ),
-            rx.heading("Knowledge", size="3"),
-            rx.cond(
-                AgentEditorState.available_collections.length() == 0,
-                rx.text(
-                    "No knowledge collections yet. ",
-                    rx.link("Create one", href="/knowledge"),
-                    size="2",
-                ),
+            spacing="4",
+            wrap="wrap",
+        ),
+        rx.cond(
+            AgentEditorState.available_agents.length() > 0,
+            rx.vstack(
+                rx.heading("Hand off to other agents", size="3"),
                 rx.flex(
                     rx.foreach(
-                        AgentEditorState.available_collections,
-                        lambda c: rx.checkbox(
-                            c,
-                            checked=AgentEditorState.collections.contains(c),
-                            on_change=lambda on: AgentEditorState.toggle_collection(c, on),
+                        AgentEditorState.available_agents,
+                        lambda a: rx.checkbox(
+                            a["name"],
+                            checked=AgentEditorState.agent_tools.contains(a["id"]),
+                            on_change=lambda on: AgentEditorState.toggle_agent_tool(a["id"], on),
                         ),
                     ),
                     spacing="4",
                     wrap="wrap",
                 ),
             ),
-            rx.grid(
-                _labeled(
-                    "Conversation memory",
-                    rx.select(
-                        ["on", "off"],
-                        name="conversation",
-                        default_value=AgentEditorState.form["conversation"],
-                    ),
-                    "memory",
-                ),
-                _input("Messages kept", "window"),
-                _labeled(
-                    "Output",
-                    rx.select(
-                        ["text", "json"],
-                        name="output_format",
-                        default_value=AgentEditorState.form["output_format"],
-                    ),
-                    "format",
-                ),
-                columns=rx.breakpoints(initial="1", md="3"),
-                spacing="3",
+        ),
+    )
+
+
+def _integration_actions() -> tuple[rx.Component, ...]:
+    return (
+        rx.heading("Integration actions", size="3"),
+        rx.cond(
+            AgentEditorState.available_grants.length() == 0,
+            rx.text(
+                "No connections yet. ",
+                rx.link("Connect a service", href="/integrations"),
+                size="2",
+            ),
+            rx.vstack(
+                rx.foreach(AgentEditorState.available_grants, _grant_row),
+                spacing="2",
                 width="100%",
+                id="grants",
             ),
+        ),
+    )
+
+
+def _knowledge() -> tuple[rx.Component, ...]:
+    return (
+        rx.heading("Knowledge", size="3"),
+        rx.cond(
+            AgentEditorState.available_collections.length() == 0,
+            rx.text(
+                "No knowledge collections yet. ",
+                rx.link("Create one", href="/knowledge"),
+                size="2",
+            ),
+            rx.flex(
+                rx.foreach(
+                    AgentEditorState.available_collections,
+                    lambda c: rx.checkbox(
+                        c,
+                        checked=AgentEditorState.collections.contains(c),
+                        on_change=lambda on: AgentEditorState.toggle_collection(c, on),
+                    ),
+                ),
+                spacing="4",
+                wrap="wrap",
+            ),
+        ),
+    )
+
+
+def _memory_and_output() -> tuple[rx.Component, ...]:
+    """Conversation memory, and whether the answer is text or JSON of a schema."""
+    return (
+        rx.grid(
             _labeled(
-                "JSON schema of the answer (when output is json)",
-                rx.text_area(
-                    name="json_schema",
-                    default_value=AgentEditorState.form["json_schema"],
-                    rows="4",
-                    width="100%",
-                    font_family="monospace",
+                "Conversation memory",
+                rx.select(
+                    ["on", "off"],
+                    name="conversation",
+                    default_value=AgentEditorState.form["conversation"],
                 ),
-                "json_schema",
+                "memory",
             ),
-            rx.hstack(
-                rx.button("Save", type="submit", size="3", id="save-agent"),
-                rx.link(
-                    rx.button("Open playground", variant="soft", size="3", type="button"),
-                    href="/playground?agent=" + AgentEditorState.agent_id,
-                    id="open-playground",
+            _input("Messages kept", "window"),
+            _labeled(
+                "Output",
+                rx.select(
+                    ["text", "json"],
+                    name="output_format",
+                    default_value=AgentEditorState.form["output_format"],
                 ),
-                spacing="3",
+                "format",
             ),
+            columns=rx.breakpoints(initial="1", md="3"),
+            spacing="3",
+            width="100%",
+        ),
+        _labeled(
+            "JSON schema of the answer (when output is json)",
+            rx.text_area(
+                name="json_schema",
+                default_value=AgentEditorState.form["json_schema"],
+                rows="4",
+                width="100%",
+                font_family="monospace",
+            ),
+            "json_schema",
+        ),
+    )
+
+
+def _form_buttons() -> rx.Component:
+    return rx.hstack(
+        rx.button("Save", type="submit", size="3", id="save-agent"),
+        rx.link(
+            rx.button("Open playground", variant="soft", size="3", type="button"),
+            href="/playground?agent=" + AgentEditorState.agent_id,
+            id="open-playground",
+        ),
+        spacing="3",
+    )
+
+
+def config_form() -> rx.Component:
+    """Keyed by agent and version, so a save or restore re-renders it with the new values."""
+    return rx.form(
+        rx.vstack(
+            _name_and_models(),
+            _instructions(),
+            _limits(),
+            *_tools(),
+            *_integration_actions(),
+            *_knowledge(),
+            *_memory_and_output(),
+            _form_buttons(),
             spacing="4",
             width="100%",
         ),
