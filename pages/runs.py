@@ -6,7 +6,7 @@ import reflex as rx
 
 from pages.components import data_table, empty_state, error_callout, shell
 from pages.trace import trace_step
-from state.runs import STATUS_CHOICES, RunDetailState, RunsState
+from state.runs import RANGES, STATUS_CHOICES, RunDetailState, RunsState
 
 COLORS = {"succeeded": "green", "failed": "red", "running": "blue", "queued": "gray"}
 
@@ -38,78 +38,91 @@ def _row(r: rx.Var) -> rx.Component:
     )
 
 
+def _filters() -> rx.Component:
+    """Agent, status and time range; each change reloads the first page."""
+    return rx.flex(
+        rx.select.root(
+            rx.select.trigger(placeholder="Agent"),
+            rx.select.content(
+                rx.select.item("All agents", value="all"),
+                rx.foreach(
+                    RunsState.agent_options, lambda a: rx.select.item(a["name"], value=a["id"])
+                ),
+            ),
+            value=RunsState.agent_filter,
+            on_change=lambda v: RunsState.set_filter("agent_filter", v),
+        ),
+        rx.select(
+            STATUS_CHOICES,
+            value=RunsState.status_filter,
+            on_change=lambda v: RunsState.set_filter("status_filter", v),
+            id="status-filter",
+        ),
+        rx.select(
+            list(RANGES),
+            value=RunsState.range_filter,
+            on_change=lambda v: RunsState.set_filter("range_filter", v),
+        ),
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def _runs_table() -> rx.Component:
+    return rx.cond(
+        RunsState.rows.length() == 0,
+        empty_state(
+            "list",
+            "No runs match",
+            "Runs appear here when agents are run from the playground, a schedule or the API.",
+        ),
+        data_table(
+            ["When", "Agent", "Status", "Input", "Latency", "Tokens", "Cost"],
+            RunsState.rows,
+            _row,
+            id_="runs-table",
+        ),
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(
+            RunsState.total,
+            " runs · page ",
+            RunsState.page + 1,
+            " of ",
+            RunsState.pages,
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.spacer(),
+        rx.button(
+            "Previous",
+            size="1",
+            variant="soft",
+            on_click=RunsState.move(-1),
+            disabled=RunsState.page == 0,
+        ),
+        rx.button(
+            "Next",
+            size="1",
+            variant="soft",
+            on_click=RunsState.move(1),
+            disabled=RunsState.page + 1 >= RunsState.pages,
+        ),
+        width="100%",
+        margin_top="12px",
+    )
+
+
 def runs_page() -> rx.Component:
     return shell(
-        rx.flex(
-            rx.select.root(
-                rx.select.trigger(placeholder="Agent"),
-                rx.select.content(
-                    rx.select.item("All agents", value="all"),
-                    rx.foreach(
-                        RunsState.agent_options, lambda a: rx.select.item(a["name"], value=a["id"])
-                    ),
-                ),
-                value=RunsState.agent_filter,
-                on_change=lambda v: RunsState.set_filter("agent_filter", v),
-            ),
-            rx.select(
-                STATUS_CHOICES,
-                value=RunsState.status_filter,
-                on_change=lambda v: RunsState.set_filter("status_filter", v),
-                id="status-filter",
-            ),
-            rx.select(
-                ["24h", "7d", "30d", "all"],
-                value=RunsState.range_filter,
-                on_change=lambda v: RunsState.set_filter("range_filter", v),
-            ),
-            spacing="3",
-            wrap="wrap",
-        ),
+        _filters(),
         error_callout(RunsState.error),
         rx.box(height="12px"),
-        rx.cond(
-            RunsState.rows.length() == 0,
-            empty_state(
-                "list",
-                "No runs match",
-                "Runs appear here when agents are run from the playground, a schedule or the API.",
-            ),
-            data_table(
-                ["When", "Agent", "Status", "Input", "Latency", "Tokens", "Cost"],
-                RunsState.rows,
-                _row,
-                id_="runs-table",
-            ),
-        ),
-        rx.hstack(
-            rx.text(
-                RunsState.total,
-                " runs · page ",
-                RunsState.page + 1,
-                " of ",
-                RunsState.pages,
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.spacer(),
-            rx.button(
-                "Previous",
-                size="1",
-                variant="soft",
-                on_click=RunsState.move(-1),
-                disabled=RunsState.page == 0,
-            ),
-            rx.button(
-                "Next",
-                size="1",
-                variant="soft",
-                on_click=RunsState.move(1),
-                disabled=RunsState.page + 1 >= RunsState.pages,
-            ),
-            width="100%",
-            margin_top="12px",
-        ),
+        _runs_table(),
+        _pager(),
         title="Runs",
     )
 
@@ -173,6 +186,96 @@ def _approval(a: rx.Var) -> rx.Component:
     )
 
 
+def _run_header() -> rx.Component:
+    """Status, agent, when, which version; Replay, and Cancel while it runs."""
+    return rx.hstack(
+        status_badge(RunDetailState.run["status"]),
+        rx.link(
+            RunDetailState.run["agent"],
+            href="/agent?id=" + RunDetailState.run["agent_id"],
+        ),
+        rx.text(RunDetailState.run["created"], size="1", color_scheme="gray"),
+        _origin(),
+        rx.spacer(),
+        rx.button(
+            rx.icon("rotate-ccw", size=14),
+            "Replay",
+            size="1",
+            variant="soft",
+            on_click=RunDetailState.replay,
+            id="replay-run",
+        ),
+        rx.cond(
+            RunDetailState.live,
+            rx.button(
+                "Cancel",
+                color_scheme="red",
+                size="1",
+                on_click=RunDetailState.cancel,
+                id="cancel-run",
+            ),
+        ),
+        width="100%",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _facts() -> rx.Component:
+    return rx.flex(
+        _fact("Latency", RunDetailState.run["latency"]),
+        _fact("Tokens", RunDetailState.run["tokens"]),
+        _fact("Cost", RunDetailState.run["cost"]),
+        spacing="6",
+        wrap="wrap",
+    )
+
+
+def _input_and_outcome() -> tuple[rx.Component, ...]:
+    """What the run was asked, and what it answered or why it failed."""
+    return (
+        rx.card(
+            rx.text("Input", size="1", color_scheme="gray"),
+            rx.text(RunDetailState.run["input"], white_space="pre-wrap"),
+            width="100%",
+        ),
+        rx.cond(
+            RunDetailState.run["output"] != "",
+            rx.card(
+                rx.text("Output", size="1", color_scheme="gray"),
+                rx.text(
+                    RunDetailState.run["output"],
+                    white_space="pre-wrap",
+                    id="run-output",
+                ),
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            RunDetailState.run["error"] != "",
+            rx.callout(
+                RunDetailState.run["error"],
+                icon="circle-x",
+                color_scheme="red",
+                width="100%",
+                id="run-error",
+            ),
+        ),
+    )
+
+
+def _trace() -> tuple[rx.Component, ...]:
+    """Every step so far, then the answer still arriving."""
+    return (
+        rx.heading("Trace", size="3"),
+        rx.foreach(RunDetailState.steps, trace_step),
+        rx.cond(
+            RunDetailState.streaming_text != "",
+            rx.text(RunDetailState.streaming_text, white_space="pre-wrap", size="2"),
+        ),
+    )
+
+
 def run_page() -> rx.Component:
     return shell(
         rx.cond(
@@ -182,78 +285,11 @@ def run_page() -> rx.Component:
                 RunDetailState.error != "",
                 empty_state("circle-x", "Run not found", RunDetailState.error),
                 rx.vstack(
-                    rx.hstack(
-                        status_badge(RunDetailState.run["status"]),
-                        rx.link(
-                            RunDetailState.run["agent"],
-                            href="/agent?id=" + RunDetailState.run["agent_id"],
-                        ),
-                        rx.text(RunDetailState.run["created"], size="1", color_scheme="gray"),
-                        _origin(),
-                        rx.spacer(),
-                        rx.button(
-                            rx.icon("rotate-ccw", size=14),
-                            "Replay",
-                            size="1",
-                            variant="soft",
-                            on_click=RunDetailState.replay,
-                            id="replay-run",
-                        ),
-                        rx.cond(
-                            RunDetailState.live,
-                            rx.button(
-                                "Cancel",
-                                color_scheme="red",
-                                size="1",
-                                on_click=RunDetailState.cancel,
-                                id="cancel-run",
-                            ),
-                        ),
-                        width="100%",
-                        align="center",
-                        wrap="wrap",
-                    ),
-                    rx.flex(
-                        _fact("Latency", RunDetailState.run["latency"]),
-                        _fact("Tokens", RunDetailState.run["tokens"]),
-                        _fact("Cost", RunDetailState.run["cost"]),
-                        spacing="6",
-                        wrap="wrap",
-                    ),
-                    rx.card(
-                        rx.text("Input", size="1", color_scheme="gray"),
-                        rx.text(RunDetailState.run["input"], white_space="pre-wrap"),
-                        width="100%",
-                    ),
-                    rx.cond(
-                        RunDetailState.run["output"] != "",
-                        rx.card(
-                            rx.text("Output", size="1", color_scheme="gray"),
-                            rx.text(
-                                RunDetailState.run["output"],
-                                white_space="pre-wrap",
-                                id="run-output",
-                            ),
-                            width="100%",
-                        ),
-                    ),
-                    rx.cond(
-                        RunDetailState.run["error"] != "",
-                        rx.callout(
-                            RunDetailState.run["error"],
-                            icon="circle-x",
-                            color_scheme="red",
-                            width="100%",
-                            id="run-error",
-                        ),
-                    ),
+                    _run_header(),
+                    _facts(),
+                    *_input_and_outcome(),
                     rx.foreach(RunDetailState.approvals, _approval),
-                    rx.heading("Trace", size="3"),
-                    rx.foreach(RunDetailState.steps, trace_step),
-                    rx.cond(
-                        RunDetailState.streaming_text != "",
-                        rx.text(RunDetailState.streaming_text, white_space="pre-wrap", size="2"),
-                    ),
+                    *_trace(),
                     spacing="3",
                     width="100%",
                 ),
