@@ -64,73 +64,78 @@ def _diff_row(r: rx.Var) -> rx.Component:
     )
 
 
+def _version_pickers() -> rx.Component:
+    """Which two versions to compare, and whether to show only what changed."""
+    return rx.flex(
+        rx.select(
+            AgentEditorState.version_numbers,
+            value=AgentEditorState.diff_a,
+            on_change=AgentEditorState.set_diff_a,
+            aria_label="Older version",
+            id="diff-a",
+        ),
+        rx.icon("arrow-right", size=16),
+        rx.select(
+            AgentEditorState.version_numbers,
+            value=AgentEditorState.diff_b,
+            on_change=AgentEditorState.set_diff_b,
+            aria_label="Newer version",
+            id="diff-b",
+        ),
+        rx.button(
+            rx.icon("git-compare", size=14),
+            "Compare",
+            variant="soft",
+            on_click=AgentEditorState.compare,
+            id="compare-versions",
+        ),
+        rx.checkbox(
+            "Only changes",
+            checked=AgentEditorState.diff_changes_only,
+            on_change=AgentEditorState.set_diff_changes_only,
+            id="diff-only-changes",
+        ),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _diff_table() -> rx.Component:
+    """Field by field, the older version beside the newer one."""
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Field"),
+                    rx.table.column_header_cell("Version ", AgentEditorState.diff_old),
+                    rx.table.column_header_cell("Version ", AgentEditorState.diff_new),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(AgentEditorState.diff_rows, _diff_row),
+                rx.cond(
+                    AgentEditorState.diff_rows.length() == 0,
+                    rx.table.row(rx.table.cell("The two versions are the same.", col_span=3)),
+                ),
+            ),
+            size="1",
+            variant="surface",
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
+        id="diff-table",
+    )
+
+
 def compare_versions() -> rx.Component:
     return rx.cond(
         AgentEditorState.version_numbers.length() > 1,
         rx.vstack(
             rx.heading("Compare versions", size="3"),
-            rx.flex(
-                rx.select(
-                    AgentEditorState.version_numbers,
-                    value=AgentEditorState.diff_a,
-                    on_change=AgentEditorState.set_diff_a,
-                    aria_label="Older version",
-                    id="diff-a",
-                ),
-                rx.icon("arrow-right", size=16),
-                rx.select(
-                    AgentEditorState.version_numbers,
-                    value=AgentEditorState.diff_b,
-                    on_change=AgentEditorState.set_diff_b,
-                    aria_label="Newer version",
-                    id="diff-b",
-                ),
-                rx.button(
-                    rx.icon("git-compare", size=14),
-                    "Compare",
-                    variant="soft",
-                    on_click=AgentEditorState.compare,
-                    id="compare-versions",
-                ),
-                rx.checkbox(
-                    "Only changes",
-                    checked=AgentEditorState.diff_changes_only,
-                    on_change=AgentEditorState.set_diff_changes_only,
-                    id="diff-only-changes",
-                ),
-                spacing="3",
-                align="center",
-                wrap="wrap",
-            ),
-            rx.cond(
-                AgentEditorState.diff_old != "",
-                rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                rx.table.column_header_cell("Field"),
-                                rx.table.column_header_cell("Version ", AgentEditorState.diff_old),
-                                rx.table.column_header_cell("Version ", AgentEditorState.diff_new),
-                            )
-                        ),
-                        rx.table.body(
-                            rx.foreach(AgentEditorState.diff_rows, _diff_row),
-                            rx.cond(
-                                AgentEditorState.diff_rows.length() == 0,
-                                rx.table.row(
-                                    rx.table.cell("The two versions are the same.", col_span=3)
-                                ),
-                            ),
-                        ),
-                        size="1",
-                        variant="surface",
-                        width="100%",
-                    ),
-                    overflow_x="auto",
-                    width="100%",
-                    id="diff-table",
-                ),
-            ),
+            _version_pickers(),
+            rx.cond(AgentEditorState.diff_old != "", _diff_table()),
             spacing="3",
             width="100%",
             id="compare",

@@ -84,79 +84,96 @@ def collections_column() -> rx.Component:
 # --- right column: the selected collection ---------------------------------------------------
 
 
+def _drop_zone() -> rx.Component:
+    return rx.upload(
+        rx.vstack(
+            rx.icon("upload", size=24, color=rx.color("gray", 9)),
+            rx.text("Drop files here or click to choose", size="2"),
+            rx.text(
+                ".txt, .md, .pdf, .csv or .html · up to ",
+                KnowledgeState.max_upload,
+                " each",
+                size="1",
+                color_scheme="gray",
+            ),
+            align="center",
+            spacing="1",
+        ),
+        id=UPLOAD_ID,
+        accept=ACCEPT,
+        multiple=True,
+        max_files=10,
+        disabled=KnowledgeState.uploading,
+        padding="20px",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 7)}",
+        border_radius="12px",
+        cursor="pointer",
+    )
+
+
+def _selected_files() -> rx.Component:
+    return rx.flex(
+        rx.foreach(
+            rx.selected_files(UPLOAD_ID),
+            lambda name: rx.badge(name, variant="soft", color_scheme="gray"),
+        ),
+        wrap="wrap",
+        spacing="2",
+        id="knowledge-selected-files",
+    )
+
+
+def _upload_buttons() -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.icon("file-up", size=16),
+            "Upload",
+            on_click=KnowledgeState.upload(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
+            loading=KnowledgeState.uploading,
+            disabled=rx.selected_files(UPLOAD_ID).length() == 0,
+            id="knowledge-upload-button",
+        ),
+        rx.button(
+            "Clear",
+            variant="soft",
+            color_scheme="gray",
+            on_click=rx.clear_selected_files(UPLOAD_ID),
+            disabled=KnowledgeState.uploading,
+            id="knowledge-upload-clear",
+        ),
+        rx.cond(KnowledgeState.uploading, rx.text("Uploading…", size="2")),
+        spacing="2",
+        align="center",
+    )
+
+
+def _upload_errors() -> rx.Component:
+    """Why files were refused, one line each."""
+    return rx.cond(
+        KnowledgeState.upload_errors.length() > 0,
+        rx.callout(
+            rx.vstack(
+                rx.foreach(KnowledgeState.upload_errors, lambda e: rx.text(e, size="2")),
+                spacing="1",
+            ),
+            icon="triangle-alert",
+            color_scheme="red",
+            role="alert",
+            id="knowledge-upload-errors",
+            width="100%",
+        ),
+    )
+
+
 def upload_box() -> rx.Component:
     return rx.cond(
         KnowledgeState.can_edit,
         rx.vstack(
-            rx.upload(
-                rx.vstack(
-                    rx.icon("upload", size=24, color=rx.color("gray", 9)),
-                    rx.text("Drop files here or click to choose", size="2"),
-                    rx.text(
-                        ".txt, .md, .pdf, .csv or .html · up to ",
-                        KnowledgeState.max_upload,
-                        " each",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    align="center",
-                    spacing="1",
-                ),
-                id=UPLOAD_ID,
-                accept=ACCEPT,
-                multiple=True,
-                max_files=10,
-                disabled=KnowledgeState.uploading,
-                padding="20px",
-                width="100%",
-                border=f"1px dashed {rx.color('gray', 7)}",
-                border_radius="12px",
-                cursor="pointer",
-            ),
-            rx.flex(
-                rx.foreach(
-                    rx.selected_files(UPLOAD_ID),
-                    lambda name: rx.badge(name, variant="soft", color_scheme="gray"),
-                ),
-                wrap="wrap",
-                spacing="2",
-                id="knowledge-selected-files",
-            ),
-            rx.hstack(
-                rx.button(
-                    rx.icon("file-up", size=16),
-                    "Upload",
-                    on_click=KnowledgeState.upload(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
-                    loading=KnowledgeState.uploading,
-                    disabled=rx.selected_files(UPLOAD_ID).length() == 0,
-                    id="knowledge-upload-button",
-                ),
-                rx.button(
-                    "Clear",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=rx.clear_selected_files(UPLOAD_ID),
-                    disabled=KnowledgeState.uploading,
-                    id="knowledge-upload-clear",
-                ),
-                rx.cond(KnowledgeState.uploading, rx.text("Uploading…", size="2")),
-                spacing="2",
-                align="center",
-            ),
-            rx.cond(
-                KnowledgeState.upload_errors.length() > 0,
-                rx.callout(
-                    rx.vstack(
-                        rx.foreach(KnowledgeState.upload_errors, lambda e: rx.text(e, size="2")),
-                        spacing="1",
-                    ),
-                    icon="triangle-alert",
-                    color_scheme="red",
-                    role="alert",
-                    id="knowledge-upload-errors",
-                    width="100%",
-                ),
-            ),
+            _drop_zone(),
+            _selected_files(),
+            _upload_buttons(),
+            _upload_errors(),
             spacing="2",
             width="100%",
         ),
