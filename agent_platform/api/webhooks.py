@@ -22,7 +22,7 @@ from agent_platform.client_address import request_address
 from agent_platform.db import session_scope
 from agent_platform.models import WebhookTrigger
 from agent_platform.settings import get_settings
-from services import api_keys, webhooks
+from services import api_keys, webhook_calls, webhooks
 from services.access import Actor
 from services.errors import NotFound
 from services.ratelimit import Throttled
@@ -74,7 +74,7 @@ async def call_hook(token: str, request: Request, wait: str | None = None) -> Re
     max wait) seconds (202 when it has not ended by then)."""
     check_content_type(request.headers.get("content-type"))
     asked = wait_seconds(wait, request.headers.get("prefer"))
-    call = webhooks.Call(
+    call = webhook_calls.Call(
         body=await _body(request),
         signature=request.headers.get("x-signature"),
         timestamp=request.headers.get("x-timestamp"),
@@ -82,7 +82,7 @@ async def call_hook(token: str, request: Request, wait: str | None = None) -> Re
         client_ip=request_address(request),
     )
     try:
-        delivery = await webhooks.deliver(session_scope, _redis(), token, call)
+        delivery = await webhook_calls.deliver(session_scope, _redis(), token, call)
     except Throttled as exc:
         return JSONResponse(
             {"error": exc.message},
@@ -97,7 +97,11 @@ async def call_hook(token: str, request: Request, wait: str | None = None) -> Re
     }
     headers = {"Location": f"/api/v1/runs/{run.id}"}
     timeout = min(asked, delivery.max_wait_seconds)
-    done = await webhooks.wait_for_run(delivery.actor, run.id, timeout) if timeout else None
+    done = (
+        await webhook_calls.wait_for_run(session_scope, delivery.actor, run.id, timeout)
+        if timeout
+        else None
+    )
     if done is not None:
         body.update(status=done["status"], output=done.get("output"), error=done.get("error"))
         return JSONResponse(body, status_code=200, headers=headers)

@@ -15,10 +15,11 @@ from sqlmodel import Session, select
 from agent_platform.db import session_scope
 from agent_platform.models import Execution, Membership, Role, StoredSecret, WebhookTrigger
 from agent_platform.settings import get_settings
-from services import secrets, webhooks
+from services import secrets, webhook_calls, webhooks
 from services.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from services.ratelimit import Throttled
 from services.tokens import token_hash
+from services.webhook_calls import Call
 from services.webhook_delivery import (
     BadRequest,
     check_mapping,
@@ -27,7 +28,6 @@ from services.webhook_delivery import (
     verify_signature,
     wait_seconds,
 )
-from services.webhooks import Call
 from tests.factories import add_member, audit_entries
 from tests.services.webhook_helpers import make_trigger, org_with_agent, signed_headers
 
@@ -200,8 +200,8 @@ class TestCreateAndManage:
         session.commit()
         assert rotated.token and rotated.token != issued.token and rotated.secret == ""
         with pytest.raises(NotFound, match="No webhook trigger at this address"):
-            webhooks.receive(session, issued.token, call())
-        assert webhooks.receive(session, rotated.token, call()).created
+            webhook_calls.receive(session, issued.token, call())
+        assert webhook_calls.receive(session, rotated.token, call()).created
 
     def test_rotating_the_secret_retires_old_signatures(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
@@ -210,8 +210,10 @@ class TestCreateAndManage:
         session.commit()
         assert rotated.token == "" and rotated.secret != issued.secret
         with pytest.raises(Unauthenticated, match="does not match"):
-            webhooks.receive(session, issued.token, call(signed_headers(issued.secret, BODY)))
-        ok = webhooks.receive(session, issued.token, call(signed_headers(rotated.secret, BODY)))
+            webhook_calls.receive(session, issued.token, call(signed_headers(issued.secret, BODY)))
+        ok = webhook_calls.receive(
+            session, issued.token, call(signed_headers(rotated.secret, BODY))
+        )
         assert ok.created
 
     def test_update_checks_the_mapping_and_changes_only_what_is_given(
@@ -234,7 +236,7 @@ class TestCreateAndManage:
             actor, agent_id = org_with_agent(s)
             issued = make_trigger(s, actor, agent_id)
             ref = issued.trigger.secret_ref
-            assert webhooks.receive(s, issued.token, call()).created
+            assert webhook_calls.receive(s, issued.token, call()).created
         with session_scope() as s:
             webhooks.delete_webhook(s, actor, issued.trigger.id)
         with session_scope() as s:
@@ -249,7 +251,7 @@ class TestReceiving:
         actor, agent_id = org_with_agent(session)
         mapping = {"message": "Order {{payload.order.id}}", "variables": {"n": "payload.note"}}
         issued = make_trigger(session, actor, agent_id, input_mapping=mapping)
-        delivery = webhooks.receive(session, issued.token, call(client_ip="203.0.113.9"))
+        delivery = webhook_calls.receive(session, issued.token, call(client_ip="203.0.113.9"))
         session.commit()
         run = delivery.run
         assert delivery.created and run.webhook_trigger_id == issued.trigger.id
@@ -264,14 +266,14 @@ class TestReceiving:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id, require_signature=True)
         with pytest.raises(Unauthenticated, match="X-Signature header is missing"):
-            webhooks.receive(session, issued.token, call())
+            webhook_calls.receive(session, issued.token, call())
         assert runs_of(session, issued.trigger.id) == []
 
     def test_a_sent_signature_is_checked_even_when_not_required(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id, require_signature=False)
         with pytest.raises(Unauthenticated, match="does not match"):
-            webhooks.receive(session, issued.token, call(signed_headers("whsec_wrong", BODY)))
+            webhook_calls.receive(session, issued.token, call(signed_headers("whsec_wrong", BODY)))
 
     def test_a_stale_signed_call_is_refused(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
@@ -280,30 +282,30 @@ class TestReceiving:
         )
         old = signed_headers(issued.secret, BODY, at=time.time() - 61)
         with pytest.raises(Unauthenticated, match="at most 60 s"):
-            webhooks.receive(session, issued.token, call(old))
+            webhook_calls.receive(session, issued.token, call(old))
 
     def test_a_replayed_signed_call_is_the_same_delivery(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id, require_signature=True)
         headers = signed_headers(issued.secret, BODY)
-        first = webhooks.receive(session, issued.token, call(headers))
+        first = webhook_calls.receive(session, issued.token, call(headers))
         session.commit()
-        again = webhooks.receive(session, issued.token, call(headers))
+        again = webhook_calls.receive(session, issued.token, call(headers))
         session.commit()
         assert first.created and not again.created and again.run.id == first.run.id
         assert len(runs_of(session, issued.trigger.id)) == 1
         # Once the timestamp leaves the tolerance, the replay is refused outright.
         late = call(headers, now=int(headers["X-Timestamp"]) + issued.trigger.tolerance_seconds + 1)
         with pytest.raises(Unauthenticated):
-            webhooks.receive(session, issued.token, late)
+            webhook_calls.receive(session, issued.token, late)
 
     def test_the_same_idempotency_key_is_the_same_run(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id)
-        first = webhooks.receive(session, issued.token, call(key="delivery-1"))
+        first = webhook_calls.receive(session, issued.token, call(key="delivery-1"))
         session.commit()
-        again = webhooks.receive(session, issued.token, call(key="delivery-1"))
-        other = webhooks.receive(session, issued.token, call(key="delivery-2"))
+        again = webhook_calls.receive(session, issued.token, call(key="delivery-1"))
+        other = webhook_calls.receive(session, issued.token, call(key="delivery-2"))
         session.commit()
         assert again.run.id == first.run.id and not again.created
         assert other.created and other.run.id != first.run.id
@@ -314,18 +316,18 @@ class TestReceiving:
     def test_a_key_reused_with_another_payload_is_a_conflict(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id)
-        webhooks.receive(session, issued.token, call(key="k"))
+        webhook_calls.receive(session, issued.token, call(key="k"))
         session.commit()
         with pytest.raises(Conflict, match="different payload"):
-            webhooks.receive(session, issued.token, call(key="k", body=b'{"other": 1}'))
+            webhook_calls.receive(session, issued.token, call(key="k", body=b'{"other": 1}'))
 
     def test_one_key_on_two_triggers_is_two_runs(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         a = make_trigger(session, actor, agent_id, name="A")
         b = make_trigger(session, actor, agent_id, name="B")
-        run_a = webhooks.receive(session, a.token, call(key="same")).run
+        run_a = webhook_calls.receive(session, a.token, call(key="same")).run
         session.commit()
-        run_b = webhooks.receive(session, b.token, call(key="same")).run
+        run_b = webhook_calls.receive(session, b.token, call(key="same")).run
         session.commit()
         assert run_a.id != run_b.id
 
@@ -346,24 +348,24 @@ class TestReceiving:
             session, actor, agent_id, input_mapping={"message": "{{payload.order.id}}"}
         )
         with pytest.raises(error, match=words):
-            webhooks.receive(session, issued.token, call(body=body))
+            webhook_calls.receive(session, issued.token, call(body=body))
 
     def test_unknown_and_disabled_triggers(self, session: Session) -> None:
         actor, agent_id = org_with_agent(session)
         issued = make_trigger(session, actor, agent_id)
         for token in ("wh_nope", "not-even-a-token", issued.token + "x"):
             with pytest.raises(NotFound):
-                webhooks.receive(session, token, call())
+                webhook_calls.receive(session, token, call())
         webhooks.update_webhook(session, actor, issued.trigger.id, data={"enabled": False})
         session.commit()
         with pytest.raises(Forbidden, match="disabled"):
-            webhooks.receive(session, issued.token, call())
+            webhook_calls.receive(session, issued.token, call())
 
     def test_a_call_acts_as_the_creator_and_stops_when_they_leave(self, session: Session) -> None:
         owner, agent_id = org_with_agent(session)
         user, builder = add_member(session, owner.org_id, role=Role.BUILDER)
         issued = make_trigger(session, builder, agent_id)
-        assert webhooks.receive(session, issued.token, call()).actor.user_id == user.id
+        assert webhook_calls.receive(session, issued.token, call()).actor.user_id == user.id
         membership = session.exec(
             select(Membership).where(
                 Membership.user_id == user.id, Membership.org_id == owner.org_id
@@ -373,19 +375,19 @@ class TestReceiving:
         session.add(membership)
         session.commit()
         with pytest.raises(Forbidden, match="their role is viewer"):
-            webhooks.receive(session, issued.token, call(key="after-demotion"))
+            webhook_calls.receive(session, issued.token, call(key="after-demotion"))
         session.rollback()
         session.delete(membership)
         session.commit()
         with pytest.raises(Forbidden, match="no longer a member"):
-            webhooks.receive(session, issued.token, call(key="after-leaving"))
+            webhook_calls.receive(session, issued.token, call(key="after-leaving"))
 
 
-def _deliver(token: str, c: Call) -> webhooks.Delivery:
-    async def go() -> webhooks.Delivery:
+def _deliver(token: str, c: Call) -> webhook_calls.Delivery:
+    async def go() -> webhook_calls.Delivery:
         redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
         try:
-            return await webhooks.deliver(session_scope, redis, token, c)
+            return await webhook_calls.deliver(session_scope, redis, token, c)
         finally:
             await redis.aclose()
 

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session
 
 from agent_platform.models import WebhookTrigger
-from services import webhooks
+from services import webhook_calls
 from state.webhooks import WebhooksState
 from tests.factories import make_user, personal_actor
 from tests.services.webhook_helpers import agent_of
@@ -40,7 +40,7 @@ def test_create_rotate_disable_delete(session: Session, monkeypatch: pytest.Monk
     token = state.shown_url.rsplit("/", 1)[1]
     assert row["hint"].endswith(token[-6:]) and token not in str(state.triggers)
     session.expire_all()
-    trigger = session.get(WebhookTrigger, webhooks.trigger_for_token(session, token).id)
+    trigger = session.get(WebhookTrigger, webhook_calls.trigger_for_token(session, token).id)
     assert trigger.input_mapping == {
         "message": "Order {{payload.id}}",
         "variables": {"email": "payload.customer.email"},
