@@ -50,6 +50,23 @@ def ingest_document(document_id: str) -> str | None:
 
 def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | None:
     """Job body when a plain RQ worker takes an `agents` job (the async worker is faster)."""
+def grade_test_run(run_id: str) -> str | None:
+    """Grade one finished run of a test suite (and close its suite run when it is the last).
+
+    Three steps so no database session is held while a judge model answers."""
+    from agent_platform.db import session_scope
+    from services.testing import grading
+
+    with session_scope() as session:
+        task = grading.collect(session, uuid.UUID(run_id))
+    if task is None:
+        return None
+    evaluation = asyncio.run(grading.evaluate(task, grading.call_judge))
+    with session_scope() as session:
+        grading.record(session, task, evaluation)
+    return "passed" if evaluation.passed else "failed"
+
+
     from redis.asyncio import Redis as AsyncRedis
 
     from agent_platform.settings import get_settings

@@ -34,3 +34,13 @@ def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -
         result_ttl=300,
         failure_ttl=86400,
     )
+
+
+GRADE_JOB = "agent_platform.worker.grade_test_run"
+
+
+def enqueue_grading(run_id: uuid.UUID) -> None:
+    """Grade a finished test run on the `testing` queue; one job per run, however often asked."""
+    queue("testing").enqueue(
+        GRADE_JOB, str(run_id), job_id=f"grade-{run_id}", result_ttl=300, failure_ttl=86400
+    )

@@ -28,7 +28,7 @@ from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
-from services.queue import enqueue_run
+from services.queue import enqueue_grading, enqueue_run
 from services.ratelimit import Quota, monthly_runs_key
 from services.run_reads import get_run as get_run
 from services.run_reads import get_thread, visible_runs, visible_steps, visible_threads
@@ -353,6 +353,14 @@ def finish(
     run.latency_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
     session.add(run)
 
+    _grade_if_test(session, run)
+
+
+def _grade_if_test(session: Session, run: Execution) -> None:
+    """A run of a test suite is graded once it has ended (after the commit that ends it)."""
+    if run.test_run_id is not None:
+        run_id = run.id
+        after_commit(session, lambda: enqueue_grading(run_id))
 
 def reconcile(
     session: Session,
@@ -403,6 +411,7 @@ def reconcile(
         run.finished_at = now
         session.add(run)
         failed += 1
+        _grade_if_test(session, run)
     for run_id, org_id in lost:
         cap = concurrency_cap(session, org_id)
         after_commit(session, lambda rid=run_id, oid=org_id, c=cap: enqueue(rid, oid, c))

@@ -1,0 +1,117 @@
+"""Closing a suite run: stopping what has not run, and summing up its cases.
+
+Shared by the runner (cancel) and grading (budget reached, last run graded), so neither
+imports the other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from agent_platform.db import after_commit
+from agent_platform.models import (
+    Execution,
+    ExecutionStatus,
+    SuiteRun,
+    SuiteRunStatus,
+    TestResult,
+    TestSuite,
+)
+from agent_platform.models.base import utcnow
+from agent_platform.redis_client import get_redis
+from services.runtime.events import cancel_key
+
+
+def stop_unfinished(session: Session, suite_run: SuiteRun, *, reason: str) -> int:
+    """Cancel the suite run's runs that have not finished; queued ones never start.
+
+    Queued runs are cancelled here (their jobs find them final and do nothing) and their
+    results are closed at once; running ones get the cancel signal and are graded when they
+    stop, like any other finished run."""
+    now = utcnow()
+    queued = session.exec(
+        select(Execution.id).where(
+            Execution.test_run_id == suite_run.id, Execution.status == ExecutionStatus.QUEUED
+        )
+    ).all()
+    running = session.exec(
+        select(Execution.id).where(
+            Execution.test_run_id == suite_run.id, Execution.status == ExecutionStatus.RUNNING
+        )
+    ).all()
+    if queued:
+        session.execute(
+            update(Execution)
+            .where(col(Execution.id).in_(queued), Execution.status == ExecutionStatus.QUEUED)
+            .values(status=ExecutionStatus.CANCELLED, finished_at=now, error=reason)
+        )
+        session.execute(
+            update(TestResult)
+            .where(col(TestResult.execution_id).in_(queued))
+            .values(passed=None, graded_at=now, details={"skipped": reason})
+        )
+        session.execute(
+            update(SuiteRun)
+            .where(col(SuiteRun.id) == suite_run.id)
+            .values(finished_runs=SuiteRun.finished_runs + len(queued))
+        )
+    if running:
+        keys = [cancel_key(run_id) for run_id in running]
+
+        def signal() -> None:
+            redis = get_redis()
+            for key in keys:
+                redis.set(key, "1", ex=3600)
+
+        after_commit(session, signal)
+    return len(queued) + len(running)
+
+
+def finalize(session: Session, suite_run: SuiteRun) -> None:
+    """Per case: pass rate over its repeats against k/n, flaky when repeats disagree."""
+    suite = session.get(TestSuite, suite_run.suite_id)
+    pass_k = min(suite.pass_k if suite else 1, suite_run.repeat)
+    rows = session.exec(select(TestResult).where(TestResult.suite_run_id == suite_run.id)).all()
+    by_case: dict[uuid.UUID, list[TestResult]] = defaultdict(list)
+    for row in rows:
+        by_case[row.test_id].append(row)
+    cases: dict[str, Any] = {}
+    passed_cases = failed_cases = flaky_cases = 0
+    scores: list[float] = []
+    for case_id, results in by_case.items():
+        graded = [r for r in results if r.passed is not None]
+        verdicts = [r.overruled if r.overruled is not None else r.passed for r in graded]
+        passes = sum(1 for v in verdicts if v)
+        case_scores = [r.score for r in graded if r.score is not None]
+        flaky = 0 < passes < len(graded)
+        ok = bool(graded) and passes >= pass_k
+        passed_cases += ok
+        failed_cases += not ok
+        flaky_cases += flaky
+        if case_scores:
+            scores.append(sum(case_scores) / len(case_scores))
+        cases[str(case_id)] = {
+            "passed": ok,
+            "passes": passes,
+            "runs": len(graded),
+            "skipped": len(results) - len(graded),
+            "flaky": flaky,
+            "spread": round(max(case_scores) - min(case_scores), 4) if case_scores else 0.0,
+            "score": round(sum(case_scores) / len(case_scores), 4) if case_scores else None,
+        }
+    suite_run.passed_cases = passed_cases
+    suite_run.failed_cases = failed_cases
+    suite_run.flaky_cases = flaky_cases
+    suite_run.score = round(sum(scores) / len(scores), 4) if scores else None
+    suite_run.summary = {"cases": cases, "pass_k": pass_k}
+    if suite_run.status in (SuiteRunStatus.RUNNING, SuiteRunStatus.QUEUED):
+        share = passed_cases / max(len(by_case), 1)
+        threshold = suite.pass_threshold if suite else 1.0
+        suite_run.status = SuiteRunStatus.PASSED if share >= threshold else SuiteRunStatus.FAILED
+    suite_run.finished_at = suite_run.finished_at or utcnow()
+    session.add(suite_run)
