@@ -10,12 +10,8 @@ from typing import Any
 
 import reflex as rx
 
-from services import agent_publishing, agent_versions, agents, runs
+from services import agent_editor, agent_publishing, agent_versions, agents
 from services.errors import DomainError
-from services.integrations import connections as integration_connections
-from services.integrations.providers import PROVIDERS
-from services.memory import list_collections
-from services.tools.registry import builtin_names
 from state.agents import format_when
 from state.base import SessionState, form_text
 
@@ -85,97 +81,88 @@ class AgentEditorState(SessionState):
 
     def _fill(self, agent_id: uuid.UUID) -> None:
         with self.acting() as (session, _u, actor):
-            agent = agents.get_agent(session, actor, agent_id)
-            config = agents.current_config(agent)
-            self._based_on = str(agent.current_version_id or "")
-            self.agent_id, self.name, self.description = (
-                str(agent.id),
-                agent.name,
-                agent.description,
-            )
-            self.status = agent.status.value
-            self.form = {
-                "model": config.model,
-                "fallback_models": ", ".join(config.fallback_models),
-                "instructions": config.instructions,
-                "temperature": str(config.temperature),
-                "max_output_tokens": str(config.max_output_tokens),
-                "max_steps": str(config.max_steps),
-                "timeout_seconds": str(config.timeout_seconds),
-                "conversation": "on" if config.memory.conversation else "off",
-                "window": str(config.memory.window),
-                "output_format": config.output.format,
-                "json_schema": json.dumps(config.output.json_schema, indent=2)
-                if config.output.json_schema
-                else "",
+            view = agent_editor.editor_view(session, actor, agent_id)
+        self._show(view)
+
+    def _show(self, view: agent_editor.EditorView) -> None:
+        agent, config = view.agent, view.config
+        self._based_on = str(agent.current_version_id or "")
+        self.agent_id, self.name, self.description = str(agent.id), agent.name, agent.description
+        self.status = agent.status.value
+        self.form = {
+            "model": config.model,
+            "fallback_models": ", ".join(config.fallback_models),
+            "instructions": config.instructions,
+            "temperature": str(config.temperature),
+            "max_output_tokens": str(config.max_output_tokens),
+            "max_steps": str(config.max_steps),
+            "timeout_seconds": str(config.timeout_seconds),
+            "conversation": "on" if config.memory.conversation else "off",
+            "window": str(config.memory.window),
+            "output_format": config.output.format,
+            "json_schema": json.dumps(config.output.json_schema, indent=2)
+            if config.output.json_schema
+            else "",
+        }
+        self.tools = [t.name for t in config.tools if t.kind == "builtin"]
+        self.collections = list(config.memory.collections)
+        self.agent_tools = [t.name for t in config.tools if t.kind == "agent"]
+        granted = [t for t in config.tools if t.kind == "integration"]
+        self.grants = [f"{t.settings.get('connection')}|{t.name}" for t in granted]
+        self.grant_approvals = [
+            f"{t.settings.get('connection')}|{t.name}"
+            for t in granted
+            if t.settings.get("approval")
+        ]
+        self.available_grants = [
+            {
+                "key": f"{g.connection_id}|{g.action.name}",
+                "connection": g.connection_name,
+                "action": g.action.name,
+                "description": g.action.description,
+                "side_effect": "yes" if g.action.side_effect else "",
             }
-            self.tools = [t.name for t in config.tools if t.kind == "builtin"]
-            self.collections = list(config.memory.collections)
-            self.agent_tools = [t.name for t in config.tools if t.kind == "agent"]
-            granted = [t for t in config.tools if t.kind == "integration"]
-            self.grants = [f"{t.settings.get('connection')}|{t.name}" for t in granted]
-            self.grant_approvals = [
-                f"{t.settings.get('connection')}|{t.name}"
-                for t in granted
-                if t.settings.get("approval")
-            ]
-            self.available_grants = [
-                {
-                    "key": f"{row.id}|{action.name}",
-                    "connection": row.name,
-                    "action": action.name,
-                    "description": action.description,
-                    "side_effect": "yes" if action.side_effect else "",
-                }
-                for row in integration_connections.list_connections(session, actor)
-                if row.provider in PROVIDERS
-                for action in PROVIDERS[row.provider].actions
-            ]
-            others, _ = agents.list_agents(session, actor, limit=200)
-            self.available_agents = [
-                {"id": str(a.id), "name": a.name} for a in others if a.id != agent.id
-            ]
-            self.available_tools = [
-                n for n in builtin_names() if n != "knowledge_search" or n in self.tools
-            ]
-            self.available_collections = [c.name for c in list_collections(session, actor)]
-            history = agent_versions.version_history(session, actor, agent_id)
-            self.versions = [
-                {
-                    "version": str(v.version),
-                    "created": format_when(v.created_at),
-                    "author": v.author_name or v.author_email or "(deleted user)",
-                    "email": v.author_email,
-                    "model": v.model,
-                    "current": "yes" if v.current else "",
-                }
-                for v in history
-            ]
-            before, self.version_numbers = (
-                self.version_numbers,
-                [v["version"] for v in self.versions],
-            )
-            self.current_version = next((v["version"] for v in self.versions if v["current"]), "")
-            # a new version (first load, save, restore) preselects "previous → newest"
-            if before[:1] != self.version_numbers[:1] or not {self.diff_a, self.diff_b} <= set(
-                self.version_numbers
-            ):
-                numbers = self.version_numbers
-                self.diff_b = numbers[0] if numbers else ""
-                self.diff_a = numbers[1] if len(numbers) > 1 else self.diff_b
-                self.diff_rows, self.diff_old, self.diff_new = [], "", ""
-            self.problems = agent_publishing.publish_problems(session, actor, agent_id)
-            found, _ = runs.list_runs(
-                session, actor, filters=runs.RunFilter(agent_id=agent_id), limit=5
-            )
-            self.recent_runs = [
-                {
-                    "id": str(r.id),
-                    "status": r.status.value,
-                    "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                }
-                for r, _name in found
-            ]
+            for g in view.grant_choices
+        ]
+        self.available_agents = [{"id": str(a.id), "name": a.name} for a in view.other_agents]
+        self.available_tools = view.builtin_tools
+        self.available_collections = view.collections
+        self._show_versions(view.versions)
+        self.problems = view.publish_problems
+        self.recent_runs = [
+            {
+                "id": str(r.id),
+                "status": r.status.value,
+                "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            for r in view.recent_runs
+        ]
+
+    def _show_versions(self, history: list[agent_versions.VersionInfo]) -> None:
+        self.versions = [
+            {
+                "version": str(v.version),
+                "created": format_when(v.created_at),
+                "author": v.author_name or v.author_email or "(deleted user)",
+                "email": v.author_email,
+                "model": v.model,
+                "current": "yes" if v.current else "",
+            }
+            for v in history
+        ]
+        before, self.version_numbers = (
+            self.version_numbers,
+            [v["version"] for v in self.versions],
+        )
+        self.current_version = next((v["version"] for v in self.versions if v["current"]), "")
+        # a new version (first load, save, restore) preselects "previous → newest"
+        if before[:1] != self.version_numbers[:1] or not {self.diff_a, self.diff_b} <= set(
+            self.version_numbers
+        ):
+            numbers = self.version_numbers
+            self.diff_b = numbers[0] if numbers else ""
+            self.diff_a = numbers[1] if len(numbers) > 1 else self.diff_b
+            self.diff_rows, self.diff_old, self.diff_new = [], "", ""
 
     @rx.event
     def toggle_tool(self, name: str, on: bool) -> None:
