@@ -20,11 +20,12 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Agent, AgentConfig
 from agent_platform.models.agent_config import MODEL_REF
 from services.access import Actor
-from services.agent_reads import get_agent
+from services.agent_reads import get_agent, visible_agents
 from services.integrations import connections
 from services.integrations.providers import PROVIDERS
 from services.llm import providers
 from services.memory import list_collections
+from services.read_scope import where_of
 from services.tools.registry import builtin_names
 
 NodeKind = Literal["model", "instructions", "tool", "knowledge", "agent", "integration"]
@@ -299,7 +300,7 @@ def context_for(
     names = dict(
         session.exec(
             select(Agent.id, Agent.name)
-            .where(Agent.org_id == actor.org_id)
+            .where(where_of(visible_agents(actor)))
             .order_by(Agent.name)
             .limit(500)
         ).all()
@@ -315,7 +316,7 @@ def context_for(
                 hand_offs[raw] = []
         rows = session.exec(
             select(Agent.id, Agent.name, Agent.config).where(
-                Agent.org_id == actor.org_id, col(Agent.id).in_(ids)
+                where_of(visible_agents(actor)), col(Agent.id).in_(ids)
             )
         ).all()
         for other_id, name, config in rows:

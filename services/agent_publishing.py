@@ -16,12 +16,13 @@ from sqlmodel import Session, col, select
 from agent_platform.models import Agent, AgentConfig, AgentStatus, AgentVersion, Role
 from services import agent_graph
 from services.access import Actor, require_role
-from services.agent_reads import audit_agent, current_config, get_agent
+from services.agent_reads import audit_agent, current_config, get_agent, visible_agents
 from services.errors import Invalid
 from services.integrations import connections
 from services.integrations.providers import PROVIDERS
 from services.llm import providers
 from services.memory import list_collections
+from services.read_scope import where_of
 from services.tools.registry import builtin_names
 
 
@@ -53,7 +54,7 @@ def _publish_context(
                 continue
         found = session.exec(
             select(Agent.id, Agent.name, Agent.config, Agent.status).where(
-                Agent.org_id == actor.org_id, col(Agent.id).in_(ids)
+                where_of(visible_agents(actor)), col(Agent.id).in_(ids)
             )
         ).all()
         frontier = set()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import ApiKey, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
@@ -67,37 +68,34 @@ def create_key(session: Session, actor: Actor, *, name: str, role: str = "builde
     return CreatedKey(key=key, secret=secret)
 
 
+def visible_keys(actor: Actor) -> SelectOfScalar[ApiKey]:
+    """Every API-key read starts here: the live keys of the actor's organization (a revoked
+    key is gone for good, so it is not found either)."""
+    return select(ApiKey).where(ApiKey.org_id == actor.org_id, col(ApiKey.revoked_at).is_(None))
+
+
+def get_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    key = session.exec(visible_keys(actor).where(ApiKey.id == key_id)).first()
+    if key is None:
+        raise NotFound("API key not found.")
+    return key
+
+
 def list_keys(session: Session, actor: Actor) -> list[ApiKey]:
     require(actor, Permission.ORG_MANAGE)
-    return list(
-        session.exec(
-            select(ApiKey)
-            .where(ApiKey.org_id == actor.org_id, col(ApiKey.revoked_at).is_(None))
-            .order_by(col(ApiKey.created_at).desc())
-        ).all()
-    )
+    return list(session.exec(visible_keys(actor).order_by(col(ApiKey.created_at).desc())).all())
 
 
 def revoke_key(session: Session, actor: Actor, key_id: uuid.UUID) -> None:
     require(actor, Permission.ORG_MANAGE)
-    key = session.get(ApiKey, key_id)
-    if key is None or key.org_id != actor.org_id or key.revoked_at is not None:
-        raise NotFound("API key not found.")
+    key = get_key(session, actor, key_id)
     key.revoked_at = utcnow()
     session.add(key)
     audit.by_actor(session, actor, "api_key.revoked", target_type="api_key", target_id=key.id)
 
 
-def _live_keys_of(session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> list[ApiKey]:
-    return list(
-        session.exec(
-            select(ApiKey).where(
-                ApiKey.org_id == org_id,
-                ApiKey.created_by_id == user_id,
-                col(ApiKey.revoked_at).is_(None),
-            )
-        ).all()
-    )
+def _live_keys_of(session: Session, actor: Actor, user_id: uuid.UUID) -> list[ApiKey]:
+    return list(session.exec(visible_keys(actor).where(ApiKey.created_by_id == user_id)).all())
 
 
 def revoke_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, reason: str) -> int:
@@ -105,7 +103,7 @@ def revoke_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, reason
 
     The caller has already decided the membership change is allowed; each key is audited so
     the log shows which keys stopped working and why."""
-    keys = _live_keys_of(session, actor.org_id, user_id)
+    keys = _live_keys_of(session, actor, user_id)
     now = utcnow()
     for key in keys:
         key.revoked_at = now
@@ -128,7 +126,7 @@ def narrow_keys_of(session: Session, actor: Actor, user_id: uuid.UUID, *, role: 
     `actor_for_key` caps keys at the creator's role anyway; writing it down too makes the key
     list show what a key can really do, and a later promotion does not silently widen it."""
     changed = 0
-    for key in _live_keys_of(session, actor.org_id, user_id):
+    for key in _live_keys_of(session, actor, user_id):
         if ROLE_RANK[key.role] <= ROLE_RANK[role]:
             continue
         old = key.role

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, EmailStr
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import Invitation, Membership, Organization, Role, User
 from agent_platform.models.base import utcnow
@@ -52,8 +53,7 @@ def create_invitation(
     _check_member_limit(session, actor.org_id)
     # A lost link is replaced, not duplicated: older pending links for this email stop working.
     for older in session.exec(
-        select(Invitation).where(
-            Invitation.org_id == actor.org_id,
+        visible_invitations(actor).where(
             Invitation.email == email_norm,
             col(Invitation.accepted_at).is_(None),
             col(Invitation.revoked_at).is_(None),
@@ -86,13 +86,27 @@ def create_invitation(
     return invitation, token
 
 
+def visible_invitations(actor: Actor) -> SelectOfScalar[Invitation]:
+    """Every invitation read by id or list starts here: the actor's organization's only.
+    (Accepting reads by the secret token instead: whoever holds the link may use it.)"""
+    return select(Invitation).where(Invitation.org_id == actor.org_id)
+
+
+def get_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> Invitation:
+    invitation = session.exec(
+        visible_invitations(actor).where(Invitation.id == invitation_id)
+    ).first()
+    if invitation is None:
+        raise NotFound("Invitation not found.")
+    return invitation
+
+
 def list_pending(session: Session, actor: Actor) -> list[Invitation]:
     require(actor, Permission.ORG_MANAGE)
     return list(
         session.exec(
-            select(Invitation)
+            visible_invitations(actor)
             .where(
-                Invitation.org_id == actor.org_id,
                 col(Invitation.accepted_at).is_(None),
                 col(Invitation.revoked_at).is_(None),
             )
@@ -103,9 +117,7 @@ def list_pending(session: Session, actor: Actor) -> list[Invitation]:
 
 def revoke_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> None:
     require(actor, Permission.ORG_MANAGE)
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or invitation.org_id != actor.org_id:
-        raise NotFound("Invitation not found.")
+    invitation = get_invitation(session, actor, invitation_id)
     invitation.revoked_at = utcnow()
     session.add(invitation)
     audit.record(

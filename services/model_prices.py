@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import ModelPrice
 from agent_platform.models.base import utcnow
@@ -38,15 +39,21 @@ class PriceInput(BaseModel):
         return f"{provider.strip().lower()}/{name.strip()}"
 
 
+def visible_prices(actor: Actor) -> SelectOfScalar[ModelPrice]:
+    """Every price read starts here: the actor's organization's prices, nothing else."""
+    return select(ModelPrice).where(ModelPrice.org_id == actor.org_id)
+
+
+def get_price(session: Session, actor: Actor, price_id: uuid.UUID) -> ModelPrice:
+    row = session.exec(visible_prices(actor).where(ModelPrice.id == price_id)).first()
+    if row is None:
+        raise NotFound("Price not found.")
+    return row
+
+
 def list_prices(session: Session, actor: Actor) -> list[ModelPrice]:
     """Any member may read them (they explain the costs everyone sees)."""
-    return list(
-        session.exec(
-            select(ModelPrice)
-            .where(ModelPrice.org_id == actor.org_id)
-            .order_by(col(ModelPrice.model))
-        ).all()
-    )
+    return list(session.exec(visible_prices(actor).order_by(col(ModelPrice.model))).all())
 
 
 def set_price(
@@ -68,9 +75,7 @@ def set_price(
             "output_per_million": str(output_per_million).strip().lstrip("$") or None,
         },
     )
-    row = session.exec(
-        select(ModelPrice).where(ModelPrice.org_id == actor.org_id, ModelPrice.model == data.model)
-    ).first()
+    row = session.exec(visible_prices(actor).where(ModelPrice.model == data.model)).first()
     old = (
         {"input": str(row.input_per_million), "output": str(row.output_per_million)}
         if row
@@ -105,9 +110,7 @@ def set_price(
 
 def delete_price(session: Session, actor: Actor, price_id: uuid.UUID) -> None:
     require(actor, Permission.PROVIDERS_MANAGE)
-    row = session.get(ModelPrice, price_id)
-    if row is None or row.org_id != actor.org_id:
-        raise NotFound("Price not found.")
+    row = get_price(session, actor, price_id)
     session.delete(row)
     audit.record(
         session,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
 from agent_platform.settings import get_settings
@@ -15,6 +16,7 @@ from services import api_keys, audit
 from services.access import ROLE_RANK, Actor, Permission, require
 from services.accounts import create_organization
 from services.errors import Forbidden, Invalid, NotFound
+from services.read_scope import where_of
 from services.validation import parse
 
 
@@ -107,13 +109,25 @@ def set_self_approval(session: Session, actor: Actor, *, allowed: bool) -> Organ
     return org
 
 
+def visible_members(actor: Actor) -> SelectOfScalar[Membership]:
+    """Every membership read starts here: the actor's organization's members, nothing else."""
+    return select(Membership).where(Membership.org_id == actor.org_id)
+
+
+def get_membership(session: Session, actor: Actor, membership_id: uuid.UUID) -> Membership:
+    membership = session.exec(visible_members(actor).where(Membership.id == membership_id)).first()
+    if membership is None:
+        raise NotFound("Member not found.")
+    return membership
+
+
 def list_members(
     session: Session, actor: Actor, *, search: str = "", offset: int = 0, limit: int = 50
 ) -> tuple[list[MemberRow], int]:
     query = (
         select(Membership, User)
         .join(User, col(User.id) == col(Membership.user_id))
-        .where(Membership.org_id == actor.org_id)
+        .where(where_of(visible_members(actor)))
     )
     if search:
         pattern = f"%{search.strip().lower()}%"
@@ -121,13 +135,6 @@ def list_members(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(User.email)).offset(offset).limit(min(limit, 200))).all()
     return [MemberRow(m.id, u.id, u.email, u.name, m.role, m.created_at) for m, u in rows], total
-
-
-def _membership(session: Session, actor: Actor, membership_id: uuid.UUID) -> Membership:
-    membership = session.get(Membership, membership_id)
-    if membership is None or membership.org_id != actor.org_id:
-        raise NotFound("Member not found.")
-    return membership
 
 
 def _owner_count(session: Session, org_id: uuid.UUID) -> int:
@@ -151,7 +158,7 @@ def change_role(
         new_role = Role(role)
     except ValueError:
         raise Invalid(f"Unknown role {role!r}.", fields={"role": "Unknown role"}) from None
-    membership = _membership(session, actor, membership_id)
+    membership = get_membership(session, actor, membership_id)
     _check_can_manage(actor, membership.role, new_role)
     if (
         membership.role == Role.OWNER
@@ -179,7 +186,7 @@ def change_role(
 
 
 def remove_member(session: Session, actor: Actor, membership_id: uuid.UUID) -> None:
-    membership = _membership(session, actor, membership_id)
+    membership = get_membership(session, actor, membership_id)
     if membership.user_id != actor.user_id:
         _check_can_manage(actor, membership.role)
     if membership.role == Role.OWNER and _owner_count(session, actor.org_id) <= 1:

@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 
 from agent_platform.models import Execution, ExecutionStep
 from services.access import Actor
+from services.read_scope import where_of
+from services.run_reads import visible_runs
 
 
 def unpriced_runs(session: Session, actor: Actor, run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -23,7 +25,7 @@ def unpriced_runs(session: Session, actor: Actor, run_ids: list[uuid.UUID]) -> s
         select(ExecutionStep.execution_id)
         .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
         .where(
-            Execution.org_id == actor.org_id,
+            where_of(visible_runs(actor)),
             col(ExecutionStep.execution_id).in_(run_ids),
             ExecutionStep.kind == "model",
             ExecutionStep.cost == 0,  # priced calls are never marked: skip their JSON

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from agent_platform.models import Thread
 from services.access import Actor
+from services.agent_reads import get_agent
+from services.run_reads import visible_threads
 
 MAX_TITLE = 48
 
@@ -24,17 +26,18 @@ def shorten(message: str) -> str:
 
 def title_for(session: Session, actor: Actor, agent_id: uuid.UUID, message: str) -> str:
     """The message's first words, numbered ("hi (2)") when a conversation with this agent
-    already has that title."""
+    already has that title. An agent of another organization is NotFound."""
     base = shorten(message)
-    taken = set(
-        session.exec(
-            select(Thread.title).where(
-                Thread.org_id == actor.org_id,
-                Thread.agent_id == agent_id,
+    agent = get_agent(session, actor, agent_id)
+    taken = {
+        thread.title
+        for thread in session.exec(
+            visible_threads(actor).where(
+                Thread.agent_id == agent.id,
                 col(Thread.title).startswith(base, autoescape=True),
             )
         ).all()
-    )
+    }
     if base not in taken:
         return base
     number = 2

@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import ActionApproval, ApprovalStatus, Execution, Organization, Role
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.errors import Conflict, Forbidden, NotFound
+from services.run_reads import get_run
 
 
 def request(
@@ -62,16 +64,29 @@ def outcome(session: Session, approval_id: uuid.UUID) -> ApprovalStatus:
     return status if status is not None else ApprovalStatus.DENIED
 
 
+def visible_approvals(actor: Actor) -> SelectOfScalar[ActionApproval]:
+    """Every approval read starts here: the actor's organization's requests, nothing else."""
+    return select(ActionApproval).where(ActionApproval.org_id == actor.org_id)
+
+
+def get_approval(session: Session, actor: Actor, approval_id: uuid.UUID) -> ActionApproval:
+    row = session.exec(visible_approvals(actor).where(ActionApproval.id == approval_id)).first()
+    if row is None:
+        raise NotFound("Approval request not found.")
+    return row
+
+
 def pending(
     session: Session, actor: Actor, *, run_id: uuid.UUID | None = None, limit: int = 50
 ) -> list[ActionApproval]:
-    query = select(ActionApproval).where(
-        ActionApproval.org_id == actor.org_id,
+    """Open requests, of one run when `run_id` is given (another organization's run is
+    NotFound, like any id of theirs)."""
+    query = visible_approvals(actor).where(
         ActionApproval.status == ApprovalStatus.PENDING,
         col(ActionApproval.expires_at) > utcnow(),
     )
     if run_id is not None:
-        query = query.where(ActionApproval.execution_id == run_id)
+        query = query.where(ActionApproval.execution_id == get_run(session, actor, run_id).id)
     return list(session.exec(query.order_by(col(ActionApproval.created_at)).limit(limit)).all())
 
 
@@ -79,9 +94,7 @@ def decide(
     session: Session, actor: Actor, approval_id: uuid.UUID, *, approve: bool
 ) -> ActionApproval:
     require_role(actor, Role.BUILDER)
-    row = session.get(ActionApproval, approval_id)
-    if row is None or row.org_id != actor.org_id:
-        raise NotFound("Approval request not found.")
+    row = get_approval(session, actor, approval_id)
     if approve:
         current = outcome(session, approval_id)  # an overdue request says so, not "not yours"
         if current != ApprovalStatus.PENDING:

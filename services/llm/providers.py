@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import ProviderCredential, ProviderKind
-from services import audit, model_prices, private_hosts, secrets
 from agent_platform.models.base import utcnow
+from services import audit, model_prices, private_hosts, secrets
 from services.access import Actor, Permission, require
 from services.errors import Conflict, Invalid, NotFound
 from services.outbound import OutboundError, OutboundRefused, default_guard
@@ -111,19 +112,18 @@ def _check_base_url(url: str, allow_hosts: tuple[str, ...]) -> None:
         raise Invalid(message, fields={"api_base": message}) from None
 
 
+def visible_providers(actor: Actor) -> SelectOfScalar[ProviderCredential]:
+    """Every model-provider read starts here: the actor's organization's, nothing else."""
+    return select(ProviderCredential).where(ProviderCredential.org_id == actor.org_id)
+
+
 def list_providers(session: Session, actor: Actor) -> list[ProviderCredential]:
-    return list(
-        session.exec(
-            select(ProviderCredential)
-            .where(ProviderCredential.org_id == actor.org_id)
-            .order_by(col(ProviderCredential.name))
-        ).all()
-    )
+    return list(session.exec(visible_providers(actor).order_by(col(ProviderCredential.name))).all())
 
 
 def get_provider(session: Session, actor: Actor, provider_id: uuid.UUID) -> ProviderCredential:
-    row = session.get(ProviderCredential, provider_id)
-    if row is None or row.org_id != actor.org_id:
+    row = session.exec(visible_providers(actor).where(ProviderCredential.id == provider_id)).first()
+    if row is None:
         raise NotFound("Provider not found.")
     return row
 
