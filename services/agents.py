@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, or_, select
 
 from agent_platform.models import (
@@ -36,6 +37,7 @@ from services.errors import Conflict, Invalid
 from services.integrations import connections
 from services.integrations.providers import find_action
 from services.organizations import limits_for
+from services.read_scope import where_of
 from services.validation import parse
 
 AgentSort = Literal["last_run", "edited", "name"]
@@ -91,7 +93,7 @@ def browse_agents(
             "limit": max(1, min(limit, 200)),
         },
     )
-    filters = [Agent.org_id == actor.org_id]
+    filters: list[ColumnElement[bool]] = [where_of(visible_agents(actor))]
     if query.search:
         filters.append(
             or_(
@@ -100,9 +102,9 @@ def browse_agents(
             )
         )
     if query.status is not None:
-        filters.append(Agent.status == query.status)
+        filters.append(col(Agent.status) == query.status)
     else:
-        filters.append(Agent.status != AgentStatus.ARCHIVED)
+        filters.append(col(Agent.status) != AgentStatus.ARCHIVED)
     total = session.exec(select(func.count()).select_from(Agent).where(*filters)).one()
     # agent_id alone scopes the runs: an agent's runs are always in the agent's organization
     last_run = (
