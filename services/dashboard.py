@@ -32,7 +32,7 @@ from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionSt
 from agent_platform.models.base import utcnow
 from agent_platform.models.runs import step_attention
 from services.access import Actor
-from services.agents import get_agent
+from services.agent_reads import get_agent, visible_agents
 from services.dashboard_cache import (
     ACTIVE,
     CACHE_TTL,
@@ -45,6 +45,8 @@ from services.dashboard_cache import (
     cache_set,
 )
 from services.errors import Invalid
+from services.read_scope import where_of
+from services.run_reads import visible_runs
 
 logger = logging.getLogger(__name__)
 
@@ -222,14 +224,16 @@ def summary(
 
 
 def change_marker(session: Session, actor: Actor, *, agent_id: uuid.UUID | None = None) -> Marker:
-    """Two index probes, cheap enough to ask every few seconds before recomputing `summary`."""
-    latest = select(func.max(Execution.created_at)).where(Execution.org_id == actor.org_id)
+    """Two index probes, cheap enough to ask every few seconds before recomputing `summary`
+    (three for one agent: an agent of another organization is NotFound, as in `summary`)."""
+    latest = select(func.max(Execution.created_at)).where(where_of(visible_runs(actor)))
     active = (
         select(Execution.status, func.count())
-        .where(Execution.org_id == actor.org_id, col(Execution.status).in_(ACTIVE))
+        .where(where_of(visible_runs(actor)), col(Execution.status).in_(ACTIVE))
         .group_by(Execution.status)
     )
     if agent_id is not None:
+        agent_id = get_agent(session, actor, agent_id).id
         latest = latest.where(Execution.agent_id == agent_id)
         active = active.where(Execution.agent_id == agent_id)
     counts = dict(session.exec(active).all())
@@ -244,13 +248,13 @@ def _runs_in(
     actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
 ) -> list[Any]:
     """The WHERE clause every executions query shares: org, time range, optional agent."""
-    where = [
-        Execution.org_id == actor.org_id,
+    where: list[sa.ColumnElement[bool]] = [
+        where_of(visible_runs(actor)),
         col(Execution.created_at) >= since,
         col(Execution.created_at) < until,
     ]
     if agent_id is not None:
-        where.append(Execution.agent_id == agent_id)
+        where.append(col(Execution.agent_id) == agent_id)
     return where
 
 
@@ -520,7 +524,7 @@ def _agent_names(session: Session, actor: Actor, agent_ids: set[uuid.UUID]) -> d
         return {}
     rows = session.exec(
         select(Agent.id, Agent.name).where(
-            Agent.org_id == actor.org_id, col(Agent.id).in_(agent_ids)
+            where_of(visible_agents(actor)), col(Agent.id).in_(agent_ids)
         )
     ).all()
     return dict(rows)
