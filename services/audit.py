@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import AuditEntry, Role, User
 from services.access import Actor, require_role
@@ -57,11 +58,16 @@ def by_actor(
     )
 
 
+def visible_entries(actor: Actor) -> SelectOfScalar[AuditEntry]:
+    """Every audit read starts here: the actor's organization's entries, nothing else."""
+    return select(AuditEntry).where(AuditEntry.org_id == actor.org_id)
+
+
 def list_entries(
     session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
 ) -> tuple[list[AuditEntry], int]:
     require_role(actor, Role.ADMIN)
-    query = select(AuditEntry).where(AuditEntry.org_id == actor.org_id)
+    query = visible_entries(actor)
     if action:
         query = query.where(col(AuditEntry.action).startswith(action, autoescape=True))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import DocumentStatus, KnowledgeCollection, KnowledgeDocument
 from agent_platform.settings import get_settings
@@ -92,21 +93,38 @@ def create_collection(
     return collection
 
 
+def visible_collections(actor: Actor) -> SelectOfScalar[KnowledgeCollection]:
+    """Every collection read starts here: the actor's organization's, nothing else."""
+    return select(KnowledgeCollection).where(KnowledgeCollection.org_id == actor.org_id)
+
+
+def visible_documents(actor: Actor) -> SelectOfScalar[KnowledgeDocument]:
+    """Every document read starts here: the actor's organization's, nothing else."""
+    return select(KnowledgeDocument).where(KnowledgeDocument.org_id == actor.org_id)
+
+
 def list_collections(session: Session, actor: Actor) -> list[KnowledgeCollection]:
     return list(
-        session.exec(
-            select(KnowledgeCollection)
-            .where(KnowledgeCollection.org_id == actor.org_id)
-            .order_by(col(KnowledgeCollection.name))
-        ).all()
+        session.exec(visible_collections(actor).order_by(col(KnowledgeCollection.name))).all()
     )
 
 
 def get_collection(session: Session, actor: Actor, collection_id: uuid.UUID) -> KnowledgeCollection:
-    collection = session.get(KnowledgeCollection, collection_id)
-    if collection is None or collection.org_id != actor.org_id:
+    collection = session.exec(
+        visible_collections(actor).where(KnowledgeCollection.id == collection_id)
+    ).first()
+    if collection is None:
         raise NotFound("Knowledge collection not found.")
     return collection
+
+
+def get_document(session: Session, actor: Actor, document_id: uuid.UUID) -> KnowledgeDocument:
+    document = session.exec(
+        visible_documents(actor).where(KnowledgeDocument.id == document_id)
+    ).first()
+    if document is None:
+        raise NotFound("Document not found.")
+    return document
 
 
 def get_collection_by_name(session: Session, actor: Actor, name: str) -> KnowledgeCollection:
@@ -231,11 +249,8 @@ def list_documents(
     collection = get_collection(session, actor, collection_id)
     return list(
         session.exec(
-            select(KnowledgeDocument)
-            .where(
-                KnowledgeDocument.org_id == actor.org_id,
-                KnowledgeDocument.collection_id == collection.id,
-            )
+            visible_documents(actor)
+            .where(KnowledgeDocument.collection_id == collection.id)
             .order_by(col(KnowledgeDocument.created_at).desc(), col(KnowledgeDocument.filename))
         ).all()
     )
@@ -244,9 +259,7 @@ def list_documents(
 def delete_document(session: Session, actor: Actor, document_id: uuid.UUID) -> None:
     """Delete the row, then its chunks from Chroma."""
     require(actor, Permission.KNOWLEDGE_WRITE)
-    document = session.get(KnowledgeDocument, document_id)
-    if document is None or document.org_id != actor.org_id:
-        raise NotFound("Document not found.")
+    document = get_document(session, actor, document_id)
     collection_id, filename = document.collection_id, document.filename
     session.delete(document)
     session.flush()
@@ -317,11 +330,7 @@ def search(
 
 
 def _find_by_name(session: Session, actor: Actor, name: str) -> KnowledgeCollection | None:
-    return session.exec(
-        select(KnowledgeCollection).where(
-            KnowledgeCollection.org_id == actor.org_id, KnowledgeCollection.name == name
-        )
-    ).first()
+    return session.exec(visible_collections(actor).where(KnowledgeCollection.name == name)).first()
 
 
 def _resolve(
