@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
+from agent_platform.models import Tier
 from services import instance_admin
 from services.errors import DomainError
 from services.instance_admin import LIMIT_LABELS, OrgSummary
 from state.base import SessionState, form_text, format_utc, parse_id
 
 PAGE_SIZE = 25
-TIERS = ["starter", "pro", "team", "enterprise"]
+TIERS = [tier.value for tier in Tier]
 
 
 def _limit_text(value: int | None) -> str:

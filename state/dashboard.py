@@ -21,6 +21,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from agent_platform.db import session_scope
+from agent_platform.models import ExecutionStatus
 from services import dashboard
 from services.dashboard import DashboardData, Usage
 from services.errors import DomainError
@@ -33,7 +34,18 @@ POLL_SECONDS = 3.0
 FULL_REFRESH_SECONDS = 60.0
 COST_SHARE = 10  # wait at least 10× what the last refresh took
 LIVE_CAP_SECONDS = 2 * 3600
-STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "running", "queued"]
+# Every run status, in the order the chart stacks them (outcomes first).
+STATUSES = [
+    status.value
+    for status in (
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.RUNNING,
+        ExecutionStatus.QUEUED,
+    )
+]
 
 
 @dataclass(frozen=True)

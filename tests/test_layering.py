@@ -11,10 +11,12 @@ import ast
 from pathlib import Path
 from typing import get_args
 
-from agent_platform.models import AgentStatus, ExecutionStatus, Role
+from agent_platform.models import AgentStatus, ExecutionStatus, Role, Tier
 from services.agents import AgentSort
 from services.memory.documents import CONTENT_TYPES
+from state.admin import TIERS
 from state.agents import SORTS, STATUSES
+from state.dashboard import STATUSES as DASHBOARD_STATUSES
 from state.knowledge import ACCEPT
 from state.runs import STATUS_CHOICES
 
@@ -97,6 +99,8 @@ def test_the_checks_find_what_they_look_for() -> None:
 def test_choice_lists_come_from_the_services() -> None:
     """Filters, sorts and accepted uploads offer exactly what the services take."""
     assert STATUS_CHOICES == ["all", *ExecutionStatus]
+    assert sorted(DASHBOARD_STATUSES) == sorted(ExecutionStatus)  # every one, once
+    assert TIERS == list(Tier)
     assert STATUSES == ["active", *AgentStatus]
     assert list(SORTS) == list(get_args(AgentSort))
     assert {ext: kind for kind, exts in ACCEPT.items() for ext in exts} == CONTENT_TYPES
