@@ -89,9 +89,9 @@ def trigger_for_token(session: Session, token: str) -> WebhookTrigger:
 
 def _caller(session: Session, trigger: WebhookTrigger, client_ip: str | None) -> Actor:
     """The trigger's creator with their current role (they must still be an active member)."""
-    role = None
+    found = None
     if trigger.created_by_id is not None:
-        role = session.exec(
+        found = session.exec(
             select(Membership.role)
             .join(User, col(User.id) == col(Membership.user_id))
             .where(
@@ -100,11 +100,12 @@ def _caller(session: Session, trigger: WebhookTrigger, client_ip: str | None) ->
                 col(User.is_active).is_(True),
             )
         ).first()
-    if role is None:
+    if found is None:
         raise Forbidden(
             "The person who created this trigger is no longer a member of the organization; "
             "a current member must create a new trigger."
         )
+    role = Role(found)
     if ROLE_RANK[role] < ROLE_RANK[Role.BUILDER]:
         raise Forbidden(
             "The person who created this trigger may no longer run agents (their role is "
