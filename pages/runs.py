@@ -42,7 +42,7 @@ def _filters() -> rx.Component:
     """Agent, status and time range; each change reloads the first page."""
     return rx.flex(
         rx.select.root(
-            rx.select.trigger(placeholder="Agent"),
+            rx.select.trigger(placeholder="Agent", id="agent-filter"),
             rx.select.content(
                 rx.select.item("All agents", value="all"),
                 rx.foreach(
@@ -62,6 +62,7 @@ def _filters() -> rx.Component:
             list(RANGES),
             value=RunsState.range_filter,
             on_change=lambda v: RunsState.set_filter("range_filter", v),
+            id="range-filter",
         ),
         spacing="3",
         wrap="wrap",
