@@ -113,11 +113,12 @@ def browse_agents(
         .correlate(Agent)
         .scalar_subquery()
     )
-    order = {
+    orders: dict[str, list[ColumnElement[Any]]] = {
         "last_run": [last_run.desc().nulls_last(), col(Agent.updated_at).desc()],
         "edited": [col(Agent.updated_at).desc()],
         "name": [func.lower(Agent.name)],
-    }[query.sort]
+    }
+    order = orders[query.sort]
     rows = session.exec(
         select(Agent, last_run)
         .where(*filters)
@@ -156,7 +157,7 @@ def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
 
 
 def check_agent_tools(
-    session: Session, actor: Actor, config: AgentConfig, *, current: dict | None = None
+    session: Session, actor: Actor, config: AgentConfig, *, current: dict[str, Any] | None = None
 ) -> AgentConfig:
     """Agent tools must name agents of this organization; their label follows the agent's name.
     Integration grants must name a connection of this organization and one of its provider's
@@ -182,7 +183,7 @@ def check_agent_tools(
     return config
 
 
-def _granted(config: dict | None) -> set[tuple[str, str]]:
+def _granted(config: dict[str, Any] | None) -> set[tuple[str, str]]:
     """(connection id, action) pairs an agent's config already grants."""
     tools = (config or {}).get("tools") or []
     return {

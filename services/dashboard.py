@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import Select
 
 from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionStep
 from agent_platform.models.base import utcnow
@@ -342,17 +343,20 @@ def _compute(
     scope = _runs_in(actor, since, until, agent_id)
     bucket = _bucket_of(Execution.created_at, win, postgres).label("bucket")
     slices: dict[int, Slice] = {}
+    # sqlmodel's select() is typed up to four columns; wider rows use its Select class with
+    # the row written out (bucket: a datetime or a number; sums: Decimal or float by database).
+    runs_query: Select[datetime | int, ExecutionStatus, uuid.UUID | None, int, int, Any] = Select(
+        bucket,
+        col(Execution.status),
+        col(Execution.agent_id),
+        func.count(),
+        func.coalesce(func.sum(Execution.tokens_used), 0),
+        func.coalesce(func.sum(Execution.cost), 0),
+    )
     runs = session.exec(
-        select(
-            bucket,
-            Execution.status,
-            Execution.agent_id,
-            func.count(),
-            func.coalesce(func.sum(Execution.tokens_used), 0),
-            func.coalesce(func.sum(Execution.cost), 0),
+        runs_query.where(*scope).group_by(
+            sa.literal_column("bucket"), col(Execution.status), col(Execution.agent_id)
         )
-        .where(*scope)
-        .group_by(sa.literal_column("bucket"), Execution.status, Execution.agent_id)
     ).all()
     for number, status, agent, count, tokens, cost in runs:
         part = slices.setdefault(_index_of(number, win), Slice())
@@ -365,16 +369,15 @@ def _compute(
         part.agents[str(agent or "")] = (seen[0] + count, seen[1] + cost)
     # Steps whose every model failed have no model of their own: their attempts count below,
     # under the models that failed (never as "(unknown)").
-    model = col(ExecutionStep.model).label("model_ref")
+    steps_query: Select[datetime | int, str, int, int, Any] = Select(
+        bucket,
+        col(ExecutionStep.model).label("model_ref"),
+        func.count(),
+        func.coalesce(func.sum(ExecutionStep.tokens), 0),
+        func.coalesce(func.sum(ExecutionStep.cost), 0),
+    )
     steps = session.exec(
-        select(
-            bucket,
-            model,
-            func.count(),
-            func.coalesce(func.sum(ExecutionStep.tokens), 0),
-            func.coalesce(func.sum(ExecutionStep.cost), 0),
-        )
-        .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
+        steps_query.join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
         .where(
             *scope,
             ExecutionStep.kind == "model",
@@ -436,7 +439,9 @@ def _latency(session: Session, scope: list[Any], postgres: bool) -> Latency:
     """
     where = [*scope, col(Execution.latency_ms).is_not(None)]
     if postgres:
-        fractions = sa.literal_column("ARRAY[" + ",".join(str(p) for p in PERCENTILES) + "]")
+        fractions: sa.ColumnClause[list[float]] = sa.literal_column(
+            "ARRAY[" + ",".join(str(p) for p in PERCENTILES) + "]"
+        )
         values = session.exec(
             select(func.percentile_cont(fractions).within_group(col(Execution.latency_ms))).where(
                 *where
@@ -532,18 +537,18 @@ def _agent_names(session: Session, actor: Actor, agent_ids: set[uuid.UUID]) -> d
 
 def _failures(session: Session, actor: Actor, scope: list[Any]) -> list[Failure]:
     """Newest first; the backward index scan stops after ten, however many runs succeeded."""
+    query: Select[uuid.UUID, uuid.UUID | None, str | None, ExecutionStatus, str, datetime] = Select(
+        col(Execution.id),
+        col(Execution.agent_id),
+        col(Agent.name),
+        col(Execution.status),
+        func.substr(func.coalesce(Execution.error, ""), 1, ERROR_CHARS),
+        col(Execution.created_at),
+    )  # six columns: see _slices
     rows = session.exec(
-        select(
-            Execution.id,
-            Execution.agent_id,
-            Agent.name,
-            Execution.status,
-            func.substr(func.coalesce(Execution.error, ""), 1, ERROR_CHARS),
-            Execution.created_at,
-        )
-        .join(
+        query.join(
             Agent,
-            sa.and_(col(Agent.id) == col(Execution.agent_id), Agent.org_id == actor.org_id),
+            sa.and_(col(Agent.id) == col(Execution.agent_id), where_of(visible_agents(actor))),
             isouter=True,
         )
         .where(*scope, col(Execution.status).in_(FAILED))

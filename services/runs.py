@@ -30,6 +30,7 @@ from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
 from services.queue import enqueue_grading, enqueue_run
 from services.ratelimit import Quota, monthly_runs_key
+from services.read_scope import where_of
 from services.run_reads import get_run as get_run
 from services.run_reads import get_thread, visible_runs, visible_steps, visible_threads
 from services.runtime.events import cancel_key
@@ -286,7 +287,7 @@ def list_runs(
     query = (
         select(Execution, Agent.name)
         .join(Agent, col(Agent.id) == col(Execution.agent_id), isouter=True)
-        .where(visible_runs(actor).whereclause)
+        .where(where_of(visible_runs(actor)))
     )
     if f.agent_id:
         query = query.where(Execution.agent_id == f.agent_id)

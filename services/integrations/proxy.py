@@ -173,7 +173,7 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
         return scrubbed
     except ToolError as exc:
         message = redact.scrub_text(exc.message, prepared.forms)
-        outcome = {"status": getattr(exc, "outcome", "error"), "error": message[:500]}
+        outcome = {"status": exc.outcome, "error": message[:500]}
         raise ToolError(message) from None
     finally:
         latency = int((time.perf_counter() - started) * 1000)
@@ -200,6 +200,9 @@ async def _rate_limit(ctx: ToolContext, prepared: Prepared) -> None:
     if ctx.redis is None:
         return
     limit = get_settings().integration_calls_per_minute
+    run_id = ctx.run_id
+    if run_id is None:  # an approval belongs to a run: that is where a person sees and answers it
+        raise ToolError(f"{grant.action} needs a person's approval, which only a run can ask for.")
     window = int(time.time() // 60)
     key = f"ratelimit:integration:{prepared.row_id}:{window}"
     count = await ctx.redis.incr(key)
@@ -223,7 +226,7 @@ async def _wait_for_approval(
             row = approvals.request(
                 session,
                 org_id=ctx.org_id,
-                run_id=ctx.run_id,  # type: ignore[arg-type]
+                run_id=run_id,
                 integration_id=prepared.row_id,
                 action=grant.action,
                 arguments=redact.scrub(args, prepared.forms),
@@ -240,7 +243,7 @@ async def _wait_for_approval(
         from services.runtime.events import channel, encode
 
         await ctx.redis.publish(
-            channel(ctx.run_id),  # type: ignore[arg-type]
+            channel(run_id),
             encode("approval", id=str(approval_id), action=grant.action, connection=prepared.name),
         )
     while True:
@@ -248,13 +251,12 @@ async def _wait_for_approval(
         if status == ApprovalStatus.APPROVED:
             return
         if status != ApprovalStatus.PENDING:
-            error = ToolError(
+            raise ToolError(
                 f"A person declined {grant.action} on {prepared.name!r}; do not retry it."
                 if status == ApprovalStatus.DENIED
-                else f"No one approved {grant.action} within {timeout} s; it was not done."
+                else f"No one approved {grant.action} within {timeout} s; it was not done.",
+                outcome=status.value,
             )
-            error.outcome = status.value  # type: ignore[attr-defined]
-            raise error
         await asyncio.sleep(APPROVAL_POLL_SECONDS)
 
 

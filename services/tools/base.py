@@ -16,9 +16,11 @@ from typing import Any, Protocol
 class ToolError(Exception):
     """A failure the model should see (bad arguments, refused URL, HTTP error...)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, outcome: str = "error") -> None:
         super().__init__(message)
         self.message = message
+        # What the integration call log records ("error", or an approval's "denied"/"expired").
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
