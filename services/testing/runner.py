@@ -23,6 +23,7 @@ from agent_platform.db import after_commit
 from agent_platform.models import (
     AgentStatus,
     AgentTest,
+    AgentVersion,
     CaseStatus,
     Execution,
     ExecutionStatus,
@@ -33,7 +34,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, Permission, require
-from services.agent_reads import get_agent
+from services.agent_reads import get_agent, visible_versions
 from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
 from services.queue import enqueue_run
@@ -114,6 +115,14 @@ def start_suite_run(
     agent = get_agent(session, actor, suite.agent_id)
     if agent.status == AgentStatus.ARCHIVED:
         raise Invalid("This agent is archived; restore it to test it.")
+    if version_id is not None:  # a version of this agent, never one of another org's
+        chosen = session.exec(
+            visible_versions(actor).where(
+                AgentVersion.id == version_id, AgentVersion.agent_id == agent.id
+            )
+        ).first()
+        if chosen is None:
+            raise NotFound("Version not found.")
     version = version_id or suite.pinned_version_id or agent.current_version_id
     if version is None:
         raise Invalid("This agent has no saved version yet; save it before testing it.")
