@@ -7,9 +7,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from services.webhook_delivery import sign
 from tests.e2e.conftest import RunningApp
@@ -35,8 +37,8 @@ def _signed(secret: str, body: bytes) -> dict[str, str]:
 
 
 def test_create_a_trigger_call_it_and_see_the_run(
-    app_server: RunningApp, browser, llm, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+    app_server: RunningApp, browser: Browser, llm: ScriptedLLM, artifacts: Path
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})

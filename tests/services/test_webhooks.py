@@ -34,9 +34,23 @@ from tests.services.webhook_helpers import make_trigger, org_with_agent, signed_
 BODY = json.dumps({"order": {"id": "A-17", "total": 42}, "note": "rush"}).encode()
 
 
-def call(headers: dict[str, str] | None = None, body: bytes = BODY, **kw: object) -> Call:
+def call(
+    headers: dict[str, str] | None = None,
+    body: bytes = BODY,
+    *,
+    key: str | None = None,
+    client_ip: str | None = None,
+    now: float | None = None,
+) -> Call:
     h = headers or {}
-    return Call(body=body, signature=h.get("X-Signature"), timestamp=h.get("X-Timestamp"), **kw)  # type: ignore[arg-type]
+    return Call(
+        body=body,
+        signature=h.get("X-Signature"),
+        timestamp=h.get("X-Timestamp"),
+        key=key,
+        client_ip=client_ip,
+        now=now,
+    )
 
 
 def runs_of(session: Session, trigger_id: uuid.UUID) -> list[Execution]:

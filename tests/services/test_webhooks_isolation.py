@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import pytest
 from sqlmodel import Session
 
 from agent_platform.models import WebhookTrigger
 from services import webhooks
+from services.access import Actor
 from services.errors import NotFound
 from tests.factories import make_user, personal_actor
 from tests.services.webhook_helpers import make_trigger, org_with_agent
 
+TwoOrgs = tuple[Actor, uuid.UUID, uuid.UUID, Actor]
+Action = Callable[[Session, Actor, uuid.UUID], object]
+
 
 @pytest.fixture
-def two_orgs(session: Session):  # type: ignore[no-untyped-def]
+def two_orgs(session: Session) -> TwoOrgs:
     owner, agent_id = org_with_agent(session)
     issued = make_trigger(session, owner, agent_id)
     stranger = personal_actor(session, make_user(session))
@@ -32,7 +39,9 @@ def two_orgs(session: Session):  # type: ignore[no-untyped-def]
     ],
     ids=["get", "update", "rotate", "delete", "recent_deliveries"],
 )
-def test_another_orgs_trigger_is_not_found(session: Session, two_orgs, action) -> None:  # type: ignore[no-untyped-def]
+def test_another_orgs_trigger_is_not_found(
+    session: Session, two_orgs: TwoOrgs, action: Action
+) -> None:
     _owner, _agent_id, trigger_id, stranger = two_orgs
     with pytest.raises(NotFound, match="Trigger not found"):
         action(session, stranger, trigger_id)
@@ -41,7 +50,9 @@ def test_another_orgs_trigger_is_not_found(session: Session, two_orgs, action) -
     assert trigger is not None and trigger.enabled
 
 
-def test_another_orgs_agent_cannot_get_or_list_triggers(session: Session, two_orgs) -> None:  # type: ignore[no-untyped-def]
+def test_another_orgs_agent_cannot_get_or_list_triggers(
+    session: Session, two_orgs: TwoOrgs
+) -> None:
     _owner, agent_id, _trigger_id, stranger = two_orgs
     with pytest.raises(NotFound, match="Agent not found"):
         webhooks.create_webhook(session, stranger, agent_id, data={"name": "mine now"})
@@ -49,7 +60,7 @@ def test_another_orgs_agent_cannot_get_or_list_triggers(session: Session, two_or
         webhooks.list_webhooks(session, stranger, agent_id=agent_id)
 
 
-def test_listing_shows_only_the_callers_org(session: Session, two_orgs) -> None:  # type: ignore[no-untyped-def]
+def test_listing_shows_only_the_callers_org(session: Session, two_orgs: TwoOrgs) -> None:
     owner, _agent_id, trigger_id, stranger = two_orgs
     assert webhooks.list_webhooks(session, stranger) == []
     assert [t.id for t in webhooks.list_webhooks(session, owner)] == [trigger_id]
