@@ -2,6 +2,14 @@
 
 Services never commit; whoever opens `session_scope()` owns the transaction and it commits
 once on success (rolls back on error), so a failure never leaves a half-written record.
+
+Who opens a transaction: the entry points only — a state handler, an API route, a job
+wrapper (agent_platform/worker.py, run_worker.py). A service that must reach the database
+more than once from async code (the agent runtime saving steps as a run goes, a tool, the
+integration proxy around a provider call, following a run) receives a `Transaction` from its
+entry point and opens it where it needs a boundary; it never imports `session_scope`. So the
+caller decides what a transaction is (tests and a future request-scoped session can pass
+their own), and tests/test_import_structure.py can check that no service commits.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,9 @@ from sqlmodel import Session, create_engine
 from agent_platform.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+"""Opens one transaction (`session_scope` itself, handed down by an entry point)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -103,32 +114,47 @@ def session_scope() -> Iterator[Session]:
         session.close()
     session.info.pop("after_rollback", None)
     for hook in session.info.pop("after_commit", []):
+        _run_commit_hook(hook)
+
+
+def _run_commit_hook(hook: Callable[[], None]) -> None:
+    """Run one after-commit hook. Its failure cannot undo the commit: one carrying an audit
+    payload (a Vault purge that failed) is recorded in its own transaction and the caller's
+    work stands; any other failure reaches the caller as before."""
+    try:
         hook()
+    except Exception as exc:
+        audit = getattr(exc, "audit", None)
+        if not audit:
+            raise
+        session = Session(get_engine(), expire_on_commit=False)
+        try:
+            _write_audit(session, audit)
+        finally:
+            session.close()
 
 
 def _finish_failed(session: Session, exc: BaseException) -> None:
-    """Roll back (or, for an audited refusal, commit) and write the error's audit entry."""
+    """Roll back, undo the outside work, then write the error's audit entry (if any).
+
+    The one way an entry outlives a failure — a refused sign-in, an integration call outside
+    its grant, a sealed Vault: the error carries the entry (`services.errors.AuditPayload`),
+    never a half-done change of the caller's, which rolls back first."""
     audit = getattr(exc, "audit", None)
-    keep = bool(getattr(exc, "keep_changes", False))
     session.info.pop("after_commit", None)
-    if keep:  # an audited refusal (services.errors): its own entries are the changes
-        try:
-            if audit:
-                add_audit_entry(session, audit)
-            session.commit()
-            session.info.pop("after_rollback", None)
-            return
-        except Exception:  # noqa: BLE001 - the original error is what the caller must see
-            logger.exception("could not commit the audit entries of a refusal")
     session.rollback()
     _run_rollback_hooks(session)
-    if audit and not keep:
-        try:
-            add_audit_entry(session, audit)
-            session.commit()
-        except Exception:  # noqa: BLE001 - the original error is what the caller must see
-            session.rollback()
-            logger.exception("could not write the audit entry %r", audit.get("action"))
+    if audit:
+        _write_audit(session, audit)
+
+
+def _write_audit(session: Session, audit: Mapping[str, Any]) -> None:
+    try:
+        add_audit_entry(session, audit)
+        session.commit()
+    except Exception:  # noqa: BLE001 - the original error is what the caller must see
+        session.rollback()
+        logger.exception("could not write the audit entry %r", audit.get("action"))
 
 
 def add_audit_entry(session: Session, audit: Mapping[str, Any]) -> None:
@@ -146,11 +172,15 @@ def add_audit_entry(session: Session, audit: Mapping[str, Any]) -> None:
     if actor_id is not None and session.get(User, actor_id) is None:
         details.setdefault("actor_id", str(actor_id))
         actor_id = None
+    target_id = audit.get("target_id")
     session.add(
         AuditEntry(
             org_id=org_id,
             actor_id=actor_id,
             action=audit["action"],
+            target_type=audit.get("target_type"),
+            target_id=str(target_id) if target_id is not None else None,
+            client_ip=audit.get("client_ip"),
             details={k: v for k, v in details.items() if v is not None},
         )
     )

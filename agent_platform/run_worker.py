@@ -133,6 +133,7 @@ class AsyncRunWorker:
         return found
 
     async def _perform(self, job: Job, slots: asyncio.Semaphore) -> None:
+        from agent_platform.db import session_scope
         from services.runtime import engine
 
         run_id = job.args[0] if job.args else job.id
@@ -153,7 +154,8 @@ class AsyncRunWorker:
         try:
             await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
             execution = await asyncio.to_thread(self._mark_started, job)
-            status = await engine.execute(uuid.UUID(run_id), self.redis)
+            # The run commits step by step; each step's transaction is this wrapper's.
+            status = await engine.execute(session_scope, uuid.UUID(run_id), self.redis)
             await asyncio.to_thread(
                 self._mark_finished, job, execution, status.value if status else None
             )

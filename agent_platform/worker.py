@@ -69,13 +69,14 @@ def grade_test_run(run_id: str) -> str | None:
 
     from redis.asyncio import Redis as AsyncRedis
 
+    from agent_platform.db import session_scope
     from agent_platform.settings import get_settings
     from services.runtime import engine
 
     async def _run() -> str | None:
         redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
         try:
-            status = await engine.execute(uuid.UUID(run_id), redis)
+            status = await engine.execute(session_scope, uuid.UUID(run_id), redis)
             return status.value if status else None
         finally:
             await redis.aclose()

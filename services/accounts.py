@@ -195,15 +195,14 @@ def login(
     limiter.attempt(email_norm, client_ip)
     user = session.exec(select(User).where(User.email == email_norm)).first()
     if not _password_matches(user, password) or user is None:
-        audit.record(
-            session,
+        entry = audit.for_error(
             "auth.login_failed",
             org_id=default_org_id(session, user.id) if user else None,
             actor_id=user.id if user else None,
             client_ip=client_ip,
             email=email_norm[:320],
         )
-        raise Unauthenticated(BAD_CREDENTIALS, keep_changes=True)
+        raise Unauthenticated(BAD_CREDENTIALS, audit=entry)
     limiter.succeeded(email_norm, client_ip)
     return _open_session(
         session,
@@ -247,14 +246,13 @@ def sign_up(
     existing = session.exec(select(User).where(User.email == email_norm)).first()
     if existing is not None:
         if not _password_matches(existing, password):
-            audit.record(
-                session,
+            entry = audit.for_error(
                 "auth.sign_up_existing",
                 org_id=default_org_id(session, existing.id),
                 actor_id=existing.id,
                 client_ip=client_ip,
             )
-            raise Conflict(SIGN_UP_REFUSED, keep_changes=True)
+            raise Conflict(SIGN_UP_REFUSED, audit=entry)
         user = existing
     else:
         user = register(

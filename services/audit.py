@@ -10,6 +10,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import AuditEntry, Role, User
 from services.access import Actor, require_role
+from services.errors import AuditPayload
 
 
 def record(
@@ -34,6 +35,30 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def for_error(
+    action: str,
+    *,
+    org_id: uuid.UUID | None,
+    actor_id: uuid.UUID | None,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    client_ip: str | None = None,
+    **details: Any,
+) -> AuditPayload:
+    """The entry of a refusal or failure, raised with the error (`audit=`) instead of added
+    to the session: the caller's transaction rolls back, then the session scope writes only
+    this entry, so a refused action is remembered and nothing half-done is committed."""
+    return {
+        "action": action,
+        "org_id": org_id,
+        "actor_id": actor_id,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "client_ip": client_ip,
+        "details": {k: v for k, v in details.items() if v is not None},
+    }
 
 
 def by_actor(

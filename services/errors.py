@@ -17,6 +17,9 @@ class AuditPayload(TypedDict):
     org_id: uuid.UUID | None
     details: dict[str, Any]
     actor_id: NotRequired[uuid.UUID | None]
+    target_type: NotRequired[str | None]
+    target_id: NotRequired[uuid.UUID | str | None]
+    client_ip: NotRequired[str | None]
 
 
 class DomainError(Exception):
@@ -27,16 +30,14 @@ class DomainError(Exception):
         message: str,
         *,
         fields: dict[str, str] | None = None,
-        keep_changes: bool = False,
         audit: AuditPayload | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
-        # A refusal that wrote its own audit entry: the caller's scope commits before re-raising.
-        self.keep_changes = keep_changes
-        # A failure to remember although the caller's work rolls back (e.g. Vault was sealed):
-        # the scope rolls back, then writes only this entry and commits it.
+        # The one way a refusal or failure is remembered although the caller's work rolls
+        # back (a failed sign-in, a sealed Vault): the scope rolls back, then writes only this
+        # entry and commits it (services.audit.for_error builds it).
         self.audit = audit
 
 

@@ -39,7 +39,8 @@ class SessionState(rx.State):
 
     @contextmanager
     def acting(self) -> Iterator[tuple[Session, User, Actor]]:
-        """A transaction acting as the signed-in user in their current organization."""
+        """A transaction acting as the signed-in user in their current organization.
+        Blocking: an async handler runs the work that uses it in `asyncio.to_thread`."""
         with session_scope() as session:
             user, org_id = accounts.signed_in(session, self.auth_token)
             yield session, user, actor_for(session, user, org_id, client_ip=self._client_ip())
@@ -120,7 +121,8 @@ class SessionState(rx.State):
 
 
 def actor_from_token(token: str, client_ip: str | None = None) -> Actor:
-    """For background handlers, which read the token under the state lock and then leave it."""
+    """For background handlers, which read the token under the state lock and then leave it.
+    It reads the database: call it through `asyncio.to_thread`, never on the event loop."""
     with session_scope() as session:
         user, org_id = accounts.signed_in(session, token)
         return actor_for(session, user, org_id, client_ip=client_ip)

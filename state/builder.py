@@ -8,6 +8,7 @@ never move a node. `graph` (the canvas seed) changes only on load, save and rest
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 import reflex as rx
 from pydantic import ValidationError
 
+from agent_platform.db import session_scope
 from services import agent_canvas, agent_graph, agent_versions, agents, runs
 from services.agent_graph import Graph
 from services.errors import DomainError
@@ -298,7 +300,8 @@ class BuilderState(ModelPicker, SessionState):
         async with self:
             token, run_id, ip = self.auth_token, self.test_run_id, self._client_ip()
         try:
-            events = batch_tokens(follow(actor_from_token(token, ip), uuid.UUID(run_id)))
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
+            events = batch_tokens(follow(session_scope, actor, uuid.UUID(run_id)))
             async with contextlib.aclosing(events):
                 async for event in events:
                     async with self:

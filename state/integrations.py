@@ -7,6 +7,7 @@ scopes, accounts and health.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -99,14 +100,17 @@ class IntegrationsState(SessionState):
             query = self.router.url.query_parameters
             state, code = str(query.get("oauth_state", "")), str(query.get("oauth_code", ""))
             denied = str(query.get("oauth_error", ""))
-            try:
-                with self.acting() as (_s, _u, actor):
-                    pass
-            except DomainError as exc:
+            token, ip = self.auth_token, self._client_ip()
+        try:
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
+        except DomainError as exc:
+            async with self:
                 self.finishing = False
                 return self._fail(exc)
         try:
-            name = await sign_in.complete(actor, get_redis(), state=state, code=code, error=denied)
+            name = await sign_in.complete(
+                session_scope, actor, get_redis(), state=state, code=code, error=denied
+            )
             message, failed = f"Connected {name}.", False
         except DomainError as exc:
             message, failed = exc.message, True
@@ -117,7 +121,7 @@ class IntegrationsState(SessionState):
             self.finishing = False
             self.error = message if failed else ""
             try:
-                self._refresh()
+                await asyncio.to_thread(self._refresh)
             except DomainError as exc:
                 self.error = exc.message
         toast = rx.toast.error(message) if failed else rx.toast.success(message)
@@ -262,13 +266,10 @@ class IntegrationsState(SessionState):
             if self.busy_id:
                 return None
             self.busy_id = connection_id
-            try:
-                cid = parse_id(connection_id, "Connection")
-                actor = actor_from_token(self.auth_token, self._client_ip())
-            except DomainError as exc:
-                self.busy_id = ""
-                return self._fail(exc)
+            token, ip = self.auth_token, self._client_ip()
         try:
+            cid = parse_id(connection_id, "Connection")
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
             checked = await lifecycle.check(session_scope, actor, cid)
         except DomainError as exc:
             async with self:
@@ -277,7 +278,7 @@ class IntegrationsState(SessionState):
         async with self:
             self.busy_id = ""
             try:
-                self._refresh()
+                await asyncio.to_thread(self._refresh)
             except DomainError as exc:
                 return self._fail(exc)
         if checked.problem:
@@ -289,19 +290,17 @@ class IntegrationsState(SessionState):
     async def remove(self, connection_id: str) -> rx.event.EventSpec | None:
         """Background: the provider is asked to revoke the grant first."""
         async with self:
-            try:
-                cid = parse_id(connection_id, "Connection")
-                actor = actor_from_token(self.auth_token, self._client_ip())
-            except DomainError as exc:
-                return self._fail(exc)
+            token, ip = self.auth_token, self._client_ip()
         try:
+            cid = parse_id(connection_id, "Connection")
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
             problem = await lifecycle.remove(session_scope, actor, cid)
         except DomainError as exc:
             async with self:
                 return self._fail(exc)
         async with self:
             try:
-                self._refresh()
+                await asyncio.to_thread(self._refresh)
             except DomainError as exc:
                 return self._fail(exc)
         if problem:

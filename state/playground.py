@@ -6,12 +6,14 @@ browser's live log (pages/live_log.jsx), which receives only what is new (state/
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from typing import Any
 
 import reflex as rx
 
+from agent_platform.db import session_scope
 from agent_platform.models import Thread
 from services import agents, runs
 from services.errors import DomainError
@@ -196,8 +198,8 @@ class PlaygroundState(SessionState):
         async with self:
             token, run_id, ip = self.auth_token, self.run_id, self._client_ip()
         try:
-            actor = actor_from_token(token, ip)
-            events = batch_tokens(follow(actor, uuid.UUID(run_id)))
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
+            events = batch_tokens(follow(session_scope, actor, uuid.UUID(run_id)))
             async with contextlib.aclosing(events):
                 async for event in events:
                     async with self:

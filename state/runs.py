@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
 
 import reflex as rx
 
+from agent_platform.db import session_scope
 from agent_platform.models import ExecutionStatus
 from agent_platform.models.base import utcnow
 from services import agent_versions, agents, run_costs, runs
@@ -202,7 +204,8 @@ class RunDetailState(SessionState):
             token, run_id, ip = self.auth_token, self.run.get("id", ""), self._client_ip()
             self.steps = []
         try:
-            async for event in follow(actor_from_token(token, ip), uuid.UUID(run_id)):
+            actor = await asyncio.to_thread(actor_from_token, token, ip)
+            async for event in follow(session_scope, actor, uuid.UUID(run_id)):
                 async with self:
                     if event["type"] == "token":
                         self.streaming_text += event["text"]
@@ -212,9 +215,9 @@ class RunDetailState(SessionState):
                         self.steps = [*self.steps, trace_row(event)]
                         self.streaming_text = ""
                     elif event["type"] == "approval":
-                        self._fill(uuid.UUID(run_id))
+                        await asyncio.to_thread(self._fill, uuid.UUID(run_id))
                     elif event["type"] == "done":
-                        self._fill(uuid.UUID(run_id))
+                        await asyncio.to_thread(self._fill, uuid.UUID(run_id))
                         self.live, self.streaming_text = False, ""
         except DomainError as exc:
             async with self:

@@ -6,7 +6,9 @@ import pytest
 from sqlmodel import select
 
 from agent_platform.db import after_commit, session_scope
-from agent_platform.models import User
+from agent_platform.models import AuditEntry, User
+from services import accounts, audit
+from services.errors import Forbidden, Unavailable
 from tests.factories import make_user
 
 
@@ -29,3 +31,39 @@ def test_error_rolls_back_everything_and_drops_hooks(session) -> None:  # type: 
         raise RuntimeError("boom")
     assert seen == []
     assert session.exec(select(User).where(User.email == "half@example.com")).first() is None
+
+
+def test_an_audited_refusal_keeps_only_its_entry(session) -> None:  # type: ignore[no-untyped-def]
+    """The one way a refusal is remembered: the error carries its entry; the caller's
+    half-done work rolls back and only that entry is committed."""
+    entry = audit.for_error("test.refused", org_id=None, actor_id=None, reason="why")
+    with pytest.raises(Forbidden), session_scope() as s:
+        accounts.register(s, email="half@example.com", name="Half", password="long enough pw")
+        raise Forbidden("No.", audit=entry)
+    assert session.exec(select(User)).all() == []
+    [kept] = session.exec(select(AuditEntry)).all()
+    assert (kept.action, kept.details) == ("test.refused", {"reason": "why"})
+
+
+def test_a_failed_hook_with_an_entry_is_audited_and_the_commit_stands(session) -> None:  # type: ignore[no-untyped-def]
+    def purge() -> None:
+        raise Unavailable(
+            "Vault is sealed.", audit=audit.for_error("test.purge", org_id=None, actor_id=None)
+        )
+
+    with session_scope() as s:
+        make_user(s, email="kept@example.com")
+        after_commit(s, purge)
+    assert len(session.exec(select(User)).all()) == 1
+    purged = session.exec(select(AuditEntry).where(AuditEntry.action == "test.purge")).all()
+    assert len(purged) == 1
+
+
+def test_any_other_hook_failure_reaches_the_caller(session) -> None:  # type: ignore[no-untyped-def]
+    def enqueue() -> None:
+        raise ConnectionError("Redis is down")
+
+    with pytest.raises(ConnectionError), session_scope() as s:
+        make_user(s, email="kept@example.com")
+        after_commit(s, enqueue)
+    assert len(session.exec(select(User)).all()) == 1

@@ -134,3 +134,51 @@ def test_services_never_import_the_ui_or_entry_points() -> None:
             if any(imported == up or imported.startswith(up + ".") for up in UPWARD):
                 offenders.append(f"{name} imports {imported}")
     assert offenders == []
+
+
+# What only an entry point may do (agent_platform/db.py says why): open a session or commit.
+TRANSACTION_OWNERS = {"session_scope", "get_engine", "Session"}
+
+
+def _transaction_work(tree: ast.Module) -> list[str]:
+    """Every place a module opens a transaction or commits: a `session_scope`, `get_engine` or
+    `Session(...)` it names or imports, and any `.commit()` call."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found += [
+                f"imports {a.name}"
+                for a in node.names
+                if a.name in TRANSACTION_OWNERS - {"Session"}
+            ]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name == "commit" or name in TRANSACTION_OWNERS:
+                found.append(f"calls {name}() on line {node.lineno}")
+    return found
+
+
+def test_services_never_open_a_transaction_or_commit() -> None:
+    offenders = [
+        f"{name} {what}"
+        for name, path in _modules().items()
+        for what in _transaction_work(ast.parse(path.read_text()))
+    ]
+    assert offenders == []
+
+
+def test_the_transaction_finder_finds_commits_and_sessions() -> None:
+    source = """
+from agent_platform.db import session_scope
+from sqlmodel import Session
+def save(session, engine):
+    session.commit()
+    with Session(engine) as other:
+        pass
+"""
+    assert _transaction_work(ast.parse(source)) == [
+        "imports session_scope",
+        "calls commit() on line 5",
+        "calls Session() on line 6",
+    ]

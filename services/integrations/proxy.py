@@ -2,20 +2,23 @@
 
 grant check (org, agent version, connection, action, scopes) → credential from the secret
 store → per-connection rate limit → optional approval by a person → the provider call through
-the outbound guard (refresh before expiry and once on an auth failure) → audit → a result with
-every credential redacted. The model only ever holds the redacted result or a ToolError.
+the outbound guard (services.integrations.provider_http: refresh before expiry and once on an
+auth failure) → audit → a result with every credential redacted. The model only ever holds the
+redacted result or a ToolError.
+
+No transaction stays open across a provider call or an approval wait: each database step opens
+its own through the run's `Transaction` (`ToolContext.begin`), in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from agent_platform.db import session_scope
+from agent_platform.db import Transaction
 from agent_platform.models import (
     AgentConfig,
     AgentVersion,
@@ -28,14 +31,13 @@ from agent_platform.models.base import utcnow
 from agent_platform.models.user_schema import UserSchemaError, first_error
 from agent_platform.settings import get_settings
 from services import audit, private_hosts
-from services.errors import DomainError
-from services.integrations import approvals, connections, credentials, oauth, redact
-from services.integrations.catalog import Action, ApiRequest, Provider, rebase
+from services.errors import AuditPayload, DomainError
+from services.integrations import approvals, credentials, redact
+from services.integrations.catalog import ApiRequest
+from services.integrations.provider_http import Prepared, authorized_http, send
 from services.integrations.providers import get_provider
-from services.outbound import OutboundError, default_guard
 from services.tools.base import ToolContext, ToolError
 
-MAX_BODY_CHARS = 20_000
 APPROVAL_POLL_SECONDS = 0.5
 
 
@@ -48,42 +50,15 @@ class Grant:
     approval: bool = False
 
 
-@dataclass
-class Prepared:
-    """A granted call, loaded in one transaction; `forms` are the secrets to redact."""
-
-    row_id: uuid.UUID
-    org_id: uuid.UUID
-    name: str
-    provider: Provider
-    auth_kind: str
-    settings: dict[str, Any]
-    blob: dict[str, Any]
-    forms: list[str] = field(default_factory=list)
-    action: Action | None = None
-
-    @classmethod
-    def of(cls, row: Integration, blob: dict[str, Any], action: Action | None = None) -> Prepared:
-        return cls(
-            row_id=row.id,
-            org_id=row.org_id,
-            name=row.name,
-            provider=get_provider(row.provider),
-            auth_kind=row.auth_kind,
-            settings=dict(row.settings),
-            blob=blob,
-            forms=redact.secret_forms(credentials.secret_values(blob)),
-            action=action,
-        )
-
-
 class Refused(ToolError):
     """Outside the grant: audited as refused, whatever the model asked.
 
-    `keep_changes`: the session scope commits the refusal's audit entry instead of rolling
-    it back (the one way refusals are kept, as for `services.errors`)."""
+    The entry travels with the error (`audit`), as for `services.errors`: the session scope
+    rolls the transaction back and writes only that entry (the one way refusals are kept)."""
 
-    keep_changes = True
+    def __init__(self, message: str, entry: AuditPayload | None = None) -> None:
+        super().__init__(message)
+        self.audit = entry
 
 
 def _granted(config: AgentConfig, grant: Grant) -> bool:
@@ -96,7 +71,7 @@ def _granted(config: AgentConfig, grant: Grant) -> bool:
 
 
 def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
-    with session_scope() as session:
+    with ctx.begin() as session:
         run = session.get(Execution, ctx.run_id) if ctx.run_id else None
         if run is None or run.org_id != ctx.org_id:
             raise Refused("Integration actions can only run inside an agent run.")
@@ -122,27 +97,25 @@ def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
                     f"{', '.join(missing)}; an admin must reconnect it."
                 )
         if problem:
-            _audit(session, ctx, grant, run, status="refused", error=problem)
-            raise Refused(problem)
+            refused = audit.for_error(
+                "integration.call", **_entry(ctx, grant, run), status="refused", error=problem
+            )
+            raise Refused(problem, refused)
         assert row is not None and run is not None
         return Prepared.of(row, credentials.load(session, row), action)
 
 
-def _audit(
-    session: Any, ctx: ToolContext, grant: Grant, run: Execution | None, **details: Any
-) -> None:
-    audit.record(
-        session,
-        "integration.call",
-        org_id=ctx.org_id,
-        actor_id=run.triggered_by_id if run else None,
-        target_type="integration",
-        target_id=grant.connection_id,
-        agent_id=str(ctx.agent_id) if ctx.agent_id else None,
-        run_id=str(ctx.run_id) if ctx.run_id else None,
-        action_name=grant.action,
-        **details,
-    )
+def _entry(ctx: ToolContext, grant: Grant, run: Execution | None) -> dict[str, Any]:
+    """The audit entry's fields every `integration.call` has, refused or made."""
+    return {
+        "org_id": ctx.org_id,
+        "actor_id": run.triggered_by_id if run else None,
+        "target_type": "integration",
+        "target_id": grant.connection_id,
+        "agent_id": str(ctx.agent_id) if ctx.agent_id else None,
+        "run_id": str(ctx.run_id) if ctx.run_id else None,
+        "action_name": grant.action,
+    }
 
 
 async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +140,7 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
         await _rate_limit(ctx, prepared)
         if grant.approval:
             await _wait_for_approval(ctx, grant, prepared, args)
-        result = await _send(ctx, prepared, action, args)
+        result = await send(ctx, prepared, action, args)
         outcome = {"status": "ok", "http_status": result["status"]}
         scrubbed: dict[str, Any] = redact.scrub(result, prepared.forms)  # scrub keeps the shape
         return scrubbed
@@ -183,7 +156,7 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
 def _record(
     ctx: ToolContext, grant: Grant, prepared: Prepared, latency_ms: int, outcome: dict[str, Any]
 ) -> None:
-    with session_scope() as session:
+    with ctx.begin() as session:
         row = session.get(Integration, prepared.row_id)
         if row is not None:
             row.last_used_at = utcnow()
@@ -193,16 +166,21 @@ def _record(
                 row.last_error = outcome.get("error")
             session.add(row)
         run = session.get(Execution, ctx.run_id) if ctx.run_id else None
-        _audit(session, ctx, grant, run, connection=prepared.name, latency_ms=latency_ms, **outcome)
+        fields = _entry(ctx, grant, run)
+        audit.record(
+            session,
+            "integration.call",
+            **fields,
+            connection=prepared.name,
+            latency_ms=latency_ms,
+            **outcome,
+        )
 
 
 async def _rate_limit(ctx: ToolContext, prepared: Prepared) -> None:
     if ctx.redis is None:
         return
     limit = get_settings().integration_calls_per_minute
-    run_id = ctx.run_id
-    if run_id is None:  # an approval belongs to a run: that is where a person sees and answers it
-        raise ToolError(f"{grant.action} needs a person's approval, which only a run can ask for.")
     window = int(time.time() // 60)
     key = f"ratelimit:integration:{prepared.row_id}:{window}"
     count = await ctx.redis.incr(key)
@@ -220,9 +198,12 @@ async def _wait_for_approval(
     ctx: ToolContext, grant: Grant, prepared: Prepared, args: dict[str, Any]
 ) -> None:
     timeout = get_settings().approval_timeout_seconds
+    run_id = ctx.run_id
+    if run_id is None:  # an approval belongs to a run: that is where a person sees and answers it
+        raise ToolError(f"{grant.action} needs a person's approval, which only a run can ask for.")
 
     def create() -> uuid.UUID:
-        with session_scope() as session:
+        with ctx.begin() as session:
             row = approvals.request(
                 session,
                 org_id=ctx.org_id,
@@ -235,7 +216,7 @@ async def _wait_for_approval(
             return row.id
 
     def check(approval_id: uuid.UUID) -> ApprovalStatus:
-        with session_scope() as session:
+        with ctx.begin() as session:
             return approvals.outcome(session, approval_id)
 
     approval_id = await asyncio.to_thread(create)
@@ -260,156 +241,14 @@ async def _wait_for_approval(
         await asyncio.sleep(APPROVAL_POLL_SECONDS)
 
 
-# --- the provider call --------------------------------------------------------------------
-
-
-def _url(prepared: Prepared, request: ApiRequest) -> str:
-    provider = prepared.provider
-    if request.host == "" or provider.key in ("http", "oauth2"):
-        return str(prepared.settings.get("base_url", "")).rstrip("/") + request.path
-    base = getattr(get_settings(), f"oauth_{provider.key}_base_url", "")
-    return rebase(provider.hosts[request.host] + request.path, base)
-
-
-def _client(prepared: Prepared) -> oauth.OAuthClient | None:
-    if prepared.auth_kind == "oauth2":
-        return oauth.app_client(prepared.provider)
-    if prepared.auth_kind == "oauth2_custom":
-        return oauth.custom_client(prepared.settings, prepared.blob)
-    return None
-
-
-async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | None) -> bool:
-    """Get a fresh access token once across all processes; False when none can be had."""
-    client = _client(prepared)
-    if client is None or not prepared.blob.get("refresh_token"):
-        return False
-    lock = (
-        ctx.redis.lock(f"lock:integration:{prepared.row_id}:refresh", timeout=30)
-        if (ctx.redis is not None)
-        else None
-    )
-    locked = lock is None or await lock.acquire(blocking_timeout=20)
-    try:
-
-        def reload() -> dict[str, Any]:
-            with session_scope() as session:
-                row = session.get(Integration, prepared.row_id)
-                return credentials.load(session, row) if row else prepared.blob
-
-        current = await asyncio.to_thread(reload)
-        fresh_elsewhere = used_token is not None and current.get("access_token") != used_token
-        if (
-            not locked
-            or fresh_elsewhere
-            or (used_token is None and not oauth.needs_refresh(current))
-        ):
-            # another process holds the lock (and is refreshing) or already did: use what
-            # is stored rather than spend the refresh token twice
-            prepared.blob = current
-        else:
-            try:
-                tokens = await oauth.refresh(client, str(current["refresh_token"]))
-            except DomainError as exc:
-                message = redact.scrub_text(f"Sign-in expired: {exc.message}", prepared.forms)
-                await asyncio.to_thread(_mark_error, prepared, message[:500])
-                return False
-
-            def store() -> None:
-                with session_scope() as session:
-                    row = session.get(Integration, prepared.row_id)
-                    if row is not None:
-                        connections.store_tokens(session, row, tokens)
-
-            await asyncio.to_thread(store)
-            prepared.blob = {**current, **connections.token_fields(tokens)}
-        prepared.forms = redact.secret_forms(
-            credentials.secret_values(prepared.blob) + [str(current.get("access_token", ""))]
-        )
-        return True
-    finally:
-        if lock is not None and locked and await lock.owned():
-            await lock.release()
-
-
-def _mark_error(prepared: Prepared, message: str) -> None:
-    with session_scope() as session:
-        row = session.get(Integration, prepared.row_id)
-        if row is not None:
-            row.status = IntegrationStatus.ERROR
-            row.last_error = message
-            session.add(row)
-
-
-async def _send(
-    ctx: ToolContext, prepared: Prepared, action: Action, args: dict[str, Any]
-) -> dict[str, Any]:
-    try:
-        request = action.build(args, prepared.settings)
-    except (ValueError, KeyError) as exc:
-        raise ToolError(f"Invalid arguments for {action.name}: {exc}") from None
-    status, body = await _authorized_http(ctx, prepared, request)
-    error_of = prepared.provider.error_of
-    problem = error_of(status, body) if error_of else None
-    if problem:
-        raise ToolError(f"{action.name} failed: {problem}")
-    data = action.shape(body) if action.shape and isinstance(body, dict) else body
-    return {"ok": True, "status": status, "data": data}
-
-
-async def _authorized_http(
-    ctx: ToolContext, prepared: Prepared, request: ApiRequest
-) -> tuple[int, Any]:
-    """The request with a fresh token: refreshed before it expires, and once more (then
-    retried) when the provider says the token it got is expired or invalid."""
-    if oauth.needs_refresh(prepared.blob):
-        await _refresh(ctx, prepared, used_token=None)
-    status, body = await _http(prepared, request, ctx.allow_hosts)
-    auth_failed = prepared.provider.auth_failed
-    if auth_failed is not None and auth_failed(status, body):
-        used = str(prepared.blob.get("access_token", ""))
-        if await _refresh(ctx, prepared, used_token=used):
-            status, body = await _http(prepared, request, ctx.allow_hosts)
-    return status, body
-
-
-async def _http(
-    prepared: Prepared, request: ApiRequest, allow_hosts: tuple[str, ...]
-) -> tuple[int, Any]:
-    """The provider's answer, through the guard with this org's private hosts added."""
-    headers = {
-        **prepared.provider.default_headers,
-        **request.headers,
-        **credentials.auth_headers(prepared.auth_kind, prepared.settings, prepared.blob),
-    }
-    try:
-        response = await default_guard(allow_hosts).request(
-            request.method,
-            _url(prepared, request),
-            headers=headers,
-            json=request.json,
-            params=request.params,
-            max_redirects=3,
-            max_bytes=MAX_BODY_CHARS * 4,
-        )
-    except OutboundError as exc:
-        raise ToolError(f"The provider could not be reached: {exc.message}") from None
-    text = redact.scrub_text(response.text, prepared.forms)  # before any cut: no half token
-    try:
-        body: Any = json.loads(text) if text.strip() else None
-    except ValueError:
-        body = text[:MAX_BODY_CHARS]
-    return response.status, body
-
-
 async def check_connection(
-    org_id: uuid.UUID, integration_id: uuid.UUID, redis: Any = None
+    transaction: Transaction, org_id: uuid.UUID, integration_id: uuid.UUID, redis: Any = None
 ) -> tuple[str | None, str, str]:
     """(error or None, account label, account id) for the connection's cheap check call.
     Runs the same credential, refresh and redaction path as actions."""
 
     def load() -> tuple[Prepared, tuple[str, ...]]:
-        with session_scope() as session:
+        with transaction() as session:
             row = session.get(Integration, integration_id)
             if row is None or row.org_id != org_id:
                 raise DomainError("Connection not found.")
@@ -425,10 +264,10 @@ async def check_connection(
         from redis.asyncio import Redis as AsyncRedis
 
         redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
-    ctx = ToolContext(org_id=org_id, redis=redis, allow_hosts=allow_hosts)
+    ctx = ToolContext(org_id=org_id, redis=redis, allow_hosts=allow_hosts, transaction=transaction)
     request = prepared.provider.check or ApiRequest("GET", "/", host="")
     try:
-        status, body = await _authorized_http(ctx, prepared, request)
+        status, body = await authorized_http(ctx, prepared, request)
     except (ToolError, DomainError) as exc:
         return redact.scrub_text(exc.message, prepared.forms), "", ""
     finally:

@@ -5,11 +5,12 @@ database is the source of truth for what exists and who may see it: every read s
 org-scoped row, and Chroma is only asked about collections that row lookup returned.
 
 Ordering with Chroma, which is not part of the caller's transaction: writes reach Chroma only
-after the row is in the session (flushed), and deletes only after the row's removal is flushed,
-so a database error never leaves Chroma changed. What remains is the gap between the Chroma
-write and the caller's commit: a crash or rollback there can leave orphan chunks (no row) or,
-for a delete, a row without chunks. Chunks are keyed by document_id, so deleting the document
-or its collection again removes any orphans.
+after the row is in the session (flushed), so a database error never leaves Chroma changed,
+and deletes wait for the caller's commit (`after_commit`), so a rolled-back delete keeps its
+chunks. What remains is the gap around the commit: a crash or rollback after a write can leave
+orphan chunks (no row), and a Chroma failure after a committed delete leaves chunks of a row
+that is gone (the caller sees the error). Chunks are keyed by document_id, and search only
+returns chunks of documents that still exist.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from agent_platform.db import after_commit
 from agent_platform.models import DocumentStatus, KnowledgeCollection, KnowledgeDocument
 from agent_platform.settings import get_settings
 from services import audit
@@ -135,7 +137,7 @@ def get_collection_by_name(session: Session, actor: Actor, name: str) -> Knowled
 
 
 def delete_collection(session: Session, actor: Actor, collection_id: uuid.UUID) -> None:
-    """Delete the collection, its documents and (after the rows) its Chroma collection."""
+    """Delete the collection, its documents and (after the commit) its Chroma collection."""
     require(actor, Permission.KNOWLEDGE_WRITE)
     collection = get_collection(session, actor, collection_id)
     collection_id, name = collection.id, collection.name
@@ -147,7 +149,7 @@ def delete_collection(session: Session, actor: Actor, collection_id: uuid.UUID) 
     session.flush()
     session.delete(collection)
     session.flush()
-    store.drop_collection(collection_id)
+    after_commit(session, lambda: store.drop_collection(collection_id))
     audit.record(
         session,
         "knowledge.collection_deleted",
@@ -257,13 +259,13 @@ def list_documents(
 
 
 def delete_document(session: Session, actor: Actor, document_id: uuid.UUID) -> None:
-    """Delete the row, then its chunks from Chroma."""
+    """Delete the row, and its chunks from Chroma once that is committed."""
     require(actor, Permission.KNOWLEDGE_WRITE)
     document = get_document(session, actor, document_id)
     collection_id, filename = document.collection_id, document.filename
     session.delete(document)
     session.flush()
-    store.delete_document(collection_id, document_id)
+    after_commit(session, lambda: store.delete_document(collection_id, document_id))
     audit.record(
         session,
         "knowledge.document_deleted",
@@ -322,6 +324,14 @@ def search(
             for item in found
         )
     hits = [hit for hit in hits if hit.score > 0]
+    if hits:  # a delete whose Chroma purge failed after the commit leaves chunks of no row
+        ids = {hit.document_id for hit in hits}
+        alive = set(
+            session.exec(
+                select(KnowledgeDocument.id).where(col(KnowledgeDocument.id).in_(ids))
+            ).all()
+        )
+        hits = [hit for hit in hits if hit.document_id in alive]
     hits.sort(key=lambda hit: hit.score, reverse=True)
     return hits[: data.top_k]
 

@@ -3,6 +3,10 @@
 Every step is persisted as it completes, so a run can be inspected and replayed; tokens and
 step events go to Redis as they happen. Database work runs in threads (`asyncio.to_thread`)
 so one worker process can drive many runs at once on its event loop.
+
+A run commits in steps, but the engine opens no session of its own: the job wrapper
+(agent_platform/run_worker.py, worker.py) hands in the `Transaction` each step opens, and the
+engine hands it on to the tools (`ToolContext.begin`), so the entry point owns every commit.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from agent_platform.db import session_scope
+from agent_platform.db import Transaction
 from agent_platform.models import (
     AgentConfig,
     AgentVersion,
@@ -48,6 +52,7 @@ class RunPlan:
     chain: list[ResolvedModel]
     messages: list[dict[str, Any]]
     tools: dict[str, Tool]
+    transaction: Transaction  # how the job wrapper opens each step's transaction
     depth: int = 0
     redis: Any = None
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, for its tools' requests
@@ -122,10 +127,10 @@ def _given_turns(turns: Any) -> list[dict[str, str]]:
     ]
 
 
-def prepare(run_id: uuid.UUID) -> RunPlan | None:
+def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
     """Claim the run and gather what it needs, in one transaction; None when another
     delivery already took it. A failure here rolls the claim back; the caller fails the run."""
-    with session_scope() as session:
+    with transaction() as session:
         if not runs.claim(session, run_id):
             return None
         run = session.get(Execution, run_id)
@@ -153,18 +158,24 @@ def prepare(run_id: uuid.UUID) -> RunPlan | None:
             chain=chain,
             messages=messages,
             tools=tools_for(config),
+            transaction=transaction,
             allow_hosts=private_hosts.org_entries(session, run.org_id),
         )
 
 
-def _save_step(run_id: uuid.UUID, step: dict[str, Any]) -> None:
-    with session_scope() as session:
+def _save_step(transaction: Transaction, run_id: uuid.UUID, step: dict[str, Any]) -> None:
+    with transaction() as session:
         session.add(ExecutionStep(execution_id=run_id, **step))
 
 
-def _finish(run_id: uuid.UUID, pending: dict[str, Any] | None = None, **kwargs: Any) -> None:
+def _finish(
+    transaction: Transaction,
+    run_id: uuid.UUID,
+    pending: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
     """The last step and the run's outcome in one transaction."""
-    with session_scope() as session:
+    with transaction() as session:
         if pending is not None:
             session.add(ExecutionStep(execution_id=run_id, **pending))
         runs.finish(session, run_id, **kwargs)
@@ -196,7 +207,8 @@ async def _call_tool(
             depth=plan.depth,
             redis=plan.redis,
             allow_hosts=plan.allow_hosts,
-            run_child=_run_child(plan.redis),
+            run_child=_run_child(plan.redis, plan.transaction),
+            transaction=plan.transaction,
         )
         result = await asyncio.wait_for(tool.run(args, ctx), timeout=getattr(tool, "timeout", 60))
         return result, None, int((time.perf_counter() - start) * 1000)
@@ -250,6 +262,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         lost_ms = sum(a.lost_ms for a in exc.attempts)
         await asyncio.to_thread(
             _save_step,
+            plan.transaction,
             plan.run_id,
             {
                 "position": totals.position,
@@ -291,7 +304,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         "latency_ms": result.latency_ms,
     }
     if result.tool_calls:
-        await asyncio.to_thread(_save_step, plan.run_id, step)
+        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, step)
     else:
         totals.pending = step  # saved with the run's outcome, or before a repair attempt
     totals.position += 1
@@ -335,7 +348,7 @@ async def _tool_steps(
             "error": error,
             "latency_ms": latency_ms,
         }
-        await asyncio.to_thread(_save_step, plan.run_id, step)
+        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, step)
         totals.position += 1
         await events.emit(
             "step",
@@ -364,7 +377,7 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
             return await asyncio.to_thread(check_output, plan.config.output, result.text)
         except OutputInvalid as exc:
             if totals.pending is not None:
-                await asyncio.to_thread(_save_step, plan.run_id, totals.pending)
+                await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, totals.pending)
                 totals.pending = None
             if repaired:
                 raise DomainError(
@@ -381,24 +394,29 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
     raise DomainError(f"The agent did not finish within {plan.config.max_steps} steps.")
 
 
-def _run_child(redis: Any) -> ChildRunner:
+def _run_child(redis: Any, transaction: Transaction) -> ChildRunner:
     """How a sub-agent tool runs its child run inline: handed to the tool through its context,
     so the tools never import the engine that calls them."""
 
     async def run(child_id: uuid.UUID, depth: int) -> str | None:
-        status = await execute(child_id, redis, depth=depth)
+        status = await execute(transaction, child_id, redis, depth=depth)
         return status.value if status else None
 
     return run
 
 
-async def execute(run_id: uuid.UUID, redis: Any, *, depth: int = 0) -> ExecutionStatus | None:
-    """Run one queued run to its end. Idempotent: a run that is not queued is left alone."""
+async def execute(
+    transaction: Transaction, run_id: uuid.UUID, redis: Any, *, depth: int = 0
+) -> ExecutionStatus | None:
+    """Run one queued run to its end. Idempotent: a run that is not queued is left alone.
+    `transaction` opens each step's transaction (the job wrapper's `session_scope`)."""
     events = RunEvents(redis, run_id)
     try:
-        plan = await asyncio.to_thread(prepare, run_id)
+        plan = await asyncio.to_thread(prepare, transaction, run_id)
     except DomainError as exc:
-        await asyncio.to_thread(_finish, run_id, status=ExecutionStatus.FAILED, error=exc.message)
+        await asyncio.to_thread(
+            _finish, transaction, run_id, status=ExecutionStatus.FAILED, error=exc.message
+        )
         await events.emit("done", status="failed", error=exc.message)
         return ExecutionStatus.FAILED
     if plan is None:
@@ -423,6 +441,7 @@ async def execute(run_id: uuid.UUID, redis: Any, *, depth: int = 0) -> Execution
         status, error = ExecutionStatus.FAILED, exc.message
     await asyncio.to_thread(
         _finish,
+        transaction,
         run_id,
         totals.pending,
         status=status,

@@ -2,6 +2,8 @@
 
 Order matters: subscribe first, then read the persisted steps and the partial text, so no
 event falls between the catch-up and the live stream (a duplicate step is dropped by position).
+Each catch-up read is its own short transaction, opened in a thread through the caller's
+`Transaction`: following a run may last minutes, and no transaction stays open that long.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis as AsyncRedis
 
-from agent_platform.db import session_scope
+from agent_platform.db import Transaction
 from agent_platform.models import ExecutionStep
 from agent_platform.settings import get_settings
 from services import runs
@@ -47,9 +49,9 @@ def step_event(step: ExecutionStep) -> dict[str, Any]:
 
 
 def _snapshot(
-    actor: Actor, run_id: uuid.UUID
+    transaction: Transaction, actor: Actor, run_id: uuid.UUID
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    with session_scope() as session:
+    with transaction() as session:
         run = runs.get_run(session, actor, run_id)
         steps = [step_event(s) for s in runs.get_steps(session, actor, run_id)]
         done = None
@@ -67,14 +69,14 @@ def _snapshot(
 
 
 async def follow(
-    actor: Actor, run_id: uuid.UUID, *, idle_timeout: float = 600
+    transaction: Transaction, actor: Actor, run_id: uuid.UUID, *, idle_timeout: float = 600
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield the run's events from the beginning until `done` (authorised by `actor`)."""
     redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
     pubsub = redis.pubsub()
     try:
         await pubsub.subscribe(channel(run_id))
-        steps, done = await asyncio.to_thread(_snapshot, actor, run_id)
+        steps, done = await asyncio.to_thread(_snapshot, transaction, actor, run_id)
         seen = set()
         for event in steps:
             seen.add(event["position"])
@@ -91,7 +93,7 @@ async def follow(
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
             if message is None:
                 # Quiet channel: the run may have ended while we were not listening.
-                steps, done = await asyncio.to_thread(_snapshot, actor, run_id)
+                steps, done = await asyncio.to_thread(_snapshot, transaction, actor, run_id)
                 if done is not None:
                     yield done
                     return

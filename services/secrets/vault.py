@@ -35,7 +35,7 @@ from sqlmodel import Session
 from agent_platform.db import after_commit, after_rollback
 from agent_platform.settings import Settings
 from services.errors import Conflict, Unavailable
-from services.secrets.vault_failures import LoginRefused, audit_alone, unavailable
+from services.secrets.vault_failures import LoginRefused, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -358,8 +358,9 @@ class VaultStore:
             logger.info("rolled back: restored the previous value of Vault secret %s", ref)
 
     def _purge_after_commit(self, pending: set[str], ref: str) -> None:
-        """The committed delete: purge every version. A failure cannot undo the commit, so it
-        is logged and audited in its own transaction and the orphan can be removed by hand."""
+        """The committed delete: purge every version. A failure cannot undo the commit: it is
+        logged here, and the session scope audits it in its own transaction (the error carries
+        the entry), so the orphan can be removed by hand."""
         if ref not in pending:  # saved again later in the same transaction
             return
         kv = self._client.secrets.kv.v2
@@ -371,7 +372,7 @@ class VaultStore:
             )
         except Unavailable as exc:
             logger.warning("Vault secret %s was not deleted: %s", ref, exc.message)
-            audit_alone(exc)
+            raise
 
 
 def _forget_undo_when_transaction_ends(session: Session) -> None:

@@ -123,15 +123,3 @@ def reason_of(exc: BaseException | None) -> Reason:
         return "unreachable"
     return "error"
 
-
-def audit_alone(exc: Unavailable) -> None:
-    """Write an error's audit entry in its own transaction (used after a commit)."""
-    from agent_platform.db import add_audit_entry, session_scope
-
-    if not exc.audit:
-        return
-    try:
-        with session_scope() as session:
-            add_audit_entry(session, exc.audit)
-    except Exception:  # noqa: BLE001 - already after the commit: logging is all that is left
-        logger.exception("could not audit a failed Vault delete")

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from agent_platform.db import Transaction
 
 
 class ToolError(Exception):
@@ -56,6 +62,15 @@ class ToolContext:
     redis: Any = None  # the run's asyncio Redis client (for sub-agent runs' events)
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, added to the instance's
     run_child: ChildRunner | None = None  # the engine's inline runner, for sub-agent tools
+    transaction: Transaction | None = None  # how the run's entry point opens a transaction
+
+    def begin(self) -> AbstractContextManager[Session]:
+        """One transaction for a tool's database work (call it in a thread). Tools never open
+        sessions themselves: the run's job wrapper hands its `Transaction` down through the
+        engine, so it owns every commit (agent_platform/db.py says why)."""
+        if self.transaction is None:
+            raise ToolError("This tool needs the platform's database; it runs only inside a run.")
+        return self.transaction()
 
 
 class Tool(Protocol):

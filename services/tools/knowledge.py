@@ -35,12 +35,11 @@ class KnowledgeSearch:
         return await asyncio.to_thread(self._search, ctx, query, max(1, min(top_k, 10)))
 
     def _search(self, ctx: ToolContext, query: str, top_k: int) -> dict[str, Any]:
-        from agent_platform.db import session_scope
         from services.memory import collections
 
         actor = Actor(user_id=None, org_id=ctx.org_id, role=Role.VIEWER)
         try:
-            with session_scope() as session:
+            with ctx.begin() as session:
                 hits = collections.search(
                     session,
                     actor,

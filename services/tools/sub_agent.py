@@ -12,7 +12,6 @@ import re
 import uuid
 from typing import Any
 
-from agent_platform.db import session_scope
 from agent_platform.models import Agent, Execution
 from services.tools.base import ToolContext, ToolError, ToolSpec
 
@@ -49,13 +48,13 @@ class SubAgent:
             raise ToolError("Sub-agents are not available here.")
         child_id = await asyncio.to_thread(self._create_run, ctx, message)
         status = await ctx.run_child(child_id, ctx.depth + 1)
-        output, error = await asyncio.to_thread(self._outcome, child_id)
+        output, error = await asyncio.to_thread(self._outcome, ctx, child_id)
         if status is None or error:
             raise ToolError(f"The agent failed: {error or 'it did not run'}")
         return {"answer": (output or {}).get("text", ""), "run_id": str(child_id)}
 
     def _create_run(self, ctx: ToolContext, message: str) -> uuid.UUID:
-        with session_scope() as session:
+        with ctx.begin() as session:
             agent = session.get(Agent, uuid.UUID(self.agent_id))
             if agent is None or agent.org_id != ctx.org_id or agent.current_version_id is None:
                 raise ToolError("That agent no longer exists.")
@@ -69,7 +68,9 @@ class SubAgent:
             session.flush()
             return run.id
 
-    def _outcome(self, run_id: uuid.UUID) -> tuple[dict[str, Any] | None, str | None]:
-        with session_scope() as session:
+    def _outcome(
+        self, ctx: ToolContext, run_id: uuid.UUID
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        with ctx.begin() as session:
             run = session.get(Execution, run_id)
             return (run.output, run.error) if run else (None, "missing")

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from agent_platform.api import create_api
+from agent_platform.db import session_scope
 from agent_platform.models import AuditEntry, Integration
 from agent_platform.redis_client import get_redis
 from services.access import Actor
@@ -49,6 +50,7 @@ def callback(fake: Any, authorize_url: str, actor: Actor, *, deny: bool = False)
     query = {k: v[0] for k, v in parse_qs(location.query).items()}
     return asyncio.run(
         sign_in.complete(
+            session_scope,
             actor,
             get_redis(),
             state=query.get("oauth_state", ""),

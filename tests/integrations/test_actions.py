@@ -108,7 +108,9 @@ def test_grant_recheck_in_the_proxy_refuses_and_audits(session, llm, fakes) -> N
     row = connect(session, actor, fakes["slack"], "slack")
     agent_id = make_agent(session, actor, tools=[grant(row, "slack.list_channels")])
     run, _ = execute(start(actor, agent_id, "hello"))
-    ctx = ToolContext(org_id=actor.org_id, agent_id=agent_id, run_id=run.id)
+    ctx = ToolContext(
+        org_id=actor.org_id, agent_id=agent_id, run_id=run.id, transaction=session_scope
+    )
     forged = Grant(row.id, "slack.post_message")
     with pytest.raises(ToolError, match="not granted 'slack.post_message'"):
         asyncio.run(call_action(ctx, forged, {"channel": "C0GENERAL", "text": "x"}))
@@ -116,7 +118,7 @@ def test_grant_recheck_in_the_proxy_refuses_and_audits(session, llm, fakes) -> N
     with pytest.raises(ToolError, match="only run inside an agent run"):
         asyncio.run(
             call_action(
-                ToolContext(org_id=other.org_id, run_id=run.id),
+                ToolContext(org_id=other.org_id, run_id=run.id, transaction=session_scope),
                 Grant(row.id, "slack.list_channels"),
                 {},
             )

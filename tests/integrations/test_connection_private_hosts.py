@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from agent_platform.db import session_scope
 from agent_platform.settings import get_settings
 from services import private_hosts
 from services.errors import Invalid
@@ -38,7 +39,7 @@ def test_an_orgs_private_host_serves_its_connection_only(session, fakes) -> None
 
     row = _connect(session, inside, echo.base_url)
     session.commit()
-    problem, _account, _ = asyncio.run(proxy.check_connection(inside.org_id, row.id))
+    problem, _account, _ = asyncio.run(proxy.check_connection(session_scope, inside.org_id, row.id))
     assert problem is None
 
     with pytest.raises(Invalid) as refused:
@@ -57,5 +58,5 @@ def test_removing_the_private_host_stops_the_connection(session, fakes) -> None:
     session.commit()
     private_hosts.set_private_hosts(session, actor, [])
     session.commit()
-    problem, _account, _ = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _account, _ = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem is not None and "loopback" in problem

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from agent_platform.api import create_api
+from agent_platform.db import session_scope
 from agent_platform.models import AuditEntry, Integration, IntegrationStatus, Role, StoredSecret
 from agent_platform.redis_client import get_redis
 from services import secrets
@@ -63,12 +64,16 @@ def test_callback_only_forwards_and_state_is_single_use(session, fakes) -> None:
     assert session.exec(select(Integration)).all() == []  # the route itself stores nothing
     query = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
     name = asyncio.run(
-        sign_in.complete(actor, get_redis(), state=query["oauth_state"], code=query["oauth_code"])
+        sign_in.complete(
+            session_scope, actor, get_redis(), state=query["oauth_state"], code=query["oauth_code"]
+        )
     )
     assert name == "Slack"
     for state in (query["oauth_state"], "forged"):  # replayed, or never issued
         with pytest.raises(Invalid, match="expired or was already used"):
-            asyncio.run(sign_in.complete(actor, get_redis(), state=state, code="abc"))
+            asyncio.run(
+                sign_in.complete(session_scope, actor, get_redis(), state=state, code="abc")
+            )
     assert len(session.exec(select(Integration)).all()) == 1
 
 
@@ -173,10 +178,10 @@ def test_http_api_connection_validates_and_checks(session, fakes) -> None:
             {"name": "echo", "base_url": echo.base_url, "auth_kind": "bearer", "token": "t"},
         )
     session.rollback()
-    problem, _account, _ = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _account, _ = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem is None
     echo.required_auth = ("header", "X-Api-Key", "another")
-    problem, _account, _ = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _account, _ = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem == "HTTP 401"
 
 
@@ -192,7 +197,7 @@ def test_other_org_cannot_see_or_use_a_connection(session, fakes) -> None:
         connections.start_sign_in(session, b, get_redis(), integration_id=row.id)
     with pytest.raises(NotFound):
         connections.removal(session, b, row.id)
-    problem, _a, _i = asyncio.run(proxy.check_connection(b.org_id, row.id))
+    problem, _a, _i = asyncio.run(proxy.check_connection(session_scope, b.org_id, row.id))
     assert problem == "Connection not found."
 
 
@@ -204,7 +209,7 @@ def test_check_refreshes_an_expired_token_and_saves_the_new_one(session, fakes) 
     before = credentials.load(session, row)
     refreshes = slack.refresh_count
     slack.expire_all_tokens()  # the provider now answers token_expired
-    problem, _account, _ = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _account, _ = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem is None
     assert slack.refresh_count == refreshes + 1
     session.expire_all()
@@ -223,7 +228,7 @@ def test_token_close_to_expiry_is_refreshed_before_the_call(session, fakes) -> N
     session.commit()
     refreshes = slack.refresh_count
     slack.clear_requests()
-    problem, _a, _i = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _a, _i = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem is None and slack.refresh_count == refreshes + 1
     paths = [r.path for r in slack.requests]
     assert paths.index("/api/oauth.v2.access") < paths.index("/api/auth.test")
@@ -295,7 +300,7 @@ def test_generic_oauth2_with_user_given_endpoints(session, fakes) -> None:
     blob = credentials.load(session, row)
     assert row.status == IntegrationStatus.ACTIVE and blob["access_token"].startswith("ya29.")
     assert blob["client_secret"] == google.client_secret  # kept for refreshes
-    problem, _a, _i = asyncio.run(proxy.check_connection(actor.org_id, row.id))
+    problem, _a, _i = asyncio.run(proxy.check_connection(session_scope, actor.org_id, row.id))
     assert problem is None
     client, blob = connections.removal(session, actor, row.id)
     assert asyncio.run(oauth.revoke(client, blob)) is None

@@ -58,7 +58,7 @@ def execute(run_id: uuid.UUID) -> tuple[Execution, list[dict[str, Any]]]:
         redis = AsyncRedis.from_url(get_settings().resolved_redis_url)
         pubsub = redis.pubsub()
         await pubsub.subscribe(channel(run_id))
-        await engine.execute(run_id, redis)
+        await engine.execute(session_scope, run_id, redis)
         events: list[dict[str, Any]] = []
         deadline = asyncio.get_running_loop().time() + 2
         while asyncio.get_running_loop().time() < deadline:

@@ -250,15 +250,14 @@ class TestLogin:
 
     def test_failed_login_for_known_account_is_audited_in_its_org(self, session):
         user = make_user(session, email="ada@example.com")
-        with pytest.raises(Unauthenticated):
+        with pytest.raises(Unauthenticated), session_scope() as request_session:
             accounts.login(
-                session,
+                request_session,
                 limiter(),
                 email="ADA@example.com",
                 password="wrong password!",
                 client_ip="10.0.0.9",
             )
-        session.flush()
         [entry] = audit_entries(session, "auth.login_failed")
         assert entry.actor_id == user.id
         assert entry.org_id == personal_org(session, user).id
@@ -267,9 +266,8 @@ class TestLogin:
         assert "wrong password!" not in str(entry.details)
 
     def test_failed_login_for_unknown_email_is_audited_without_org(self, session):
-        with pytest.raises(Unauthenticated):
-            accounts.login(session, limiter(), email="ghost@example.com", password=PASSWORD)
-        session.flush()
+        with pytest.raises(Unauthenticated), session_scope() as request_session:
+            accounts.login(request_session, limiter(), email="ghost@example.com", password=PASSWORD)
         [entry] = audit_entries(session, "auth.login_failed")
         assert entry.org_id is None
         assert entry.actor_id is None

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from agent_platform.client_address import client_address
+from agent_platform.db import session_scope
 from agent_platform.models import User, UserSession
 from agent_platform.settings import Settings, SettingsError, get_settings
 from services import accounts
@@ -152,10 +153,10 @@ class TestDelays:
         make_user(session, email="ada@example.com")
         limit = limiter(free=2)
         for _ in range(2):
-            fail(session, limit, "ada@example.com")
-        with pytest.raises(Throttled):
-            sign_in(session, limit, client=ATTACKER)
-        session.flush()
+            with session_scope() as scope:
+                fail(scope, limit, "ada@example.com")
+        with pytest.raises(Throttled), session_scope() as scope:
+            sign_in(scope, limit, client=ATTACKER)
         assert session.exec(select(UserSession)).all() == []
         assert audit_entries(session, "auth.login") == []
         assert len(audit_entries(session, "auth.login_failed")) == 2
@@ -225,9 +226,8 @@ class TestSignUpDoesNotConfirmAccounts:
 
     def test_the_owner_finds_the_attempt_in_their_audit_log(self, session):
         owner = make_user(session, email="ada@example.com")
-        with pytest.raises(Conflict):
-            self.sign_up(session, limiter(), "ada@example.com")
-        session.flush()
+        with pytest.raises(Conflict), session_scope() as scope:
+            self.sign_up(scope, limiter(), "ada@example.com")
         [entry] = audit_entries(session, "auth.sign_up_existing")
         assert entry.actor_id == owner.id and entry.client_ip == ATTACKER
 

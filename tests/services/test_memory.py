@@ -23,6 +23,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from sqlmodel import Session, select
 
+from agent_platform.db import session_scope
 from agent_platform.models import DocumentStatus, KnowledgeCollection, KnowledgeDocument, Role
 from agent_platform.settings import get_settings
 from services.access import Actor
@@ -676,17 +677,19 @@ class TestDelete:
         collection = memory.create_collection(session, owner, name="Mixed")
         upload_topics(session, owner, collection.id)
         [astronomy] = [
-            d
+            d.id
             for d in memory.list_documents(session, owner, collection.id)
             if d.filename == "astronomy.txt"
         ]
-        memory.delete_document(session, owner, astronomy.id)
         session.commit()
+        with session_scope() as s:
+            memory.delete_document(s, owner, astronomy)
+        session.expire_all()
         hits = memory.search(session, owner, query="Jupiter great red spot storm")
-        assert all(h.document_id != astronomy.id for h in hits)
-        assert store.count(collection.id, document_id=astronomy.id) == 0
+        assert all(h.document_id != astronomy for h in hits)
+        assert store.count(collection.id, document_id=astronomy) == 0
         assert store.count(collection.id) == 2
-        assert session.get(KnowledgeDocument, astronomy.id) is None
+        assert session.get(KnowledgeDocument, astronomy) is None
 
     def test_deleting_a_collection_removes_documents_and_chunks(
         self, session: Session, owner: Actor
@@ -696,8 +699,8 @@ class TestDelete:
         upload_topics(session, owner, collection.id)
         memory.add_document(session, owner, keep.id, filename="k.txt", data=b"Jupiter kept")
         session.commit()
-        memory.delete_collection(session, owner, collection.id)
-        session.commit()
+        with session_scope() as s:
+            memory.delete_collection(s, owner, collection.id)
         assert [c.name for c in memory.list_collections(session, owner)] == ["Keep"]
         assert [d.filename for d in document_rows(session)] == ["k.txt"]
         assert store.count(collection.id) == 0
@@ -705,6 +708,35 @@ class TestDelete:
         with pytest.raises(NotFound):
             memory.get_collection(session, owner, collection.id)
         assert [h.filename for h in memory.search(session, owner, query="Jupiter")] == ["k.txt"]
+
+    def test_a_delete_that_rolls_back_keeps_its_chunks(
+        self, session: Session, owner: Actor
+    ) -> None:
+        collection = memory.create_collection(session, owner, name="Mixed")
+        upload_topics(session, owner, collection.id)
+        session.commit()
+        [document, *_] = memory.list_documents(session, owner, collection.id)
+        with pytest.raises(RuntimeError), session_scope() as s:
+            memory.delete_document(s, owner, document.id)
+            memory.delete_collection(s, owner, collection.id)
+            raise RuntimeError("the commit never happens")
+        assert store.count(collection.id) == 3
+        assert store.count(collection.id, document_id=document.id) > 0
+        assert memory.search(session, owner, query="Jupiter")
+
+    def test_chunks_left_by_a_failed_purge_are_not_found(
+        self, session: Session, owner: Actor
+    ) -> None:
+        collection = memory.create_collection(session, owner, name="Mixed")
+        upload_topics(session, owner, collection.id)
+        session.commit()
+        names = {d.id: d.filename for d in memory.list_documents(session, owner, collection.id)}
+        astronomy = next(i for i, name in names.items() if name == "astronomy.txt")
+        session.delete(session.get(KnowledgeDocument, astronomy))  # its chunks stay in Chroma
+        session.commit()
+        hits = memory.search(session, owner, query="Jupiter great red spot storm")
+        assert store.count(collection.id, document_id=astronomy) > 0
+        assert hits and all(h.document_id != astronomy for h in hits)
 
     def test_empty_collection_can_be_deleted(self, session: Session, owner: Actor) -> None:
         collection = memory.create_collection(session, owner, name="Empty")

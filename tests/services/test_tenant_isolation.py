@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session, select
 
+from agent_platform.db import session_scope
 from agent_platform.models import ApiKey, AuditEntry, Invitation, Membership, Role, User
 from services import accounts, api_keys, audit, invitations, organizations
 from services.access import Actor, actor_for
@@ -280,9 +281,9 @@ class TestListsStayInsideTheOrg:
         assert rows[0].details["email"] == "dave@b.example"
 
     def test_failed_logins_on_a_users_account_go_to_their_org_only(self, session, org_a, org_b):
-        with pytest.raises(Unauthenticated):
-            accounts.login(session, limiter(), email="alice@a.example", password="wrong one!!")
-        session.flush()
+        session.commit()
+        with pytest.raises(Unauthenticated), session_scope() as scope:
+            accounts.login(scope, limiter(), email="alice@a.example", password="wrong one!!")
         assert audit.list_entries(session, org_b, action="auth.") == ([], 0)
         assert audit.list_entries(session, org_a.alice, action="auth.login_failed")[1] == 1
 
