@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -315,7 +316,10 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
         session.add(run)
     elif run.status == ExecutionStatus.RUNNING:
         # The flag goes out only once the caller commits (with the audit of the request).
-        after_commit(session, lambda: get_redis().set(cancel_key(run_id), "1", ex=3600))
+        def raise_flag() -> None:
+            get_redis().set(cancel_key(run_id), "1", ex=3600)
+
+        after_commit(session, raise_flag)
     else:
         raise Invalid(f"This run already ended ({run.status.value}).")
     return run
@@ -323,7 +327,7 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
 
 def claim(session: Session, run_id: uuid.UUID) -> bool:
     """queued → running, once: a second delivery of the same job finds nothing to claim."""
-    result = session.execute(
+    result = session.exec(
         update(Execution)
         .where(col(Execution.id) == run_id, col(Execution.status) == ExecutionStatus.QUEUED)
         .values(status=ExecutionStatus.RUNNING, started_at=utcnow())
@@ -415,5 +419,5 @@ def reconcile(
         _grade_if_test(session, run)
     for run_id, org_id in lost:
         cap = concurrency_cap(session, org_id)
-        after_commit(session, lambda rid=run_id, oid=org_id, c=cap: enqueue(rid, oid, c))
+        after_commit(session, partial(enqueue, run_id, org_id, cap))
     return {"requeued": len(lost), "failed": failed}
