@@ -47,7 +47,7 @@ def stop_unfinished(session: Session, suite_run: SuiteRun, *, reason: str) -> in
     if queued:
         session.execute(
             update(Execution)
-            .where(col(Execution.id).in_(queued), Execution.status == ExecutionStatus.QUEUED)
+            .where(col(Execution.id).in_(queued), col(Execution.status) == ExecutionStatus.QUEUED)
             .values(status=ExecutionStatus.CANCELLED, finished_at=now, error=reason)
         )
         session.execute(

@@ -74,9 +74,7 @@ class Evaluation:
     judge_cost: Decimal = Decimal("0")
 
 
-async def call_judge(
-    model: ResolvedModel, messages: list[dict[str, Any]]
-) -> tuple[str, Decimal]:
+async def call_judge(model: ResolvedModel, messages: list[dict[str, Any]]) -> tuple[str, Decimal]:
     """Ask one judge model, deterministically (temperature 0), through the guarded gateway."""
     options = gateway.CallOptions(temperature=0, max_tokens=1_200, retries=1)
     result = await gateway.complete([model], messages, options=options)
@@ -320,7 +318,7 @@ def record(session: Session, task: GradingTask, evaluation: Evaluation) -> Suite
             finished_runs=SuiteRun.finished_runs + 1,
             cost=SuiteRun.cost + task.run_cost + evaluation.judge_cost,
         )
-        .returning(SuiteRun.finished_runs, SuiteRun.total_runs, SuiteRun.cost)
+        .returning(col(SuiteRun.finished_runs), col(SuiteRun.total_runs), col(SuiteRun.cost))
     ).first()
     suite_run = session.get(SuiteRun, task.suite_run_id)
     if counted is None or suite_run is None:

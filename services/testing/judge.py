@@ -172,8 +172,8 @@ def parse_reply(model: str, text: str, criteria: Sequence[Criterion]) -> JudgeOu
         if not isinstance(item, dict):
             continue
         try:
-            cid = int(item.get("id"))
-            score = float(item.get("score"))
+            cid = int(str(item.get("id")))
+            score = float(str(item.get("score")))
         except (TypeError, ValueError):
             continue
         if cid in wanted:

@@ -54,12 +54,12 @@ class SuiteSpec:
     ignored: list[str] = field(default_factory=list)
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs here
     """SafeLoader that remembers on which line each mapping began, to name it in errors."""
 
 
 def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[str, Any] = loader.construct_mapping(node, deep=True)
     mapping[LINE] = node.start_mark.line + 1
     return mapping
 
@@ -232,4 +232,5 @@ def dump_suite(suite: SuiteSpec) -> str:
     if default:
         doc["defaultTest"] = default
     doc["tests"] = [_case_dict(c, suite.default_vars) for c in suite.cases]
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return text

@@ -36,6 +36,7 @@ class IntegrationAction:
         self, action: Action, connection_id: str, connection_name: str, *, name: str, approval: bool
     ) -> None:
         self.grant = Grant(uuid.UUID(connection_id), action.name, approval)
+        self.action = action  # what it does outside (side_effect): the safety probes ask
         self.spec = ToolSpec(
             name=name,
             description=f"{action.description} (connection “{connection_name}”)",

@@ -264,7 +264,7 @@ def test_the_budget_stops_a_suite_cleanly(session: Session, llm: ScriptedLLM) ->
     assert stopped.finished_runs == stopped.total_runs == 4
     with session_scope() as s:
         statuses = [
-            s.get(Execution, r.execution_id).status  # type: ignore[union-attr]
+            s.exec(select(Execution.status).where(Execution.id == r.execution_id)).one()
             for r in rows[1:]
         ]
     assert statuses == [ExecutionStatus.CANCELLED] * 3
