@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import exists
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -198,7 +199,6 @@ def _record(
     note: str | None = None,
 ) -> uuid.UUID | None:
     """Insert the fire row unless it exists; its id, or None when another tick recorded it."""
-    table = ScheduleFire.__table__
     values = {
         "id": uuid.uuid4(),
         "schedule_id": schedule.id,
@@ -210,12 +210,13 @@ def _record(
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
-        insert(table)
+        insert(ScheduleFire)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["schedule_id", "fire_at"])
-        .returning(table.c.id)
+        .returning(col(ScheduleFire.id))
     )
-    return session.execute(statement).scalar_one_or_none()
+    fire_id: uuid.UUID | None = session.execute(statement).scalar_one_or_none()
+    return fire_id
 
 
 def _fire(
@@ -329,5 +330,5 @@ def requeue_lost(
     lost = [(run_id, org_id) for run_id, org_id in queued if run_id not in held]
     for run_id, org_id in lost:
         cap = runs.concurrency_cap(session, org_id)
-        after_commit(session, lambda r=run_id, o=org_id, c=cap: runs.enqueue(r, o, c))
+        after_commit(session, partial(runs.enqueue, run_id, org_id, cap))
     return len(lost)
