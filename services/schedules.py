@@ -207,11 +207,26 @@ def _apply(schedule: Schedule, data: ScheduleInput, now: datetime) -> None:
         raise Invalid("This schedule would never fire: its time is already past.")
 
 
+def _person(actor: Actor, runs_as: uuid.UUID | None) -> uuid.UUID:
+    """Who the schedule's runs act as: the acting person, or for an API key (which has no
+    person of its own) the key's creator, passed as `runs_as`."""
+    person = actor.user_id or runs_as
+    if person is None:
+        raise Invalid("A schedule runs as a person; this key has no creator any more.")
+    return person
+
+
 def create_schedule(
-    session: Session, actor: Actor, agent_id: uuid.UUID, data: dict[str, Any]
+    session: Session,
+    actor: Actor,
+    agent_id: uuid.UUID,
+    data: dict[str, Any],
+    *,
+    runs_as: uuid.UUID | None = None,
 ) -> Schedule:
     """A new schedule for one of the org's agents; it runs as its creator (at most their role)."""
     require(actor, Permission.AGENTS_WRITE)
+    person = _person(actor, runs_as)
     parsed = parse_input(data)
     agent = get_agent(session, actor, agent_id)
     if agent.status == AgentStatus.ARCHIVED:
@@ -220,7 +235,7 @@ def create_schedule(
         org_id=actor.org_id,
         agent_id=agent.id,
         target_type=TriggerTarget.AGENT,
-        created_by_id=actor.user_id,
+        created_by_id=person,
         name=parsed.name,
         cron="",
     )
@@ -232,22 +247,33 @@ def create_schedule(
 
 
 def update_schedule(
-    session: Session, actor: Actor, schedule_id: uuid.UUID, data: dict[str, Any]
+    session: Session,
+    actor: Actor,
+    schedule_id: uuid.UUID,
+    data: dict[str, Any],
+    *,
+    runs_as: uuid.UUID | None = None,
 ) -> Schedule:
     """Change a schedule; its next fire is computed again from now (never a burst of old ones).
 
     Whoever saves it last is the person it runs as from then on."""
     require(actor, Permission.AGENTS_WRITE)
+    person = _person(actor, runs_as)
     schedule = get_schedule(session, actor, schedule_id)
     _apply(schedule, parse_input(data), utcnow())
-    schedule.created_by_id = actor.user_id
+    schedule.created_by_id = person
     session.add(schedule)
     _audit(session, actor, "schedule.updated", schedule)
     return schedule
 
 
 def set_enabled(
-    session: Session, actor: Actor, schedule_id: uuid.UUID, *, enabled: bool
+    session: Session,
+    actor: Actor,
+    schedule_id: uuid.UUID,
+    *,
+    enabled: bool,
+    runs_as: uuid.UUID | None = None,
 ) -> Schedule:
     """Pause or resume. A resumed schedule fires next at its next time from now: the fires it
     would have had while paused are not made up."""
@@ -261,7 +287,7 @@ def set_enabled(
     if enabled and schedule.next_fire_at is None:
         raise Invalid("This schedule would never fire again: its time is already past.")
     if enabled:
-        schedule.created_by_id = actor.user_id  # it runs as the person who resumed it
+        schedule.created_by_id = _person(actor, runs_as)  # it runs as whoever resumed it
     schedule.updated_at = now
     session.add(schedule)
     _audit(session, actor, "schedule.resumed" if enabled else "schedule.paused", schedule)

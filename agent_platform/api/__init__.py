@@ -11,6 +11,7 @@ from agent_platform.api import (
     fallback,
     health,
     integrations,
+    schedules,
     v1,
     webhooks,
 )
@@ -25,5 +26,6 @@ def create_api() -> FastAPI:
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
+    api.include_router(schedules.router)  # /api/v1/schedules and /agents/{id}/schedules
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     return api
