@@ -32,8 +32,11 @@ def _variables(text: str) -> dict[str, str]:
 
 
 def _number(form: dict[str, Any], key: str, default: int) -> Any:
-    value = form_text(form, key, str(default)).strip()
-    return int(value) if value.isdigit() else value  # the service words a bad value
+    """A number field; left empty it is the default (the service words a bad value)."""
+    value = form_text(form, key).strip()
+    if not value:
+        return default
+    return int(value) if value.isdigit() else value
 
 
 class WebhooksState(SessionState):

@@ -68,4 +68,22 @@ def test_a_bad_mapping_is_shown_in_words(session: Session, monkeypatch: pytest.M
     assert "not a payload path" in state.error and state.shown_secret == ""
     state.create({"trigger_name": "X", "variables": "just-a-name"})
     assert "name = payload.path" in state.error
+    state.create({"trigger_name": "X", "rate_limit_per_minute": "lots"})
+    assert "whole number" in state.error
     assert state.triggers == []
+
+
+def test_empty_number_fields_take_the_defaults(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser sends "" for number inputs left empty."""
+    user = make_user(session)
+    agent_id = agent_of(session, personal_actor(session, user))
+    state = signed_in(session, WebhooksState, user)
+    monkeypatch.setattr(WebhooksState, "_agent", lambda self: agent_id)
+    state.load()
+    form = {"trigger_name": "Plain", "message_mapping": "", "variables": ""}
+    state.create({**form, "rate_limit_per_minute": "", "max_wait_seconds": ""})
+    assert state.error == "" and state.shown_url
+    assert state.triggers[0]["limits"] == "60/min, waits ≤ 30 s"
+    assert state.triggers[0]["signed"] == "unsigned"  # an unchecked box is absent
