@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import sys
+from pathlib import Path
 
 from agent_platform import lifeline
 from agent_platform.settings import Settings, SettingsError, get_settings
@@ -189,6 +190,20 @@ def cmd_migrate_secrets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test_run(args: argparse.Namespace) -> int:
+    from agent_platform import test_cli
+
+    _reachable()
+    return test_cli.run_suite_file(
+        Path(args.suite),
+        args.agent,
+        org=args.org,
+        repeat=args.repeat,
+        junit=Path(args.junit) if args.junit else None,
+        timeout=args.timeout,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -239,6 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "migrate-secrets", help="move every secret of the local store to Vault (VAULT_* settings)"
     ).set_defaults(fn=cmd_migrate_secrets)
+
+    test = sub.add_parser("test", help="test suites").add_subparsers(dest="action", required=True)
+    test_run = test.add_parser("run", help="run a promptfoo-style YAML suite against an agent")
+    test_run.add_argument("suite", help="the suite file (YAML)")
+    test_run.add_argument("--agent", required=True, help="the agent's name or id")
+    test_run.add_argument("--org", default=None, help="the organization's slug")
+    test_run.add_argument("--repeat", type=int, default=None, help="runs per case")
+    test_run.add_argument("--junit", default=None, help="write a JUnit XML report here")
+    test_run.add_argument("--timeout", type=float, default=1800, help="seconds to wait")
+    test_run.set_defaults(fn=cmd_test_run)
 
     args = parser.parse_args(argv)
     if args.command in CHILD_COMMANDS:
