@@ -16,14 +16,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.fakes.providers import (
-    AuthorizeError,
-    EchoAPI,
-    FakeGitHub,
-    FakeGoogle,
-    FakeSlack,
-    pkce_pair,
-)
+from tests.fakes.echo_api import EchoAPI
+from tests.fakes.github import FakeGitHub
+from tests.fakes.google import FakeGoogle
+from tests.fakes.http_fake import pkce_pair
+from tests.fakes.oauth import AuthorizeError
+from tests.fakes.slack import FakeSlack
 
 CALLBACK = "http://app.test/integrations/oauth/callback"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"

@@ -55,7 +55,7 @@ GITHUB_CLIENT = ("e2e-github-client", "e2e-github-secret")
 @pytest.fixture(scope="session")
 def fake_github() -> Iterator[object]:
     """A fake GitHub (OAuth + REST) the app is configured with, for the OAuth browser flow."""
-    from tests.fakes.providers import FakeGitHub
+    from tests.fakes.github import FakeGitHub
 
     with FakeGitHub(*GITHUB_CLIENT) as server:
         yield server

@@ -4,8 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.echo_api import EchoAPI
+from tests.fakes.github import FakeGitHub
+from tests.fakes.google import FakeGoogle
+from tests.fakes.linkedin import FakeLinkedIn
 from tests.fakes.openai_server import ScriptedLLM
-from tests.fakes.providers import EchoAPI, FakeGitHub, FakeGoogle, FakeLinkedIn, FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.integrations.helpers import CLIENTS, provider_env
 
 

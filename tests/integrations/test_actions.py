@@ -18,8 +18,8 @@ from services import agents
 from services.errors import Conflict, Invalid
 from services.integrations import approvals, connections
 from tests.factories import add_member
+from tests.fakes.google import FAKE_SPREADSHEET_ID
 from tests.fakes.openai_server import Turn
-from tests.fakes.providers import FAKE_SPREADSHEET_ID
 from tests.integrations.helpers import audit_calls, connect, grant
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
 from tests.waiting import wait_until
