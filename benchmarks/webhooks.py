@@ -11,8 +11,9 @@ and client, the cost of the HTTP stack alone.
 
     python benchmarks/webhooks.py [--calls 1000] [--concurrency 16] [--keep]
 
-Prints a table and one JSON line; `webhook_figures()` is the function other benchmark scripts
-merge into their own JSON.
+Prints a table and one JSON line. `measure()` works on whatever database the environment names
+(benchmarks/schedules.py runs it as its `webhooks` section); `webhook_figures()` wraps it in a
+throwaway database for this script.
 """
 
 from __future__ import annotations
@@ -55,13 +56,11 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 def _setup() -> tuple[str, str]:
     """An enterprise-tier org with a saved agent and a signed trigger: (token, secret)."""
-    from agent_platform import migrations
     from agent_platform.db import session_scope
     from agent_platform.models import Organization, Tier
     from services import accounts, agents, webhooks
     from services.access import actor_for
 
-    migrations.upgrade()
     with session_scope() as s:
         user = accounts.register(
             s, email=f"hooks-{uuid.uuid4().hex[:6]}@example.com", name="B", password="bench pw 1"
@@ -113,48 +112,30 @@ async def _blast(
         return time.perf_counter() - began, latencies, statuses
 
 
-def webhook_figures(calls: int = 1000, concurrency: int = 16, keep: bool = False) -> dict:
-    """Start the server on a fresh database, measure, clean up; the figures as a dict."""
-    import psycopg
-    import redis
-
+def measure(calls: int = 1000, concurrency: int = 16) -> dict[str, Any]:
+    """The figures, on the database and Redis the environment names (already migrated): seeds
+    its own org, agent and trigger, serves the API in a subprocess, sends the calls."""
     from services.webhook_delivery import sign
 
-    database = f"ap_bench_hooks_{uuid.uuid4().hex[:8]}"
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')  # our own generated name
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-        "REDIS_URL": redis_url,
-        "DATA_DIR": os.environ.get("DATA_DIR") or tempfile.mkdtemp(prefix="ap-bench-"),
-    }
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DATA_DIR")})
-    from agent_platform.settings import get_settings
-
-    get_settings.cache_clear()
-    redis.Redis.from_url(redis_url).flushdb()
-    server = None
+    token, secret = _setup()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "agent_platform.api:create_api",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
     try:
-        token, secret = _setup()
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "agent_platform.api:create_api",
-                "--factory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
@@ -185,24 +166,49 @@ def webhook_figures(calls: int = 1000, concurrency: int = 16, keep: bool = False
         w_time, w_lat, statuses = asyncio.run(
             _blast(f"{base}/api/v1/hooks/{token}", hook, calls, concurrency)
         )
-        accepted = statuses.get(202, 0)
-        return {
-            "calls": calls,
-            "concurrency": concurrency,
-            "webhooks_accepted": accepted,
-            "webhook_statuses": {str(k): v for k, v in sorted(statuses.items())},
-            "webhooks_per_s": round(accepted / w_time, 1),
-            "webhook_latency": _percentiles(w_lat),
-            "health_per_s (baseline)": round(calls / h_time, 1),
-            "health_latency (baseline)": _percentiles(h_lat),
-        }
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        redis.Redis.from_url(redis_url).flushdb()
-        from agent_platform.db import reset_engine
+        server.terminate()
+        server.wait(30)
+    accepted = statuses.get(202, 0)
+    return {
+        "webhook_calls": calls,
+        "webhook_concurrency": concurrency,
+        "webhooks_accepted": accepted,
+        "webhook_statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "webhooks_per_s": round(accepted / w_time, 1),
+        "webhook_latency_p50_ms": _percentiles(w_lat)["p50_ms"],
+        "webhook_latency_p95_ms": _percentiles(w_lat)["p95_ms"],
+        "health_per_s_baseline": round(calls / h_time, 1),
+        "health_latency_p50_ms_baseline": _percentiles(h_lat)["p50_ms"],
+        "health_latency_p95_ms_baseline": _percentiles(h_lat)["p95_ms"],
+    }
 
+
+def webhook_figures(calls: int = 1000, concurrency: int = 16, keep: bool = False) -> dict:
+    """`measure` on a throwaway database (created, migrated, dropped) and a flushed Redis."""
+    import psycopg
+    import redis
+
+    from agent_platform import migrations
+    from agent_platform.db import reset_engine
+    from agent_platform.settings import get_settings
+
+    database = f"ap_bench_hooks_{uuid.uuid4().hex[:8]}"
+    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')  # our own generated name
+    os.environ.update(
+        DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+        REDIS_URL=redis_url,
+        DATA_DIR=os.environ.get("DATA_DIR") or tempfile.mkdtemp(prefix="ap-bench-"),
+    )
+    get_settings.cache_clear()
+    redis.Redis.from_url(redis_url).flushdb()
+    try:
+        migrations.upgrade()
+        return measure(calls, concurrency)
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
         reset_engine()
         if not keep:
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
@@ -217,13 +223,13 @@ def main() -> None:
     args = parser.parse_args()
     figures = webhook_figures(args.calls, args.concurrency, args.keep)
     print(f"{'what':32} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8}")
-    for label, rate, lat in (
-        ("GET /health (baseline)", "health_per_s (baseline)", "health_latency (baseline)"),
-        ("POST /api/v1/hooks/{token}", "webhooks_per_s", "webhook_latency"),
-    ):
-        print(
-            f"{label:32} {figures[rate]:>8} {figures[lat]['p50_ms']:>8} {figures[lat]['p95_ms']:>8}"
-        )
+    rows = (
+        ("GET /health (baseline)", "health_per_s_baseline", "health_latency_", "_baseline"),
+        ("POST /api/v1/hooks/{token}", "webhooks_per_s", "webhook_latency_", ""),
+    )
+    for label, rate, lat, tail in rows:
+        p50, p95 = figures[f"{lat}p50_ms{tail}"], figures[f"{lat}p95_ms{tail}"]
+        print(f"{label:32} {figures[rate]:>8} {p50:>8} {p95:>8}")
     print(json.dumps(figures))
 
 
