@@ -14,7 +14,8 @@ from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, Permission, require
 from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.organizations import limits_for, member_count
+from services.organizations import limits_for, member_count, visible_members
+from services.read_scope import where_of
 from services.tokens import new_token, token_hash
 from services.validation import parse
 
@@ -46,7 +47,7 @@ def create_invitation(
     already = session.exec(
         select(Membership.id)
         .join(User, col(User.id) == col(Membership.user_id))
-        .where(Membership.org_id == actor.org_id, User.email == email_norm)
+        .where(where_of(visible_members(actor)), User.email == email_norm)
     ).first()
     if already:
         raise Conflict(f"{email_norm} is already a member.", fields={"email": "Already a member"})

@@ -136,11 +136,9 @@ def save_provider(
     parsed = parse(ProviderInput, data)
     row = get_provider(session, actor, provider_id) if provider_id else None
     clash = session.exec(
-        select(ProviderCredential.id).where(
-            ProviderCredential.org_id == actor.org_id, ProviderCredential.name == parsed.name
-        )
+        visible_providers(actor).where(ProviderCredential.name == parsed.name)
     ).first()
-    if clash and (row is None or clash != row.id):
+    if clash and (row is None or clash.id != row.id):
         raise Conflict(f"A provider named {parsed.name!r} exists.", fields={"name": "Taken"})
     if parsed.api_base:
         _check_base_url(parsed.api_base, private_hosts.org_entries(session, actor.org_id))

@@ -29,7 +29,7 @@ from services.access import Actor
 from services.agent_reads import visible_agents
 from services.errors import Invalid, NotFound
 from services.testing.suite_yaml import load_suite
-from services.testing.suites import import_yaml
+from services.testing.suites import import_yaml, visible_suites
 
 
 def acting_owner(session: Session, org_slug: str | None) -> Actor:
@@ -73,8 +73,8 @@ def suite_from_file(
     """The file's suite: the agent's suite of that name gets its cases replaced, or is made."""
     spec = load_suite(text)
     title = (name or spec.description)[:120]
-    existing = session.exec(
-        select(TestSuite).where(TestSuite.agent_id == agent_id, TestSuite.name == title)
+    existing = session.exec(  # the actor's own suites: another org's agent is NotFound below
+        visible_suites(actor).where(TestSuite.agent_id == agent_id, TestSuite.name == title)
     ).first()
     return import_yaml(
         session,
