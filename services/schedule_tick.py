@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, or_, select
@@ -96,29 +96,55 @@ def tick(
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
+    going = _going(session, [schedule.id for schedule in due])
+    people: dict[tuple[uuid.UUID, uuid.UUID | None], Actor | NotFound] = {}
     for schedule in due:
         result.schedules += 1
         try:
             with session.begin_nested():
-                _fire_schedule(session, schedule, now, misfire_grace, result)
+                run = Fire(session, now, result, people, going=schedule.id in going)
+                _fire_schedule(run, schedule, misfire_grace)
         except Exception:  # one broken schedule must not stop the others; retried next tick
             log.exception("Schedule %s could not fire; retrying at the next tick", schedule.id)
     return result
 
 
-def _fire_schedule(
-    session: Session, schedule: Schedule, now: datetime, grace: timedelta, result: TickResult
-) -> None:
+@dataclass
+class Fire:
+    """What firing one schedule needs from its tick: the transaction, the tick's clock and
+    result, the people runs act as (looked up once per tick), and whether the schedule's
+    previous run is still going (one query per tick, not per schedule)."""
+
+    session: Session
+    now: datetime
+    result: TickResult
+    people: dict[tuple[uuid.UUID, uuid.UUID | None], Actor | NotFound]
+    going: bool
+
+
+def _going(session: Session, schedule_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these schedules have a run still queued or running."""
+    if not schedule_ids:
+        return set()
+    found = session.exec(
+        select(Execution.schedule_id)
+        .where(col(Execution.schedule_id).in_(schedule_ids), col(Execution.status).in_(ACTIVE))
+        .distinct()
+    ).all()
+    return {schedule_id for schedule_id in found if schedule_id is not None}
+
+
+def _fire_schedule(run: Fire, schedule: Schedule, grace: timedelta) -> None:
+    session, now, result, going = run.session, run.now, run.result, run.going
     spec = spec_of(schedule)
     assert schedule.next_fire_at is not None  # selected by `next_fire_at <= now`
     times = due_times(spec, schedule.next_fire_at, now)
-    going = _previous_run_going(session, schedule.id)
     if going and schedule.overlap_policy == OverlapPolicy.QUEUE:
         result.held += 1  # stays due: fires at the first tick after the previous run ends
         return
     late = [t for t in times if t < now - grace]
     if late and _held_by_previous_run(session, schedule, times[0]):
-        _fire(session, schedule, times[0], now, going, result, note=_folded(times))
+        _fire(run, schedule, times[0], note=_folded(times))
     elif late and schedule.misfire_policy == MisfirePolicy.SKIP:
         _record(
             session,
@@ -130,12 +156,12 @@ def _fire_schedule(
         )
         result.missed += len(late)
         if len(late) < len(times):
-            _fire(session, schedule, times[-1], now, going, result)
+            _fire(run, schedule, times[-1])
     elif late:
         note = f"Ran once for {len(times)} fire times passed while no scheduler was running."
-        _fire(session, schedule, times[-1], now, going, result, note=note)
+        _fire(run, schedule, times[-1], note=note)
     else:
-        _fire(session, schedule, times[-1], now, going, result)
+        _fire(run, schedule, times[-1])
     _advance(schedule, spec, times[-1], now)
     session.add(schedule)
 
@@ -159,18 +185,6 @@ def _advance(schedule: Schedule, spec: TimeSpec, last: datetime, now: datetime) 
         schedule.next_fire_at = following(spec, max(last, now))
     if schedule.next_fire_at is None:
         schedule.enabled = False
-
-
-def _previous_run_going(session: Session, schedule_id: uuid.UUID) -> bool:
-    return bool(
-        session.exec(
-            select(
-                exists().where(
-                    col(Execution.schedule_id) == schedule_id, col(Execution.status).in_(ACTIVE)
-                )
-            )
-        ).one()
-    )
 
 
 def _held_by_previous_run(session: Session, schedule: Schedule, first: datetime) -> bool:
@@ -219,17 +233,9 @@ def _record(
     return fire_id
 
 
-def _fire(
-    session: Session,
-    schedule: Schedule,
-    fire_at: datetime,
-    now: datetime,
-    going: bool,
-    result: TickResult,
-    *,
-    note: str | None = None,
-) -> None:
-    if going and schedule.overlap_policy == OverlapPolicy.SKIP:
+def _fire(run: Fire, schedule: Schedule, fire_at: datetime, *, note: str | None = None) -> None:
+    session, result = run.session, run.result
+    if run.going and schedule.overlap_policy == OverlapPolicy.SKIP:
         fire_id = _record(
             session,
             schedule,
@@ -246,11 +252,9 @@ def _fire(
     if fire_id is None:
         result.duplicates += 1
         return
-    fire = session.get(ScheduleFire, fire_id)
-    assert fire is not None
     try:
-        actor = _run_as(session, schedule)
-        run = runs.start_run(
+        actor = _run_as(run, schedule)
+        started = runs.start_run(
             session,
             actor,
             schedule.agent_id,
@@ -260,20 +264,33 @@ def _fire(
             idempotency_key=idempotency_key(schedule.id, fire_at),
         )
     except DomainError as exc:
-        fire.outcome = FireOutcome.FAILED
-        fire.note = exc.message[:500]
+        outcome: dict[str, object] = {"outcome": FireOutcome.FAILED, "note": exc.message[:500]}
         result.failed += 1
         if isinstance(exc, Forbidden | NotFound):
             _pause_for(session, schedule, exc.message)
     else:
-        fire.execution_id = run.id
+        outcome = {"execution_id": started.id}
         result.started += 1
         result.started_fire_times.append(fire_at)
-    session.add(fire)
+    session.execute(update(ScheduleFire).where(col(ScheduleFire.id) == fire_id).values(**outcome))
 
 
-def _run_as(session: Session, schedule: Schedule) -> Actor:
-    """The schedule's creator, with their current role: a run never outranks its person."""
+def _run_as(run: Fire, schedule: Schedule) -> Actor:
+    """The schedule's creator, with their current role: a run never outranks its person.
+    Looked up once per tick and person (a tick may fire hundreds of one person's schedules)."""
+    key = (schedule.org_id, schedule.created_by_id)
+    if key not in run.people:
+        try:
+            run.people[key] = _person(run.session, schedule)
+        except NotFound as exc:
+            run.people[key] = exc
+    found = run.people[key]
+    if isinstance(found, NotFound):
+        raise found
+    return found
+
+
+def _person(session: Session, schedule: Schedule) -> Actor:
     user = session.get(User, schedule.created_by_id) if schedule.created_by_id else None
     if user is None:
         raise NotFound("The person who set up this schedule no longer has an account.")
