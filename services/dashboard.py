@@ -24,18 +24,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
-import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import Select
+from sqlmodel import Session
 
-from agent_platform.models import Agent, Execution, ExecutionStatus, ExecutionStep
+from agent_platform.models import Execution, ExecutionStatus
 from agent_platform.models.base import utcnow
-from agent_platform.models.runs import step_attention
+from services import dashboard_queries as queries
 from services.access import Actor
-from services.agent_reads import get_agent, visible_agents
+from services.agent_reads import get_agent
 from services.dashboard_cache import (
-    ACTIVE,
     CACHE_TTL,
     DAY,
     HOUR,
@@ -45,9 +42,8 @@ from services.dashboard_cache import (
     cache_get,
     cache_set,
 )
+from services.dashboard_queries import FAILED, Window
 from services.errors import Invalid
-from services.read_scope import where_of
-from services.run_reads import visible_runs
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +51,10 @@ RangeKey = Literal["24h", "7d", "30d"]
 RANGE_KEYS: tuple[str, ...] = get_args(RangeKey)
 # range → (bucket width in seconds, number of buckets)
 _RANGES: dict[str, tuple[int, int]] = {"24h": (HOUR, 24), "7d": (DAY, 7), "30d": (DAY, 30)}
-PERCENTILES = (0.5, 0.95, 0.99)
-FAILED = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
 # Cancelled runs were stopped by a person and active ones have no outcome yet: neither says
 # anything about how well the agent works, so the success rate leaves them out.
 DECIDED = (ExecutionStatus.SUCCEEDED, *FAILED)
 TOP_AGENTS = 5
-RECENT_FAILURES = 10
-ERROR_CHARS = 200
-# Steps are written by a worker after their run was created; this margin keeps the step-side
-# time bound (it only exists to use an index) a superset even if clocks drift a little.
-STEP_CLOCK_MARGIN = timedelta(hours=1)
 # A bucket is cached only once it ended this long ago, so a run created on a machine whose
 # clock is a little behind still lands in a bucket that is not cached yet.
 SETTLE = timedelta(minutes=5)
@@ -130,17 +119,6 @@ class DashboardData(BaseModel):
     top_by_runs: list[AgentFigures]
     top_by_cost: list[AgentFigures]
     failures: list[Failure]
-
-
-@dataclass(frozen=True)
-class Window:
-    since: datetime
-    until: datetime
-    step: int
-    count: int
-
-    def start(self, index: int) -> datetime:
-        return self.since + timedelta(seconds=self.step * index)
 
 
 @dataclass(frozen=True)
@@ -212,7 +190,7 @@ def summary(
         total_runs=sum(by_status.values()),
         by_status=by_status,
         success_rate=by_status[ExecutionStatus.SUCCEEDED.value] / decided if decided else None,
-        latency=_latency(session, _runs_in(actor, win.since, win.until, agent_id), postgres),
+        latency=_latency(session, queries.runs_in(actor, win.since, win.until, agent_id), postgres),
         tokens=total.tokens,
         cost=total.cost,
         unpriced_calls=sum(u.unpriced for u in by_model),
@@ -220,43 +198,21 @@ def summary(
         by_provider=_by_provider(by_model),
         top_by_runs=top_runs,
         top_by_cost=top_cost,
-        failures=_failures(session, actor, _runs_in(actor, win.since, win.until, agent_id)),
+        failures=_failures(session, actor, queries.runs_in(actor, win.since, win.until, agent_id)),
     )
 
 
 def change_marker(session: Session, actor: Actor, *, agent_id: uuid.UUID | None = None) -> Marker:
     """Two index probes, cheap enough to ask every few seconds before recomputing `summary`
     (three for one agent: an agent of another organization is NotFound, as in `summary`)."""
-    latest = select(func.max(Execution.created_at)).where(where_of(visible_runs(actor)))
-    active = (
-        select(Execution.status, func.count())
-        .where(where_of(visible_runs(actor)), col(Execution.status).in_(ACTIVE))
-        .group_by(Execution.status)
-    )
     if agent_id is not None:
         agent_id = get_agent(session, actor, agent_id).id
-        latest = latest.where(Execution.agent_id == agent_id)
-        active = active.where(Execution.agent_id == agent_id)
-    counts = dict(session.exec(active).all())
+    latest, active = queries.newest_and_active(session, actor, agent_id)
     return Marker(
-        latest_created=session.exec(latest).one(),
-        queued=counts.get(ExecutionStatus.QUEUED, 0),
-        running=counts.get(ExecutionStatus.RUNNING, 0),
+        latest_created=latest,
+        queued=active.get(ExecutionStatus.QUEUED, 0),
+        running=active.get(ExecutionStatus.RUNNING, 0),
     )
-
-
-def _runs_in(
-    actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
-) -> list[Any]:
-    """The WHERE clause every executions query shares: org, time range, optional agent."""
-    where: list[sa.ColumnElement[bool]] = [
-        where_of(visible_runs(actor)),
-        col(Execution.created_at) >= since,
-        col(Execution.created_at) < until,
-    ]
-    if agent_id is not None:
-        where.append(col(Execution.agent_id) == agent_id)
-    return where
 
 
 def _slices(
@@ -276,7 +232,8 @@ def _slices(
     while prefix in cached:
         prefix += 1
     slices = {i: cached[i] for i in range(prefix)}
-    if prefix and _count(session, actor, win.since, win.start(prefix), agent_id) != sum(
+    cached_span = queries.runs_in(actor, win.since, win.start(prefix), agent_id)
+    if prefix and queries.count_runs(session, cached_span) != sum(
         sum(part.counts.values()) for part in slices.values()
     ):
         # Runs were written into ended buckets (an import, a backfill): recompute them all.
@@ -301,28 +258,6 @@ def _slices(
     return [slices[i] for i in range(win.count)]
 
 
-def _count(
-    session: Session, actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None
-) -> int:
-    return session.exec(select(func.count()).where(*_runs_in(actor, since, until, agent_id))).one()
-
-
-def _bucket_of(column: Any, win: Window, postgres: bool) -> Any:
-    """The bucket of a timestamp, in SQL. Constants are inlined (our own numbers) because
-    PostgreSQL matches GROUP BY expressions textually and two bind parameters never match.
-    date_bin keeps PostgreSQL in timestamp arithmetic (epoch numerics are twice as slow)."""
-    if postgres:
-        return func.date_bin(
-            sa.literal_column(f"interval '{int(win.step)} seconds'"),
-            column,
-            sa.literal_column(f"timestamptz '{win.since.isoformat()}'"),
-        )
-    offset = sa.cast(func.strftime("%s", column), sa.Integer) - int(win.since.timestamp())
-    # CAST: SQLAlchemy may compile "/" as true division, and a fractional bucket number would
-    # group by the second instead of the bucket (offsets are >= 0, so truncation is floor).
-    return sa.cast(offset / sa.literal_column(str(int(win.step))), sa.Integer)
-
-
 def _index_of(value: datetime | int, win: Window) -> int:
     if isinstance(value, datetime):
         return int((value - win.since).total_seconds()) // win.step
@@ -338,27 +273,13 @@ def _compute(
     agent_id: uuid.UUID | None,
     postgres: bool,
 ) -> dict[int, Slice]:
-    """Slices of buckets first..last from the runs and their model steps: two grouped scans."""
+    """Slices of buckets first..last from the runs and their model steps: two grouped scans
+    and the few steps with failed attempts or no price."""
     since, until = win.start(first), win.start(last + 1)
-    scope = _runs_in(actor, since, until, agent_id)
-    bucket = _bucket_of(Execution.created_at, win, postgres).label("bucket")
+    scope = queries.runs_in(actor, since, until, agent_id)
+    bucket = queries.bucket_of(Execution.created_at, win, postgres).label("bucket")
     slices: dict[int, Slice] = {}
-    # sqlmodel's select() is typed up to four columns; wider rows use its Select class with
-    # the row written out (bucket: a datetime or a number; sums: Decimal or float by database).
-    runs_query: Select[datetime | int, ExecutionStatus, uuid.UUID | None, int, int, Any] = Select(
-        bucket,
-        col(Execution.status),
-        col(Execution.agent_id),
-        func.count(),
-        func.coalesce(func.sum(Execution.tokens_used), 0),
-        func.coalesce(func.sum(Execution.cost), 0),
-    )
-    runs = session.exec(
-        runs_query.where(*scope).group_by(
-            sa.literal_column("bucket"), col(Execution.status), col(Execution.agent_id)
-        )
-    ).all()
-    for number, status, agent, count, tokens, cost in runs:
+    for number, status, agent, count, tokens, cost in queries.run_groups(session, scope, bucket):
         part = slices.setdefault(_index_of(number, win), Slice())
         cost = _money(cost)
         value = ExecutionStatus(status).value
@@ -367,29 +288,12 @@ def _compute(
         part.cost += cost
         seen = part.agents.get(str(agent or ""), (0, Decimal(0)))
         part.agents[str(agent or "")] = (seen[0] + count, seen[1] + cost)
-    # Steps whose every model failed have no model of their own: their attempts count below,
-    # under the models that failed (never as "(unknown)").
-    steps_query: Select[datetime | int, str, int, int, Any] = Select(
-        bucket,
-        col(ExecutionStep.model).label("model_ref"),
-        func.count(),
-        func.coalesce(func.sum(ExecutionStep.tokens), 0),
-        func.coalesce(func.sum(ExecutionStep.cost), 0),
-    )
-    steps = session.exec(
-        steps_query.join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
-        .where(
-            *scope,
-            ExecutionStep.kind == "model",
-            col(ExecutionStep.model).is_not(None),
-            col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
-        )
-        .group_by(sa.literal_column("bucket"), sa.literal_column("model_ref"))
-    ).all()
-    for number, ref, calls, tokens, cost in steps:
+    for number, ref, calls, tokens, cost in queries.model_step_groups(
+        session, scope, bucket, since
+    ):
         part = slices.setdefault(_index_of(number, win), Slice())
         part.models[ref] = add_usage(part.models.get(ref), (calls, int(tokens), _money(cost), 0, 0))
-    for number, ref, attempts, unpriced in _failed_or_unpriced(
+    for number, ref, attempts, unpriced in queries.failed_or_unpriced(
         session, scope, bucket, since, postgres
     ):
         part = slices.setdefault(_index_of(number, win), Slice())
@@ -402,81 +306,15 @@ def _compute(
     return slices
 
 
-def _failed_or_unpriced(
-    session: Session, scope: list[Any], bucket: Any, since: datetime, postgres: bool
-) -> list[Any]:
-    """Model steps with failed attempts or without a price: (bucket, model, attempts,
-    unpriced). Both live in the step's JSON (the runtime writes them there); the condition is
-    the partial index's own (`step_attention`), so only those few steps are read."""
-    response = col(ExecutionStep.response)
-    attempts = response["attempts"]
-    unpriced = response["cost_unknown"].as_boolean().is_(True)
-    attention = sa.text(step_attention("postgresql" if postgres else "sqlite", "execution_steps"))
-    return list(
-        session.exec(
-            select(bucket, ExecutionStep.model, attempts, unpriced)
-            .join(Execution, col(Execution.id) == col(ExecutionStep.execution_id))
-            .where(
-                *scope,
-                attention,
-                col(ExecutionStep.created_at) >= since - STEP_CLOCK_MARGIN,
-            )
-        ).all()
-    )
-
-
 def _money(value: Any) -> Decimal:
     """Sums come back as Decimal (PostgreSQL) or float (SQLite): one exact form for both."""
     return Decimal(str(value)).quantize(MICRO)
 
 
-def _latency(session: Session, scope: list[Any], postgres: bool) -> Latency:
-    """Exact p50/p95/p99 of finished runs' latency (the runs, never a cache).
-
-    PostgreSQL computes them in one sort (percentile_cont over an array). Elsewhere (SQLite) a
-    window query numbers the sorted latencies and returns only the few rows the percentiles
-    need, then the same linear interpolation is done here, so both give identical values.
-    """
-    where = [*scope, col(Execution.latency_ms).is_not(None)]
-    if postgres:
-        fractions: sa.ColumnClause[list[float]] = sa.literal_column(
-            "ARRAY[" + ",".join(str(p) for p in PERCENTILES) + "]"
-        )
-        values = session.exec(
-            select(func.percentile_cont(fractions).within_group(col(Execution.latency_ms))).where(
-                *where
-            )
-        ).one()
-        if values is None:
-            return Latency()
-        return Latency(**{_name(p): float(v) for p, v in zip(PERCENTILES, values, strict=True)})
-    finished = session.exec(select(func.count()).where(*where)).one()
-    if finished == 0:
-        return Latency()
-    positions: dict[float, tuple[int, int, float]] = {}
-    for p in PERCENTILES:
-        exact = p * (finished - 1)
-        positions[p] = (math.floor(exact), math.ceil(exact), exact - math.floor(exact))
-    wanted = sorted({i for lo, hi, _ in positions.values() for i in (lo, hi)})
-    numbered = (
-        select(
-            col(Execution.latency_ms).label("latency"),
-            (func.row_number().over(order_by=col(Execution.latency_ms)) - 1).label("position"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    found = dict(
-        session.exec(
-            select(numbered.c.position, numbered.c.latency).where(numbered.c.position.in_(wanted))
-        ).all()
-    )
-    return Latency(
-        **{
-            _name(p): found[lo] + (found[hi] - found[lo]) * frac
-            for p, (lo, hi, frac) in positions.items()
-        }
-    )
+def _latency(session: Session, scope: queries.Scope, postgres: bool) -> Latency:
+    """Exact p50/p95/p99 of finished runs' latency; all None without finished runs."""
+    found = queries.latency_percentiles(session, scope, postgres)
+    return Latency(**{_name(p): value for p, value in found.items()})
 
 
 def _name(fraction: float) -> str:
@@ -504,7 +342,7 @@ def _top_agents(
     session: Session, actor: Actor, total: Slice
 ) -> tuple[list[AgentFigures], list[AgentFigures]]:
     """Cached buckets may still name agents deleted since: they join the deleted group."""
-    names = _agent_names(session, actor, {uuid.UUID(a) for a in total.agents if a})
+    names = queries.agent_names(session, actor, {uuid.UUID(a) for a in total.agents if a})
     merged: dict[str, tuple[int, Decimal]] = {}
     for agent, (runs, cost) in total.agents.items():
         key = agent if agent and uuid.UUID(agent) in names else ""
@@ -524,37 +362,8 @@ def _top_agents(
     return by_runs, by_cost
 
 
-def _agent_names(session: Session, actor: Actor, agent_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not agent_ids:
-        return {}
-    rows = session.exec(
-        select(Agent.id, Agent.name).where(
-            where_of(visible_agents(actor)), col(Agent.id).in_(agent_ids)
-        )
-    ).all()
-    return dict(rows)
-
-
-def _failures(session: Session, actor: Actor, scope: list[Any]) -> list[Failure]:
-    """Newest first; the backward index scan stops after ten, however many runs succeeded."""
-    query: Select[uuid.UUID, uuid.UUID | None, str | None, ExecutionStatus, str, datetime] = Select(
-        col(Execution.id),
-        col(Execution.agent_id),
-        col(Agent.name),
-        col(Execution.status),
-        func.substr(func.coalesce(Execution.error, ""), 1, ERROR_CHARS),
-        col(Execution.created_at),
-    )  # six columns: see _slices
-    rows = session.exec(
-        query.join(
-            Agent,
-            sa.and_(col(Agent.id) == col(Execution.agent_id), where_of(visible_agents(actor))),
-            isouter=True,
-        )
-        .where(*scope, col(Execution.status).in_(FAILED))
-        .order_by(col(Execution.created_at).desc())
-        .limit(RECENT_FAILURES)
-    ).all()
+def _failures(session: Session, actor: Actor, scope: queries.Scope) -> list[Failure]:
+    """The newest failed runs (RECENT_FAILURES), deleted agents named as such."""
     return [
         Failure(
             run_id=run_id,
@@ -564,5 +373,7 @@ def _failures(session: Session, actor: Actor, scope: list[Any]) -> list[Failure]
             error=error,
             created_at=created_at,
         )
-        for run_id, agent_id, name, status, error, created_at in rows
+        for run_id, agent_id, name, status, error, created_at in queries.recent_failures(
+            session, actor, scope
+        )
     ]

@@ -23,7 +23,7 @@ from agent_platform.models import (
     Tier,
 )
 from agent_platform.redis_client import get_redis
-from services import agents, dashboard
+from services import agents, dashboard, dashboard_queries
 from services.access import Actor
 from services.errors import Invalid, NotFound
 from tests.conftest import require_postgres
@@ -239,7 +239,7 @@ class TestLatency:
             add_run(session, actor, agent, ago=timedelta(minutes=i + 1), latency_ms=ms)
         session.commit()
         win = dashboard.window("24h", NOW)
-        scope = dashboard._runs_in(actor, win.since, win.until, None)
+        scope = dashboard_queries.runs_in(actor, win.since, win.until, None)
         native = dashboard._latency(session, scope, postgres=True)
         portable = dashboard._latency(session, scope, postgres=False)
         assert native.p50 == portable.p50 == 14
