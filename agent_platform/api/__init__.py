@@ -12,6 +12,7 @@ from agent_platform.api import (
     health,
     integrations,
     schedules,
+    testing,
     v1,
     webhooks,
 )
@@ -27,5 +28,6 @@ def create_api() -> FastAPI:
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
     api.include_router(schedules.router)  # /api/v1/schedules and /agents/{id}/schedules
+    api.include_router(testing.router)  # /api/v1 suites, cases and suite runs
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     return api

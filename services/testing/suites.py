@@ -186,7 +186,7 @@ def list_suites(
 ) -> list[TestSuite]:
     query = visible_suites(actor)
     if agent_id is not None:
-        query = query.where(TestSuite.agent_id == agent_id)
+        query = query.where(TestSuite.agent_id == get_agent(session, actor, agent_id).id)
     if search.strip():
         query = query.where(col(TestSuite.name).icontains(search.strip()))
     return list(session.exec(query.order_by(col(TestSuite.name))).all())

@@ -1,0 +1,334 @@
+"""Test suites over REST (/api/v1, organization API keys). HTTP only: every rule lives in
+`services.testing`; errors become statuses in `api/errors.py`.
+
+    GET/POST   /agents/{id}/suites            list / create
+    POST       /agents/{id}/suites/import     a promptfoo-style YAML body (text/yaml)
+    POST       /agents/{id}/suites/safety     create or refresh the platform safety suite
+    GET/PUT/DELETE /suites/{id}               one suite;  GET /suites/{id}/export → YAML
+    GET/POST   /suites/{id}/cases             cases;  PUT/DELETE /cases/{id}
+    POST       /cases/{id}/accept | /reject   decide on a drafted case
+    POST       /agents/{id}/tests/run         start a suite run → its id
+    GET        /tests/runs/{id}               status, progress and results
+    POST       /tests/runs/{id}/cancel
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from agent_platform.models import AgentTest, CaseStatus, SuiteRun, TestKind, TestResult, TestSuite
+from services.errors import Invalid, NotFound
+from services.testing import runner, safety, suites
+
+from .v1 import ApiActor, RequestSession
+
+router = APIRouter(prefix="/api/v1", tags=["tests"])
+MAX_YAML_BYTES = 2_000_000
+
+
+class SuiteOut(BaseModel):
+    id: str
+    agent_id: str
+    name: str
+    kind: str
+    description: str
+    pinned_version_id: str | None
+    judge_models: list[str]
+    repeat: int
+    pass_k: int
+    pass_threshold: float
+    budget_usd: Decimal | None
+    run_on_new_version: bool
+    required_for_publish: bool
+    builtin: str | None
+
+
+class CaseOut(BaseModel):
+    id: str
+    suite_id: str
+    name: str
+    message: str
+    variables: dict[str, Any]
+    conversation: list[dict[str, str]]
+    assertions: list[dict[str, Any]]
+    expected: str | None
+    threshold: float | None
+    tags: list[str]
+    weight: float
+    status: str
+    source: str
+
+
+class ResultOut(BaseModel):
+    case_id: str
+    repeat: int
+    run_id: str | None
+    passed: bool | None
+    score: float | None
+    overruled: bool | None
+    details: dict[str, Any]
+
+
+class SuiteRunOut(BaseModel):
+    id: str
+    suite_id: str
+    agent_version_id: str | None
+    status: str
+    trigger: str
+    repeat: int
+    total_runs: int
+    finished_runs: int
+    passed_cases: int
+    failed_cases: int
+    flaky_cases: int
+    score: float | None
+    cost: Decimal
+    budget_usd: Decimal | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    results: list[ResultOut] = Field(default_factory=list)
+
+
+class RunRequest(BaseModel):
+    suite_id: uuid.UUID | None = None
+    suite: str | None = None  # or the suite's name
+    repeat: int | None = None
+    budget_usd: Decimal | None = None
+
+
+def _id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound("Not found.") from None
+
+
+def _suite_out(suite: TestSuite) -> SuiteOut:
+    return SuiteOut(
+        id=str(suite.id),
+        agent_id=str(suite.agent_id),
+        name=suite.name,
+        kind=suite.kind.value,
+        description=suite.description,
+        pinned_version_id=str(suite.pinned_version_id) if suite.pinned_version_id else None,
+        judge_models=list(suite.judge_models),
+        repeat=suite.repeat,
+        pass_k=suite.pass_k,
+        pass_threshold=suite.pass_threshold,
+        budget_usd=suite.budget_usd,
+        run_on_new_version=suite.run_on_new_version,
+        required_for_publish=suite.required_for_publish,
+        builtin=suite.builtin,
+    )
+
+
+def _case_out(case: AgentTest) -> CaseOut:
+    data = case.input or {}
+    return CaseOut(
+        id=str(case.id),
+        suite_id=str(case.suite_id),
+        name=case.name,
+        message=str(data.get("message", "")),
+        variables=dict(data.get("variables") or {}),
+        conversation=list(data.get("conversation") or []),
+        assertions=list(case.assertions),
+        expected=case.expected,
+        threshold=case.threshold,
+        tags=list(case.tags),
+        weight=case.weight,
+        status=case.status.value,
+        source=case.source.value,
+    )
+
+
+def _result_out(result: TestResult) -> ResultOut:
+    return ResultOut(
+        case_id=str(result.test_id),
+        repeat=result.repeat_index,
+        run_id=str(result.execution_id) if result.execution_id else None,
+        passed=result.passed,
+        score=result.score,
+        overruled=result.overruled,
+        details=dict(result.details or {}),
+    )
+
+
+def _run_out(run: SuiteRun, results: list[TestResult] | None = None) -> SuiteRunOut:
+    return SuiteRunOut(
+        id=str(run.id),
+        suite_id=str(run.suite_id),
+        agent_version_id=str(run.agent_version_id) if run.agent_version_id else None,
+        status=run.status.value,
+        trigger=run.trigger,
+        repeat=run.repeat,
+        total_runs=run.total_runs,
+        finished_runs=run.finished_runs,
+        passed_cases=run.passed_cases,
+        failed_cases=run.failed_cases,
+        flaky_cases=run.flaky_cases,
+        score=run.score,
+        cost=run.cost,
+        budget_usd=run.budget_usd,
+        error=run.error,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        results=[_result_out(r) for r in results or []],
+    )
+
+
+@router.get("/agents/{agent_id}/suites", response_model=list[SuiteOut])
+def list_suites(
+    agent_id: str, session: RequestSession, actor: ApiActor, search: str = ""
+) -> list[SuiteOut]:
+    rows = suites.list_suites(session, actor, agent_id=_id(agent_id), search=search)
+    return [_suite_out(s) for s in rows]
+
+
+@router.post("/agents/{agent_id}/suites", response_model=SuiteOut, status_code=201)
+def create_suite(
+    agent_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+) -> SuiteOut:
+    return _suite_out(suites.create_suite(session, actor, _id(agent_id), data))
+
+
+@router.post("/agents/{agent_id}/suites/import", response_model=SuiteOut, status_code=201)
+async def import_suite(
+    agent_id: str,
+    request: Request,
+    session: RequestSession,
+    actor: ApiActor,
+    name: str | None = None,
+    kind: TestKind = TestKind.FUNCTIONAL,
+) -> SuiteOut:
+    body = await request.body()
+    if len(body) > MAX_YAML_BYTES:
+        raise Invalid(f"The suite file is larger than {MAX_YAML_BYTES // 1_000_000} MB.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("The suite file must be UTF-8 text.") from None
+    suite = suites.import_yaml(session, actor, _id(agent_id), text, name=name, kind=kind)
+    return _suite_out(suite)
+
+
+@router.post("/agents/{agent_id}/suites/safety", response_model=SuiteOut)
+def safety_suite(agent_id: str, session: RequestSession, actor: ApiActor) -> SuiteOut:
+    return _suite_out(safety.ensure_safety_suite(session, actor, _id(agent_id)))
+
+
+@router.get("/suites/{suite_id}", response_model=SuiteOut)
+def get_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> SuiteOut:
+    return _suite_out(suites.get_suite(session, actor, _id(suite_id)))
+
+
+@router.put("/suites/{suite_id}", response_model=SuiteOut)
+def update_suite(
+    suite_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+) -> SuiteOut:
+    return _suite_out(suites.update_suite(session, actor, _id(suite_id), data))
+
+
+@router.delete("/suites/{suite_id}", status_code=204)
+def delete_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> Response:
+    suites.delete_suite(session, actor, _id(suite_id))
+    return Response(status_code=204)
+
+
+@router.get("/suites/{suite_id}/export", response_class=PlainTextResponse)
+def export_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> PlainTextResponse:
+    text = suites.export_yaml(session, actor, _id(suite_id))
+    return PlainTextResponse(text, media_type="application/yaml")
+
+
+@router.get("/suites/{suite_id}/cases", response_model=list[CaseOut])
+def list_cases(
+    suite_id: str,
+    session: RequestSession,
+    actor: ApiActor,
+    status: CaseStatus | None = None,
+    search: str = "",
+    offset: int = 0,
+    limit: int = 100,
+) -> list[CaseOut]:
+    rows = suites.list_cases(
+        session, actor, _id(suite_id), status=status, search=search, offset=offset, limit=limit
+    )
+    return [_case_out(c) for c in rows]
+
+
+@router.post("/suites/{suite_id}/cases", response_model=CaseOut, status_code=201)
+def add_case(
+    suite_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+) -> CaseOut:
+    return _case_out(suites.add_case(session, actor, _id(suite_id), data))
+
+
+@router.put("/cases/{case_id}", response_model=CaseOut)
+def update_case(
+    case_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+) -> CaseOut:
+    return _case_out(suites.update_case(session, actor, _id(case_id), data))
+
+
+@router.delete("/cases/{case_id}", status_code=204)
+def delete_case(case_id: str, session: RequestSession, actor: ApiActor) -> Response:
+    suites.delete_case(session, actor, _id(case_id))
+    return Response(status_code=204)
+
+
+@router.post("/cases/{case_id}/accept", response_model=CaseOut)
+def accept_case(case_id: str, session: RequestSession, actor: ApiActor) -> CaseOut:
+    return _case_out(suites.set_case_status(session, actor, _id(case_id), CaseStatus.ACCEPTED))
+
+
+@router.post("/cases/{case_id}/reject", response_model=CaseOut)
+def reject_case(case_id: str, session: RequestSession, actor: ApiActor) -> CaseOut:
+    return _case_out(suites.set_case_status(session, actor, _id(case_id), CaseStatus.REJECTED))
+
+
+@router.post("/agents/{agent_id}/tests/run", response_model=SuiteRunOut, status_code=202)
+def run_tests(
+    agent_id: str, data: RunRequest, session: RequestSession, actor: ApiActor
+) -> SuiteRunOut:
+    target = _id(agent_id)
+    if data.suite_id is not None:
+        suite_id = data.suite_id
+    else:
+        found = [
+            s
+            for s in suites.list_suites(session, actor, agent_id=target)
+            if data.suite is None or s.name == data.suite
+        ]
+        if len(found) != 1:
+            raise Invalid(
+                "Name the suite to run (suite_id, or suite by name)."
+                if found
+                else "No such suite on this agent."
+            )
+        suite_id = found[0].id
+    suite = suites.get_suite(session, actor, suite_id)
+    if suite.agent_id != target:
+        raise NotFound("Test suite not found.")
+    run = runner.start_suite_run(
+        session, actor, suite.id, trigger="api", repeat=data.repeat, budget_usd=data.budget_usd
+    )
+    return _run_out(run)
+
+
+@router.get("/tests/runs/{suite_run_id}", response_model=SuiteRunOut)
+def get_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -> SuiteRunOut:
+    run = runner.get_suite_run(session, actor, _id(suite_run_id))
+    return _run_out(run, runner.results_of(session, actor, run.id))
+
+
+@router.post("/tests/runs/{suite_run_id}/cancel", response_model=SuiteRunOut)
+def cancel_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -> SuiteRunOut:
+    return _run_out(runner.cancel_suite_run(session, actor, _id(suite_run_id)))

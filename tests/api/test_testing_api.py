@@ -1,0 +1,108 @@
+"""Test suites over REST: the same rules as the UI and the CLI, through an organization API key."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent_platform.api import create_api
+from agent_platform.db import session_scope
+from services import agents, api_keys
+from tests.factories import make_user, personal_actor
+
+YAML = """\
+description: Smoke
+tests:
+  - description: Greets
+    vars: {message: hello}
+    assert:
+      - type: icontains
+        value: hello
+"""
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(create_api())
+
+
+def org_with_agent(role: str = "builder") -> tuple[dict[str, str], str]:
+    with session_scope() as session:
+        actor = personal_actor(session, make_user(session))
+        agent = agents.create_agent(session, actor, name="Greeter", config={"model": "x/y"})
+        created = api_keys.create_key(session, actor, name="ci", role=role)
+        return {"Authorization": f"Bearer {created.secret}"}, str(agent.id)
+
+
+def test_import_export_cases_run_and_status(client: TestClient) -> None:
+    headers, agent_id = org_with_agent()
+    imported = client.post(
+        f"/api/v1/agents/{agent_id}/suites/import",
+        content=YAML,
+        headers={**headers, "Content-Type": "application/yaml"},
+    )
+    assert imported.status_code == 201, imported.text
+    suite = imported.json()
+    assert suite["name"] == "Smoke"
+    exported = client.get(f"/api/v1/suites/{suite['id']}/export", headers=headers)
+    assert exported.headers["content-type"].startswith("application/yaml")
+    assert "description: Greets" in exported.text and "icontains" in exported.text
+
+    case = client.post(
+        f"/api/v1/suites/{suite['id']}/cases",
+        json={
+            "name": "Farewell",
+            "message": "bye",
+            "assertions": [{"type": "contains", "value": "bye"}],
+        },
+        headers=headers,
+    )
+    assert case.status_code == 201, case.text
+    cases = client.get(f"/api/v1/suites/{suite['id']}/cases", headers=headers).json()
+    assert [c["name"] for c in cases] == ["Greets", "Farewell"]
+
+    bad = client.post(
+        f"/api/v1/suites/{suite['id']}/cases",
+        json={"name": "x", "message": "m", "assertions": [{"type": "javascript", "value": "1"}]},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert "unknown assertion type “javascript”" in bad.json()["error"]
+
+    started = client.post(
+        f"/api/v1/agents/{agent_id}/tests/run",
+        json={"suite": "Smoke", "repeat": 2},
+        headers=headers,
+    )
+    assert started.status_code == 202, started.text
+    run = started.json()
+    assert (run["status"], run["total_runs"], run["trigger"]) == ("running", 4, "api")
+    status = client.get(f"/api/v1/tests/runs/{run['id']}", headers=headers).json()
+    assert len(status["results"]) == 4 and all(r["passed"] is None for r in status["results"])
+    cancelled = client.post(f"/api/v1/tests/runs/{run['id']}/cancel", headers=headers).json()
+    assert cancelled["status"] == "cancelled" and cancelled["finished_runs"] == 4
+
+
+def test_another_org_sees_404_and_a_viewer_cannot_write(client: TestClient) -> None:
+    headers, agent_id = org_with_agent()
+    suite = client.post(
+        f"/api/v1/agents/{agent_id}/suites", json={"name": "Mine"}, headers=headers
+    ).json()
+    other, _ = org_with_agent()
+    for method, path in (
+        ("get", f"/api/v1/suites/{suite['id']}"),
+        ("get", f"/api/v1/suites/{suite['id']}/export"),
+        ("get", f"/api/v1/suites/{suite['id']}/cases"),
+        ("delete", f"/api/v1/suites/{suite['id']}"),
+        ("get", f"/api/v1/agents/{agent_id}/suites"),
+        ("post", f"/api/v1/agents/{agent_id}/suites/safety"),
+    ):
+        response = getattr(client, method)(path, headers=other)
+        assert response.status_code == 404, (method, path, response.text)
+    viewer, viewer_agent = org_with_agent(role="viewer")
+    refused = client.post(
+        f"/api/v1/agents/{viewer_agent}/suites", json={"name": "Nope"}, headers=viewer
+    )
+    assert refused.status_code == 403
+    no_name = client.post(f"/api/v1/agents/{agent_id}/suites", json={"name": ""}, headers=headers)
+    assert no_name.status_code == 422 and "Name" in no_name.json()["error"]
