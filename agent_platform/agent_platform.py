@@ -17,6 +17,7 @@ from pages import (
     playground,
     providers,
     runs,
+    schedules,
     sections,
     settings,
 )
@@ -35,6 +36,7 @@ from state.page_scope import PageScope
 from state.playground import PlaygroundState
 from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
+from state.schedules import SchedulesState
 from state.settings import SettingsState
 from state.webhooks import WebhooksState
 
@@ -83,7 +85,9 @@ app.add_page(
     on_load=IntegrationsState.load,
 )
 app.add_page(sections.tests_page, route="/tests", title="Tests", on_load=guard)
-app.add_page(sections.schedules_page, route="/schedules", title="Schedules", on_load=guard)
+app.add_page(
+    schedules.schedules_page, route="/schedules", title="Schedules", on_load=SchedulesState.load
+)
 app.add_page(
     settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load
 )

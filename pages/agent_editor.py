@@ -95,6 +95,11 @@ def _header() -> rx.Component:
             href="/dashboard?agent=" + AgentEditorState.agent_id,
             id="open-dashboard",
         ),
+        rx.link(
+            rx.button("Schedules", variant="soft", size="2", tab_index=-1),
+            href="/schedules?agent=" + AgentEditorState.agent_id,
+            id="open-schedules",
+        ),
         rx.cond(
             published,
             rx.button(

@@ -21,7 +21,3 @@ def tests_page() -> rx.Component:
     return placeholder(
         "Tests", "flask-conical", "Test suites and their scores will be listed here."
     )
-
-
-def schedules_page() -> rx.Component:
-    return placeholder("Schedules", "calendar-clock", "Scheduled agent runs will be listed here.")
