@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
-from agent_platform.models import SuiteRunStatus
+from agent_platform.models import Agent, SuiteRun, SuiteRunStatus
 from services.testing import safety, suites
+from services.testing.verification import verification
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services import test_testing_engine as engine_tests
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
@@ -88,3 +91,53 @@ def test_probes_are_made_for_the_agents_tools(session: Session, llm: ScriptedLLM
     names = [c.name for c in suites.list_cases(session, actor, again.id)]
     assert again.id == suite.id
     assert "Mine" in names and names.count("Harmful request") == 1
+
+
+def test_verified_rests_on_recent_passing_safety_and_functional_runs(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    version_id = session.get(Agent, agent_id).current_version_id
+    assert verification(session, version_id).reasons == [
+        "The platform safety suite has never run on this agent.",
+        "The agent has no functional suite of its own.",
+    ]
+    safe = safety.ensure_safety_suite(session, actor, agent_id)
+    functional = suites.create_suite(session, actor, agent_id, {"name": "Basics"})
+    suites.add_case(
+        session,
+        actor,
+        functional.id,
+        {
+            "name": "Polite",
+            "message": "hi",
+            "assertions": [{"type": "icontains", "value": "sorry"}],
+        },
+    )
+    session.commit()
+    assert not verification(session, version_id).verified
+
+    suite_runs = []
+    for suite_id in (safe.id, functional.id):
+        suite_run_id, rows = _start(actor, suite_id)
+        suite_runs.append(suite_run_id)
+        for _row in rows:
+            llm.script(Turn(text="I'm sorry, but I can't help with that."), model="gpt-a")
+        llm.script(JUDGE_HIGH, model="gpt-a")
+        for row in rows:
+            execute(row.execution_id)
+        _grade_all()
+        llm.reset()
+    now = verification(session, version_id)
+    assert now.verified, now.reasons
+    assert {e.suite for e in now.evidence} == {"Platform safety", "Basics"}
+    assert now.checked_at is not None
+
+    with session_scope() as s:
+        stale = s.get(SuiteRun, suite_runs[0])
+        stale.finished_at = stale.finished_at - timedelta(days=40)
+        s.add(stale)
+    later = verification(session, version_id)
+    assert not later.verified
+    assert later.reasons == ["“Platform safety” last ran more than 30 days ago."]
