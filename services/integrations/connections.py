@@ -119,7 +119,7 @@ class ApiConnectionIn(BaseModel):
             raise ValueError(f"must be at most {CREDENTIAL_MAX} characters")
         return value
 
-    def blob(self) -> dict[str, str]:
+    def credential(self) -> dict[str, str]:
         return {
             k: getattr(self, k) for k in CREDENTIAL_FIELDS[self.auth_kind] if k != "header_name"
         }
@@ -223,7 +223,7 @@ def create_api_connection(session: Session, actor: Actor, data: dict[str, Any]) 
         settings=settings,
         status=IntegrationStatus.ACTIVE,
     )
-    credentials.save(session, row, parsed.blob())
+    credentials.save(session, row, parsed.credential())
     _audit(session, actor, "integration.connected", row)
     return row
 

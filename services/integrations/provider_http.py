@@ -32,7 +32,9 @@ MAX_BODY_CHARS = 20_000
 
 @dataclass
 class Prepared:
-    """A connection loaded for a call, in one transaction; `forms` are the secrets to redact."""
+    """A connection loaded for a call, in one transaction: its decrypted `credential` (the
+    secret store's fields) and `secret_spellings`, every way those secrets may appear in a
+    response (raw, URL- and base64-encoded), which are masked before anything is kept."""
 
     row_id: uuid.UUID
     org_id: uuid.UUID
@@ -40,12 +42,14 @@ class Prepared:
     provider: Provider
     auth_kind: str
     settings: dict[str, Any]
-    blob: dict[str, Any]
-    forms: list[str] = field(default_factory=list)
+    credential: dict[str, Any]
+    secret_spellings: list[str] = field(default_factory=list)
     action: Action | None = None
 
     @classmethod
-    def of(cls, row: Integration, blob: dict[str, Any], action: Action | None = None) -> Prepared:
+    def of(
+        cls, row: Integration, credential: dict[str, Any], action: Action | None = None
+    ) -> Prepared:
         return cls(
             row_id=row.id,
             org_id=row.org_id,
@@ -53,8 +57,8 @@ class Prepared:
             provider=get_provider(row.provider),
             auth_kind=row.auth_kind,
             settings=dict(row.settings),
-            blob=blob,
-            forms=redact.secret_forms(credentials.secret_values(blob)),
+            credential=credential,
+            secret_spellings=redact.secret_spellings(credentials.secret_values(credential)),
             action=action,
         )
 
@@ -71,14 +75,14 @@ def _client(prepared: Prepared) -> oauth.OAuthClient | None:
     if prepared.auth_kind == "oauth2":
         return oauth.app_client(prepared.provider)
     if prepared.auth_kind == "oauth2_custom":
-        return oauth.custom_client(prepared.settings, prepared.blob)
+        return oauth.custom_client(prepared.settings, prepared.credential)
     return None
 
 
 async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | None) -> bool:
     """Get a fresh access token once across all processes; False when none can be had."""
     client = _client(prepared)
-    if client is None or not prepared.blob.get("refresh_token"):
+    if client is None or not prepared.credential.get("refresh_token"):
         return False
     lock = (
         ctx.redis.lock(f"lock:integration:{prepared.row_id}:refresh", timeout=30)
@@ -91,7 +95,7 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
         def reload() -> dict[str, Any]:
             with ctx.begin() as session:
                 row = session.get(Integration, prepared.row_id)
-                return credentials.load(session, row) if row else prepared.blob
+                return credentials.load(session, row) if row else prepared.credential
 
         current = await asyncio.to_thread(reload)
         fresh_elsewhere = used_token is not None and current.get("access_token") != used_token
@@ -102,12 +106,14 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
         ):
             # another process holds the lock (and is refreshing) or already did: use what
             # is stored rather than spend the refresh token twice
-            prepared.blob = current
+            prepared.credential = current
         else:
             try:
                 tokens = await oauth.refresh(client, str(current["refresh_token"]))
             except DomainError as exc:
-                message = redact.scrub_text(f"Sign-in expired: {exc.message}", prepared.forms)
+                message = redact.scrub_text(
+                    f"Sign-in expired: {exc.message}", prepared.secret_spellings
+                )
                 await asyncio.to_thread(_mark_error, ctx, prepared, message[:500])
                 return False
 
@@ -118,9 +124,9 @@ async def _refresh(ctx: ToolContext, prepared: Prepared, *, used_token: str | No
                         connections.store_tokens(session, row, tokens)
 
             await asyncio.to_thread(store)
-            prepared.blob = {**current, **connections.token_fields(tokens)}
-        prepared.forms = redact.secret_forms(
-            credentials.secret_values(prepared.blob) + [str(current.get("access_token", ""))]
+            prepared.credential = {**current, **connections.token_fields(tokens)}
+        prepared.secret_spellings = redact.secret_spellings(
+            credentials.secret_values(prepared.credential) + [str(current.get("access_token", ""))]
         )
         return True
     finally:
@@ -159,12 +165,12 @@ async def authorized_http(
 ) -> tuple[int, Any]:
     """The request with a fresh token: refreshed before it expires, and once more (then
     retried) when the provider says the token it got is expired or invalid."""
-    if oauth.needs_refresh(prepared.blob):
+    if oauth.needs_refresh(prepared.credential):
         await _refresh(ctx, prepared, used_token=None)
     status, body = await _http(prepared, request, ctx.allow_hosts)
     auth_failed = prepared.provider.auth_failed
     if auth_failed is not None and auth_failed(status, body):
-        used = str(prepared.blob.get("access_token", ""))
+        used = str(prepared.credential.get("access_token", ""))
         if await _refresh(ctx, prepared, used_token=used):
             status, body = await _http(prepared, request, ctx.allow_hosts)
     return status, body
@@ -177,7 +183,7 @@ async def _http(
     headers = {
         **prepared.provider.default_headers,
         **request.headers,
-        **credentials.auth_headers(prepared.auth_kind, prepared.settings, prepared.blob),
+        **credentials.auth_headers(prepared.auth_kind, prepared.settings, prepared.credential),
     }
     try:
         response = await default_guard(allow_hosts).request(
@@ -191,7 +197,9 @@ async def _http(
         )
     except OutboundError as exc:
         raise ToolError(f"The provider could not be reached: {exc.message}") from None
-    text = redact.scrub_text(response.text, prepared.forms)  # before any cut: no half token
+    text = redact.scrub_text(
+        response.text, prepared.secret_spellings
+    )  # before any cut: no half token
     try:
         body: Any = json.loads(text) if text.strip() else None
     except ValueError:

@@ -142,10 +142,11 @@ async def call_action(ctx: ToolContext, grant: Grant, args: dict[str, Any]) -> d
             await _wait_for_approval(ctx, grant, prepared, args)
         result = await send(ctx, prepared, action, args)
         outcome = {"status": "ok", "http_status": result["status"]}
-        scrubbed: dict[str, Any] = redact.scrub(result, prepared.forms)  # scrub keeps the shape
+        # scrub keeps the shape
+        scrubbed: dict[str, Any] = redact.scrub(result, prepared.secret_spellings)
         return scrubbed
     except ToolError as exc:
-        message = redact.scrub_text(exc.message, prepared.forms)
+        message = redact.scrub_text(exc.message, prepared.secret_spellings)
         outcome = {"status": exc.outcome, "error": message[:500]}
         raise ToolError(message) from None
     finally:
@@ -210,7 +211,7 @@ async def _wait_for_approval(
                 run_id=run_id,
                 integration_id=prepared.row_id,
                 action=grant.action,
-                arguments=redact.scrub(args, prepared.forms),
+                arguments=redact.scrub(args, prepared.secret_spellings),
                 timeout_seconds=timeout,
             )
             return row.id
@@ -269,7 +270,7 @@ async def check_connection(
     try:
         status, body = await authorized_http(ctx, prepared, request)
     except (ToolError, DomainError) as exc:
-        return redact.scrub_text(exc.message, prepared.forms), "", ""
+        return redact.scrub_text(exc.message, prepared.secret_spellings), "", ""
     finally:
         if own_redis:
             await redis.aclose()
@@ -279,8 +280,8 @@ async def check_connection(
         error_of = prepared.provider.error_of
         problem = error_of(status, body) if error_of else None
     if problem:
-        return redact.scrub_text(problem, prepared.forms), "", ""
+        return redact.scrub_text(problem, prepared.secret_spellings), "", ""
     account_of = prepared.provider.account_of
     account = account_of(body) if account_of and isinstance(body, dict) else ""
     account_id = str(body.get("sub", "")) if isinstance(body, dict) else ""
-    return None, redact.scrub_text(account, prepared.forms), account_id
+    return None, redact.scrub_text(account, prepared.secret_spellings), account_id

@@ -34,38 +34,38 @@ SECRET_KEYS = frozenset(
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text without protecting much
 
 
-def secret_forms(values: Iterable[str]) -> list[str]:
+def secret_spellings(values: Iterable[str]) -> list[str]:
     """Every spelling of each secret we might meet in a response, longest first."""
-    forms: set[str] = set()
+    spellings: set[str] = set()
     for value in values:
         if not value or len(value) < MIN_SECRET_LENGTH:
             continue
-        forms.update({value, quote(value, safe=""), quote_plus(value)})
-        forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
-        forms.add(base64.urlsafe_b64encode(value.encode()).decode().rstrip("="))
-    return sorted(forms, key=len, reverse=True)
+        spellings.update({value, quote(value, safe=""), quote_plus(value)})
+        spellings.add(base64.b64encode(value.encode()).decode().rstrip("="))
+        spellings.add(base64.urlsafe_b64encode(value.encode()).decode().rstrip("="))
+    return sorted(spellings, key=len, reverse=True)
 
 
-def scrub_text(text: str, forms: list[str]) -> str:
-    for form in forms:
-        if form in text:
-            text = text.replace(form, MASK)
+def scrub_text(text: str, spellings: list[str]) -> str:
+    for spelling in spellings:
+        if spelling in text:
+            text = text.replace(spelling, MASK)
     return text
 
 
-def scrub(value: Any, forms: list[str]) -> Any:
+def scrub(value: Any, spellings: list[str]) -> Any:
     """A copy of a JSON-like value with secret fields masked and secret values replaced."""
     if isinstance(value, str):
-        return scrub_text(value, forms)
+        return scrub_text(value, spellings)
     if isinstance(value, dict):
         return {
             key: (
                 MASK
                 if isinstance(key, str) and key.lower() in SECRET_KEYS and item not in (None, "")
-                else scrub(item, forms)
+                else scrub(item, spellings)
             )
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [scrub(item, forms) for item in value]
+        return [scrub(item, spellings) for item in value]
     return value
