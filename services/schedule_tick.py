@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import assert_never
 
 from sqlalchemy import exists, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,6 +36,7 @@ from agent_platform.models import (
     Schedule,
     ScheduleFire,
     ScheduleKind,
+    TriggerTarget,
     User,
 )
 from agent_platform.models.base import utcnow
@@ -253,16 +255,7 @@ def _fire(run: Fire, schedule: Schedule, fire_at: datetime, *, note: str | None 
         result.duplicates += 1
         return
     try:
-        actor = _run_as(run, schedule)
-        started = runs.start_run(
-            session,
-            actor,
-            schedule.agent_id,
-            message=str(schedule.input.get("message") or ""),
-            variables=dict(schedule.input.get("variables") or {}),
-            schedule_id=schedule.id,
-            idempotency_key=idempotency_key(schedule.id, fire_at),
-        )
+        started = _start_target(session, _run_as(run, schedule), schedule, fire_at)
     except DomainError as exc:
         outcome: dict[str, object] = {"outcome": FireOutcome.FAILED, "note": exc.message[:500]}
         result.failed += 1
@@ -273,6 +266,26 @@ def _fire(run: Fire, schedule: Schedule, fire_at: datetime, *, note: str | None 
         result.started += 1
         result.started_fire_times.append(fire_at)
     session.execute(update(ScheduleFire).where(col(ScheduleFire.id) == fire_id).values(**outcome))
+
+
+def _start_target(
+    session: Session, actor: Actor, schedule: Schedule, fire_at: datetime
+) -> Execution:
+    """Start what the schedule points at. One place to add a target kind (a workflow, a test
+    suite): the type checker flags this match until the new kind is handled."""
+    match schedule.target_type:
+        case TriggerTarget.AGENT:
+            return runs.start_run(
+                session,
+                actor,
+                schedule.agent_id,
+                message=str(schedule.input.get("message") or ""),
+                variables=dict(schedule.input.get("variables") or {}),
+                schedule_id=schedule.id,
+                idempotency_key=idempotency_key(schedule.id, fire_at),
+            )
+        case _:
+            assert_never(schedule.target_type)
 
 
 def _run_as(run: Fire, schedule: Schedule) -> Actor:
