@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlmodel import Session
-
+from agent_platform.db import Transaction
 from services.access import Actor, Permission, require
 from services.errors import Invalid
 from services.integrations import connections, oauth, proxy
-
-Transaction = Callable[[], AbstractContextManager[Session]]
-"""Opens one transaction: `agent_platform.db.session_scope`, handed down by the entry point."""
 
 ConnectionForm = Literal["http", "oauth2"]
 """The two credential forms: an HTTP API with a static credential, a custom OAuth app."""
