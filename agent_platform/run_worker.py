@@ -21,7 +21,8 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from rq import Queue, Worker, worker_registration
 from rq.exceptions import DequeueTimeout
-from rq.executions import Execution, prepare_execution
+from rq.executions import Execution as JobExecution
+from rq.executions import prepare_execution
 from rq.job import Job
 from rq.utils import now
 
@@ -150,7 +151,7 @@ class AsyncRunWorker:
             return
         self.inflight.add(run_id)
         self.orgs[run_id] = org_id
-        execution: Execution | None = None
+        execution: JobExecution | None = None
         try:
             await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
             execution = await asyncio.to_thread(self._mark_started, job)
@@ -197,7 +198,7 @@ class AsyncRunWorker:
         await self.redis.zrem(key, run_id)
         return False
 
-    def _mark_started(self, job: Job) -> Execution:
+    def _mark_started(self, job: Job) -> JobExecution:
         """RQ's own bookkeeping: an execution record, the started registry, job status."""
         execution = prepare_execution(self.rq_worker, job)
         with self.dequeue_redis.pipeline() as pipe:
@@ -205,12 +206,12 @@ class AsyncRunWorker:
             pipe.execute()
         return execution
 
-    def _mark_finished(self, job: Job, execution: Execution, result: str | None) -> None:
+    def _mark_finished(self, job: Job, execution: JobExecution, result: str | None) -> None:
         job._result = result
         job.ended_at = now()
         self.rq_worker.handle_job_success(job, self.queue, job.started_job_registry, execution)
 
-    def _mark_failed(self, job: Job, execution: Execution | None) -> None:
+    def _mark_failed(self, job: Job, execution: JobExecution | None) -> None:
         job.ended_at = now()
         self.rq_worker.handle_job_failure(
             job,
