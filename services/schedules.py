@@ -260,7 +260,8 @@ def update_schedule(
     require(actor, Permission.AGENTS_WRITE)
     person = _person(actor, runs_as)
     schedule = get_schedule(session, actor, schedule_id)
-    _apply(schedule, parse_input(data), utcnow())
+    # A paused schedule stays paused through an edit unless the edit says otherwise.
+    _apply(schedule, parse_input({"enabled": schedule.enabled, **data}), utcnow())
     schedule.created_by_id = person
     session.add(schedule)
     _audit(session, actor, "schedule.updated", schedule)

@@ -186,6 +186,17 @@ class TestPauseResumeListDelete:
             "schedule.resumed",
         ]
 
+    def test_editing_a_paused_schedule_keeps_it_paused(
+        self, session: Session, owner: Actor, agent_id: uuid.UUID
+    ) -> None:
+        schedule = make_schedule(owner, agent_id)
+        with session_scope() as s:
+            schedules.set_enabled(s, owner, schedule.id, enabled=False)
+        with session_scope() as s:
+            schedules.update_schedule(s, owner, schedule.id, form(cron="0 10 * * *"))
+        edited = reload(session, schedule.id)
+        assert (edited.enabled, edited.next_fire_at, edited.cron) == (False, None, "0 10 * * *")
+
     def test_list_searches_pages_and_names_the_agent(
         self, session: Session, owner: Actor, agent_id: uuid.UUID
     ) -> None:
