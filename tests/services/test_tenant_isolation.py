@@ -7,18 +7,75 @@ would confirm the id exists — and A's object is left exactly as it was.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import inspect
+import io
+import pkgutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
+import services
 from agent_platform.db import session_scope
-from agent_platform.models import ApiKey, AuditEntry, Invitation, Membership, Role, User
-from services import accounts, api_keys, audit, invitations, organizations
+from agent_platform.models import (
+    ApiKey,
+    AuditEntry,
+    CaseStatus,
+    DocumentStatus,
+    Execution,
+    ExecutionStatus,
+    ExecutionStep,
+    Integration,
+    Invitation,
+    KnowledgeCollection,
+    KnowledgeDocument,
+    Membership,
+    ModelPrice,
+    ProviderCredential,
+    Role,
+    SuiteRun,
+    SuiteRunStatus,
+    Thread,
+    User,
+)
+from agent_platform.redis_client import get_redis
+from services import (
+    accounts,
+    agent_canvas,
+    agent_editor,
+    agent_graph,
+    agent_publishing,
+    agent_reads,
+    agent_versions,
+    agents,
+    api_keys,
+    audit,
+    dashboard,
+    invitations,
+    model_prices,
+    organizations,
+    run_costs,
+    run_reads,
+    runs,
+    schedules,
+    thread_titles,
+    webhook_calls,
+    webhooks,
+)
 from services.access import Actor, actor_for
+from services.agent_graph import Graph
 from services.api_keys import CreatedKey
 from services.errors import DomainError, NotFound, Unauthenticated
+from services.integrations import approvals, connections, lifecycle
+from services.llm import providers
+from services.memory import collections, ingest
+from services.runtime import follow
+from services.testing import ci, runner, safety, suites
 from tests.factories import (
     PASSWORD,
     add_member,
@@ -341,3 +398,647 @@ class TestInvitationTokensAreNotOrgScoped:
         session.flush()
         with pytest.raises(NotFound):
             actor_for(session, joiner, mallory_owner.org_id)
+
+
+# --- every service that takes an id ----------------------------------------------------------
+#
+# Org A holds one object of every kind; Mallory names each of them through every public service
+# function that takes an actor and an id. Whatever the function, A's id must behave exactly like
+# an id that exists nowhere (same error, same message: nothing confirms it exists), that is
+# NotFound once her role lets her ask at all, and nothing of A's may change. The table below is
+# checked against the services themselves, so a new function taking an id fails
+# `test_every_service_taking_an_id_is_covered` until it is added here.
+
+
+@dataclass
+class World:
+    """Mallory (owner in org B, with an agent of her own) and one object of each kind in A."""
+
+    session: Session
+    mallory: Actor
+    b_agent: uuid.UUID
+    b_suite: uuid.UUID
+    a_org: uuid.UUID
+    ids: dict[str, uuid.UUID]
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to hand `object_id` to one service; `kind` names A's object of that kind.
+
+    `quiet`: the id only narrows what the function reads or writes in the actor's own org
+    (a filter, not a lookup), so another org's id finds nothing and says so by an empty result
+    rather than NotFound; the result must still equal that of a random id.
+    """
+
+    kind: str
+    call: Callable[[World, Any], object]
+    quiet: bool = False
+
+
+def _follow_first(actor: Actor, run_id: uuid.UUID) -> object:
+    async def first() -> object:
+        return await anext(aiter(follow.follow(session_scope, actor, run_id, idle_timeout=0)))
+
+    return asyncio.run(first())
+
+
+SCHEDULE_FORM = {"name": "Mine", "kind": "cron", "cron": "0 9 * * *", "message": "go"}
+SUITE_YAML = "description: Mine\ntests:\n  - description: one\n    vars:\n      message: hi\n"
+PROVIDER_FORM = {"name": "mine", "kind": "openai", "api_key": "sk-test-123456", "models": ["m"]}
+
+CASES: dict[str, Case] = {
+    "agent_reads.get_agent:agent_id": Case(
+        "agent", lambda w, i: agent_reads.get_agent(w.session, w.mallory, i)
+    ),
+    "agent_graph.context_for:agent_id": Case(
+        "agent", lambda w, i: agent_graph.context_for(w.session, w.mallory, i)
+    ),
+    "agent_publishing.publish_problems:agent_id": Case(
+        "agent", lambda w, i: agent_publishing.publish_problems(w.session, w.mallory, i)
+    ),
+    "agent_publishing.publish_agent:agent_id": Case(
+        "agent", lambda w, i: agent_publishing.publish_agent(w.session, w.mallory, i)
+    ),
+    "agent_publishing.unpublish_agent:agent_id": Case(
+        "agent", lambda w, i: agent_publishing.unpublish_agent(w.session, w.mallory, i)
+    ),
+    "agent_versions.list_versions:agent_id": Case(
+        "agent", lambda w, i: agent_versions.list_versions(w.session, w.mallory, i)
+    ),
+    "agent_versions.version_history:agent_id": Case(
+        "agent", lambda w, i: agent_versions.version_history(w.session, w.mallory, i)
+    ),
+    "agent_versions.get_version:agent_id": Case(
+        "agent", lambda w, i: agent_versions.get_version(w.session, w.mallory, i, 1)
+    ),
+    "agent_versions.version_number:version_id": Case(
+        "version",
+        lambda w, i: agent_versions.version_number(w.session, w.mallory, i),
+        quiet=True,  # documented: None for a version of another org (a label, not a lookup)
+    ),
+    "agent_versions.diff_versions:agent_id": Case(
+        "agent", lambda w, i: agent_versions.diff_versions(w.session, w.mallory, i, 1, 1)
+    ),
+    "agent_versions.restore_version:agent_id": Case(
+        "agent", lambda w, i: agent_versions.restore_version(w.session, w.mallory, i, 1)
+    ),
+    "agents.update_agent:agent_id": Case(
+        "agent", lambda w, i: agents.update_agent(w.session, w.mallory, i, name="Mine now")
+    ),
+    "agents.update_agent:based_on": Case(
+        "version",
+        lambda w, i: agents.update_agent(w.session, w.mallory, w.b_agent, name="B", based_on=i),
+        quiet=True,  # a stale-edit marker compared with B's own current version
+    ),
+    "agents.archive_agent:agent_id": Case(
+        "agent", lambda w, i: agents.archive_agent(w.session, w.mallory, i)
+    ),
+    "agents.unarchive_agent:agent_id": Case(
+        "agent", lambda w, i: agents.unarchive_agent(w.session, w.mallory, i)
+    ),
+    "agents.delete_agent:agent_id": Case(
+        "agent", lambda w, i: agents.delete_agent(w.session, w.mallory, i)
+    ),
+    "agents.duplicate_agent:agent_id": Case(
+        "agent", lambda w, i: agents.duplicate_agent(w.session, w.mallory, i)
+    ),
+    "api_keys.get_key:key_id": Case("key", lambda w, i: api_keys.get_key(w.session, w.mallory, i)),
+    "api_keys.revoke_key:key_id": Case(
+        "key", lambda w, i: api_keys.revoke_key(w.session, w.mallory, i)
+    ),
+    "api_keys.revoke_keys_of:user_id": Case(
+        "user",
+        lambda w, i: api_keys.revoke_keys_of(w.session, w.mallory, i, reason="test"),
+        quiet=True,  # called after the membership lookup: revokes only keys of the actor's org
+    ),
+    "api_keys.narrow_keys_of:user_id": Case(
+        "user",
+        lambda w, i: api_keys.narrow_keys_of(w.session, w.mallory, i, role=Role.VIEWER),
+        quiet=True,  # the same, for a lowered role
+    ),
+    "dashboard.summary:agent_id": Case(
+        "agent", lambda w, i: dashboard.summary(w.session, w.mallory, range_key="24h", agent_id=i)
+    ),
+    "dashboard.change_marker:agent_id": Case(
+        "agent", lambda w, i: dashboard.change_marker(w.session, w.mallory, agent_id=i)
+    ),
+    "approvals.get_approval:approval_id": Case(
+        "approval", lambda w, i: approvals.get_approval(w.session, w.mallory, i)
+    ),
+    "approvals.pending:run_id": Case(
+        "run", lambda w, i: approvals.pending(w.session, w.mallory, run_id=i)
+    ),
+    "approvals.decide:approval_id": Case(
+        "approval", lambda w, i: approvals.decide(w.session, w.mallory, i, approve=False)
+    ),
+    "connections.get_connection:integration_id": Case(
+        "connection", lambda w, i: connections.get_connection(w.session, w.mallory, i)
+    ),
+    "connections.start_sign_in:integration_id": Case(
+        "connection",
+        lambda w, i: connections.start_sign_in(w.session, w.mallory, get_redis(), integration_id=i),
+    ),
+    "connections.record_check:integration_id": Case(
+        "connection", lambda w, i: connections.record_check(w.session, w.mallory, i, error="x")
+    ),
+    "connections.removal:integration_id": Case(
+        "connection", lambda w, i: connections.removal(w.session, w.mallory, i)
+    ),
+    "connections.remove:integration_id": Case(
+        "connection", lambda w, i: connections.remove(w.session, w.mallory, i)
+    ),
+    "connections.set_builders_may_use:integration_id": Case(
+        "connection",
+        lambda w, i: connections.set_builders_may_use(w.session, w.mallory, i, allowed=True),
+    ),
+    "invitations.get_invitation:invitation_id": Case(
+        "invitation", lambda w, i: invitations.get_invitation(w.session, w.mallory, i)
+    ),
+    "invitations.revoke_invitation:invitation_id": Case(
+        "invitation", lambda w, i: invitations.revoke_invitation(w.session, w.mallory, i)
+    ),
+    "providers.get_provider:provider_id": Case(
+        "provider", lambda w, i: providers.get_provider(w.session, w.mallory, i)
+    ),
+    "providers.save_provider:provider_id": Case(
+        "provider",
+        lambda w, i: providers.save_provider(w.session, w.mallory, PROVIDER_FORM, provider_id=i),
+    ),
+    "providers.delete_provider:provider_id": Case(
+        "provider", lambda w, i: providers.delete_provider(w.session, w.mallory, i)
+    ),
+    "providers.connection_target:provider_id": Case(
+        "provider", lambda w, i: providers.connection_target(w.session, w.mallory, i)
+    ),
+    "providers.record_check:provider_id": Case(
+        "provider", lambda w, i: providers.record_check(w.session, w.mallory, i, error="x")
+    ),
+    "collections.get_collection:collection_id": Case(
+        "collection", lambda w, i: collections.get_collection(w.session, w.mallory, i)
+    ),
+    "collections.delete_collection:collection_id": Case(
+        "collection", lambda w, i: collections.delete_collection(w.session, w.mallory, i)
+    ),
+    "collections.add_document:collection_id": Case(
+        "collection",
+        lambda w, i: collections.add_document(
+            w.session, w.mallory, i, filename="notes.txt", data=b"hello"
+        ),
+    ),
+    "collections.list_documents:collection_id": Case(
+        "collection", lambda w, i: collections.list_documents(w.session, w.mallory, i)
+    ),
+    "collections.search:collection_ids": Case(
+        "collection",
+        lambda w, i: collections.search(w.session, w.mallory, collection_ids=[i], query="hello"),
+    ),
+    "collections.get_document:document_id": Case(
+        "document", lambda w, i: collections.get_document(w.session, w.mallory, i)
+    ),
+    "collections.delete_document:document_id": Case(
+        "document", lambda w, i: collections.delete_document(w.session, w.mallory, i)
+    ),
+    "ingest.stage_document:collection_id": Case(
+        "collection",
+        lambda w, i: ingest.stage_document(
+            w.session, w.mallory, i, filename="notes.txt", source=io.BytesIO(b"hello")
+        ),
+    ),
+    "model_prices.get_price:price_id": Case(
+        "price", lambda w, i: model_prices.get_price(w.session, w.mallory, i)
+    ),
+    "model_prices.delete_price:price_id": Case(
+        "price", lambda w, i: model_prices.delete_price(w.session, w.mallory, i)
+    ),
+    "organizations.get_membership:membership_id": Case(
+        "membership", lambda w, i: organizations.get_membership(w.session, w.mallory, i)
+    ),
+    "organizations.change_role:membership_id": Case(
+        "membership",
+        lambda w, i: organizations.change_role(w.session, w.mallory, i, role="viewer"),
+    ),
+    "organizations.remove_member:membership_id": Case(
+        "membership", lambda w, i: organizations.remove_member(w.session, w.mallory, i)
+    ),
+    "run_reads.get_run:run_id": Case(
+        "run", lambda w, i: run_reads.get_run(w.session, w.mallory, i)
+    ),
+    "run_reads.get_thread:thread_id": Case(
+        "thread", lambda w, i: run_reads.get_thread(w.session, w.mallory, i)
+    ),
+    "runs.start_run:agent_id": Case(
+        "agent", lambda w, i: runs.start_run(w.session, w.mallory, i, message="hi")
+    ),
+    "runs.start_run:thread_id": Case(
+        "thread",
+        lambda w, i: runs.start_run(w.session, w.mallory, w.b_agent, message="hi", thread_id=i),
+    ),
+    "runs.replay:run_id": Case("run", lambda w, i: runs.replay(w.session, w.mallory, i)),
+    "runs.new_thread:agent_id": Case(
+        "agent", lambda w, i: runs.new_thread(w.session, w.mallory, i, title="t")
+    ),
+    "runs.send_message:agent_id": Case(
+        "agent", lambda w, i: runs.send_message(w.session, w.mallory, i, message="hi")
+    ),
+    "runs.send_message:thread_id": Case(
+        "thread",
+        lambda w, i: runs.send_message(w.session, w.mallory, w.b_agent, message="hi", thread_id=i),
+    ),
+    "runs.list_threads:agent_id": Case(
+        "agent", lambda w, i: runs.list_threads(w.session, w.mallory, i)
+    ),
+    "runs.thread_runs:thread_id": Case(
+        "thread", lambda w, i: runs.thread_runs(w.session, w.mallory, i)
+    ),
+    "runs.get_steps:run_id": Case("run", lambda w, i: runs.get_steps(w.session, w.mallory, i)),
+    "runs.cancel_run:run_id": Case("run", lambda w, i: runs.cancel_run(w.session, w.mallory, i)),
+    "run_costs.unpriced_runs:run_ids": Case(
+        "run",
+        lambda w, i: run_costs.unpriced_runs(w.session, w.mallory, [i]),
+        quiet=True,  # a batch filter over runs the caller listed for its own org
+    ),
+    "follow.follow:run_id": Case("run", lambda w, i: _follow_first(w.mallory, i)),
+    "thread_titles.title_for:agent_id": Case(
+        "agent", lambda w, i: thread_titles.title_for(w.session, w.mallory, i, "hi")
+    ),
+    "agent_canvas.save_canvas:agent_id": Case(
+        "agent", lambda w, i: agent_canvas.save_canvas(w.session, w.mallory, i, Graph())
+    ),
+    "agent_canvas.save_canvas:based_on": Case(
+        "version",
+        lambda w, i: agent_canvas.save_canvas(w.session, w.mallory, w.b_agent, Graph(), based_on=i),
+        quiet=True,  # the same stale-edit marker as update_agent's
+    ),
+    "webhooks.get_webhook:trigger_id": Case(
+        "webhook", lambda w, i: webhooks.get_webhook(w.session, w.mallory, i)
+    ),
+    "webhooks.list_webhooks:agent_id": Case(
+        "agent",
+        lambda w, i: webhooks.list_webhooks(w.session, w.mallory, agent_id=i),
+        quiet=True,  # a filter over the actor's own triggers
+    ),
+    "webhooks.create_webhook:agent_id": Case(
+        "agent",
+        lambda w, i: webhooks.create_webhook(w.session, w.mallory, i, data={"name": "mine"}),
+    ),
+    "webhooks.update_webhook:trigger_id": Case(
+        "webhook",
+        lambda w, i: webhooks.update_webhook(w.session, w.mallory, i, data={"enabled": False}),
+    ),
+    "webhooks.rotate_webhook:trigger_id": Case(
+        "webhook", lambda w, i: webhooks.rotate_webhook(w.session, w.mallory, i)
+    ),
+    "webhooks.delete_webhook:trigger_id": Case(
+        "webhook", lambda w, i: webhooks.delete_webhook(w.session, w.mallory, i)
+    ),
+    "webhooks.recent_deliveries:trigger_id": Case(
+        "webhook", lambda w, i: webhooks.recent_deliveries(w.session, w.mallory, i)
+    ),
+    "webhook_calls.wait_for_run:run_id": Case(
+        "run",
+        lambda w, i: asyncio.run(
+            webhook_calls.wait_for_run(session_scope, w.mallory, i, timeout=5)
+        ),
+    ),
+    "agent_editor.editor_view:agent_id": Case(
+        "agent", lambda w, i: agent_editor.editor_view(w.session, w.mallory, i)
+    ),
+    "lifecycle.check:integration_id": Case(
+        "connection", lambda w, i: lifecycle.check(session_scope, w.mallory, i)
+    ),
+    "lifecycle.remove:integration_id": Case(
+        "connection", lambda w, i: lifecycle.remove(session_scope, w.mallory, i)
+    ),
+    "schedules.get_schedule:schedule_id": Case(
+        "schedule", lambda w, i: schedules.get_schedule(w.session, w.mallory, i)
+    ),
+    "schedules.list_schedules:agent_id": Case(
+        "agent", lambda w, i: schedules.list_schedules(w.session, w.mallory, agent_id=i)
+    ),
+    "schedules.create_schedule:agent_id": Case(
+        "agent", lambda w, i: schedules.create_schedule(w.session, w.mallory, i, SCHEDULE_FORM)
+    ),
+    "schedules.update_schedule:schedule_id": Case(
+        "schedule",
+        lambda w, i: schedules.update_schedule(w.session, w.mallory, i, SCHEDULE_FORM),
+    ),
+    "schedules.set_enabled:schedule_id": Case(
+        "schedule", lambda w, i: schedules.set_enabled(w.session, w.mallory, i, enabled=False)
+    ),
+    "schedules.delete_schedule:schedule_id": Case(
+        "schedule", lambda w, i: schedules.delete_schedule(w.session, w.mallory, i)
+    ),
+    "schedules.list_fires:schedule_id": Case(
+        "schedule", lambda w, i: schedules.list_fires(w.session, w.mallory, i)
+    ),
+    "suites.get_suite:suite_id": Case(
+        "suite", lambda w, i: suites.get_suite(w.session, w.mallory, i)
+    ),
+    "suites.create_suite:agent_id": Case(
+        "agent", lambda w, i: suites.create_suite(w.session, w.mallory, i, {"name": "Mine"})
+    ),
+    "suites.update_suite:suite_id": Case(
+        "suite", lambda w, i: suites.update_suite(w.session, w.mallory, i, {"name": "Mine"})
+    ),
+    "suites.delete_suite:suite_id": Case(
+        "suite", lambda w, i: suites.delete_suite(w.session, w.mallory, i)
+    ),
+    "suites.list_suites:agent_id": Case(
+        "agent",
+        lambda w, i: suites.list_suites(w.session, w.mallory, agent_id=i),
+        quiet=True,  # a filter over the actor's own suites
+    ),
+    "suites.add_case:suite_id": Case(
+        "suite",
+        lambda w, i: suites.add_case(w.session, w.mallory, i, {"name": "c", "message": "hi"}),
+    ),
+    "suites.list_cases:suite_id": Case(
+        "suite", lambda w, i: suites.list_cases(w.session, w.mallory, i)
+    ),
+    "suites.export_yaml:suite_id": Case(
+        "suite", lambda w, i: suites.export_yaml(w.session, w.mallory, i)
+    ),
+    "suites.import_yaml:agent_id": Case(
+        "agent", lambda w, i: suites.import_yaml(w.session, w.mallory, i, SUITE_YAML)
+    ),
+    "suites.import_yaml:suite_id": Case(
+        "suite",
+        lambda w, i: suites.import_yaml(w.session, w.mallory, w.b_agent, SUITE_YAML, suite_id=i),
+    ),
+    "suites.get_case:case_id": Case("case", lambda w, i: suites.get_case(w.session, w.mallory, i)),
+    "suites.update_case:case_id": Case(
+        "case", lambda w, i: suites.update_case(w.session, w.mallory, i, {"name": "Mine"})
+    ),
+    "suites.set_case_status:case_id": Case(
+        "case",
+        lambda w, i: suites.set_case_status(w.session, w.mallory, i, CaseStatus.REJECTED),
+    ),
+    "suites.delete_case:case_id": Case(
+        "case", lambda w, i: suites.delete_case(w.session, w.mallory, i)
+    ),
+    "ci.suite_from_file:agent_id": Case(
+        "agent",
+        lambda w, i: ci.suite_from_file(w.session, w.mallory, i, SUITE_YAML, name="A's suite"),
+    ),
+    "safety.probes_for:agent_id": Case(
+        "agent", lambda w, i: safety.probes_for(w.session, w.mallory, i)
+    ),
+    "safety.ensure_safety_suite:agent_id": Case(
+        "agent", lambda w, i: safety.ensure_safety_suite(w.session, w.mallory, i)
+    ),
+    "runner.get_suite_run:suite_run_id": Case(
+        "suite_run", lambda w, i: runner.get_suite_run(w.session, w.mallory, i)
+    ),
+    "runner.list_suite_runs:suite_id": Case(
+        "suite", lambda w, i: runner.list_suite_runs(w.session, w.mallory, i)
+    ),
+    "runner.results_of:suite_run_id": Case(
+        "suite_run", lambda w, i: runner.results_of(w.session, w.mallory, i)
+    ),
+    "runner.cancel_suite_run:suite_run_id": Case(
+        "suite_run", lambda w, i: runner.cancel_suite_run(w.session, w.mallory, i)
+    ),
+    "runner.start_suite_run:suite_id": Case(
+        "suite", lambda w, i: runner.start_suite_run(w.session, w.mallory, i)
+    ),
+    "runner.start_suite_run:version_id": Case(
+        "version",
+        lambda w, i: runner.start_suite_run(w.session, w.mallory, w.b_suite, version_id=i),
+    ),
+}
+
+# Functions that take an actor and an id but read nothing by it, with the reason.
+ACTS_AS = "whom an API key's work acts as: its creator, passed by the API; a person acts as self"
+
+NOT_READS: dict[str, str] = {
+    "agent_reads.audit_agent:agent_id": "writes the audit entry of an agent its caller read",
+    "audit.by_actor:target_id": "writes the audit entry of an object its caller read",
+    "runs.start_run:schedule_id": "set only by the scheduler, from a schedule of the same org",
+    "runs.start_run:webhook_trigger_id": "set only by a webhook call, from its own trigger",
+    "webhooks.create_webhook:created_by_id": ACTS_AS,
+    "connections.record_check:account_id": "the provider's id of the signed-in account",
+    "schedules.create_schedule:runs_as": ACTS_AS,
+    "schedules.update_schedule:runs_as": ACTS_AS,
+    "schedules.set_enabled:runs_as": ACTS_AS,
+}
+
+SERVICE_MODULES = {
+    "agent_reads": agent_reads,
+    "agent_graph": agent_graph,
+    "agent_publishing": agent_publishing,
+    "agent_versions": agent_versions,
+    "agents": agents,
+    "api_keys": api_keys,
+    "audit": audit,
+    "dashboard": dashboard,
+    "approvals": approvals,
+    "connections": connections,
+    "invitations": invitations,
+    "providers": providers,
+    "collections": collections,
+    "ingest": ingest,
+    "model_prices": model_prices,
+    "organizations": organizations,
+    "run_reads": run_reads,
+    "runs": runs,
+    "run_costs": run_costs,
+    "follow": follow,
+    "thread_titles": thread_titles,
+    "agent_canvas": agent_canvas,
+    "webhooks": webhooks,
+    "webhook_calls": webhook_calls,
+    "agent_editor": agent_editor,
+    "lifecycle": lifecycle,
+    "schedules": schedules,
+    "suites": suites,
+    "runner": runner,
+    "safety": safety,
+    "ci": ci,
+}
+
+
+def _id_taking_services() -> set[str]:
+    """Every public function in services/ that takes an actor, a session or a transaction to
+    read with, and an id, as "module.function:parameter": a parameter named *_id or *_ids, or
+    annotated as a UUID (`based_on`, `runs_as`)."""
+    found: set[str] = set()
+    for info in pkgutil.walk_packages(services.__path__, "services."):
+        module = importlib.import_module(info.name)
+        for name, fn in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(fn):
+                continue
+            if fn.__module__ != module.__name__:
+                continue  # imported here; counted where it is defined
+            params = inspect.signature(fn).parameters
+            if "actor" not in params or not {"session", "transaction"} & set(params):
+                continue  # no actor, or nothing to read with (a query-building helper)
+            short = info.name.rsplit(".", 1)[-1]
+            for param in params:
+                annotation = str(params[param].annotation)
+                if param.endswith(("_id", "_ids")) or "uuid.UUID" in annotation:
+                    found.add(f"{short}.{name}:{param}")
+    return found
+
+
+def test_every_service_taking_an_id_is_covered():
+    found = _id_taking_services()
+    assert found, "the scan found no services: it is broken"
+    missing = found - set(CASES) - set(NOT_READS)
+    assert not missing, f"add these to CASES (or NOT_READS, with the reason): {sorted(missing)}"
+    stale = (set(CASES) | set(NOT_READS)) - found
+    assert not stale, f"these no longer exist: {sorted(stale)}"
+    for key in found:
+        module = key.split(".", 1)[0]
+        assert module in SERVICE_MODULES, f"{module} is not imported by this test"
+
+
+@pytest.fixture
+def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
+    alice = org_a.alice
+    agent = agents.create_agent(session, alice, name="A's agent", config={"model": "openai/x"})
+    b_agent = agents.create_agent(
+        session, mallory_owner, name="B's agent", config={"model": "openai/x"}
+    )
+    session.flush()
+    thread = Thread(org_id=alice.org_id, agent_id=agent.id, title="A's chat")
+    session.add(thread)
+    session.flush()
+    run = Execution(
+        org_id=alice.org_id,
+        agent_id=agent.id,
+        agent_version_id=agent.current_version_id,
+        thread_id=thread.id,
+        status=ExecutionStatus.RUNNING,
+        input={"message": "A's secret question"},
+    )
+    session.add(run)
+    session.flush()
+    session.add(ExecutionStep(execution_id=run.id, position=0, kind="model", model="openai/x"))
+    provider = ProviderCredential(org_id=alice.org_id, name="a-openai", models=["gpt"])
+    collection = KnowledgeCollection(org_id=alice.org_id, name="A's docs", embedder="lexical")
+    connection = Integration(
+        org_id=alice.org_id, provider="github", name="A's GitHub", credential_ref="test/none"
+    )
+    price = ModelPrice(
+        org_id=alice.org_id, model="a-openai/gpt", input_per_million=1, output_per_million=2
+    )
+    session.add_all([provider, collection, connection, price])
+    session.flush()
+    document = KnowledgeDocument(
+        org_id=alice.org_id,
+        collection_id=collection.id,
+        filename="a.txt",
+        content_type="text/plain",
+        status=DocumentStatus.READY,
+    )
+    approval = approvals.request(
+        session,
+        org_id=alice.org_id,
+        run_id=run.id,
+        integration_id=connection.id,
+        action="github.create_issue",
+        arguments={},
+        timeout_seconds=600,
+    )
+    session.add(document)
+    hook = webhooks.create_webhook(session, alice, agent.id, data={"name": "A's hook"})
+    schedule = schedules.create_schedule(session, alice, agent.id, SCHEDULE_FORM)
+    suite = suites.create_suite(session, alice, agent.id, {"name": "A's suite"})
+    case = suites.add_case(session, alice, suite.id, {"name": "A's case", "message": "hello"})
+    suite_run = SuiteRun(
+        org_id=alice.org_id,
+        suite_id=suite.id,
+        agent_id=agent.id,
+        agent_version_id=agent.current_version_id,
+        status=SuiteRunStatus.RUNNING,
+        trigger="ui",
+        repeat=1,
+        total_runs=1,
+    )
+    session.add(suite_run)
+    b_suite = suites.create_suite(session, mallory_owner, b_agent.id, {"name": "B's suite"})
+    suites.add_case(session, mallory_owner, b_suite.id, {"name": "B's case", "message": "hi"})
+    session.commit()  # `follow` reads in a session of its own
+    assert agent.current_version_id is not None
+    return World(
+        session=session,
+        mallory=mallory_owner,
+        b_agent=b_agent.id,
+        b_suite=b_suite.id,
+        a_org=alice.org_id,
+        ids={
+            "agent": agent.id,
+            "version": agent.current_version_id,
+            "thread": thread.id,
+            "run": run.id,
+            "provider": provider.id,
+            "collection": collection.id,
+            "document": document.id,
+            "connection": connection.id,
+            "approval": approval.id,
+            "price": price.id,
+            "membership": org_a.bob_membership.id,
+            "user": org_a.bob_user.id,
+            "invitation": org_a.invitation.id,
+            "key": org_a.key.key.id,
+            "webhook": hook.trigger.id,
+            "schedule": schedule.id,
+            "suite": suite.id,
+            "case": case.id,
+            "suite_run": suite_run.id,
+        },
+    )
+
+
+def snapshot_of_org(session: Session, org_id: uuid.UUID) -> dict[str, list[str]]:
+    """Every row of `org_id` in every table (steps through their runs), as the DB has it."""
+    session.flush()
+    session.expire_all()
+    rows: dict[str, list[str]] = {}
+    run_ids = select(Execution.id).where(Execution.org_id == org_id)
+    for table in SQLModel.metadata.sorted_tables:
+        if "org_id" in table.c:
+            query = table.select().where(table.c.org_id == org_id)
+        elif "execution_id" in table.c:
+            query = table.select().where(table.c.execution_id.in_(run_ids))
+        else:
+            continue
+        rows[table.name] = sorted(str(dict(r._mapping)) for r in session.execute(query))
+    return rows
+
+
+def outcome(world: World, case: Case, object_id: uuid.UUID) -> tuple[str, object]:
+    """What the call does with this id, inside a savepoint rolled back afterwards."""
+    savepoint = world.session.begin_nested()
+    try:
+        result = case.call(world, object_id)
+        if inspect.iscoroutine(result):  # an async service: run it to its answer
+            result = asyncio.run(result)
+    except DomainError as exc:
+        return type(exc).__name__, exc.message
+    finally:
+        savepoint.rollback()
+    return "returned", result
+
+
+@pytest.mark.parametrize("role", ALL_ROLES, ids=[r.value for r in ALL_ROLES])
+def test_another_orgs_id_is_an_id_that_does_not_exist(session, world, role):
+    """One pass over every case per role (the set-up is shared: each call runs in a savepoint
+    rolled back after it). An owner passes every permission check, so she reaches each lookup
+    and must get NotFound; a lower role may be refused earlier, but never differently for A's
+    id than for a random one."""
+    if role != Role.OWNER:
+        world.mallory = mallory_as(session, world.mallory, role)
+    before = snapshot_of_org(session, world.a_org)
+    wrong = []
+    for name, case in sorted(CASES.items()):
+        theirs = outcome(world, case, world.ids[case.kind])
+        unknown = outcome(world, case, uuid.uuid4())
+        if theirs != unknown:
+            wrong.append(f"{name}: A's id gives {theirs}, a random id {unknown}")
+        expected = ("NotFound",) if role == Role.OWNER else ("NotFound", "Forbidden")
+        if not case.quiet and theirs[0] not in expected:
+            wrong.append(f"{name}: {theirs}")
+    assert wrong == [], "\n".join(wrong)
+    assert snapshot_of_org(session, world.a_org) == before
