@@ -104,3 +104,18 @@ def test_choice_lists_come_from_the_services() -> None:
     assert STATUSES == ["active", *AgentStatus]
     assert list(SORTS) == list(get_args(AgentSort))
     assert {ext: kind for kind, exts in ACCEPT.items() for ext in exts} == CONTENT_TYPES
+
+
+def test_rqs_execution_is_never_called_like_our_run_model() -> None:
+    """`Execution` is our run (agent_platform.models); RQ's record of a job goes by another
+    name wherever it is imported."""
+    clashes = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("agent_platform", "services", "state")
+        for path in ROOT.joinpath(folder).rglob("*.py")
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rq")
+        for a in node.names
+        if (a.asname or a.name) == "Execution"
+    ]
+    assert clashes == []
