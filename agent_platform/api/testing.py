@@ -10,10 +10,12 @@
     POST       /agents/{id}/tests/run         start a suite run → its id
     GET        /tests/runs/{id}               status, progress and results
     POST       /tests/runs/{id}/cancel
+    POST       /agents/{id}/tests/generate    drafts from the agent, plus the safety probes
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from agent_platform.models import AgentTest, CaseStatus, SuiteRun, TestKind, TestResult, TestSuite
 from services.errors import Invalid, NotFound
-from services.testing import runner, safety, suites
+from services.testing import generate, runner, safety, suites
 
 from .v1 import ApiActor, RequestSession
 
@@ -95,6 +97,19 @@ class SuiteRunOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     results: list[ResultOut] = Field(default_factory=list)
+
+
+class GenerateRequest(BaseModel):
+    suite_id: uuid.UUID | None = None
+
+
+class GenerateOut(BaseModel):
+    suite_id: str
+    drafted: int
+    merged: int
+    safety_suite_id: str | None
+    note: str | None
+    problems: list[str]
 
 
 class RunRequest(BaseModel):
@@ -321,6 +336,24 @@ def run_tests(
         session, actor, suite.id, trigger="api", repeat=data.repeat, budget_usd=data.budget_usd
     )
     return _run_out(run)
+
+
+@router.post("/agents/{agent_id}/tests/generate", response_model=GenerateOut)
+def generate_tests(
+    agent_id: str, data: GenerateRequest, session: RequestSession, actor: ApiActor
+) -> GenerateOut:
+    """Drafts proposed by the agent's model (and the safety probes); a person accepts them."""
+    drafting = generate.prepare(session, actor, _id(agent_id), suite_id=data.suite_id)
+    proposals, problems = asyncio.run(generate.propose(drafting, generate.call_model))
+    outcome = generate.store(session, actor, drafting, proposals, problems)
+    return GenerateOut(
+        suite_id=str(outcome.suite_id),
+        drafted=outcome.drafted,
+        merged=outcome.merged,
+        safety_suite_id=str(outcome.safety_suite_id) if outcome.safety_suite_id else None,
+        note=outcome.note,
+        problems=outcome.problems,
+    )
 
 
 @router.get("/tests/runs/{suite_run_id}", response_model=SuiteRunOut)

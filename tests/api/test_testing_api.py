@@ -106,3 +106,13 @@ def test_another_org_sees_404_and_a_viewer_cannot_write(client: TestClient) -> N
     assert refused.status_code == 403
     no_name = client.post(f"/api/v1/agents/{agent_id}/suites", json={"name": ""}, headers=headers)
     assert no_name.status_code == 422 and "Name" in no_name.json()["error"]
+
+
+def test_generate_without_a_model_says_why(client: TestClient) -> None:
+    headers, agent_id = org_with_agent()
+    made = client.post(f"/api/v1/agents/{agent_id}/tests/generate", json={}, headers=headers)
+    assert made.status_code == 200, made.text
+    body = made.json()
+    assert body["drafted"] == 0 and "need a model" in body["note"]
+    probes = client.get(f"/api/v1/suites/{body['safety_suite_id']}/cases", headers=headers).json()
+    assert len(probes) >= 10 and all(p["source"] == "builtin" for p in probes)
