@@ -893,6 +893,65 @@ def test_every_service_taking_an_id_is_covered():
         assert module in SERVICE_MODULES, f"{module} is not imported by this test"
 
 
+# Functions that read by an id without an actor: entry points the platform itself calls, for
+# an organization it already holds (a worker job on the run it enqueued, the runtime for its
+# own run's org, an org_id taken from an actor). Each is listed with that reason; a new one
+# fails `test_functions_reading_by_id_without_an_actor_are_known` until someone says why.
+JOB = "a worker job on an id the platform enqueued itself"
+ORG_OF_CALLER = "per-org data for an org_id the caller holds (its actor's or its run's)"
+INSTANCE_ADMIN = "the instance admin's cross-organization pages (require_instance_admin first)"
+TRUSTED: dict[str, str] = {
+    "access.actor_for": "makes the actor: NotFound unless the user is a member (tested above)",
+    "accounts.default_org_id": "the signed-in user's own first organization",
+    "accounts.switch_org": "NotFound unless the session's user is a member (tested above)",
+    "audit.record": "writes an entry; reads nothing",
+    "instance_admin.require_instance_admin": INSTANCE_ADMIN,
+    "instance_admin.list_orgs": INSTANCE_ADMIN,
+    "instance_admin.get_org": INSTANCE_ADMIN,
+    "instance_admin.set_org_plan": INSTANCE_ADMIN,
+    "approvals.request": "the runtime asks for its own run, in that run's org",
+    "approvals.outcome": "the waiting run polls the request it made",
+    "proxy.check_connection": "called with actor.org_id after get_connection read the row",
+    "providers.resolve": ORG_OF_CALLER,
+    "providers.resolve_chain": ORG_OF_CALLER,
+    "providers.configured_names": ORG_OF_CALLER,
+    "model_prices.price_of": ORG_OF_CALLER,
+    "organizations.limits_for": ORG_OF_CALLER,
+    "organizations.member_count": ORG_OF_CALLER,
+    "private_hosts.org_entries": ORG_OF_CALLER,
+    "private_hosts.guard_for": ORG_OF_CALLER,
+    "runs.concurrency_cap": ORG_OF_CALLER,
+    "secrets.put": ORG_OF_CALLER,
+    "ingest.ingest_document": JOB,
+    "runs.claim": JOB,
+    "runs.finish": JOB,
+    "engine.prepare": JOB,
+    "engine.execute": JOB,
+    "grading.collect": JOB,
+    "ci.graded_lines": "the test CLI, on the suite run it has just started",
+    "verification.verification": "callers pass a version they read through visible_versions",
+}
+
+
+def test_functions_reading_by_id_without_an_actor_are_known():
+    found = set()
+    for info in pkgutil.walk_packages(services.__path__, "services."):
+        module = importlib.import_module(info.name)
+        for name, fn in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(fn):
+                continue
+            if fn.__module__ != module.__name__:
+                continue
+            params = inspect.signature(fn).parameters
+            if "actor" in params or not {"session", "transaction"} & set(params):
+                continue
+            if any(p.endswith(("_id", "_ids")) for p in params):
+                found.add(f"{info.name.rsplit('.', 1)[-1]}.{name}")
+    unknown = found - set(TRUSTED)
+    assert not unknown, f"take an actor, or add to TRUSTED with the reason: {sorted(unknown)}"
+    assert not set(TRUSTED) - found, f"gone: {sorted(set(TRUSTED) - found)}"
+
+
 @pytest.fixture
 def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
     alice = org_a.alice
