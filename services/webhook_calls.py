@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, assert_never
@@ -123,14 +124,23 @@ def _enabled_trigger(session: Session, token: str) -> WebhookTrigger:
     return trigger
 
 
-def receive(session: Session, token: str, call: Call) -> Delivery:
-    """One call to a trigger's URL, after its rate limit (`deliver`): refused in words (404
-    unknown, 403 disabled or creator gone, 401 badly signed, 400/422 bad payload, 409 key
-    reused for another payload), or the run it started.
+def receive(
+    session: Session,
+    token: str,
+    call: Call,
+    *,
+    admit: Callable[[WebhookTrigger], None] | None = None,
+) -> Delivery:
+    """One call to a trigger's URL: refused in words (404 unknown, 403 disabled or creator
+    gone, 401 badly signed, 400/422 bad payload, 409 key reused for another payload), or the
+    run it started. `admit` (the rate limit, see `deliver`) runs once the trigger is known and
+    enabled, before the signature or the payload is read.
 
     The same `Idempotency-Key`, or the same signed bytes when no key was sent, is the same
     delivery: the earlier run comes back and nothing new starts."""
     trigger = _enabled_trigger(session, token)
+    if admit is not None:
+        admit(trigger)
     if trigger.require_signature or call.signature:
         # A signature that is sent is always checked, even where none is required.
         verify_signature(
@@ -196,31 +206,31 @@ def _start(
             assert_never(unreachable)
 
 
-def _admission(transaction: Transaction, token: str) -> tuple[uuid.UUID, int]:
-    """The trigger's id and calls-a-minute limit, once it is known and enabled."""
-    with transaction() as session:
-        trigger = _enabled_trigger(session, token)
-        return trigger.id, trigger.rate_limit_per_minute
-
-
-def _accept(transaction: Transaction, token: str, call: Call) -> Delivery:
-    with transaction() as session:
-        return receive(session, token, call)
-
-
 async def deliver(transaction: Transaction, redis: AsyncRedis, token: str, call: Call) -> Delivery:
     """A call to a trigger's URL, rate-limited per trigger (429 with the wait in
-    `Throttled.retry_after`) before the signature or the payload is even read; then
-    `receive`, in its own transaction (committed before this returns, so the run is queued)."""
-    trigger_id, limit = await asyncio.to_thread(_admission, transaction, token)
-    await ratelimit.take_in_window(
-        redis,
-        f"ratelimit:webhook:{trigger_id}",
-        limit=limit,
-        window_seconds=60,
-        what=f"calls to this trigger (at most {limit} a minute)",
-    )
-    return await asyncio.to_thread(_accept, transaction, token, call)
+    `Throttled.retry_after`) before the signature or the payload is even read, in one
+    transaction committed before this returns (so the run is queued).
+
+    The database work runs in a thread; the limiter (async, on this loop's Redis client) is
+    called back on this loop from there, so the trigger is looked up once."""
+    loop = asyncio.get_running_loop()
+
+    def admit(trigger: WebhookTrigger) -> None:
+        limit = trigger.rate_limit_per_minute
+        taken = ratelimit.take_in_window(
+            redis,
+            f"ratelimit:webhook:{trigger.id}",
+            limit=limit,
+            window_seconds=60,
+            what=f"calls to this trigger (at most {limit} a minute)",
+        )
+        asyncio.run_coroutine_threadsafe(taken, loop).result()
+
+    def accept() -> Delivery:
+        with transaction() as session:
+            return receive(session, token, call, admit=admit)
+
+    return await asyncio.to_thread(accept)
 
 
 async def wait_for_run(
