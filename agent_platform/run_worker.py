@@ -5,6 +5,12 @@ worker per concurrent run would need hundreds of processes. This process keeps R
 job bookkeeping (dequeue, started/finished state, worker registration, heartbeats) and runs
 up to RUN_CONCURRENCY runs concurrently. While a run is in flight its lease key is refreshed;
 the reconciler fails runs whose lease expired (their worker died).
+
+An organization's cap on runs at once is RQ's own `RateLimit` (services/queue.py): runs over
+the cap wait in Redis and reach the queue only when a slot frees, so every job this worker
+takes may run. RQ frees the slot when `handle_job_success`/`handle_job_failure` record the
+outcome; the execution heartbeats and the registry upkeep here free the slots of a worker that
+died (RQ's own workers do both; this one does not use their main loop).
 """
 
 from __future__ import annotations
@@ -32,13 +38,11 @@ from agent_platform.settings import get_settings
 
 log = logging.getLogger("agent_platform.run_worker")
 
+MAINTENANCE_SECONDS = 60
+
 
 def lease_key(run_id: uuid.UUID | str) -> str:
     return f"run:{run_id}:lease"
-
-
-def org_active_key(org_id: uuid.UUID | str) -> str:
-    return f"org:{org_id}:active_runs"
 
 
 def leased(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -69,8 +73,7 @@ class AsyncRunWorker:
         self.burst = burst
         self.lease = settings.run_lease_seconds
         self.name = f"agents-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.inflight: set[str] = set()
-        self.orgs: dict[str, str | None] = {}
+        self.inflight: dict[str, tuple[Job, JobExecution]] = {}
         self.stopping = asyncio.Event()
         self.redis_down_since: float | None = None
 
@@ -138,23 +141,11 @@ class AsyncRunWorker:
         from services.runtime import engine
 
         run_id = job.args[0] if job.args else job.id
-        org_id = job.args[1] if len(job.args) > 1 else None
-        cap = int(job.args[2]) if len(job.args) > 2 else -1
-        if org_id and cap >= 0 and not await self._take_org_slot(org_id, run_id, cap):
-            # Over the organization's concurrent-run cap: back of the queue at once (a job held
-            # in this process's memory would be lost with it), then pause this slot briefly.
-            try:
-                await asyncio.to_thread(self.queue.enqueue_job, job)
-            finally:
-                await asyncio.sleep(0.2)
-                slots.release()
-            return
-        self.inflight.add(run_id)
-        self.orgs[run_id] = org_id
         execution: JobExecution | None = None
         try:
             await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
             execution = await asyncio.to_thread(self._mark_started, job)
+            self.inflight[run_id] = (job, execution)
             # The run commits step by step; each step's transaction is this wrapper's.
             status = await engine.execute(session_scope, uuid.UUID(run_id), self.redis)
             await asyncio.to_thread(
@@ -167,42 +158,21 @@ class AsyncRunWorker:
             except REDIS_DOWN:
                 pass  # the run row is the record; RQ's registries clean up after themselves
         finally:
-            self.inflight.discard(run_id)
-            org = self.orgs.pop(run_id, None)
+            self.inflight.pop(run_id, None)
             try:
-                pipe = self.redis.pipeline(transaction=False)
-                pipe.delete(lease_key(run_id))
-                if org:
-                    pipe.zrem(org_active_key(org), run_id)
-                await pipe.execute()
+                await self.redis.delete(lease_key(run_id))
             except REDIS_DOWN:
                 pass  # leases expire by themselves
             finally:
                 slots.release()
-
-    async def _take_org_slot(self, org_id: str, run_id: str, cap: int) -> bool:
-        """A sorted set of the org's running runs, scored by lease time, so a dead worker's
-        entries age out instead of blocking the organization forever."""
-        import time
-
-        key = org_active_key(org_id)
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, 0, now - self.lease)
-        pipe.zadd(key, {run_id: now})
-        pipe.zrank(key, run_id)
-        pipe.expire(key, self.lease * 4)
-        _, _, rank, _ = await pipe.execute()
-        if rank is not None and rank < cap:
-            return True
-        await self.redis.zrem(key, run_id)
-        return False
 
     def _mark_started(self, job: Job) -> JobExecution:
         """RQ's own bookkeeping: an execution record, the started registry, job status."""
         execution = prepare_execution(self.rq_worker, job)
         with self.dequeue_redis.pipeline() as pipe:
             job.prepare_for_execution(self.name, pipe)
+            # Off the intermediate list (as RQ's worker does), or its upkeep would fail the job.
+            pipe.lrem(self.queue.intermediate_queue_key, 1, job.id)
             pipe.execute()
         return execution
 
@@ -222,26 +192,44 @@ class AsyncRunWorker:
 
     async def _housekeeping(self) -> None:
         """Refresh leases and the worker heartbeat every few seconds, through Redis outages
-        (a restarted Redis gets the leases and the worker's registration back)."""
+        (a restarted Redis gets the leases and the worker's registration back), and keep RQ's
+        registries of the agents queue every MAINTENANCE_SECONDS."""
+        loop = asyncio.get_running_loop()
+        maintained = loop.time()
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
                 await self._refresh()
+                if loop.time() - maintained >= MAINTENANCE_SECONDS:
+                    maintained = loop.time()
+                    await asyncio.to_thread(self._maintain)
             except REDIS_DOWN:
                 pass  # _dequeue logs the outage once
 
     async def _refresh(self) -> None:
-        import time
-
         if self.inflight:
             pipe = self.redis.pipeline(transaction=False)
             for run_id in list(self.inflight):
                 pipe.set(lease_key(run_id), self.name, ex=self.lease)
-                if org := self.orgs.get(run_id):
-                    pipe.zadd(org_active_key(org), {run_id: time.time()})
             await pipe.execute()
+            await asyncio.to_thread(self._beat_executions)
         await asyncio.to_thread(ensure_registered, self.rq_worker)
         await asyncio.to_thread(self.rq_worker.heartbeat)
+
+    def _beat_executions(self) -> None:
+        """Keep RQ's executions of the runs in flight alive, so the registry upkeep below never
+        takes a long run for a dead worker's (and frees its slot while it still runs)."""
+        ttl = self.rq_worker.job_monitoring_interval + 60
+        with self.dequeue_redis.pipeline() as pipe:
+            for job, execution in list(self.inflight.values()):
+                execution.heartbeat(job.started_job_registry, ttl, pipe)
+            pipe.execute()
+
+    def _maintain(self) -> None:
+        """RQ's registry upkeep for the agents queue, once across workers (RQ's lock): a dead
+        worker's jobs fail once their executions stop beating, which frees their
+        organizations' slots and promotes waiting runs; leaked slots are freed too."""
+        self.rq_worker.clean_registries()
 
 
 def run(*, concurrency: int | None = None, burst: bool = False) -> None:

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="ap-bench-"))
 
 
-def timed(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn, n: int) -> list[float]:
     samples = []
     for _ in range(n):
         start = time.perf_counter()

@@ -67,7 +67,7 @@ def drop_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def make_org(name: str, agents: int):  # type: ignore[no-untyped-def]
+def make_org(name: str, agents: int):
     """A registered user's organization (enterprise tier: no agent cap) with `agents` agents."""
     from agent_platform.db import session_scope
     from agent_platform.models import Organization, Tier
@@ -305,10 +305,10 @@ def run(args: argparse.Namespace, name: str) -> None:
 
                 def cold(k: str = key, a: uuid.UUID | None = agent) -> None:
                     forget()
-                    dashboard.summary(s, actor, range_key=k, agent_id=a)  # type: ignore[arg-type]
+                    dashboard.summary(s, actor, range_key=k, agent_id=a)
 
                 def warm(k: str = key, a: uuid.UUID | None = agent) -> None:
-                    dashboard.summary(s, actor, range_key=k, agent_id=a)  # type: ignore[arg-type]
+                    dashboard.summary(s, actor, range_key=k, agent_id=a)
 
                 figures[f"{label}_cold"] = median_ms(cold, args.repeat)
                 figures[f"{label}_warm"] = median_ms(warm, args.repeat)

@@ -82,7 +82,7 @@ def set_default(base_url: str, delay: float) -> None:
     ).raise_for_status()
 
 
-def setup_org(base_url: str):  # type: ignore[no-untyped-def]
+def setup_org(base_url: str):
     from agent_platform.db import session_scope
     from agent_platform.models import Organization, Tier
     from services import accounts, agents
@@ -124,7 +124,7 @@ def setup_org(base_url: str):  # type: ignore[no-untyped-def]
         return actor, agent.id
 
 
-def start_runs(actor, agent_id, count: int) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
+def start_runs(actor, agent_id, count: int) -> list[uuid.UUID]:
     from agent_platform.db import session_scope
     from services import runs
 

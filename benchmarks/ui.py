@@ -159,7 +159,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 600) ->
     raise SystemExit("the platform did not become ready")
 
 
-def measure(page, url: str, selector: str, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+def measure(page, url: str, selector: str, repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -212,7 +212,7 @@ def seed_wire(llm_base_url: str) -> str:
         return str(agent.id)
 
 
-def sign_in(page, url: str, email: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, url: str, email: str) -> None:
     page.goto(url + "/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
@@ -220,7 +220,7 @@ def sign_in(page, url: str, email: str) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("#current-user-name", timeout=60_000)
 
 
-def _settle(page, log) -> None:  # type: ignore[no-untyped-def]
+def _settle(page, log) -> None:
     """Wait until no frame arrived for 0.5 s (a benchmark may wait; tests wait for events)."""
     count = -1
     while count != len(log.received):
@@ -228,7 +228,7 @@ def _settle(page, log) -> None:  # type: ignore[no-untyped-def]
         page.wait_for_timeout(500)
 
 
-def wire_figures(url: str, browser, lengths: list[int]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def wire_figures(url: str, browser, lengths: list[int]) -> dict[str, object]:
     """Websocket bytes of streamed answers of each length, and of a page load's first frame."""
     from playwright.sync_api import expect
 
@@ -250,7 +250,7 @@ def wire_figures(url: str, browser, lengths: list[int]) -> dict[str, object]:  #
         first = log.first_update_since(mark)
         figures["first_frame_fresh_tab_bytes"] = first.size if first else 0
 
-        def stream(answer: str, start, done, where: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+        def stream(answer: str, start, done, where: str) -> dict[str, float]:
             llm.script(Turn(text=answer, chunk_size=6, chunk_delay=0.06))
             mark = log.mark()
             start()
@@ -320,7 +320,7 @@ def wire_figures(url: str, browser, lengths: list[int]) -> dict[str, object]:  #
     return figures
 
 
-def page_timings(browser, url: str, ids: dict[str, str], results: dict[str, float]) -> list[float]:  # type: ignore[no-untyped-def]
+def page_timings(browser, url: str, ids: dict[str, str], results: dict[str, float]) -> list[float]:
     """Seconds-to-usable per page (median of three) into `results`; the login baseline."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     baseline = []
@@ -410,7 +410,7 @@ def main() -> None:
         if baseline:
             print(f"{'baseline /login':<14} {statistics.median(baseline):.3f} s")
         for where in ("playground", "builder_test_panel"):
-            for n, got in wire[where].items():  # type: ignore[attr-defined]
+            for n, got in wire[where].items():
                 print(
                     f"{where:<19} {got['received_bytes']:>7} B received in "
                     f"{got['received_frames']} frames for a {n} B answer ({got['ratio']}x)"

@@ -48,7 +48,7 @@ def _labeled(label: str, control: rx.Component, error_key: str) -> rx.Component:
     )
 
 
-def _input(label: str, key: str, **props) -> rx.Component:  # type: ignore[no-untyped-def]
+def _input(label: str, key: str, **props) -> rx.Component:
     return _labeled(
         label,
         rx.input(

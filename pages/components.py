@@ -292,7 +292,7 @@ def _cards_at_phone_width(headers: list[str]) -> dict[str, Any]:
     }
 
 
-def data_table(  # type: ignore[no-untyped-def]
+def data_table(
     headers: list[str], rows: rx.Var, render, *, id_: str, size: str = "2"
 ) -> rx.Component:
     """The one table of the app: scrolls sideways inside itself at medium widths and turns

@@ -132,7 +132,7 @@ def _chart() -> rx.Component:
     )
 
 
-def _table(title: str, headers: list[str], rows: rx.Var, cells, table_id: str) -> rx.Component:  # type: ignore[no-untyped-def]
+def _table(title: str, headers: list[str], rows: rx.Var, cells, table_id: str) -> rx.Component:
     return rx.card(
         rx.text(title, size="2", weight="medium"),
         rx.cond(

@@ -309,7 +309,7 @@ def _pager(page: rx.Var, pages: rx.Var, move: object, id_: str) -> rx.Component:
                 "Previous",
                 size="1",
                 variant="soft",
-                on_click=move(-1),  # type: ignore[operator]
+                on_click=move(-1),
                 disabled=page == 0,
                 id=f"{id_}-prev",
             ),
@@ -318,7 +318,7 @@ def _pager(page: rx.Var, pages: rx.Var, move: object, id_: str) -> rx.Component:
                 "Next",
                 size="1",
                 variant="soft",
-                on_click=move(1),  # type: ignore[operator]
+                on_click=move(1),
                 disabled=page + 1 >= pages,
                 id=f"{id_}-next",
             ),
@@ -338,7 +338,7 @@ def _list() -> rx.Component:
                 S.rows.length() == 0,
                 empty_state(
                     "calendar-clock",
-                    rx.cond(S.search != "", "No schedules match", "No schedules yet"),  # type: ignore[arg-type]
+                    rx.cond(SchedulesState.search != "", "No schedules match", "No schedules yet"),
                     "A schedule starts an agent's run at cron times, at an interval, or once.",
                 ),
                 data_table(

@@ -8,7 +8,7 @@ from pages.components import data_table, empty_state, error_callout, field, shel
 from state.settings import DEFAULT_ROLE_NAME, KEY_ROLES, MEMBER_ROLES, SettingsState
 
 
-def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> rx.Component:  # type: ignore[no-untyped-def]
+def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> rx.Component:
     return rx.hstack(
         rx.text(total, " total · page ", page + 1, " of ", pages, size="2", color_scheme="gray"),
         rx.spacer(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from rq import Queue
+from rq import Queue, RateLimit
 
 from agent_platform.redis_client import get_redis
 
@@ -19,12 +19,20 @@ def queue(name: str = "default") -> Queue:
     return Queue(name, connection=get_redis())
 
 
+def org_runs_limit_key(org_id: uuid.UUID | str) -> str:
+    """RQ's rate-limit key of an organization's runs (its registry is `rq:rl:<this key>`)."""
+    return f"org:{org_id}:runs"
+
+
 def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -1) -> None:
     """The job id is the run id: enqueueing the same run twice leaves one job.
 
-    `org_id` and `cap` (the org's concurrent-run limit) let the agent worker hold back an
-    organization's runs beyond its cap without a database query per job.
+    `cap` is the organization's limit of runs at once (-1: none). RQ 3's `RateLimit` enforces
+    it in Redis, atomically, across every worker: a run over the cap is saved as rate_limited
+    and waits in its registry, off the queue, until a run of the organization ends and RQ
+    promotes the oldest waiting one. No worker ever holds or re-queues it.
     """
+    limit = RateLimit(org_runs_limit_key(org_id), cap) if org_id and cap > 0 else None
     queue("agents").enqueue(
         RUN_JOB,
         str(run_id),
@@ -33,6 +41,7 @@ def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -
         job_id=str(run_id),
         result_ttl=300,
         failure_ttl=86400,
+        rate_limit=limit,
     )
 
 

@@ -136,7 +136,7 @@ def form_text(form: dict, key: str, default: str = "") -> str:
 
 def format_utc(value: object) -> str:
     """A timestamp as the tables show it (None: empty)."""
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""  # type: ignore[attr-defined]
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 def parse_id(value: str, what: str) -> uuid.UUID:

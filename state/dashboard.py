@@ -72,7 +72,7 @@ def fetch(
         now = repr(dashboard.change_marker(session, actor, agent_id=agent))
         data = None
         if force or now != marker:
-            data = dashboard.summary(session, actor, range_key=range_key, agent_id=agent)  # type: ignore[arg-type]
+            data = dashboard.summary(session, actor, range_key=range_key, agent_id=agent)
     return Fetched(now, data, time.monotonic() - started)
 
 

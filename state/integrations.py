@@ -125,7 +125,7 @@ class IntegrationsState(SessionState):
             except DomainError as exc:
                 self.error = exc.message
         toast = rx.toast.error(message) if failed else rx.toast.success(message)
-        return [rx.redirect("/integrations", replace=True), toast]  # type: ignore[return-value]
+        return [rx.redirect("/integrations", replace=True), toast]
 
     def _refresh(self) -> None:
         with self.acting() as (session, _u, actor):

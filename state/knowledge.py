@@ -40,7 +40,7 @@ def _size(n: int) -> str:
     for unit in ("bytes", "KB", "MB"):
         if n < 1024 or unit == "MB":
             return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return ""
 
 

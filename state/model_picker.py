@@ -20,7 +20,7 @@ class ModelPicker(rx.State, mixin=True):
     def _configured_models(self) -> None:
         """The picker starts from the models the org's providers list (no network)."""
         try:
-            with self.acting() as (session, _u, actor):  # type: ignore[attr-defined]
+            with self.acting() as (session, _u, actor):
                 self.model_choices = model_catalog.configured(session, actor)
         except DomainError as exc:
             self.models_note = exc.message
@@ -31,7 +31,7 @@ class ModelPicker(rx.State, mixin=True):
         async with self:
             self.fetching_models, self.models_note = True, ""
             try:
-                with self.acting() as (session, _u, actor):  # type: ignore[attr-defined]
+                with self.acting() as (session, _u, actor):
                     targets = model_catalog.listing_targets(session, actor)
                     listed = model_catalog.configured(session, actor)
             except DomainError as exc:

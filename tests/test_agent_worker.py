@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rq import Queue, Worker
 from rq.job import Job
 
 from agent_platform.db import session_scope
@@ -37,13 +38,19 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
 
 
 def spawn_worker() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """An agent worker process, returned once it has registered with RQ (its imports take
+    seconds, many more on a loaded machine; the timed waits of a test start after them)."""
+    worker = subprocess.Popen(
         [sys.executable, "-m", "agent_platform", "agent-worker", "--concurrency", "50"],
         cwd=ROOT,
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,
         stderr=open(LOG, "wb"),  # noqa: SIM115 - read by the assertions on failure
     )
+    agents = Queue("agents", connection=get_redis())
+    registered = wait_for(lambda: Worker.count(queue=agents) > 0 or worker.poll() is not None, 180)
+    assert registered and worker.poll() is None, worker_log()
+    return worker
 
 
 LOG = Path("/tmp") / f"agent-worker-test-{os.getpid()}.log"
@@ -58,7 +65,7 @@ def status_of(run_id: uuid.UUID) -> ExecutionStatus:
         return s.get(Execution, run_id).status
 
 
-def wait_for(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 60) -> bool:
     try:
         return bool(wait_until(predicate, timeout))
     except AssertionError:
@@ -99,6 +106,11 @@ def test_the_org_concurrency_cap_holds_runs_back(session, llm) -> None:
         assert wait_for(
             lambda: sum(status_of(r) == ExecutionStatus.RUNNING for r in run_ids) == 2, 20
         ), ([status_of(r) for r in run_ids], worker_log())
+        # At most two hold a slot; the others wait in Redis (RQ's rate-limit registry), not in
+        # the worker, or are done.
+        jobs = [Job.fetch(str(r), connection=get_redis()).get_status() for r in run_ids]
+        assert sum(s in ("queued", "started") for s in jobs) <= 2, jobs
+        assert all(s in ("queued", "started", "rate_limited", "finished") for s in jobs), jobs
         assert wait_for(lambda: all(status_of(r) == ExecutionStatus.SUCCEEDED for r in run_ids), 30)
         # Seen from the model's side over the whole run: never more than two calls at once.
         assert len(llm.requests) == 4 and llm.peak_in_flight == 2

@@ -13,6 +13,7 @@ its own through the run's `Transaction` (`ToolContext.begin`), in a thread.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from services.integrations import approvals, credentials, redact
 from services.integrations.catalog import ApiRequest
 from services.integrations.provider_http import Prepared, authorized_http, send
 from services.integrations.providers import get_provider
+from services.ratelimit import Throttled, take_in_window
 from services.tools.base import ToolContext, ToolError
 
 APPROVAL_POLL_SECONDS = 0.5
@@ -179,20 +181,20 @@ def _record(
 
 
 async def _rate_limit(ctx: ToolContext, prepared: Prepared) -> None:
+    """Calls a minute per connection, through the platform's one limiter (services.ratelimit)."""
     if ctx.redis is None:
         return
     limit = get_settings().integration_calls_per_minute
-    window = int(time.time() // 60)
-    key = f"ratelimit:integration:{prepared.row_id}:{window}"
-    count = await ctx.redis.incr(key)
-    if count == 1:
-        await ctx.redis.expire(key, 120)
-    if count > limit:
-        wait = 60 - int(time.time() % 60)
+    key = f"ratelimit:integration:{prepared.row_id}"
+    try:
+        await take_in_window(
+            ctx.redis, key, limit=limit, window_seconds=60, what="calls on this connection"
+        )
+    except Throttled as exc:
         raise ToolError(
             f"The connection {prepared.name!r} is limited to {limit} calls a minute; "
-            f"try again in {wait} s."
-        )
+            f"try again in {math.ceil(exc.retry_after)} s."
+        ) from None
 
 
 async def _wait_for_approval(

@@ -85,7 +85,7 @@ def client(base_url: str = "") -> TestClient:
     return TestClient(SecurityHeaders(app, settings))
 
 
-def policy(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def policy(response) -> dict[str, str]:
     parts = (
         p.strip().split(" ", 1) for p in response.headers["content-security-policy"].split(";")
     )
@@ -168,7 +168,7 @@ def test_the_platform_api_gets_them_too() -> None:
         assert response.headers["content-security-policy"] == NOT_A_PAGE_POLICY
 
 
-def test_a_page_sent_by_path_is_read_hashed_and_sent_whole(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_page_sent_by_path_is_read_hashed_and_sent_whole(tmp_path) -> None:
     """Granian offers `http.response.pathsend`, and Starlette's FileResponse (the prebuilt
     frontend) then sends a file path instead of a body."""
     import asyncio
@@ -176,7 +176,7 @@ def test_a_page_sent_by_path_is_read_hashed_and_sent_whole(tmp_path) -> None:  #
     file = tmp_path / "index.html"
     file.write_bytes(PAGE)
 
-    async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def app(scope, receive, send) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -188,7 +188,7 @@ def test_a_page_sent_by_path_is_read_hashed_and_sent_whole(tmp_path) -> None:  #
 
     sent: list[dict] = []
 
-    async def send(message) -> None:  # type: ignore[no-untyped-def]
+    async def send(message) -> None:
         sent.append(message)
 
     async def receive() -> dict:

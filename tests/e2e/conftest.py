@@ -62,7 +62,7 @@ def fake_github() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def app_server(fake_github) -> Iterator[RunningApp]:  # type: ignore[no-untyped-def]
+def app_server(fake_github) -> Iterator[RunningApp]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: install Debian's package `chromium` (see README).")
     port = free_port()

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
 
 
-def _register(page, app: RunningApp, *, name: str, email: str, path: str = "/register") -> None:  # type: ignore[no-untyped-def]
+def _register(page, app: RunningApp, *, name: str, email: str, path: str = "/register") -> None:
     from playwright.sync_api import expect
 
     page.goto(app.url + path)
@@ -25,7 +25,7 @@ def _register(page, app: RunningApp, *, name: str, email: str, path: str = "/reg
     expect(page.locator("#current-user-name")).to_have_text(name, timeout=20_000)
 
 
-def test_register_invite_logout_login(app_server: RunningApp, browser, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_register_invite_logout_login(app_server: RunningApp, browser, artifacts) -> None:
     from playwright.sync_api import expect
 
     owner_ctx = browser.new_context(viewport={"width": 1280, "height": 800})

@@ -20,7 +20,7 @@ def llm() -> Iterator[ScriptedLLM]:
         yield server
 
 
-def _wire(page, node_id: str) -> None:  # type: ignore[no-untyped-def]
+def _wire(page, node_id: str) -> None:
     """Drag from the node's output handle to the model's input handle, like a person does."""
     source = page.locator(f'.react-flow__node[data-id="{node_id}"] .react-flow__handle.source')
     target = page.locator('.react-flow__node[data-id="model"] .react-flow__handle.target')
@@ -31,7 +31,7 @@ def _wire(page, node_id: str) -> None:  # type: ignore[no-untyped-def]
     page.mouse.up()
 
 
-def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_build_on_the_canvas_save_and_test(app_server: RunningApp, browser, llm, artifacts) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1500, "height": 1000})

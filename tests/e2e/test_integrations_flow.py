@@ -23,7 +23,7 @@ def llm() -> Iterator[ScriptedLLM]:
 
 def test_connect_github_grant_an_action_approve_it_and_remove(
     app_server: RunningApp, browser, fake_github, llm, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -29,7 +29,7 @@ def api_get(url: str, key: str) -> tuple[int, dict]:
 
 def test_an_api_key_works_until_it_is_revoked_on_the_page(
     app_server: RunningApp, browser, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -89,7 +89,7 @@ def moved_llm() -> Iterator[ScriptedLLM]:
 
 def test_a_provider_is_edited_keeping_its_key_and_then_deleted(
     app_server: RunningApp, browser, first_llm: ScriptedLLM, moved_llm: ScriptedLLM, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})

@@ -118,7 +118,7 @@ def _seed(page: Any, app: RunningApp, llm: ScriptedLLM, fake_github: Any) -> Non
 
 def test_list_pages_fit_desktop_and_phone(
     app_server: RunningApp, browser, llm, fake_github, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     width, height = SIZES["desktop"]
@@ -158,7 +158,7 @@ def test_list_pages_fit_desktop_and_phone(
     ctx.close()
 
 
-def test_dark_mode_toggle_switches_and_is_remembered(app_server: RunningApp, browser) -> None:  # type: ignore[no-untyped-def]
+def test_dark_mode_toggle_switches_and_is_remembered(app_server: RunningApp, browser) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, color_scheme="light")
@@ -182,7 +182,7 @@ def test_dark_mode_toggle_switches_and_is_remembered(app_server: RunningApp, bro
     ctx.close()
 
 
-def test_model_picker_offers_what_the_provider_serves(app_server: RunningApp, browser, llm) -> None:  # type: ignore[no-untyped-def]
+def test_model_picker_offers_what_the_provider_serves(app_server: RunningApp, browser, llm) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})

@@ -21,7 +21,7 @@ def llm() -> Iterator[ScriptedLLM]:
 
 def test_configure_provider_build_agent_and_chat(
     app_server: RunningApp, browser, llm, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
