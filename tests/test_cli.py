@@ -27,7 +27,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
-def test_create_admin_creates_a_new_instance_admin(session) -> None:  # type: ignore[no-untyped-def]
+def test_create_admin_creates_a_new_instance_admin(session) -> None:
     make_user(session, email="first@example.com")  # the first user is admin anyway
     result = _cli(
         "create-admin", "--email", "Root@Example.com", env={"ADMIN_PASSWORD": "a long admin pw"}
@@ -39,7 +39,7 @@ def test_create_admin_creates_a_new_instance_admin(session) -> None:  # type: ig
     assert user.is_instance_admin and user.password_hash.startswith("$argon2id$")
 
 
-def test_create_admin_promotes_an_existing_user(session) -> None:  # type: ignore[no-untyped-def]
+def test_create_admin_promotes_an_existing_user(session) -> None:
     make_user(session, email="first@example.com")
     second = make_user(session, email="second@example.com")
     assert not second.is_instance_admin

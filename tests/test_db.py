@@ -12,7 +12,7 @@ from services.errors import Forbidden, Unavailable
 from tests.factories import make_user
 
 
-def test_hooks_run_after_commit_and_see_committed_rows(session) -> None:  # type: ignore[no-untyped-def]
+def test_hooks_run_after_commit_and_see_committed_rows(session) -> None:
     seen: list[int] = []
     with session_scope() as s:
         make_user(s, email="hook@example.com")
@@ -21,7 +21,7 @@ def test_hooks_run_after_commit_and_see_committed_rows(session) -> None:  # type
     assert seen == [1]
 
 
-def test_error_rolls_back_everything_and_drops_hooks(session) -> None:  # type: ignore[no-untyped-def]
+def test_error_rolls_back_everything_and_drops_hooks(session) -> None:
     from services import accounts
 
     seen: list[str] = []
@@ -33,7 +33,7 @@ def test_error_rolls_back_everything_and_drops_hooks(session) -> None:  # type: 
     assert session.exec(select(User).where(User.email == "half@example.com")).first() is None
 
 
-def test_an_audited_refusal_keeps_only_its_entry(session) -> None:  # type: ignore[no-untyped-def]
+def test_an_audited_refusal_keeps_only_its_entry(session) -> None:
     """The one way a refusal is remembered: the error carries its entry; the caller's
     half-done work rolls back and only that entry is committed."""
     entry = audit.for_error("test.refused", org_id=None, actor_id=None, reason="why")
@@ -45,7 +45,7 @@ def test_an_audited_refusal_keeps_only_its_entry(session) -> None:  # type: igno
     assert (kept.action, kept.details) == ("test.refused", {"reason": "why"})
 
 
-def test_a_failed_hook_with_an_entry_is_audited_and_the_commit_stands(session) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_hook_with_an_entry_is_audited_and_the_commit_stands(session) -> None:
     def purge() -> None:
         raise Unavailable(
             "Vault is sealed.", audit=audit.for_error("test.purge", org_id=None, actor_id=None)
@@ -59,7 +59,7 @@ def test_a_failed_hook_with_an_entry_is_audited_and_the_commit_stands(session) -
     assert len(purged) == 1
 
 
-def test_any_other_hook_failure_reaches_the_caller(session) -> None:  # type: ignore[no-untyped-def]
+def test_any_other_hook_failure_reaches_the_caller(session) -> None:
     def enqueue() -> None:
         raise ConnectionError("Redis is down")
 

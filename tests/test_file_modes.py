@@ -62,7 +62,7 @@ def test_an_existing_readable_sqlite_file_is_tightened(tmp_path: Path, open_umas
     assert mode(database) == 0o600
 
 
-def test_the_engine_of_the_embedded_default_prepares_both(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_of_the_embedded_default_prepares_both(tmp_path: Path, monkeypatch) -> None:
     from agent_platform import db
     from agent_platform.settings import get_settings
 

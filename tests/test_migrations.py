@@ -74,7 +74,7 @@ def test_downgrade_to_empty_and_upgrade_again(empty_db: str) -> None:
     engine.dispose()
 
 
-def test_foreign_keys_cascade_from_organization(session) -> None:  # type: ignore[no-untyped-def]
+def test_foreign_keys_cascade_from_organization(session) -> None:
     """Deleting an organization removes its memberships (ON DELETE CASCADE is real)."""
     from sqlmodel import select
 

@@ -95,7 +95,7 @@ def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platfo
         subprocess.run(["rm", "-rf", str(short)], check=False)
 
 
-def test_queued_and_running_runs_recover_after_redis_crashes_empty(session, platform) -> None:  # type: ignore[no-untyped-def]
+def test_queued_and_running_runs_recover_after_redis_crashes_empty(session, platform) -> None:
     with ScriptedLLM() as llm:
         actor = org_with_provider(session, llm.base_url)
         agent_id = make_agent(session, actor, timeout_seconds=60, first_token_timeout_seconds=30)

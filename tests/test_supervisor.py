@@ -56,7 +56,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 30.0) -> bool:
     try:
         return bool(wait_until(predicate, timeout))
     except AssertionError:

@@ -2,7 +2,7 @@
 
 mypy is strict on services/ and agent_platform/ (settings in pyproject.toml). Its cache lives
 under the system temp folder: a cold run takes about a minute, a warm one a few seconds.
-A `# type: ignore` is allowed only where mypy checks (anywhere else it suppresses nothing),
+A type-ignore comment is allowed only where mypy checks (anywhere else it suppresses nothing),
 names its error code, and says why in a comment after it.
 """
 

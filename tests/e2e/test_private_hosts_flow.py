@@ -22,7 +22,7 @@ def llm() -> Iterator[ScriptedLLM]:
 
 def test_admin_opens_a_private_host_and_the_provider_then_connects(
     app_server: RunningApp, browser, llm, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})

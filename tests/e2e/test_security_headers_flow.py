@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 EVIL = "http://evil.example"
 
 
-def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET"):  # type: ignore[no-untyped-def]
+def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET"):
     request = urllib.request.Request(url, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -73,7 +73,7 @@ def test_the_websocket_refuses_another_sites_pages(app_server: RunningApp) -> No
     assert asyncio.run(handshake(EVIL)).startswith("refused")
 
 
-def test_the_app_runs_under_its_csp_without_a_violation(  # type: ignore[no-untyped-def]
+def test_the_app_runs_under_its_csp_without_a_violation(
     app_server: RunningApp, browser, artifacts
 ) -> None:
     from playwright.sync_api import expect

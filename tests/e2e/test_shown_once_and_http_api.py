@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 def test_next_person_in_the_same_tab_never_sees_the_key(
     app_server: RunningApp, browser, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -89,7 +89,7 @@ AUTH_KINDS = [
 
 def test_http_api_connection_saves_with_each_auth_kind(
     app_server: RunningApp, browser, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -35,7 +35,7 @@ def llm() -> Iterator[ScriptedLLM]:
         yield server
 
 
-def _stream_in_order(page, element_id: str) -> None:  # type: ignore[no-untyped-def]
+def _stream_in_order(page, element_id: str) -> None:
     """Every text the streaming element showed was a beginning of the answer, each longer."""
     seen = [text for text in seen_texts(page, element_id) if text]
     assert len(seen) >= 2, f"the answer did not stream (shown {len(seen)} times)"
@@ -47,7 +47,7 @@ def _stream_in_order(page, element_id: str) -> None:  # type: ignore[no-untyped-
 
 def test_streamed_answers_arrive_whole_in_order_and_once(
     app_server: RunningApp, browser, llm, artifacts
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})

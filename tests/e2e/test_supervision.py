@@ -37,7 +37,7 @@ def _children(app: RunningApp, word: str) -> list[psutil.Process]:
     return [p for p in psutil.Process(app.proc.pid).children() if word in " ".join(p.cmdline())]
 
 
-def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 60.0) -> bool:
     try:
         return bool(wait_until(predicate, timeout))
     except AssertionError:

@@ -429,7 +429,7 @@ class FakeGoogle(OAuthFake):
             return self._invalid(
                 "Start and end times must either both be date or both be dateTime."
             )
-        if end < start:  # type: ignore[operator]
+        if end < start:
             return self._invalid("The specified time range is empty.", "timeRangeEmpty")
         owner = self.email if calendar_id == "primary" else calendar_id
         event_id = random_string(26, "0123456789abcdefghijklmnopqrstuv")

@@ -212,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: test output stays readable."""
 
     def _dispatch(self) -> None:
-        fake: FakeServer = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeServer = self.server.fake
         req = _parse_request(self)
         fake._record(req)
         try:

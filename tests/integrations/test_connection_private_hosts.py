@@ -15,12 +15,12 @@ from tests.factories import make_user, personal_actor
 
 
 @pytest.fixture
-def instance_refuses_loopback(fakes, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def instance_refuses_loopback(fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "")
     get_settings.cache_clear()
 
 
-def _connect(session, actor, base_url: str):  # type: ignore[no-untyped-def]
+def _connect(session, actor, base_url: str):
     return connections.create_api_connection(
         session,
         actor,

@@ -118,7 +118,7 @@ class TestCheck:
         with pytest.raises(Forbidden):
             asyncio.run(lifecycle.check(session_scope, builder, row_id))
         session.expire_all()
-        assert session.get(Integration, row_id).last_checked_at is None  # type: ignore[union-attr]
+        assert session.get(Integration, row_id).last_checked_at is None
 
 
 class TestRemove:

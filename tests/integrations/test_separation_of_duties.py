@@ -38,7 +38,7 @@ def _http_connection(session: Session, actor: Actor, echo: object) -> Integratio
         actor,
         {
             "name": "echo",
-            "base_url": echo.base_url,  # type: ignore[attr-defined]
+            "base_url": echo.base_url,
             "auth_kind": "bearer",
             "token": "t-123456",
         },

@@ -37,7 +37,7 @@ def test_services_allow_exactly_what_the_ui_offers(session: Session, role: Role)
     _user, actor = add_member(session, org_id, role=role)
     offered = set(granted(role))
 
-    def allowed(action) -> bool:  # type: ignore[no-untyped-def]
+    def allowed(action) -> bool:
         try:
             action()
         except Forbidden:

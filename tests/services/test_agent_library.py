@@ -103,8 +103,8 @@ class TestBrowseAgents:
         assert names(found) == ["Recent", "Old", "Never"]
         by_name = {r.agent.name: r.last_run_at for r in found}
         assert by_name["Never"] is None
-        assert by_name["Recent"] > by_name["Old"]  # type: ignore[operator]
-        assert utcnow() - by_name["Old"] < timedelta(minutes=51)  # type: ignore[operator]
+        assert by_name["Recent"] > by_name["Old"]
+        assert utcnow() - by_name["Old"] < timedelta(minutes=51)
 
     def test_sort_by_name_and_last_edit(self, session, actor):
         b, a = make(session, actor, "beta"), make(session, actor, "Alpha")

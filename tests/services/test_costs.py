@@ -44,7 +44,7 @@ def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sc
     get_settings.cache_clear()
 
 
-def model_steps(actor, run_id: uuid.UUID) -> list[ExecutionStep]:  # type: ignore[no-untyped-def]
+def model_steps(actor, run_id: uuid.UUID) -> list[ExecutionStep]:
     with session_scope() as s:
         steps = [x for x in runs.get_steps(s, actor, run_id) if x.kind == "model"]
         for step in steps:
@@ -98,7 +98,7 @@ class TestUnpricedModels:
 
 class TestModelPrices:
     @pytest.fixture
-    def owner(self, session: Session):  # type: ignore[no-untyped-def]
+    def owner(self, session: Session):
         return personal_actor(session, make_user(session, email="owner@example.com"))
 
     def test_admin_sets_replaces_and_deletes_a_price_audited(self, session, owner) -> None:

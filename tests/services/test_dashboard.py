@@ -97,9 +97,9 @@ def add_run(
     return run.id
 
 
-def summary(session: Session, actor: Actor, range_key: str = "24h", **kwargs: object):  # type: ignore[no-untyped-def]
+def summary(session: Session, actor: Actor, range_key: str = "24h", **kwargs: object):
     session.commit()
-    return dashboard.summary(session, actor, range_key=range_key, now=NOW, **kwargs)  # type: ignore[arg-type]
+    return dashboard.summary(session, actor, range_key=range_key, now=NOW, **kwargs)
 
 
 @pytest.fixture

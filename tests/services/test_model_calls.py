@@ -71,7 +71,7 @@ def llm(internal: ScriptedLLM) -> ScriptedLLM:
     return internal
 
 
-def steps_of(run_id: uuid.UUID, actor) -> list:  # type: ignore[no-untyped-def]
+def steps_of(run_id: uuid.UUID, actor) -> list:
     with session_scope() as s:
         steps = runs.get_steps(s, actor, run_id)
         for step in steps:

@@ -145,7 +145,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, Answer]], list[s
                     )
                     for ip in ips
                 ]
-            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+            return real(host, port, *args, **kwargs)
 
         monkeypatch.setattr(socket, "getaddrinfo", fake)
         return looked_up

@@ -146,7 +146,7 @@ class TestManaging:
         assert caught.value.fields["hosts"]
 
 
-def org_with_provider_for(session: Session, actor, base_url: str):  # type: ignore[no-untyped-def]
+def org_with_provider_for(session: Session, actor, base_url: str):
     """Like runtime_helpers.org_with_provider, for an existing actor."""
     from services.llm import providers
 

@@ -35,7 +35,7 @@ def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM
     get_settings.cache_clear()
 
 
-def steps_of(run_id: uuid.UUID, actor) -> list:  # type: ignore[no-untyped-def]
+def steps_of(run_id: uuid.UUID, actor) -> list:
     with session_scope() as s:
         steps = runs.get_steps(s, actor, run_id)
         for step in steps:

@@ -57,7 +57,7 @@ def fails_in_scope(action: Callable[[Session], object]) -> tuple[Unavailable, fl
 
 
 class TestRoundTrip:
-    def test_put_get_delete_through_the_public_functions(self, session, vault: VaultEnv) -> None:  # type: ignore[no-untyped-def]
+    def test_put_get_delete_through_the_public_functions(self, session, vault: VaultEnv) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -78,7 +78,7 @@ class TestRoundTrip:
         [entry] = vault_audits(session)
         assert (entry.org_id, entry.details["reason"]) == (oid, "missing")
 
-    def test_nothing_is_written_to_stored_secrets(self, session, vault: VaultEnv) -> None:  # type: ignore[no-untyped-def]
+    def test_nothing_is_written_to_stored_secrets(self, session, vault: VaultEnv) -> None:
         oid = org_id(session)
         with session_scope() as s:
             for _ in range(3):
@@ -87,7 +87,7 @@ class TestRoundTrip:
         with session_scope() as s:
             assert len(secrets.list_refs(s)) == 3
 
-    def test_a_provider_key_is_stored_in_vault(self, session, vault: VaultEnv) -> None:  # type: ignore[no-untyped-def]
+    def test_a_provider_key_is_stored_in_vault(self, session, vault: VaultEnv) -> None:
         actor = personal_actor(session, make_user(session))
         data = {"name": "openai", "kind": "openai", "api_key": KEY, "models": ["gpt-4o-mini"]}
         with session_scope() as s:
@@ -103,7 +103,7 @@ class TestRoundTrip:
 
 
 class TestTransactions:
-    def test_rollback_deletes_a_secret_this_transaction_created(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_rollback_deletes_a_secret_this_transaction_created(self, session, vault) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with pytest.raises(RuntimeError), session_scope() as s:
@@ -114,7 +114,7 @@ class TestTransactions:
 
     def test_rollback_restores_the_previous_value_of_an_updated_secret(
         self, session, vault
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -125,7 +125,7 @@ class TestTransactions:
             raise RuntimeError("the request failed later")
         assert vault.read(ref) == "sk-old-value-1234"
 
-    def test_a_delete_that_rolls_back_keeps_the_secret(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_a_delete_that_rolls_back_keeps_the_secret(self, session, vault) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -137,7 +137,7 @@ class TestTransactions:
 
 
 class TestCheckAndSet:
-    def test_saving_over_a_change_made_since_reading_is_a_conflict(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_saving_over_a_change_made_since_reading_is_a_conflict(self, session, vault) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -151,7 +151,7 @@ class TestCheckAndSet:
         assert "changed by someone else" in caught.value.message
         assert vault.read(ref) == "sk-theirs-123456"
 
-    def test_every_write_carries_check_and_set(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_every_write_carries_check_and_set(self, session, vault) -> None:
         """With cas_required on the path Vault refuses any write without a cas version."""
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
@@ -197,7 +197,7 @@ def seconds_left(expiry: datetime) -> float:
 
 
 class TestAppRole:
-    def test_logs_in_and_renews_the_token_before_it_expires(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_logs_in_and_renews_the_token_before_it_expires(self, session, vault) -> None:
         role_id, secret_id = approle(vault, ttl="3s", max_ttl="60s")
         vault.configure(vault_token="", vault_role_id=role_id, vault_secret_id=secret_id)
         oid = org_id(session)
@@ -223,7 +223,7 @@ class TestAppRole:
             secrets.delete(s, ref)
         assert vault.read(ref) is None and vault_audits(session) == []
 
-    def test_logs_in_again_when_the_token_cannot_be_renewed(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_logs_in_again_when_the_token_cannot_be_renewed(self, session, vault) -> None:
         role_id, secret_id = approle(vault, ttl="3s", max_ttl="3s")
         vault.configure(vault_token="", vault_role_id=role_id, vault_secret_id=secret_id)
         oid = org_id(session)
@@ -239,7 +239,7 @@ class TestAppRole:
         after = secrets.vault_store().status()
         assert after.logins == 2 and after.token_accessor != first.token_accessor
 
-    def test_a_wrong_secret_id_is_a_clear_refusal(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_a_wrong_secret_id_is_a_clear_refusal(self, session, vault) -> None:
         role_id, _ = approle(vault, ttl="1m", max_ttl="1m")
         vault.configure(vault_token="", vault_role_id=role_id, vault_secret_id=str(uuid.uuid4()))
         oid = org_id(session)
@@ -254,7 +254,7 @@ class TestAppRole:
 class TestFailures:
     def test_sealed_vault_fails_fast_audits_and_rolls_back_the_callers_work(
         self, session, vault: VaultEnv
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -279,7 +279,7 @@ class TestFailures:
         with session_scope() as s:
             assert secrets.get(s, ref) == KEY  # unsealed again: nothing was lost
 
-    def test_a_delete_vault_misses_after_the_commit_is_audited(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_a_delete_vault_misses_after_the_commit_is_audited(self, session, vault) -> None:
         oid = org_id(session)
         ref = secrets.new_ref(oid, "llm")
         with session_scope() as s:
@@ -295,7 +295,7 @@ class TestFailures:
         assert entry.details["operation"] == "delete" and entry.details["reason"] == "sealed"
         assert entry.org_id == oid
 
-    def test_vault_down_is_unavailable_within_a_second(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_vault_down_is_unavailable_within_a_second(self, session, vault) -> None:
         url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
         vault.configure(vault_url=url)
         oid = org_id(session)
@@ -316,7 +316,7 @@ class TestFailures:
             "url": url,
         }
 
-    def test_a_vault_that_never_answers_times_out_instead_of_hanging(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_a_vault_that_never_answers_times_out_instead_of_hanging(self, session, vault) -> None:
         with socket.socket() as silent:  # accepts connections (backlog), never replies
             silent.bind(("127.0.0.1", 0))
             silent.listen(8)
@@ -329,7 +329,7 @@ class TestFailures:
             f"The secret store (Vault) is unreachable at {url}: no answer within 1 s."
         )
 
-    def test_a_token_without_permission_is_refused_clearly(self, session, vault) -> None:  # type: ignore[no-untyped-def]
+    def test_a_token_without_permission_is_refused_clearly(self, session, vault) -> None:
         weak = vault.server.client().auth.token.create(policies=["default"], ttl="10m")
         token = weak["auth"]["client_token"]
         vault.configure(vault_token=token)
@@ -372,7 +372,7 @@ def local_secrets(session: Session, vault: VaultEnv) -> Iterator[dict[str, str]]
 class TestMigrateSecrets:
     def test_moves_and_verifies_every_secret_then_deletes_the_local_rows(
         self, session, vault: VaultEnv, local_secrets: dict[str, str]
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         already = next(iter(local_secrets))
         vault.write(already, local_secrets[already])  # a repeated run: same value is fine
         result = run_cli("migrate-secrets", secret_store="local")
@@ -388,7 +388,7 @@ class TestMigrateSecrets:
 
     def test_a_different_value_in_vault_fails_and_deletes_nothing(
         self, session, vault: VaultEnv, local_secrets: dict[str, str]
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         clash, *others = sorted(local_secrets)
         vault.write(clash, "sk-someone-elses-value")
         result = run_cli("migrate-secrets")
@@ -401,7 +401,7 @@ class TestMigrateSecrets:
 
     def test_an_unreachable_vault_fails_with_one_line_and_deletes_nothing(
         self, session, vault: VaultEnv, local_secrets: dict[str, str]
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         url = f"http://127.0.0.1:{free_port()}"
         result = run_cli("migrate-secrets", vault_url=url)
         assert result.returncode == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from state import live
 
 
-def _op(spec) -> list:  # type: ignore[no-untyped-def]
+def _op(spec) -> list:
     """The operation a `_set_value` event carries to the browser."""
     return spec.args[1][1]._var_value
 

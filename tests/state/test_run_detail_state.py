@@ -23,7 +23,7 @@ def _finished(session: Session, run: Execution) -> Execution:
 
 
 @pytest.fixture
-def page(session: Session, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def page(session: Session, monkeypatch: pytest.MonkeyPatch):
     user = make_user(session)
     actor = personal_actor(session, user)
     agent = agents.create_agent(session, actor, name="Versioned", config={"model": "a/one"})
