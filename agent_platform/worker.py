@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rq import Worker
-from rq.job import Job, JobStatus
 from rq_scheduler import Scheduler
 
 from agent_platform.reachability import redacted
@@ -86,22 +85,17 @@ def grade_test_run(run_id: str) -> str | None:
 
 
 def waiting(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these queued runs Redis still holds a job for: in the `agents` queue, waiting
-    for a slot under its organization's cap (RQ's rate_limited status), or taken by a worker
-    that holds its lease. Any other queued run was lost by Redis (a crash, a flush, a restart
-    without persistence) or by a worker that died between dequeue and start."""
+    """Which of these queued runs Redis still holds a job for: in the `agents` queue, or taken
+    by a worker that holds its lease. Any other queued run was lost by Redis (a crash, a flush,
+    a restart without persistence) or by a worker that died between dequeue and start."""
     if not run_ids:
         return set()
     redis = get_redis()
     queued = {i.decode() for i in redis.lrange(queue("agents").key, 0, -1)}
     leases = redis.mget([lease_key(r) for r in run_ids])
-    with redis.pipeline(transaction=False) as pipe:
-        for run_id in run_ids:
-            pipe.hget(Job.key_for(str(run_id)), "status")
-        statuses = pipe.execute()
     held = set()
-    for run_id, lease, status in zip(run_ids, leases, statuses, strict=True):
-        if lease is not None or str(run_id) in queued or status == JobStatus.RATE_LIMITED.encode():
+    for run_id, lease in zip(run_ids, leases, strict=True):
+        if lease is not None or str(run_id) in queued:
             held.add(run_id)
     return held
 
@@ -171,6 +165,7 @@ def run_worker(queues: list[str], *, burst: bool = False) -> None:
 
 
 RECONCILE_EVERY_SECONDS = 10
+TICK_OFFSET_SECONDS = 0.005
 RECONCILE_JOB = "reconcile-runs"
 SCHEDULER_BEAT = "platform:beat:scheduler"
 RECONCILER_BEAT = "platform:beat:reconciler"
@@ -255,7 +250,10 @@ class PlatformScheduler(Scheduler):
                     down_since = None
                 if burst:
                     break
-                time.sleep(max(0.0, every - (time.monotonic() - started)))
+                # Just after the next multiple of `every` on the clock: fire times are whole
+                # seconds (cron minutes, intervals from a whole second), so a tick then finds
+                # them due at once instead of up to a whole tick later.
+                time.sleep(every - time.time() % every + TICK_OFFSET_SECONDS)
             except REDIS_DOWN as exc:
                 if down_since is None:
                     down_since = time.time()

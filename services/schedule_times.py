@@ -119,8 +119,9 @@ def following(spec: TimeSpec, fire_at: datetime) -> datetime | None:
 def first_fire(spec: TimeSpec, now: datetime) -> datetime | None:
     """When a new (or resumed) schedule fires first, seen at `now`.
 
-    An interval starts one interval from now; a one-off time already past never fires."""
-    return following(spec, now)
+    An interval starts one interval from now, on a whole second (the scheduler ticks just
+    after each second); a one-off time already past never fires."""
+    return following(spec, as_utc(now).replace(microsecond=0))
 
 
 def due_times(

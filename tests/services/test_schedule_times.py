@@ -119,6 +119,11 @@ class TestKinds:
             timedelta(hours=2),
         ]
 
+    def test_interval_starts_on_a_whole_second(self) -> None:
+        spec = TimeSpec(kind=ScheduleKind.INTERVAL, interval_seconds=60)
+        now = datetime(2026, 6, 1, 12, 0, 7, 654_321, tzinfo=UTC)
+        assert first_fire(spec, now) == utc(2026, 6, 1, 12, 1, 7)
+
     def test_once_fires_at_its_time_and_never_again(self) -> None:
         at = utc(2026, 5, 1, 12)
         spec = TimeSpec(kind=ScheduleKind.ONCE, run_at=at)
