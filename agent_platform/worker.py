@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rq import Worker
+from rq.job import Job, JobStatus
 from rq_scheduler import Scheduler
 
 from agent_platform.reachability import redacted
@@ -85,17 +86,22 @@ def grade_test_run(run_id: str) -> str | None:
 
 
 def waiting(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these queued runs Redis still holds a job for: in the `agents` queue, or taken
-    by a worker that holds its lease. Any other queued run was lost by Redis (a crash, a flush,
-    a restart without persistence) or by a worker that died between dequeue and start."""
+    """Which of these queued runs Redis still holds a job for: in the `agents` queue, waiting
+    for a slot under its organization's cap (RQ's rate_limited status), or taken by a worker
+    that holds its lease. Any other queued run was lost by Redis (a crash, a flush, a restart
+    without persistence) or by a worker that died between dequeue and start."""
     if not run_ids:
         return set()
     redis = get_redis()
     queued = {i.decode() for i in redis.lrange(queue("agents").key, 0, -1)}
     leases = redis.mget([lease_key(r) for r in run_ids])
+    with redis.pipeline(transaction=False) as pipe:
+        for run_id in run_ids:
+            pipe.hget(Job.key_for(str(run_id)), "status")
+        statuses = pipe.execute()
     held = set()
-    for run_id, lease in zip(run_ids, leases, strict=True):
-        if lease is not None or str(run_id) in queued:
+    for run_id, lease, status in zip(run_ids, leases, statuses, strict=True):
+        if lease is not None or str(run_id) in queued or status == JobStatus.RATE_LIMITED.encode():
             held.add(run_id)
     return held
 
