@@ -22,6 +22,7 @@ import signal
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
@@ -49,7 +50,8 @@ def leased(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these runs a live worker still holds."""
     if not run_ids:
         return set()
-    values = get_redis().mget([lease_key(r) for r in run_ids])
+    # redis-py types its sync and async clients alike (Awaitable | Any); ours is sync.
+    values = cast("list[bytes | None]", get_redis().mget([lease_key(r) for r in run_ids]))
     return {r for r, v in zip(run_ids, values, strict=True) if v is not None}
 
 

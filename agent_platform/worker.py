@@ -10,7 +10,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import cast
 
+from redis.client import Pipeline
 from rq import Worker
 from rq.job import Job, JobStatus
 from rq_scheduler import Scheduler
@@ -93,8 +95,9 @@ def waiting(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     if not run_ids:
         return set()
     redis = get_redis()
-    queued = {i.decode() for i in redis.lrange(queue("agents").key, 0, -1)}
-    leases = redis.mget([lease_key(r) for r in run_ids])
+    # redis-py types its sync and async clients alike (Awaitable | Any); ours is sync.
+    queued = {i.decode() for i in cast("list[bytes]", redis.lrange(queue("agents").key, 0, -1))}
+    leases = cast("list[bytes | None]", redis.mget([lease_key(r) for r in run_ids]))
     with redis.pipeline(transaction=False) as pipe:
         for run_id in run_ids:
             pipe.hget(Job.key_for(str(run_id)), "status")
@@ -158,7 +161,7 @@ class PlatformWorker(Worker):
     RQ keeps retrying after a Redis outage, but a restarted or flushed Redis no longer lists
     the worker, so `/ready` would report no workers while every queue is being served."""
 
-    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:  # type: ignore[no-untyped-def]
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is None:
             ensure_registered(self)
         super().heartbeat(timeout, pipeline)
@@ -183,7 +186,7 @@ def beat(key: str) -> None:
 
 
 def last_beat(key: str) -> float | None:
-    value = get_redis().get(key)
+    value = cast("bytes | None", get_redis().get(key))  # a sync client (see waiting())
     return float(value) if value is not None else None
 
 
@@ -206,7 +209,7 @@ def schedule_periodic_jobs(scheduler: Scheduler) -> None:
     )
 
 
-class PlatformScheduler(Scheduler):
+class PlatformScheduler(Scheduler):  # type: ignore[misc]  # rq-scheduler ships no types
     """rq-scheduler that keeps the periodic jobs registered, beats, and outlives Redis outages.
 
     rq-scheduler's own loop dies on the first connection error and registers its jobs only
