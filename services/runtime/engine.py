@@ -285,7 +285,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         totals.position += 1
         raise
     await events.flush()
-    step = {
+    step: dict[str, Any] = {  # a step row's columns
         "position": totals.position,
         "kind": "model",
         "model": result.model,
