@@ -7,8 +7,7 @@ import reflex as rx
 from pages.components import confirm_dialog, data_table, empty_state, error_callout, shell
 from state.schedules import KINDS, MISFIRE, OVERLAP, SchedulesState
 
-S = SchedulesState
-CAN_WRITE = S.permissions.contains("agents.write")
+CAN_WRITE = SchedulesState.permissions.contains("agents.write")
 ZONES = [
     "UTC",
     "Europe/Berlin",
@@ -25,16 +24,16 @@ def _input(label: str, name: str, **props: object) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=f"schedule-{name}"),
         rx.input(
-            value=S.form[name],
-            on_change=lambda v: S.set_field(name, v),
+            value=SchedulesState.form[name],
+            on_change=lambda v: SchedulesState.set_field(name, v),
             id=f"schedule-{name}",
             width="100%",
-            color_scheme=rx.cond(S.field_errors.contains(name), "red", "gray"),
+            color_scheme=rx.cond(SchedulesState.field_errors.contains(name), "red", "gray"),
             **props,
         ),
         rx.cond(
-            S.field_errors.contains(name),
-            rx.text(S.field_errors[name], color_scheme="red", size="1"),
+            SchedulesState.field_errors.contains(name),
+            rx.text(SchedulesState.field_errors[name], color_scheme="red", size="1"),
         ),
         spacing="1",
         width="100%",
@@ -47,8 +46,8 @@ def _choice(label: str, name: str, options: dict[str, str]) -> rx.Component:
         rx.select.root(
             rx.select.trigger(id=f"schedule-{name}", width="100%"),
             rx.select.content(*[rx.select.item(text, value=key) for key, text in options.items()]),
-            value=S.form[name],
-            on_change=lambda v: S.set_field(name, v),
+            value=SchedulesState.form[name],
+            on_change=lambda v: SchedulesState.set_field(name, v),
         ),
         spacing="1",
         width="100%",
@@ -57,7 +56,7 @@ def _choice(label: str, name: str, options: dict[str, str]) -> rx.Component:
 
 def _when_fields() -> rx.Component:
     return rx.match(
-        S.form["kind"],
+        SchedulesState.form["kind"],
         ("interval", _input("Every (seconds, at least 60)", "interval_seconds", type="number")),
         (
             "once",
@@ -73,19 +72,26 @@ def _preview() -> rx.Component:
     return rx.vstack(
         rx.text("Next fire times", size="2", weight="bold"),
         rx.cond(
-            S.preview_error != "",
-            rx.text(S.preview_error, color_scheme="orange", size="1", id="schedule-preview-error"),
+            SchedulesState.preview_error != "",
+            rx.text(
+                SchedulesState.preview_error,
+                color_scheme="orange",
+                size="1",
+                id="schedule-preview-error",
+            ),
             rx.box(
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
-                            rx.table.column_header_cell(S.form["timezone"]),
-                            rx.table.column_header_cell("Your time (" + S.viewer_tz + ")"),
+                            rx.table.column_header_cell(SchedulesState.form["timezone"]),
+                            rx.table.column_header_cell(
+                                "Your time (" + SchedulesState.viewer_tz + ")"
+                            ),
                         )
                     ),
                     rx.table.body(
                         rx.foreach(
-                            S.preview,
+                            SchedulesState.preview,
                             lambda p: rx.table.row(
                                 rx.table.cell(p["zone"]), rx.table.cell(p["viewer"])
                             ),
@@ -106,23 +112,23 @@ def _preview() -> rx.Component:
 def _editor() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(rx.cond(S.edit_id == "", "New schedule", "Edit schedule")),
+            rx.dialog.title(rx.cond(SchedulesState.edit_id == "", "New schedule", "Edit schedule")),
             rx.vstack(
-                error_callout(S.form_error, id_="schedule-error"),
+                error_callout(SchedulesState.form_error, id_="schedule-error"),
                 rx.cond(
-                    S.edit_id == "",
+                    SchedulesState.edit_id == "",
                     rx.vstack(
                         rx.text("Agent", size="2", weight="medium"),
                         rx.select.root(
                             rx.select.trigger(id="schedule-agent", width="100%"),
                             rx.select.content(
                                 rx.foreach(
-                                    S.agent_options,
+                                    SchedulesState.agent_options,
                                     lambda a: rx.select.item(a["name"], value=a["id"]),
                                 )
                             ),
-                            value=S.form["agent_id"],
-                            on_change=lambda v: S.set_field("agent_id", v),
+                            value=SchedulesState.form["agent_id"],
+                            on_change=lambda v: SchedulesState.set_field("agent_id", v),
                         ),
                         spacing="1",
                         width="100%",
@@ -141,16 +147,16 @@ def _editor() -> rx.Component:
                 _preview(),
                 rx.text("Message", size="2", weight="medium"),
                 rx.text_area(
-                    value=S.form["message"],
-                    on_change=lambda v: S.set_field("message", v),
+                    value=SchedulesState.form["message"],
+                    on_change=lambda v: SchedulesState.set_field("message", v),
                     id="schedule-message",
                     width="100%",
                     debounce_timeout=300,
                 ),
                 rx.text("Variables (name = value, one per line)", size="2", weight="medium"),
                 rx.text_area(
-                    value=S.form["variables"],
-                    on_change=lambda v: S.set_field("variables", v),
+                    value=SchedulesState.form["variables"],
+                    on_change=lambda v: SchedulesState.set_field("variables", v),
                     id="schedule-variables",
                     width="100%",
                     debounce_timeout=300,
@@ -163,8 +169,8 @@ def _editor() -> rx.Component:
                     width="100%",
                 ),
                 rx.hstack(
-                    rx.button("Cancel", variant="soft", on_click=S.close_editor),
-                    rx.button("Save", on_click=S.save, id="schedule-save"),
+                    rx.button("Cancel", variant="soft", on_click=SchedulesState.close_editor),
+                    rx.button("Save", on_click=SchedulesState.save, id="schedule-save"),
                     justify="end",
                     width="100%",
                 ),
@@ -173,8 +179,8 @@ def _editor() -> rx.Component:
             ),
             max_width="640px",
         ),
-        open=S.editing,
-        on_open_change=lambda open_: rx.cond(open_, rx.noop(), S.close_editor()),
+        open=SchedulesState.editing,
+        on_open_change=lambda open_: rx.cond(open_, rx.noop(), SchedulesState.close_editor()),
     )
 
 
@@ -196,7 +202,7 @@ def _row(r: rx.Var) -> rx.Component:
                     "History",
                     size="1",
                     variant="soft",
-                    on_click=S.show_fires(r["id"], r["name"]),
+                    on_click=SchedulesState.show_fires(r["id"], r["name"]),
                     class_name="schedule-history",
                 ),
                 rx.cond(
@@ -206,7 +212,7 @@ def _row(r: rx.Var) -> rx.Component:
                             "Edit",
                             size="1",
                             variant="soft",
-                            on_click=S.open_edit(r["id"]),
+                            on_click=SchedulesState.open_edit(r["id"]),
                             class_name="schedule-edit",
                         ),
                         rx.cond(
@@ -215,14 +221,14 @@ def _row(r: rx.Var) -> rx.Component:
                                 "Pause",
                                 size="1",
                                 variant="soft",
-                                on_click=S.set_enabled(r["id"], False),
+                                on_click=SchedulesState.set_enabled(r["id"], False),
                                 class_name="schedule-pause",
                             ),
                             rx.button(
                                 "Resume",
                                 size="1",
                                 variant="soft",
-                                on_click=S.set_enabled(r["id"], True),
+                                on_click=SchedulesState.set_enabled(r["id"], True),
                                 class_name="schedule-resume",
                             ),
                         ),
@@ -230,7 +236,7 @@ def _row(r: rx.Var) -> rx.Component:
                             rx.button("Delete", size="1", variant="soft", color_scheme="red"),
                             "Delete this schedule?",
                             "Its fire history goes too; the runs it started stay.",
-                            S.delete(r["id"]),
+                            SchedulesState.delete(r["id"]),
                             confirm_id="schedule-delete-confirm",
                         ),
                     ),
@@ -266,33 +272,38 @@ def _history() -> rx.Component:
         rx.table.cell(rx.text(f["note"], size="1")),
     )
     return rx.cond(
-        S.history_id != "",
+        SchedulesState.history_id != "",
         rx.card(
             rx.vstack(
                 rx.hstack(
-                    rx.heading("Fires of " + S.history_name, size="4"),
+                    rx.heading("Fires of " + SchedulesState.history_name, size="4"),
                     rx.spacer(),
                     rx.button(
                         "Refresh",
                         size="1",
                         variant="soft",
-                        on_click=S.refresh_fires,
+                        on_click=SchedulesState.refresh_fires,
                         id="fires-refresh",
                     ),
                     width="100%",
                 ),
                 rx.cond(
-                    S.fires.length() == 0,
+                    SchedulesState.fires.length() == 0,
                     rx.text("It has not fired yet.", color_scheme="gray", id="fires-empty"),
                     data_table(
                         ["When", "Outcome", "Run", "Note"],
-                        S.fires,
+                        SchedulesState.fires,
                         fire_row,
                         id_="fires-table",
                         size="1",
                     ),
                 ),
-                _pager(S.fires_page, S.fires_pages, S.move_fires, "fires"),
+                _pager(
+                    SchedulesState.fires_page,
+                    SchedulesState.fires_pages,
+                    SchedulesState.move_fires,
+                    "fires",
+                ),
                 width="100%",
             ),
             width="100%",
@@ -329,13 +340,13 @@ def _pager(page: rx.Var, pages: rx.Var, move: object, id_: str) -> rx.Component:
 
 def _list() -> rx.Component:
     return rx.cond(
-        S.loading,
+        SchedulesState.loading,
         rx.center(rx.spinner(), padding="32px"),
         rx.cond(
-            S.error != "",
-            error_callout(S.error, id_="schedules-error"),
+            SchedulesState.error != "",
+            error_callout(SchedulesState.error, id_="schedules-error"),
             rx.cond(
-                S.rows.length() == 0,
+                SchedulesState.rows.length() == 0,
                 empty_state(
                     "calendar-clock",
                     rx.cond(SchedulesState.search != "", "No schedules match", "No schedules yet"),
@@ -343,7 +354,7 @@ def _list() -> rx.Component:
                 ),
                 data_table(
                     ["Schedule", "When", "Next", "Last fired", ""],
-                    S.rows,
+                    SchedulesState.rows,
                     _row,
                     id_="schedules-table",
                 ),
@@ -358,14 +369,14 @@ def schedules_page() -> rx.Component:
             rx.flex(
                 rx.input(
                     placeholder="Search schedules or agents",
-                    value=S.search,
-                    on_change=S.set_search,
+                    value=SchedulesState.search,
+                    on_change=SchedulesState.set_search,
                     debounce_timeout=300,
                     id="schedules-search",
                     width=rx.breakpoints(initial="100%", sm="280px"),
                 ),
                 rx.cond(
-                    S.agent_filter != "",
+                    SchedulesState.agent_filter != "",
                     rx.link("Show every agent's schedules", href="/schedules", size="2"),
                 ),
                 rx.spacer(),
@@ -374,7 +385,7 @@ def schedules_page() -> rx.Component:
                     rx.button(
                         rx.icon("plus", size=16),
                         "New schedule",
-                        on_click=S.open_new,
+                        on_click=SchedulesState.open_new,
                         id="schedule-new",
                     ),
                 ),
@@ -384,7 +395,7 @@ def schedules_page() -> rx.Component:
                 width="100%",
             ),
             _list(),
-            _pager(S.page, S.pages, S.move, "schedules"),
+            _pager(SchedulesState.page, SchedulesState.pages, SchedulesState.move, "schedules"),
             _history(),
             _editor(),
             spacing="4",

@@ -32,9 +32,24 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), filename=str(path))
 
 
+def _role_names_compared(tree: ast.Module) -> list[ast.Constant]:
+    """Role names in a comparison or a literal tuple/list/set (`role in ("admin", "owner")`),
+    not as a dict key or a label (`{"viewer": ...}` is the viewer's time zone)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+        elif isinstance(node, ast.Tuple | ast.List | ast.Set):
+            operands = list(node.elts)
+        else:
+            continue
+        found += [o for o in operands if isinstance(o, ast.Constant) and o.value in ROLE_VALUES]
+    return found
+
+
 def role_rules(tree: ast.Module) -> list[str]:
     """Every line that decides by role instead of asking `services.access.can`."""
-    found = []
+    found = [f"line {c.lineno}: role name {c.value!r}" for c in _role_names_compared(tree)]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             found += [f"imports {a.name}" for a in node.names if a.name in ROLE_RULE_NAMES]
@@ -42,8 +57,6 @@ def role_rules(tree: ast.Module) -> list[str]:
             found.append(f"line {node.lineno}: {node.id}")
         elif isinstance(node, ast.Attribute) and node.attr in ROLE_RULE_NAMES:
             found.append(f"line {node.lineno}: .{node.attr}")
-        elif isinstance(node, ast.Constant) and node.value in ROLE_VALUES:
-            found.append(f"line {node.lineno}: role name {node.value!r}")
     return found
 
 
@@ -89,10 +102,11 @@ def test_the_checks_find_what_they_look_for() -> None:
     copied = ast.parse(
         "from agent_platform.models import Role\n"
         "from state.x import XState as S\n"
-        "ok = actor.at_least(Role.ADMIN) or role in ('admin', 'owner')\n"
+        "ok = actor.at_least(Role.ADMIN) or role in ('admin', 'owner') or role == 'builder'\n"
         "P = S\n"
+        "times = {'viewer': 'UTC'}\n"
     )
-    assert len(role_rules(copied)) == 5
+    assert len(role_rules(copied)) == 6
     assert single_letter_aliases(copied) == ["XState as S", "line 4: P = …"]
 
 
