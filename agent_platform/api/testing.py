@@ -11,6 +11,7 @@
     GET        /tests/runs/{id}               status, progress and results
     POST       /tests/runs/{id}/cancel
     POST       /agents/{id}/tests/generate    drafts from the agent, plus the safety probes
+    POST       /tests/results/{id}/overrule   a person's verdict
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class GenerateOut(BaseModel):
     safety_suite_id: str | None
     note: str | None
     problems: list[str]
+
+
+class OverruleRequest(BaseModel):
+    passed: bool
+    note: str = ""
 
 
 class RunRequest(BaseModel):
@@ -365,3 +371,12 @@ def get_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -
 @router.post("/tests/runs/{suite_run_id}/cancel", response_model=SuiteRunOut)
 def cancel_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -> SuiteRunOut:
     return _run_out(runner.cancel_suite_run(session, actor, _id(suite_run_id)))
+
+
+@router.post("/tests/results/{result_id}/overrule", response_model=ResultOut)
+def overrule_result(
+    result_id: str, data: OverruleRequest, session: RequestSession, actor: ApiActor
+) -> ResultOut:
+    """A person's verdict on one result; the suite's judge sees it as an example afterwards."""
+    result = runner.overrule(session, actor, _id(result_id), passed=data.passed, note=data.note)
+    return _result_out(result)

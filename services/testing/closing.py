@@ -109,7 +109,9 @@ def finalize(session: Session, suite_run: SuiteRun) -> None:
     suite_run.flaky_cases = flaky_cases
     suite_run.score = round(sum(scores) / len(scores), 4) if scores else None
     suite_run.summary = {"cases": cases, "pass_k": pass_k}
-    if suite_run.status in (SuiteRunStatus.RUNNING, SuiteRunStatus.QUEUED):
+    # A run stopped by its budget or by a person keeps that status; verdicts decide the rest
+    # (again after a person overrules one).
+    if suite_run.status not in (SuiteRunStatus.CANCELLED, SuiteRunStatus.BUDGET):
         share = passed_cases / max(len(by_case), 1)
         threshold = suite.pass_threshold if suite else 1.0
         suite_run.status = SuiteRunStatus.PASSED if share >= threshold else SuiteRunStatus.FAILED

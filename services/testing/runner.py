@@ -78,8 +78,8 @@ def results_of(session: Session, actor: Actor, suite_run_id: uuid.UUID) -> list[
     run = get_suite_run(session, actor, suite_run_id)
     return list(
         session.exec(
-            select(TestResult)
-            .where(TestResult.suite_run_id == run.id, TestResult.org_id == actor.org_id)
+            visible_results(actor)
+            .where(TestResult.suite_run_id == run.id)
             .order_by(col(TestResult.created_at), col(TestResult.repeat_index))
         ).all()
     )
@@ -233,3 +233,39 @@ def cancel_suite_run(session: Session, actor: Actor, suite_run_id: uuid.UUID) ->
         session, actor, "test_suite.cancel", target_type="suite_run", target_id=suite_run.id
     )
     return suite_run
+
+
+def visible_results(actor: Actor) -> SelectOfScalar[TestResult]:
+    """Every result read starts here: the actor's organization's, nothing else."""
+    return select(TestResult).where(TestResult.org_id == actor.org_id)
+
+
+def overrule(
+    session: Session, actor: Actor, result_id: uuid.UUID, *, passed: bool, note: str = ""
+) -> TestResult:
+    """A person's verdict replaces the graders' for this result; the suite run is summed up
+    again, and the suite's judge sees the decision as an example from then on."""
+    require(actor, Permission.AGENTS_WRITE)
+    result = session.exec(visible_results(actor).where(TestResult.id == result_id)).first()
+    if result is None:
+        raise NotFound("Test result not found.")
+    if result.passed is None:
+        raise Invalid("Only a graded result can be overruled; this one did not run.")
+    result.overruled = passed
+    result.overruled_by_id = actor.user_id
+    result.overrule_note = note.strip()[:1000] or None
+    session.add(result)
+    session.flush()
+    suite_run = session.get(SuiteRun, result.suite_run_id)
+    if suite_run is not None and suite_run.finished_runs >= suite_run.total_runs:
+        finalize(session, suite_run)
+    audit.by_actor(
+        session,
+        actor,
+        "test_result.overrule",
+        target_type="test_result",
+        target_id=result.id,
+        graders=result.passed,
+        person=passed,
+    )
+    return result

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from agent_platform.db import session_scope
 from agent_platform.models import (
+    Agent,
     Execution,
     ExecutionStatus,
     SuiteRun,
@@ -22,7 +23,7 @@ from agent_platform.models import (
     TestResult,
 )
 from agent_platform.redis_client import get_redis
-from services import model_prices
+from services import agent_publishing, agents, model_prices
 from services.access import Actor
 from services.errors import Conflict, Invalid, NotFound
 from services.queue import queue
@@ -84,6 +85,12 @@ def _start(actor: Actor, suite_id: uuid.UUID, **kwargs: Any) -> tuple[uuid.UUID,
         for row in rows:
             s.expunge(row)
     return suite_run_id, rows
+
+
+def _config(session: Session, agent_id: uuid.UUID) -> dict[str, Any]:
+    agent = session.get(Agent, agent_id)
+    assert agent is not None
+    return dict(agent.config)
 
 
 def _grade_all() -> int:
@@ -387,3 +394,75 @@ tests:
     assert [c.name for c in cases] == ["Refund", "Chat"]
     assert cases[1].input["conversation"][-1] == {"role": "assistant", "content": "hello"}
     assert cases[0].tags == ["money"] and cases[0].weight == 2.0
+
+
+def test_a_person_overrules_and_the_judge_learns_from_it(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(
+        session,
+        actor,
+        suite_id,
+        name="Tone",
+        message="Be nice",
+        assertions=[{"type": "llm-rubric", "value": "Is warm", "threshold": 0.5}],
+    )
+    suite_run_id, rows = _start(actor, suite_id)
+    llm.script(Turn(text="Fine."), model="gpt-a")
+    llm.script(_verdict(0.2), model="gpt-b")
+    execute(rows[0].execution_id)
+    _grade_all()
+    assert _suite_run(suite_run_id).status == SuiteRunStatus.FAILED
+    with session_scope() as s:
+        runner.overrule(s, actor, rows[0].id, passed=True, note="Short is fine for this bot")
+    assert _suite_run(suite_run_id).status == SuiteRunStatus.PASSED
+    # The next judge call of this suite shows the decision as an example.
+    suite_run_2, rows_2 = _start(actor, suite_id)
+    llm.script(Turn(text="Fine, thanks."), model="gpt-a")
+    llm.script(_verdict(0.9), model="gpt-b")
+    execute(rows_2[0].execution_id)
+    _grade_all()
+    prompt = [r for r in llm.requests if r.model == "gpt-b"][-1]["body"]["messages"][1]["content"]
+    assert "A reviewer decided: PASS — Short is fine for this bot" in prompt
+    other = personal_actor(session, make_user(session))
+    session.commit()
+    with session_scope() as s, pytest.raises(NotFound):
+        runner.overrule(s, other, rows[0].id, passed=False)
+
+
+def test_required_suites_gate_publishing_and_new_versions_run_their_suites(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id, required_for_publish=True, run_on_new_version=True)
+    _case(
+        session,
+        actor,
+        suite_id,
+        name="Hi",
+        message="hi",
+        assertions=[{"type": "icontains", "value": "hello"}],
+    )
+    problems = agent_publishing.publish_problems(session, actor, agent_id)
+    assert "the required suite “Support” has not run on this version" in problems
+    with pytest.raises(Invalid, match="required suite"):
+        agent_publishing.publish_agent(session, actor, agent_id)
+    session.rollback()
+    # Saving a new version starts the suite on that version.
+    agent, _version = agents.update_agent(
+        session, actor, agent_id, config={**_config(session, agent_id), "instructions": "Hello"}
+    )
+    session.commit()
+    [latest] = runner.list_suite_runs(session, actor, suite_id, limit=1)
+    assert (latest.trigger, latest.agent_version_id) == ("version", agent.current_version_id)
+    [row] = _results(latest.id)
+    llm.script(Turn(text="Hello there!"), model="gpt-a")
+    execute(row.execution_id)
+    _grade_all()
+    assert agent_publishing.publish_problems(session, actor, agent_id) == []
+    agent_publishing.publish_agent(session, actor, agent_id)
+    session.commit()
