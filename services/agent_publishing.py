@@ -23,6 +23,7 @@ from services.integrations.providers import PROVIDERS
 from services.llm import providers
 from services.memory import list_collections
 from services.read_scope import where_of
+from services.testing.gates import publish_gate_problems
 from services.tools.registry import builtin_names
 
 
@@ -105,7 +106,10 @@ def config_problems(session: Session, actor: Actor, agent: Agent, config: AgentC
 def publish_problems(session: Session, actor: Actor, agent_id: uuid.UUID) -> list[str]:
     """Why the agent's current config cannot be published; empty when it can."""
     agent = get_agent(session, actor, agent_id)
-    return config_problems(session, actor, agent, current_config(agent))
+    return [
+        *config_problems(session, actor, agent, current_config(agent)),
+        *publish_gate_problems(session, agent.id, agent.current_version_id),
+    ]
 
 
 def keep_publishable(session: Session, actor: Actor, agent: Agent, config: AgentConfig) -> None:

@@ -38,6 +38,7 @@ from services.integrations import connections
 from services.integrations.providers import find_action
 from services.organizations import limits_for
 from services.read_scope import where_of
+from services.testing.gates import run_on_new_version
 from services.validation import parse
 
 AgentSort = Literal["last_run", "edited", "name"]
@@ -252,6 +253,7 @@ def new_version(session: Session, actor: Actor, agent: Agent, config: AgentConfi
     agent.config = version.config
     agent.updated_at = utcnow()
     session.add(agent)
+    run_on_new_version(session, actor, agent.id, version.id)
     return version
 
 
