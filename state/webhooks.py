@@ -31,6 +31,11 @@ def _variables(text: str) -> dict[str, str]:
     return pairs
 
 
+def _checked(form: dict[str, Any], key: str) -> bool:
+    """A checkbox: Reflex sends a Radix checkbox with an id as true/false, a plain one "on"."""
+    return form.get(key) in (True, "on", "true")
+
+
 def _number(form: dict[str, Any], key: str, default: int) -> Any:
     """A number field; left empty it is the default (the service words a bad value)."""
     value = form_text(form, key).strip()
@@ -119,7 +124,7 @@ class WebhooksState(SessionState):
                 raise DomainError("Agent not found.")
             data = {
                 "name": form_text(form, "trigger_name").strip(),
-                "require_signature": form_text(form, "require_signature", "") == "on",
+                "require_signature": _checked(form, "require_signature"),
                 "input_mapping": {
                     "message": form_text(form, "message_mapping").strip(),
                     "variables": _variables(form_text(form, "variables")),

@@ -30,7 +30,7 @@ def test_create_rotate_disable_delete(session: Session, monkeypatch: pytest.Monk
             "variables": "email = payload.customer.email",
             "rate_limit_per_minute": "5",
             "max_wait_seconds": "10",
-            "require_signature": "on",
+            "require_signature": True,  # what Reflex sends for a checked Radix checkbox
         }
     )
     assert state.error == "", state.error
@@ -83,7 +83,9 @@ def test_empty_number_fields_take_the_defaults(
     monkeypatch.setattr(WebhooksState, "_agent", lambda self: agent_id)
     state.load()
     form = {"trigger_name": "Plain", "message_mapping": "", "variables": ""}
-    state.create({**form, "rate_limit_per_minute": "", "max_wait_seconds": ""})
+    state.create(
+        {**form, "rate_limit_per_minute": "", "max_wait_seconds": "", "require_signature": False}
+    )
     assert state.error == "" and state.shown_url
     assert state.triggers[0]["limits"] == "60/min, waits ≤ 30 s"
-    assert state.triggers[0]["signed"] == "unsigned"  # an unchecked box is absent
+    assert state.triggers[0]["signed"] == "unsigned"
