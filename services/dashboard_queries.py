@@ -67,9 +67,9 @@ def newest_and_active(
     probes (of the organization's runs, or one agent's)."""
     latest = select(func.max(Execution.created_at)).where(where_of(visible_runs(actor)))
     active = (
-        select(Execution.status, func.count())
+        select(col(Execution.status), func.count())
         .where(where_of(visible_runs(actor)), col(Execution.status).in_(ACTIVE))
-        .group_by(Execution.status)
+        .group_by(col(Execution.status))
     )
     if agent_id is not None:
         latest = latest.where(Execution.agent_id == agent_id)
