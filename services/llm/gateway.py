@@ -145,6 +145,12 @@ def _litellm() -> Any:
     return litellm
 
 
+def preload() -> None:
+    """Import LiteLLM now (~2.7 s): a forking worker's parent calls this so that its jobs,
+    forked from it, find LiteLLM imported instead of each paying for the import."""
+    _litellm()
+
+
 ClientKey = tuple[Any, ...]
 # Per event loop (httpx clients are bound to one); a finished loop's clients go with it.
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientKey, Any]] = (
