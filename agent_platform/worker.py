@@ -169,6 +169,13 @@ class PlatformWorker(Worker):
 
 def run_worker(queues: list[str], *, burst: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if "testing" in queues:
+        # Grading jobs call judge models: import the grading path and LiteLLM once, here, so
+        # every forked job starts with them loaded.
+        from services.llm import gateway
+        from services.testing import grading  # noqa: F401 - imported for the forked jobs
+
+        gateway.preload()
     worker = PlatformWorker([queue(q) for q in queues], connection=get_redis())
     worker.work(burst=burst, logging_level="WARNING")
 
