@@ -127,7 +127,10 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="how often each scheduler process fires due schedules"
     )
     schedule_tick_batch: int = Field(
-        default=500, ge=1, le=100_000, description="schedules per tick"
+        default=50,
+        ge=1,
+        le=100_000,
+        description="schedules per transaction: a burst commits (and enqueues) in steps of this",
     )
     schedule_misfire_grace_seconds: int = Field(
         default=60, ge=1, le=86_400, description="a fire time older than this was missed (downtime)"

@@ -123,7 +123,7 @@ def seed_schedules(
 
 
 def run_ticks(
-    until: Callable[[], bool], tick_every: float
+    until: Callable[[], bool], tick_every: float, batch: int
 ) -> tuple[list[tuple[datetime, float]], list[float]]:
     """Tick like the scheduler process until `until()`: ((fire time, lag ms) of every fire,
     CPU ms per tick)."""
@@ -136,13 +136,13 @@ def run_ticks(
     while not until():
         cpu_before = time.process_time()
         with session_scope() as s:
-            result = schedule_tick.tick(s, now=utcnow())
+            result = schedule_tick.tick(s, now=utcnow(), batch=batch)
         committed = utcnow()
         cpu.append((time.process_time() - cpu_before) * 1000)
         lags.extend(
             (at, (committed - at).total_seconds() * 1000) for at in result.started_fire_times
         )
-        if result.schedules < 500:  # a full batch ticks again at once, as the process does
+        if result.schedules < batch:  # a full batch ticks again at once, as the process does
             # just after the next multiple of the tick on the clock, as the process does
             time.sleep(tick_every - time.time() % tick_every + 0.005)
     return lags, cpu
@@ -161,9 +161,11 @@ def bench_schedules(args: argparse.Namespace) -> dict[str, Any]:
     seed_schedules(org_id, agent_id, user_id, spread + [burst_at] * args.burst, period)
 
     steady_end = time.monotonic() + args.seconds + 3
-    fired, cpu = run_ticks(lambda: time.monotonic() >= steady_end, args.tick)
+    fired, cpu = run_ticks(lambda: time.monotonic() >= steady_end, args.tick, args.batch)
     lags = [lag for _, lag in fired]
-    burst_fired, burst_cpu = run_ticks(lambda: _fired_at(burst_at) >= args.burst, args.tick)
+    burst_fired, burst_cpu = run_ticks(
+        lambda: _fired_at(burst_at) >= args.burst, args.tick, args.batch
+    )
     burst_lags = [lag for at, lag in burst_fired if at == burst_at]
     return {
         "schedules": args.schedules,
@@ -216,6 +218,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30, help="steady part, in real time")
     parser.add_argument("--tick", type=float, default=1.0)
     parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--batch", type=int, default=50, help="SCHEDULE_TICK_BATCH")
     parser.add_argument("--webhook-calls", type=int, default=1_000)
     parser.add_argument("--webhook-concurrency", type=int, default=16)
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append")

@@ -73,7 +73,7 @@ def tick(
     session: Session,
     *,
     now: datetime | None = None,
-    batch: int = 500,
+    batch: int = 50,
     misfire_grace: timedelta = timedelta(seconds=60),
 ) -> TickResult:
     """Fire every schedule due at `now` (at most `batch` of them; the caller commits).

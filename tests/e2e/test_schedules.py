@@ -48,18 +48,19 @@ def test_create_preview_fire_and_open_the_run(
     preview = page.locator("#schedule-preview")
     expect(preview.locator("tbody tr")).to_have_count(5, timeout=20_000)
     expect(preview).to_contain_text("02:30")
-    expect(preview).to_contain_text("Your time (UTC)")  # the browser's zone (Chromium here: UTC)
+    expect(preview).to_contain_text("Your time (")  # the browser's own zone, whichever it is
     page.fill("#schedule-cron", "61 * * * *")
     expect(page.locator("#schedule-preview-error")).to_contain_text(
         "not a valid cron expression", timeout=20_000
     )
     page.screenshot(path=str(artifacts / "schedules-01-editor.png"), full_page=True)
 
-    # A one-off a few seconds ahead (in UTC): the platform's scheduler fires it.
+    # A one-off half a minute ahead (in UTC; time to fill the form even on a busy machine):
+    # the platform's own scheduler process fires it.
     page.click("#schedule-kind")
     page.get_by_role("option", name="Once").click()
     page.fill("#schedule-timezone", "UTC")
-    soon = datetime.now(UTC) + timedelta(seconds=8)
+    soon = datetime.now(UTC) + timedelta(seconds=30)
     page.fill("#schedule-run_at", soon.strftime("%Y-%m-%dT%H:%M:%S"))
     expect(preview.locator("tbody tr")).to_have_count(1, timeout=20_000)
     page.fill("#schedule-message", "Summarise today")
@@ -71,9 +72,11 @@ def test_create_preview_fire_and_open_the_run(
     page.locator(".schedule-history").first.click()
     expect(page.locator("#fires-card")).to_be_visible(timeout=20_000)
     link = page.locator(".fire-run-link")
-    deadline = datetime.now(UTC) + timedelta(seconds=90)
+    deadline = datetime.now(UTC) + timedelta(seconds=150)
     while link.count() == 0:  # the fire happens in the scheduler process: ask again until then
-        assert datetime.now(UTC) < deadline, "the schedule did not fire within 90 s"
+        assert datetime.now(UTC) < deadline, (
+            "the schedule did not fire within 2 minutes of its time"
+        )
         page.click("#fires-refresh")
         page.wait_for_timeout(500)  # sleep-ok: one poll step of a loop bounded by a deadline
     expect(page.locator("#fires-table")).to_contain_text("started")
