@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.openai_server import ScriptedLLM
 from tests.vault_server import bao, vault  # noqa: F401 - OpenBao fixtures (Vault secret store)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -180,6 +181,29 @@ def session() -> Iterator[object]:
 
     with Session(get_engine(), expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[ScriptedLLM]:
+    """One scripted OpenAI-compatible server for the whole run (starting one costs ~50 ms and
+    a thread; tests only need it empty, which `llm` sees to)."""
+    with ScriptedLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
+    """The scripted model server, emptied, with its host 127.0.0.1 allow-listed for this test.
+
+    A test module that needs other settings overrides `llm` by asking for `llm` itself and
+    changing only what differs (see tests/services/test_private_hosts.py)."""
+    from agent_platform.settings import get_settings
+
+    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
+    get_settings.cache_clear()
+    llm_server.reset()
+    yield llm_server
+    get_settings.cache_clear()
 
 
 @pytest.fixture

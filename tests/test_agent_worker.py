@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
+def llm(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    """Short leases, so a killed worker's run is seen as orphaned within seconds."""
     monkeypatch.setenv("RUN_LEASE_SECONDS", "1")
     get_settings.cache_clear()
-    with ScriptedLLM() as server:
-        yield server
-    get_settings.cache_clear()
+    return llm
 
 
 def spawn_worker() -> subprocess.Popen[bytes]:

@@ -39,13 +39,7 @@ def fakes(fake_servers: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="package")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
 @pytest.fixture
-def llm(llm_server: ScriptedLLM, fakes: dict) -> ScriptedLLM:
-    llm_server.reset()
-    return llm_server
+def llm(llm: ScriptedLLM, fakes: dict) -> ScriptedLLM:
+    """The shared model server, with the provider fakes configured too."""
+    return llm

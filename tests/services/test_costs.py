@@ -7,7 +7,6 @@ whose models ("fake/gpt-a", "fake/gpt-b") are in no price map.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,26 +21,8 @@ from services.money import format_money
 from services.runtime.follow import step_event
 from state.playground import trace_row
 from tests.factories import add_member, audit_entries, make_user, personal_actor
-from tests.fakes.openai_server import ScriptedLLM
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
 from tests.services.test_dashboard import NOW, add_run, make_org
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
-    from agent_platform.settings import get_settings
-
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    llm_server.reset()
-    yield llm_server
-    get_settings.cache_clear()
 
 
 def model_steps(actor, run_id: uuid.UUID) -> list[ExecutionStep]:

@@ -57,18 +57,13 @@ def _fresh_settings() -> Iterator[None]:
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def internal() -> Iterator[ScriptedLLM]:
-    """The 'internal' server on 127.0.0.1 that a redirect tries to reach."""
-    with ScriptedLLM() as server:
-        yield server
-
-
 @pytest.fixture
-def llm(internal: ScriptedLLM) -> ScriptedLLM:
-    internal.reset()
-    internal.set_default(Turn(text=SECRET))
-    return internal
+def llm(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    """The 'internal' server on 127.0.0.1 that a redirect tries to reach; nothing private is
+    open until a test says so (`allow`)."""
+    allow(monkeypatch, "")
+    llm.set_default(Turn(text=SECRET))
+    return llm
 
 
 def steps_of(run_id: uuid.UUID, actor) -> list:

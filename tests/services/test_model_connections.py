@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,12 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
+def llm(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    """Nothing private open on the instance: each call names the hosts it may reach."""
     monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "")
     get_settings.cache_clear()
-    with ScriptedLLM() as server:
-        server.set_default(Turn(text="hello"))
-        yield server
-    get_settings.cache_clear()
+    llm.set_default(Turn(text="hello"))
+    return llm
 
 
 def _model(llm: ScriptedLLM, allow_hosts: tuple[str, ...]) -> ResolvedModel:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from sqlmodel import Session
@@ -20,20 +19,12 @@ from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, start
 
 
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
 @pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
+def llm(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     """The model server on 127.0.0.1, with nothing private open on the instance."""
     monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "")
     get_settings.cache_clear()
-    llm_server.reset()
-    yield llm_server
-    get_settings.cache_clear()
+    return llm
 
 
 class TestWhoReachesWhat:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
 from agent_platform.redis_client import get_redis
-from agent_platform.settings import get_settings
 from services import runs
 from services.queue import queue
 from services.runtime.events import cancel_key
@@ -18,12 +15,8 @@ from tests.services.runtime_helpers import make_agent, org_with_provider
 
 
 @pytest.fixture
-def base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    with ScriptedLLM() as server:
-        yield server.base_url
-    get_settings.cache_clear()
+def base_url(llm: ScriptedLLM) -> str:
+    return llm.base_url
 
 
 def test_cancel_flag_is_set_only_when_the_cancel_commits(session: Session, base_url: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,26 +12,9 @@ from agent_platform.models import ExecutionStatus
 from services import runs
 from services.errors import Invalid, NotFound
 from tests.factories import make_user, personal_actor
-from tests.fakes.openai_server import ScriptedLLM, Turn
+from tests.fakes.openai_server import Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
 from tests.waiting import wait_until
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    from agent_platform.settings import get_settings
-
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    llm_server.reset()
-    yield llm_server
-    get_settings.cache_clear()
 
 
 def steps_of(run_id: uuid.UUID, actor) -> list:
