@@ -20,6 +20,7 @@ from pages import (
     schedules,
     sections,
     settings,
+    tests,
 )
 from pages.frame_guard import frame_guard_script
 from state.admin import AdminState
@@ -38,6 +39,7 @@ from state.providers import ProvidersState
 from state.runs import RunDetailState, RunsState
 from state.schedules import SchedulesState
 from state.settings import SettingsState
+from state.tests import TestsState
 from state.webhooks import WebhooksState
 
 # The headers wrapper goes last: it sees every response, the frontend's and Reflex's too.
@@ -84,7 +86,7 @@ app.add_page(
     title="Integrations",
     on_load=IntegrationsState.load,
 )
-app.add_page(sections.tests_page, route="/tests", title="Tests", on_load=guard)
+app.add_page(tests.tests_page, route="/tests", title="Tests", on_load=TestsState.load)
 app.add_page(
     schedules.schedules_page, route="/schedules", title="Schedules", on_load=SchedulesState.load
 )

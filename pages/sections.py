@@ -15,9 +15,3 @@ def marketplace_page() -> rx.Component:
     return placeholder(
         "Marketplace", "store", "Published agents from the community will be listed here."
     )
-
-
-def tests_page() -> rx.Component:
-    return placeholder(
-        "Tests", "flask-conical", "Test suites and their scores will be listed here."
-    )

@@ -1,0 +1,98 @@
+"""The Tests page's state: suites listed and searched, a case written with the assertion
+builder (mistakes in words), the safety suite, a run started with progress and results rows,
+cancel, export, and drafts accepted."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from agent_platform.models import CaseStatus
+from services import agents
+from services.testing import suites
+from state.tests import TestsState
+from tests.factories import make_user, personal_actor
+from tests.state.helpers import signed_in
+
+
+def test_suites_cases_run_and_results(session: Session) -> None:
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    agent = agents.create_agent(session, actor, name="Helper", config={"model": "openai/gpt-4o"})
+    session.commit()
+    state = signed_in(session, TestsState, user)
+    state.load()
+    assert (state.rows, state.loading, state.error) == ([], False, "")
+
+    state.toggle_new_suite()
+    assert state.new_suite["agent_id"] == str(agent.id)
+    state.create_suite()
+    assert "Name" in state.error and state.new_suite_open
+    state.set_new_suite("name", "Basics")
+    state.create_suite()
+    assert state.error == "" and not state.new_suite_open
+    assert state.suite["name"] == "Basics" and state.cases == []
+    [row] = state.rows
+    assert (row["name"], row["agent"], row["last"]) == ("Basics", "Helper", "never run")
+
+    state.toggle_case()
+    state.set_case_field("name", "Greets")
+    state.set_case_field("message", "hello")
+    state.set_assertion(0, "type", "contains-any")
+    state.set_assertion(0, "value", "hi\nhello")
+    state.add_assertion()
+    state.set_assertion(1, "type", "latency")
+    state.save_case()
+    assert "needs a threshold" in state.case_error and state.case_open
+    state.set_assertion(1, "threshold", "soon")
+    state.save_case()
+    assert state.case_error == "A threshold is a number, like 0.7 or 2000."
+    state.set_assertion(1, "threshold", "5000")
+    state.save_case()
+    assert state.case_error == "" and not state.case_open
+    [case] = state.cases
+    assert case["assertions"] == "contains-any “hi, hello”; latency ≥ 5000.0"
+
+    state.run_suite()
+    assert state.suite_error == ""
+    assert state.run["status"] == "running" and state.run["total"] == "1"
+    assert state.progress == 0 and state.run_open
+    [result] = state.results
+    assert (result["case"], result["verdict"]) == ("Greets", "—") and result["run"]
+    state.cancel_run()
+    assert state.run["status"] == "cancelled" and not state.run_open
+
+    state.export_suite()
+    assert "description: Greets" in state.export_text
+
+    state.set_search("nothing")
+    assert state.rows == [] and state.total == 0
+
+
+def test_safety_suite_and_drafts(session: Session) -> None:
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    agent = agents.create_agent(session, actor, name="Helper", config={"model": "openai/gpt-4o"})
+    suite = suites.create_suite(session, actor, agent.id, {"name": "Drafts"})
+    draft = suites.add_case(
+        session, actor, suite.id, {"name": "Draft", "message": "m"}, status=CaseStatus.DRAFT
+    )
+    session.commit()
+    state = signed_in(session, TestsState, user)
+    state.load()
+    state.safety_suite()
+    assert "Choose an agent first" in state.error
+    state.agent_filter = str(agent.id)
+    state.safety_suite()
+    assert state.suite["kind"] == "safety" and len(state.cases) >= 10
+
+    state.open_suite(str(suite.id))
+    assert state.cases[0]["status"] == "draft"
+    state.run_suite()
+    assert "no accepted cases" in state.suite_error
+    state.decide_case(str(draft.id), True)
+    assert state.cases[0]["status"] == "accepted"
+
+    other = signed_in(session, TestsState)
+    other.load()
+    other.open_suite(str(suite.id))
+    assert other.suite_error == "Test suite not found." and other.suite == {}
