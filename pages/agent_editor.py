@@ -100,6 +100,11 @@ def _header() -> rx.Component:
             href="/schedules?agent=" + AgentEditorState.agent_id,
             id="open-schedules",
         ),
+        rx.link(
+            rx.button("Tests", variant="soft", size="2", tab_index=-1),
+            href="/tests?agent=" + AgentEditorState.agent_id,
+            id="open-tests",
+        ),
         rx.cond(
             published,
             rx.button(
