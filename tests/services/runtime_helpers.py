@@ -38,9 +38,11 @@ def org_with_provider(session: Session, base_url: str, *, name: str = "fake") ->
     return actor
 
 
-def make_agent(session: Session, actor: Actor, **config: Any) -> uuid.UUID:
+def make_agent(session: Session, actor: Actor, name: str = "Helper", **config: Any) -> uuid.UUID:
+    """The one agent builder of the tests: committed, on the scripted provider's first model
+    (`org_with_provider`) unless `config` says otherwise."""
     base = {"model": "fake/gpt-a", "first_token_timeout_seconds": 3, "timeout_seconds": 30}
-    agent = agents.create_agent(session, actor, name="Helper", config={**base, **config})
+    agent = agents.create_agent(session, actor, name=name, config={**base, **config})
     session.commit()
     return agent.id
 

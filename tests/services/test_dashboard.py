@@ -23,11 +23,12 @@ from agent_platform.models import (
     Tier,
 )
 from agent_platform.redis_client import get_redis
-from services import agents, dashboard, dashboard_queries
+from services import dashboard, dashboard_queries
 from services.access import Actor
 from services.errors import Invalid, NotFound
 from tests.conftest import require_postgres
 from tests.factories import add_member, make_user, personal_actor
+from tests.services.runtime_helpers import make_agent
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 S = ExecutionStatus
@@ -41,10 +42,6 @@ def make_org(session: Session, name: str = "Ada") -> Actor:
     session.add(org)
     session.flush()
     return actor
-
-
-def make_agent(session: Session, actor: Actor, name: str) -> uuid.UUID:
-    return agents.create_agent(session, actor, name=name, config={"model": "openai/gpt-4o"}).id
 
 
 def add_run(

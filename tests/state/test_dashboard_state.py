@@ -15,7 +15,8 @@ from services.access import Actor, actor_for
 from services.errors import NotFound
 from state.dashboard import DashboardState, fetch
 from tests.factories import PASSWORD, limiter, make_user
-from tests.services.test_dashboard import NOW, add_run, make_agent, make_org
+from tests.services.runtime_helpers import make_agent
+from tests.services.test_dashboard import NOW, add_run, make_org
 
 
 def new_state() -> DashboardState:
