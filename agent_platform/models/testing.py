@@ -70,6 +70,8 @@ class TestSuite(SQLModel, table=True):
     run_on_new_version: bool = False
     required_for_publish: bool = False
     builtin: str | None = Field(default=None, max_length=40)  # e.g. "platform-safety"
+    alert_below: float | None = None  # alert when a run's score falls below this
+    alert_webhook_url: str | None = Field(default=None, max_length=500)
     created_by_id: uuid.UUID | None = fk(
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
@@ -186,4 +188,62 @@ class JudgeVerdict(SQLModel, table=True):
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
     judge_model: str = Field(max_length=200)
     verdict: dict[str, Any] = json_field()
+    created_at: datetime = created_field()
+
+
+class EvalRule(SQLModel, table=True):
+    """Online evaluation: score a share of an agent's production runs with reference-free
+    graders. The sampler walks finished runs from `scanned_until` on, so the run path itself
+    pays nothing for it."""
+
+    __tablename__ = "eval_rules"
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    agent_id: uuid.UUID = fk("agents.id", ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    sample_rate: float = 0.1  # the share of runs scored, 0–1
+    statuses: list[str] = json_field(list)  # run statuses to sample; empty: every final one
+    assertions: list[dict[str, Any]] = json_field(list)
+    judge_model: str | None = Field(default=None, max_length=200)
+    alert_below: float | None = None  # alert when a sampled run scores below this
+    alert_webhook_url: str | None = Field(default=None, max_length=500)
+    enabled: bool = True
+    scanned_until: datetime | None = time_field()
+    created_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    created_at: datetime = created_field()
+
+
+class OnlineScore(SQLModel, table=True):
+    __tablename__ = "online_scores"
+    __table_args__ = (
+        sa.UniqueConstraint("rule_id", "execution_id", name="uq_online_scores_rule_run"),
+        sa.Index("ix_online_scores_rule_created", "rule_id", "created_at"),
+    )
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    rule_id: uuid.UUID = fk("eval_rules.id", ondelete="CASCADE", index=False)
+    execution_id: uuid.UUID = fk("executions.id", ondelete="CASCADE", index=False)
+    passed: bool
+    score: float
+    details: dict[str, Any] = json_field()
+    created_at: datetime = created_field()
+
+
+class QualityAlert(SQLModel, table=True):
+    """A score fell below its threshold, or a safety case failed: shown in the app and, when
+    a webhook URL is set, posted there (through the outbound guard)."""
+
+    __tablename__ = "quality_alerts"
+    __table_args__ = (sa.Index("ix_quality_alerts_org_created", "org_id", "created_at"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
+    agent_id: uuid.UUID | None = fk("agents.id", ondelete="CASCADE", nullable=True, index=False)
+    kind: str = Field(max_length=30)  # online_score, safety_failed, suite_below
+    message: str = Field(max_length=500)
+    details: dict[str, Any] = json_field()
+    webhook_url: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = time_field()
+    delivery_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = created_field()
