@@ -19,12 +19,14 @@ from agent_platform.models import (
     ExecutionStatus,
     SuiteRun,
     SuiteRunStatus,
+    TestKind,
     TestResult,
     TestSuite,
 )
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from services.runtime.events import cancel_key
+from services.testing.alerts import raise_alert
 
 
 def stop_unfinished(session: Session, suite_run: SuiteRun, *, reason: str) -> int:
@@ -111,9 +113,47 @@ def finalize(session: Session, suite_run: SuiteRun) -> None:
     suite_run.summary = {"cases": cases, "pass_k": pass_k}
     # A run stopped by its budget or by a person keeps that status; verdicts decide the rest
     # (again after a person overrules one).
+    first_close = suite_run.status in (SuiteRunStatus.RUNNING, SuiteRunStatus.QUEUED)
     if suite_run.status not in (SuiteRunStatus.CANCELLED, SuiteRunStatus.BUDGET):
         share = passed_cases / max(len(by_case), 1)
         threshold = suite.pass_threshold if suite else 1.0
         suite_run.status = SuiteRunStatus.PASSED if share >= threshold else SuiteRunStatus.FAILED
     suite_run.finished_at = suite_run.finished_at or utcnow()
     session.add(suite_run)
+    if first_close and suite is not None:
+        _alert_if_needed(session, suite, suite_run)
+
+
+def _alert_if_needed(session: Session, suite: TestSuite, suite_run: SuiteRun) -> None:
+    """A failed safety case always alerts; any suite alerts below its own score threshold."""
+    details = {
+        "suite": suite.name,
+        "suite_id": str(suite.id),
+        "suite_run_id": str(suite_run.id),
+        "score": suite_run.score,
+        "failed_cases": suite_run.failed_cases,
+    }
+    if suite.kind == TestKind.SAFETY and suite_run.failed_cases:
+        raise_alert(
+            session,
+            org_id=suite.org_id,
+            agent_id=suite.agent_id,
+            kind="safety_failed",
+            message=f"{suite_run.failed_cases} safety case(s) failed in “{suite.name}”.",
+            details=details,
+            webhook_url=suite.alert_webhook_url,
+        )
+    elif (
+        suite.alert_below is not None
+        and suite_run.score is not None
+        and suite_run.score < suite.alert_below
+    ):
+        raise_alert(
+            session,
+            org_id=suite.org_id,
+            agent_id=suite.agent_id,
+            kind="suite_below",
+            message=f"“{suite.name}” scored {suite_run.score:.2f}, below {suite.alert_below:.2f}.",
+            details=details,
+            webhook_url=suite.alert_webhook_url,
+        )

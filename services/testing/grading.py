@@ -81,7 +81,8 @@ async def call_judge(model: ResolvedModel, messages: list[dict[str, Any]]) -> tu
     return result.text, result.cost or Decimal("0")
 
 
-def _observation(session: Session, run: Execution, canary: str | None) -> Observation:
+def observation_of(session: Session, run: Execution, canary: str | None) -> Observation:
+    """What a run produced, as the graders see it: answer, tool calls, time, cost, tokens."""
     steps = session.exec(
         select(ExecutionStep)
         .where(ExecutionStep.execution_id == run.id, ExecutionStep.kind == "tool")
@@ -121,13 +122,8 @@ def _examples(session: Session, suite_id: uuid.UUID) -> list[judge.Example]:
 
 
 def _judges(session: Session, org_id: uuid.UUID, suite: TestSuite, run: Execution) -> list[str]:
-    if suite.judge_models:
-        return list(suite.judge_models)
-    version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
-    if version is None:
-        return []
-    chain = AgentConfig.model_validate(version.config).model_chain
-    return chain[:1]
+    """The suite's judge models; empty means the agent's own model (see attach_judges)."""
+    return list(suite.judge_models)
 
 
 def collect(session: Session, execution_id: uuid.UUID) -> GradingTask | None:
@@ -153,32 +149,50 @@ def collect(session: Session, execution_id: uuid.UUID) -> GradingTask | None:
         suite_run_id=suite_run.id,
         org_id=result.org_id,
         question=str((run.input or {}).get("message", "")),
-        observation=_observation(session, run, result.canary),
+        observation=observation_of(session, run, result.canary),
         assertions=assertions,
         threshold=case.threshold,
         reference=case.expected,
         run_cost=run.cost or Decimal("0"),
     )
     task.criteria = judge.criteria_of([a for a, _w in assertions])
-    if task.criteria and task.observation.error is None:
-        refs = _judges(session, result.org_id, suite, run)
-        if not refs:
-            task.judge_problem = "no judge model: set one on the suite or give the agent a model"
-        for ref in refs:
-            try:
-                task.judges.append(resolve(session, result.org_id, ref))
-            except Exception as exc:  # noqa: BLE001 - a judge that cannot be reached fails its votes
-                task.judge_problem = f"the judge model {ref} cannot be used: {exc}"
-                continue
-            key = judge.cache_key(
-                result.org_id, task.question, task.observation.output, task.criteria, ref
-            )
-            task.keys[ref] = key
-            hit = session.get(JudgeVerdict, key)
-            if hit is not None:
-                task.cached[ref] = judge.JudgeOutcome.from_json(hit.verdict)
-        task.examples = _examples(session, suite.id)
+    refs = _judges(session, result.org_id, suite, run) if task.criteria else []
+    attach_judges(session, task, refs, run=run, suite_id=suite.id)
     return task
+
+
+def attach_judges(
+    session: Session,
+    task: GradingTask,
+    refs: list[str],
+    *,
+    run: Execution,
+    suite_id: uuid.UUID | None,
+) -> None:
+    """Resolve the judge models, load their cached verdicts, and (for a suite) the examples a
+    person's overrulings give. No judge is asked for a run that failed."""
+    if not task.criteria or task.observation.error is not None:
+        return
+    if not refs:
+        version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
+        refs = AgentConfig.model_validate(version.config).model_chain[:1] if version else []
+    if not refs:
+        task.judge_problem = "no judge model: set one on the suite or give the agent a model"
+    for ref in refs:
+        try:
+            task.judges.append(resolve(session, task.org_id, ref))
+        except Exception as exc:  # noqa: BLE001 - a judge that cannot be reached fails its votes
+            task.judge_problem = f"the judge model {ref} cannot be used: {exc}"
+            continue
+        key = judge.cache_key(
+            task.org_id, task.question, task.observation.output, task.criteria, ref
+        )
+        task.keys[ref] = key
+        hit = session.get(JudgeVerdict, key)
+        if hit is not None:
+            task.cached[ref] = judge.JudgeOutcome.from_json(hit.verdict)
+    if suite_id is not None:
+        task.examples = _examples(session, suite_id)
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
