@@ -68,6 +68,48 @@ def grade_test_run(run_id: str) -> str | None:
     with session_scope() as session:
         grading.record(session, task, evaluation)
     return "passed" if evaluation.passed else "failed"
+def score_online_run(rule_id: str, run_id: str) -> str | None:
+    """Score one sampled production run against its evaluation rule (alerting when low)."""
+    from agent_platform.db import session_scope
+    from services.testing import grading, online
+
+    with session_scope() as session:
+        task = online.collect(session, uuid.UUID(rule_id), uuid.UUID(run_id))
+    if task is None:
+        return None
+    evaluation = asyncio.run(grading.evaluate(task, grading.call_judge))
+    with session_scope() as session:
+        online.record(session, task, evaluation)
+    return f"{evaluation.score:.2f}"
+
+
+def deliver_quality_alert(alert_id: str) -> str:
+    """POST one quality alert to its webhook through the outbound guard; the outcome is kept."""
+    from agent_platform.db import session_scope
+    from services.testing import alerts
+
+    with session_scope() as session:
+        target = alerts.delivery_target(session, uuid.UUID(alert_id))
+    if target is None:
+        return "nothing to deliver"
+    url, body, hosts = target
+    error = asyncio.run(alerts.post(url, body, hosts))
+    with session_scope() as session:
+        alerts.record_delivery(session, uuid.UUID(alert_id), error)
+    return error or "delivered"
+
+
+def sample_online_runs() -> int:
+    """Choose the production runs the evaluation rules score (run by the scheduler's loop)."""
+    from agent_platform.db import session_scope
+    from services.testing import online
+
+    with session_scope() as session:
+        return len(online.sample(session))
+
+
+def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | None:
+    """Job body when a plain RQ worker takes an `agents` job (the async worker is faster)."""
 
 
     from redis.asyncio import Redis as AsyncRedis
@@ -258,6 +300,7 @@ class PlatformScheduler(Scheduler):  # type: ignore[misc]  # rq-scheduler ships 
                     self.remove_lock()
                 _tick_schedules()
                 if started - last_requeue >= RECONCILE_EVERY_SECONDS:
+                    _guarded(sample_online_runs)
                     last_requeue = started
                     _guarded(requeue_lost_fires)
                 beat(SCHEDULER_BEAT)
