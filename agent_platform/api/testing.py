@@ -12,6 +12,11 @@
     POST       /tests/runs/{id}/cancel
     POST       /agents/{id}/tests/generate    drafts from the agent, plus the safety probes
     POST       /tests/results/{id}/overrule   a person's verdict
+    GET        /suites/{id}/history           score over runs and versions
+    GET        /tests/runs/{a}/compare/{b}    two runs case by case, regressions first
+    GET/POST   /agents/{id}/eval-rules        online evaluation;  DELETE /eval-rules/{id}
+    GET        /eval-rules/{id}/scores        sampled production runs' scores
+    GET        /quality-alerts                recent alerts
 """
 
 from __future__ import annotations
@@ -26,9 +31,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from agent_platform.models import AgentTest, CaseStatus, SuiteRun, TestKind, TestResult, TestSuite
+from agent_platform.models import (
+    AgentTest,
+    CaseStatus,
+    EvalRule,
+    SuiteRun,
+    TestKind,
+    TestResult,
+    TestSuite,
+)
 from services.errors import Invalid, NotFound
-from services.testing import generate, runner, safety, suites
+from services.testing import alerts, generate, online, runner, safety, suites, views
 
 from .v1 import ApiActor, RequestSession
 
@@ -380,3 +393,139 @@ def overrule_result(
     """A person's verdict on one result; the suite's judge sees it as an example afterwards."""
     result = runner.overrule(session, actor, _id(result_id), passed=data.passed, note=data.note)
     return _result_out(result)
+
+
+class RuleOut(BaseModel):
+    id: str
+    agent_id: str
+    name: str
+    sample_rate: float
+    statuses: list[str]
+    assertions: list[dict[str, Any]]
+    judge_model: str | None
+    alert_below: float | None
+    alert_webhook_url: str | None
+    enabled: bool
+
+
+class ScoreOut(BaseModel):
+    run_id: str
+    passed: bool
+    score: float
+    created_at: datetime
+
+
+class AlertOut(BaseModel):
+    id: str
+    agent_id: str | None
+    kind: str
+    message: str
+    details: dict[str, Any]
+    delivered_at: datetime | None
+    delivery_error: str | None
+    created_at: datetime
+
+
+class PointOut(BaseModel):
+    suite_run_id: str
+    label: str
+    version: int | None
+    score: float | None
+    passed_cases: int
+    failed_cases: int
+    status: str
+
+
+class ComparisonOut(BaseModel):
+    case: str
+    before: bool | None
+    after: bool | None
+    regression: bool
+
+
+def _rule_out(rule: EvalRule) -> RuleOut:
+    return RuleOut(
+        id=str(rule.id),
+        agent_id=str(rule.agent_id),
+        name=rule.name,
+        sample_rate=rule.sample_rate,
+        statuses=list(rule.statuses),
+        assertions=list(rule.assertions),
+        judge_model=rule.judge_model,
+        alert_below=rule.alert_below,
+        alert_webhook_url=rule.alert_webhook_url,
+        enabled=rule.enabled,
+    )
+
+
+@router.get("/agents/{agent_id}/eval-rules", response_model=list[RuleOut])
+def list_rules(agent_id: str, session: RequestSession, actor: ApiActor) -> list[RuleOut]:
+    return [_rule_out(r) for r in online.list_rules(session, actor, _id(agent_id))]
+
+
+@router.post("/agents/{agent_id}/eval-rules", response_model=RuleOut, status_code=201)
+def create_rule(
+    agent_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+) -> RuleOut:
+    return _rule_out(online.create_rule(session, actor, _id(agent_id), data))
+
+
+@router.delete("/eval-rules/{rule_id}", status_code=204)
+def delete_rule(rule_id: str, session: RequestSession, actor: ApiActor) -> Response:
+    online.delete_rule(session, actor, _id(rule_id))
+    return Response(status_code=204)
+
+
+@router.get("/eval-rules/{rule_id}/scores", response_model=list[ScoreOut])
+def rule_scores(rule_id: str, session: RequestSession, actor: ApiActor) -> list[ScoreOut]:
+    return [
+        ScoreOut(
+            run_id=str(s.execution_id), passed=s.passed, score=s.score, created_at=s.created_at
+        )
+        for s in online.recent_scores(session, actor, _id(rule_id))
+    ]
+
+
+@router.get("/quality-alerts", response_model=list[AlertOut])
+def quality_alerts(session: RequestSession, actor: ApiActor, limit: int = 20) -> list[AlertOut]:
+    return [
+        AlertOut(
+            id=str(a.id),
+            agent_id=str(a.agent_id) if a.agent_id else None,
+            kind=a.kind,
+            message=a.message,
+            details=dict(a.details),
+            delivered_at=a.delivered_at,
+            delivery_error=a.delivery_error,
+            created_at=a.created_at,
+        )
+        for a in alerts.recent_alerts(session, actor, limit=min(max(limit, 1), 200))
+    ]
+
+
+@router.get("/suites/{suite_id}/history", response_model=list[PointOut])
+def suite_history(suite_id: str, session: RequestSession, actor: ApiActor) -> list[PointOut]:
+    """The suite's score over its runs and the versions they ran: the quality chart."""
+    return [
+        PointOut(
+            suite_run_id=str(p.suite_run_id),
+            label=p.label,
+            version=p.version,
+            score=p.score,
+            passed_cases=p.passed_cases,
+            failed_cases=p.failed_cases,
+            status=p.status,
+        )
+        for p in views.score_history(session, actor, _id(suite_id))
+    ]
+
+
+@router.get("/tests/runs/{before_id}/compare/{after_id}", response_model=list[ComparisonOut])
+def compare_runs(
+    before_id: str, after_id: str, session: RequestSession, actor: ApiActor
+) -> list[ComparisonOut]:
+    """Two suite runs (two versions) case by case, regressions first."""
+    return [
+        ComparisonOut(case=c.case, before=c.before, after=c.after, regression=c.regression)
+        for c in views.compare_runs(session, actor, _id(before_id), _id(after_id))
+    ]

@@ -116,3 +116,47 @@ def test_generate_without_a_model_says_why(client: TestClient) -> None:
     assert body["drafted"] == 0 and "need a model" in body["note"]
     probes = client.get(f"/api/v1/suites/{body['safety_suite_id']}/cases", headers=headers).json()
     assert len(probes) >= 10 and all(p["source"] == "builtin" for p in probes)
+
+
+def test_online_rules_alerts_history_and_compare(client: TestClient) -> None:
+    headers, agent_id = org_with_agent()
+    made = client.post(
+        f"/api/v1/agents/{agent_id}/eval-rules",
+        json={"name": "No PII", "sample_rate": 0.2, "assertions": [{"type": "no-pii"}]},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    rule = made.json()
+    listed = client.get(f"/api/v1/agents/{agent_id}/eval-rules", headers=headers).json()
+    assert [r["name"] for r in listed] == ["No PII"]
+    assert client.get(f"/api/v1/eval-rules/{rule['id']}/scores", headers=headers).json() == []
+    refused = client.post(
+        f"/api/v1/agents/{agent_id}/eval-rules",
+        json={"name": "x", "assertions": [{"type": "factuality", "value": "facts"}]},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and "reference answer" in refused.json()["error"]
+    assert client.get("/api/v1/quality-alerts", headers=headers).json() == []
+
+    suite = client.post(
+        f"/api/v1/agents/{agent_id}/suites/import",
+        content=YAML,
+        headers={**headers, "Content-Type": "application/yaml"},
+    ).json()
+    runs = [
+        client.post(
+            f"/api/v1/agents/{agent_id}/tests/run", json={"suite_id": suite["id"]}, headers=headers
+        ).json()
+        for _ in range(2)
+    ]
+    history = client.get(f"/api/v1/suites/{suite['id']}/history", headers=headers).json()
+    assert [p["suite_run_id"] for p in history] == [r["id"] for r in runs]
+    assert history[0]["version"] == 1
+    compared = client.get(
+        f"/api/v1/tests/runs/{runs[0]['id']}/compare/{runs[1]['id']}", headers=headers
+    )
+    assert compared.status_code == 200 and compared.json() == []  # neither has finished
+    other, _ = org_with_agent()
+    assert client.get(f"/api/v1/eval-rules/{rule['id']}/scores", headers=other).status_code == 404
+    assert client.delete(f"/api/v1/eval-rules/{rule['id']}", headers=other).status_code == 404
+    assert client.delete(f"/api/v1/eval-rules/{rule['id']}", headers=headers).status_code == 204
