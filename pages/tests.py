@@ -598,6 +598,126 @@ def _suite_detail() -> rx.Component:
     )
 
 
+def _alerts() -> rx.Component:
+    return rx.cond(
+        TestsState.alerts.length() > 0,
+        rx.vstack(
+            rx.heading("Quality alerts", size="4"),
+            rx.foreach(
+                TestsState.alerts,
+                lambda a: rx.callout(
+                    rx.text(
+                        a["message"],
+                        " · ",
+                        a["when"],
+                        " ",
+                        rx.text(a["delivery"], as_="span", color_scheme="gray"),
+                    ),
+                    icon="triangle-alert",
+                    color_scheme="amber",
+                    size="1",
+                    width="100%",
+                ),
+            ),
+            width="100%",
+            id="quality-alerts",
+        ),
+    )
+
+
+def _rule_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["name"]),
+        rx.table.cell(row["share"]),
+        rx.table.cell(rx.text(row["assertions"], size="1")),
+        rx.table.cell(row["alert"]),
+        rx.table.cell(
+            rx.cond(
+                CAN_WRITE,
+                rx.icon_button(
+                    rx.icon("trash-2", size=14),
+                    variant="ghost",
+                    color_scheme="red",
+                    aria_label="Delete rule",
+                    on_click=TestsState.delete_rule(row["id"]),
+                ),
+            ),
+        ),
+    )
+
+
+def _online_rules() -> rx.Component:
+    """Online evaluation of the chosen agent's production runs."""
+    field = TestsState.rule_form
+    return rx.cond(
+        TestsState.agent_filter != "",
+        rx.vstack(
+            rx.heading("Online evaluation", size="4"),
+            rx.text(
+                "Score a share of this agent's production runs with checks that need no "
+                "reference answer; a low score raises an alert.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                TestsState.rules.length() > 0,
+                data_table(
+                    ["Rule", "Share", "Checks", "Alert", ""],
+                    TestsState.rules,
+                    _rule_row,
+                    id_="rules-table",
+                    size="1",
+                ),
+            ),
+            rx.cond(
+                CAN_WRITE,
+                rx.flex(
+                    rx.input(
+                        placeholder="Rule name",
+                        value=field["name"],
+                        id="rule-name",
+                        on_change=lambda v: TestsState.set_rule_field("name", v),
+                    ),
+                    rx.input(
+                        placeholder="Share 0–1",
+                        value=field["sample_rate"],
+                        width="90px",
+                        on_change=lambda v: TestsState.set_rule_field("sample_rate", v),
+                    ),
+                    rx.select.root(
+                        rx.select.trigger(width="160px"),
+                        rx.select.content(*[rx.select.item(t, value=t) for t in ASSERTION_TYPES]),
+                        value=field["type"],
+                        on_change=lambda v: TestsState.set_rule_field("type", v),
+                    ),
+                    rx.input(
+                        placeholder="value",
+                        value=field["value"],
+                        on_change=lambda v: TestsState.set_rule_field("value", v),
+                    ),
+                    rx.input(
+                        placeholder="Alert below",
+                        value=field["alert_below"],
+                        width="110px",
+                        on_change=lambda v: TestsState.set_rule_field("alert_below", v),
+                    ),
+                    rx.input(
+                        placeholder="Alert webhook URL (optional)",
+                        value=field["webhook"],
+                        on_change=lambda v: TestsState.set_rule_field("webhook", v),
+                    ),
+                    rx.button("Add rule", on_click=TestsState.add_rule, id="rule-add"),
+                    gap="2",
+                    wrap="wrap",
+                    width="100%",
+                ),
+            ),
+            error_callout(TestsState.rule_error, id_="rule-error"),
+            width="100%",
+        ),
+    )
+
+
 def tests_page() -> rx.Component:
     return shell(
         _toolbar(),
@@ -608,7 +728,12 @@ def tests_page() -> rx.Component:
         rx.cond(
             TestsState.suite_id == "",
             rx.vstack(
-                error_callout(TestsState.error, id_="tests-error"), _suite_list(), width="100%"
+                error_callout(TestsState.error, id_="tests-error"),
+                _alerts(),
+                _suite_list(),
+                _online_rules(),
+                width="100%",
+                spacing="4",
             ),
             _suite_detail(),
         ),

@@ -16,7 +16,7 @@ from agent_platform.db import session_scope
 from agent_platform.models import CaseStatus
 from services import agents
 from services.errors import DomainError
-from services.testing import generate, runner, safety, suites, views
+from services.testing import alerts, generate, online, runner, safety, suites, views
 from services.testing.assertions import CATALOGUE
 from state.base import SessionState, actor_from_token, parse_id
 
@@ -101,6 +101,19 @@ class TestsState(SessionState):
     generating: bool = False
     generate_note: str = ""
 
+    # Watching quality: recent alerts, the agent's online evaluation rules
+    alerts: list[dict[str, str]] = []
+    rules: list[dict[str, str]] = []
+    rule_form: dict[str, str] = {
+        "name": "",
+        "sample_rate": "0.1",
+        "type": "no-pii",
+        "value": "",
+        "alert_below": "",
+        "webhook": "",
+    }
+    rule_error: str = ""
+
     @rx.var
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
@@ -154,9 +167,82 @@ class TestsState(SessionState):
                 ]
                 listed, _ = agents.list_agents(session, actor, limit=200)
                 self.agent_options = [{"id": str(a.id), "name": a.name} for a in listed]
+                self.alerts = [
+                    {
+                        "message": a.message,
+                        "kind": a.kind,
+                        "when": f"{a.created_at:%Y-%m-%d %H:%M}",
+                        "delivery": "posted"
+                        if a.delivered_at
+                        else (a.delivery_error or ("" if not a.webhook_url else "pending")),
+                    }
+                    for a in alerts.recent_alerts(session, actor, limit=5)
+                ]
+                self.rules = (
+                    [
+                        {
+                            "id": str(r.id),
+                            "name": r.name,
+                            "share": f"{r.sample_rate:.0%}",
+                            "assertions": "; ".join(_summary(a) for a in r.assertions),
+                            "alert": f"below {r.alert_below:.2f}" if r.alert_below else "",
+                        }
+                        for r in online.list_rules(session, actor, agent)
+                    ]
+                    if agent
+                    else []
+                )
         except DomainError as exc:
             self.error, self.rows, self.total = exc.message, [], 0
         self.loading = False
+
+    @rx.event
+    def set_rule_field(self, key: str, value: str) -> None:
+        self.rule_form = {**self.rule_form, key: value}
+
+    @rx.event
+    def add_rule(self) -> None:
+        self.rule_error = ""
+        form = self.rule_form
+        try:
+            try:
+                rate = float(form["sample_rate"])
+                below = float(form["alert_below"]) if form["alert_below"].strip() else None
+            except ValueError:
+                raise DomainError(
+                    "The share and the alert threshold are numbers between 0 and 1."
+                ) from None
+            item: dict[str, Any] = {"type": form["type"]}
+            value = _assertion_value(form["type"], form["value"])
+            if value is not None:
+                item["value"] = value
+            with self.acting() as (session, _u, actor):
+                online.create_rule(
+                    session,
+                    actor,
+                    parse_id(self.agent_filter, "Agent"),
+                    {
+                        "name": form["name"],
+                        "sample_rate": rate,
+                        "assertions": [item],
+                        "alert_below": below,
+                        "alert_webhook_url": form["webhook"].strip() or None,
+                    },
+                )
+        except DomainError as exc:
+            self.rule_error = exc.message
+            return
+        self.rule_form = {**self.rule_form, "name": "", "value": ""}
+        self._refresh()
+
+    @rx.event
+    def delete_rule(self, rule_id: str) -> None:
+        try:
+            with self.acting() as (session, _u, actor):
+                online.delete_rule(session, actor, parse_id(rule_id, "Rule"))
+        except DomainError as exc:
+            self.rule_error = exc.message
+        self._refresh()
 
     @rx.event
     def set_search(self, value: str) -> None:

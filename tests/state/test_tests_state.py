@@ -9,6 +9,7 @@ from sqlmodel import Session
 from agent_platform.models import CaseStatus
 from services import agents
 from services.testing import suites
+from services.testing.alerts import raise_alert
 from state.tests import TestsState
 from tests.factories import make_user, personal_actor
 from tests.state.helpers import signed_in
@@ -96,3 +97,42 @@ def test_safety_suite_and_drafts(session: Session) -> None:
     other.load()
     other.open_suite(str(suite.id))
     assert other.suite_error == "Test suite not found." and other.suite == {}
+
+
+def test_online_rules_and_alerts_on_the_page(session: Session) -> None:
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    agent = agents.create_agent(session, actor, name="Helper", config={"model": "openai/gpt-4o"})
+    raise_alert(
+        session,
+        org_id=actor.org_id,
+        agent_id=agent.id,
+        kind="safety_failed",
+        message="2 safety case(s) failed in “Platform safety”.",
+        details={},
+        webhook_url=None,
+    )
+    session.commit()
+    state = signed_in(session, TestsState, user)
+    state.load()
+    [alert] = state.alerts
+    assert alert["message"].startswith("2 safety case(s) failed") and alert["delivery"] == ""
+    assert state.rules == []
+    state.agent_filter = str(agent.id)
+    state.set_rule_field("name", "Polite")
+    state.set_rule_field("type", "similar")
+    state.set_rule_field("value", "Thanks!")
+    state.add_rule()
+    assert "needs a reference answer" in state.rule_error
+    state.set_rule_field("type", "not-icontains")
+    state.set_rule_field("value", "stupid")
+    state.set_rule_field("alert_below", "lots")
+    state.add_rule()
+    assert state.rule_error == "The share and the alert threshold are numbers between 0 and 1."
+    state.set_rule_field("alert_below", "0.5")
+    state.add_rule()
+    assert state.rule_error == ""
+    [rule] = state.rules
+    assert (rule["name"], rule["share"], rule["alert"]) == ("Polite", "10%", "below 0.50")
+    state.delete_rule(rule["id"])
+    assert state.rules == []
