@@ -51,8 +51,6 @@ def ingest_document(document_id: str) -> str | None:
     return status
 
 
-def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | None:
-    """Job body when a plain RQ worker takes an `agents` job (the async worker is faster)."""
 def grade_test_run(run_id: str) -> str | None:
     """Grade one finished run of a test suite (and close its suite run when it is the last).
 
@@ -68,6 +66,8 @@ def grade_test_run(run_id: str) -> str | None:
     with session_scope() as session:
         grading.record(session, task, evaluation)
     return "passed" if evaluation.passed else "failed"
+
+
 def score_online_run(rule_id: str, run_id: str) -> str | None:
     """Score one sampled production run against its evaluation rule (alerting when low)."""
     from agent_platform.db import session_scope
@@ -110,8 +110,6 @@ def sample_online_runs() -> int:
 
 def execute_run(run_id: str, org_id: str | None = None, cap: int = -1) -> str | None:
     """Job body when a plain RQ worker takes an `agents` job (the async worker is faster)."""
-
-
     from redis.asyncio import Redis as AsyncRedis
 
     from agent_platform.db import session_scope
@@ -300,9 +298,9 @@ class PlatformScheduler(Scheduler):  # type: ignore[misc]  # rq-scheduler ships 
                     self.remove_lock()
                 _tick_schedules()
                 if started - last_requeue >= RECONCILE_EVERY_SECONDS:
-                    _guarded(sample_online_runs)
                     last_requeue = started
                     _guarded(requeue_lost_fires)
+                    _guarded(sample_online_runs)
                 beat(SCHEDULER_BEAT)
                 if down_since is not None:
                     log.warning("Redis answers again after %.0f s", time.time() - down_since)
