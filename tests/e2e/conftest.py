@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import USE_PG, USE_REDIS, create_pg_database, drop_pg_database, pg_url
+from tests.fakes.openai_server import ScriptedLLM
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -128,6 +129,15 @@ def _wait_ready(app: RunningApp, timeout: float) -> None:
             pass
         time.sleep(0.5)  # sleep-ok: poll step of a loop bounded by a deadline
     pytest.fail(f"platform not ready in {timeout:.0f} s:\n{app.log()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def llm(llm_server: ScriptedLLM) -> ScriptedLLM:
+    """The run's one scripted model server (tests/conftest.py), emptied for each module. The
+    platform runs in its own process, so its allow-list (OUTBOUND_ALLOW_HOSTS=127.0.0.1 above)
+    is what lets it reach the server, not the test's settings."""
+    llm_server.reset()
+    return llm_server
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,12 @@ restore, duplicate / archive / delete from the row menu, search, phone width."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.e2e.conftest import RunningApp
 from tests.e2e.journeys import add_scripted_provider, sign_up
-from tests.fakes.openai_server import ScriptedLLM
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
 
 
 def test_library_and_versions(app_server: RunningApp, browser, llm, artifacts) -> None:

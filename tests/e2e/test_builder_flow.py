@@ -3,21 +3,13 @@ canvas, wire them into the model, save (a new version), run the draft in the tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.e2e.conftest import RunningApp
 from tests.e2e.journeys import add_scripted_provider, sign_up
-from tests.fakes.openai_server import ScriptedLLM, Turn
+from tests.fakes.openai_server import Turn
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
 
 
 def _wire(page, node_id: str) -> None:

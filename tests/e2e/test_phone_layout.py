@@ -4,7 +4,6 @@ no button pushed past the edge of the screen, with real rows in each table."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,12 +33,6 @@ MEASURE = """() => {
   }
   return {overflow: de.scrollWidth - de.clientWidth, cut};
 }"""
-
-
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
 
 
 # A row can pass Playwright's "visible" while a clipped parent hides it: ask the page what is
