@@ -357,7 +357,6 @@ def finish(
     run.finished_at = now
     run.latency_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
     session.add(run)
-
     _grade_if_test(session, run)
 
 
@@ -366,6 +365,7 @@ def _grade_if_test(session: Session, run: Execution) -> None:
     if run.test_run_id is not None:
         run_id = run.id
         after_commit(session, lambda: enqueue_grading(run_id))
+
 
 def reconcile(
     session: Session,
@@ -415,8 +415,8 @@ def reconcile(
         run.error = "The worker running this run stopped (crash or restart); run it again."
         run.finished_at = now
         session.add(run)
-        failed += 1
         _grade_if_test(session, run)
+        failed += 1
     for run_id, org_id in lost:
         cap = concurrency_cap(session, org_id)
         after_commit(session, partial(enqueue, run_id, org_id, cap))
