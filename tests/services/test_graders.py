@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from services.errors import Invalid
 from services.testing.assertions import CATALOGUE, Family, parse_assertion
 from services.testing.graders import GRADERS, Observation, ToolCall, case_score, grade, pii_found
+from services.testing.grading import GradingTask, evaluate
 
 
 def _grade(raw: dict[str, Any], obs: Observation) -> tuple[bool, str]:
@@ -197,3 +200,29 @@ def test_bad_assertions_are_refused_in_words(raw: Any, words: str) -> None:
         parse_assertion(raw, "line 12")
     assert words in str(caught.value)
     assert str(caught.value).startswith("line 12")
+
+
+def test_similarity_to_a_reference_with_the_configured_embedder() -> None:
+    def task(answer: str) -> GradingTask:
+        similar = parse_assertion(
+            {"type": "similar", "value": "Paris is the capital city of France", "threshold": 0.6}
+        )
+        return GradingTask(
+            result_id=uuid.uuid4(),
+            suite_run_id=uuid.uuid4(),
+            org_id=uuid.uuid4(),
+            question="What is the capital of France?",
+            observation=Observation(output=answer),
+            assertions=[(similar, 1.0)],
+            threshold=None,
+            reference=None,
+            run_cost=Decimal("0"),
+        )
+
+    async def no_judge(*_args: object) -> tuple[str, Decimal]:
+        raise AssertionError("similarity needs no judge")
+
+    close = asyncio.run(evaluate(task("The capital city of France is Paris."), no_judge))
+    far = asyncio.run(evaluate(task("Bananas are rich in potassium."), no_judge))
+    assert close.passed and close.grades[0].score >= 0.6, close.grades[0].reason
+    assert not far.passed and "<" in far.grades[0].reason
