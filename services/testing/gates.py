@@ -15,6 +15,7 @@ from agent_platform.models import SuiteRun, SuiteRunStatus, TestSuite
 from services.access import Actor
 from services.errors import DomainError
 from services.testing.runner import start_suite_run
+from services.testing.suites import visible_suites
 
 
 def publish_gate_problems(
@@ -54,7 +55,9 @@ def run_on_new_version(
     start (no accepted cases yet) is skipped, never a reason to refuse the save."""
     started: list[uuid.UUID] = []
     suites = session.exec(
-        select(TestSuite).where(TestSuite.agent_id == agent_id, col(TestSuite.run_on_new_version))
+        visible_suites(actor).where(
+            TestSuite.agent_id == agent_id, col(TestSuite.run_on_new_version)
+        )
     ).all()
     for suite in suites:
         if suite.pinned_version_id is not None:

@@ -40,6 +40,7 @@ from agent_platform.models import (
     Role,
     SuiteRun,
     SuiteRunStatus,
+    TestResult,
     Thread,
     User,
 )
@@ -56,6 +57,7 @@ from services import (
     api_keys,
     audit,
     dashboard,
+    dashboard_queries,
     invitations,
     model_prices,
     organizations,
@@ -75,7 +77,7 @@ from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
 from services.memory import collections, ingest
 from services.runtime import follow
-from services.testing import ci, runner, safety, suites
+from services.testing import ci, gates, generate, online, runner, safety, suites, views
 from tests.factories import (
     PASSWORD,
     add_member,
@@ -418,6 +420,7 @@ class World:
     mallory: Actor
     b_agent: uuid.UUID
     b_suite: uuid.UUID
+    b_suite_run: uuid.UUID
     a_org: uuid.UUID
     ids: dict[str, uuid.UUID]
 
@@ -444,6 +447,11 @@ def _follow_first(actor: Actor, run_id: uuid.UUID) -> object:
 
 
 SCHEDULE_FORM = {"name": "Mine", "kind": "cron", "cron": "0 9 * * *", "message": "go"}
+RULE_FORM = {
+    "name": "Mine",
+    "sample_rate": 1.0,
+    "assertions": [{"type": "icontains", "value": "x"}],
+}
 SUITE_YAML = "description: Mine\ntests:\n  - description: one\n    vars:\n      message: hi\n"
 PROVIDER_FORM = {"name": "mine", "kind": "openai", "api_key": "sk-test-123456", "models": ["m"]}
 
@@ -781,6 +789,63 @@ CASES: dict[str, Case] = {
         "agent",
         lambda w, i: ci.suite_from_file(w.session, w.mallory, i, SUITE_YAML, name="A's suite"),
     ),
+    "generate.prepare:agent_id": Case(
+        "agent", lambda w, i: generate.prepare(w.session, w.mallory, i)
+    ),
+    "generate.prepare:suite_id": Case(
+        "suite", lambda w, i: generate.prepare(w.session, w.mallory, w.b_agent, suite_id=i)
+    ),
+    "gates.run_on_new_version:agent_id": Case(
+        "agent",
+        lambda w, i: gates.run_on_new_version(w.session, w.mallory, i, uuid.uuid4()),
+        quiet=True,  # after a save, for the agent just saved: starts the actor's own suites only
+    ),
+    "gates.run_on_new_version:version_id": Case(
+        "version",
+        lambda w, i: gates.run_on_new_version(w.session, w.mallory, w.b_agent, i),
+        quiet=True,  # B's suites of B's agent; a version of no B agent starts none of them
+    ),
+    "dashboard_queries.newest_and_active:agent_id": Case(
+        "agent",
+        lambda w, i: dashboard_queries.newest_and_active(w.session, w.mallory, i),
+        quiet=True,  # a filter inside the actor's runs (change_marker checks the agent first)
+    ),
+    "dashboard_queries.agent_names:agent_ids": Case(
+        "agent",
+        lambda w, i: dashboard_queries.agent_names(w.session, w.mallory, {i}),
+        quiet=True,  # names of the actor's agents among the ids of its own runs
+    ),
+    "online.get_rule:rule_id": Case("rule", lambda w, i: online.get_rule(w.session, w.mallory, i)),
+    "online.create_rule:agent_id": Case(
+        "agent", lambda w, i: online.create_rule(w.session, w.mallory, i, RULE_FORM)
+    ),
+    "online.delete_rule:rule_id": Case(
+        "rule", lambda w, i: online.delete_rule(w.session, w.mallory, i)
+    ),
+    "online.list_rules:agent_id": Case(
+        "agent", lambda w, i: online.list_rules(w.session, w.mallory, i)
+    ),
+    "online.recent_scores:rule_id": Case(
+        "rule", lambda w, i: online.recent_scores(w.session, w.mallory, i)
+    ),
+    "views.suite_rows:agent_id": Case(
+        "agent", lambda w, i: views.suite_rows(w.session, w.mallory, agent_id=i)
+    ),
+    "views.result_rows:suite_run_id": Case(
+        "suite_run", lambda w, i: views.result_rows(w.session, w.mallory, i)
+    ),
+    "views.score_history:suite_id": Case(
+        "suite", lambda w, i: views.score_history(w.session, w.mallory, i)
+    ),
+    "views.compare_runs:before_id": Case(
+        "suite_run", lambda w, i: views.compare_runs(w.session, w.mallory, i, w.b_suite_run)
+    ),
+    "views.compare_runs:after_id": Case(
+        "suite_run", lambda w, i: views.compare_runs(w.session, w.mallory, w.b_suite_run, i)
+    ),
+    "runner.overrule:result_id": Case(
+        "result", lambda w, i: runner.overrule(w.session, w.mallory, i, passed=True)
+    ),
     "safety.probes_for:agent_id": Case(
         "agent", lambda w, i: safety.probes_for(w.session, w.mallory, i)
     ),
@@ -855,6 +920,11 @@ SERVICE_MODULES = {
     "runner": runner,
     "safety": safety,
     "ci": ci,
+    "generate": generate,
+    "gates": gates,
+    "dashboard_queries": dashboard_queries,
+    "online": online,
+    "views": views,
 }
 
 
@@ -930,6 +1000,12 @@ TRUSTED: dict[str, str] = {
     "grading.collect": JOB,
     "ci.graded_lines": "the test CLI, on the suite run it has just started",
     "verification.verification": "callers pass a version they read through visible_versions",
+    "gates.publish_gate_problems": "publish_problems, for the agent it read through get_agent",
+    "alerts.raise_alert": "writes an alert for the org whose run or suite it is about",
+    "alerts.record_delivery": JOB,
+    "alerts.delivery_target": JOB,
+    "grading.attach_judges": "grading of a run the platform enqueued, with its suite",
+    "online.collect": JOB,
 }
 
 
@@ -1018,6 +1094,28 @@ def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
     session.add(suite_run)
     b_suite = suites.create_suite(session, mallory_owner, b_agent.id, {"name": "B's suite"})
     suites.add_case(session, mallory_owner, b_suite.id, {"name": "B's case", "message": "hi"})
+    b_suite_run = SuiteRun(
+        org_id=mallory_owner.org_id,
+        suite_id=b_suite.id,
+        agent_id=b_agent.id,
+        agent_version_id=b_agent.current_version_id,
+        status=SuiteRunStatus.PASSED,
+        trigger="ui",
+        repeat=1,
+        total_runs=1,
+    )
+    session.add(b_suite_run)
+    rule = online.create_rule(session, alice, agent.id, RULE_FORM)
+    session.flush()
+    result = TestResult(
+        org_id=alice.org_id,
+        suite_run_id=suite_run.id,
+        test_id=case.id,
+        execution_id=run.id,
+        agent_version_id=agent.current_version_id,
+        passed=False,
+    )
+    session.add(result)
     session.commit()  # `follow` reads in a session of its own
     assert agent.current_version_id is not None
     return World(
@@ -1025,6 +1123,7 @@ def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
         mallory=mallory_owner,
         b_agent=b_agent.id,
         b_suite=b_suite.id,
+        b_suite_run=b_suite_run.id,
         a_org=alice.org_id,
         ids={
             "agent": agent.id,
@@ -1046,6 +1145,8 @@ def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
             "suite": suite.id,
             "case": case.id,
             "suite_run": suite_run.id,
+            "rule": rule.id,
+            "result": result.id,
         },
     )
 
