@@ -314,6 +314,9 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
         run.finished_at = utcnow()
         run.error = "Cancelled before it started."
         session.add(run)
+        # Its job will find it final and do nothing: grade it here, or its suite run would
+        # wait for it forever.
+        _grade_if_test(session, run)
     elif run.status == ExecutionStatus.RUNNING:
         # The flag goes out only once the caller commits (with the audit of the request).
         def raise_flag() -> None:
