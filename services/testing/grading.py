@@ -297,7 +297,9 @@ async def evaluate(
 
 def record(session: Session, task: GradingTask, evaluation: Evaluation) -> SuiteRun | None:
     """Write the verdict, count the run in, and close the suite run when it is complete."""
-    result = session.get(TestResult, task.result_id)
+    # Locked: a grading job delivered twice waits here for the first verdict, then finds the
+    # result graded, instead of counting the run into its suite run a second time.
+    result = session.get(TestResult, task.result_id, with_for_update=True, populate_existing=True)
     if result is None or result.graded_at is not None:
         return None
     result.passed = evaluation.passed

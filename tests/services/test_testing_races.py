@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
-from agent_platform.db import session_scope
-from agent_platform.models import SuiteRunStatus
+from agent_platform.db import get_engine, session_scope
+from agent_platform.models import ExecutionStatus, SuiteRunStatus
 from services import runs
-from tests.fakes.openai_server import ScriptedLLM
-from tests.services.runtime_helpers import make_agent, org_with_provider
+from services.testing import grading
+from tests.fakes.openai_server import ScriptedLLM, Turn
+from tests.services.runtime_helpers import execute, make_agent, org_with_provider
 from tests.services.test_testing_engine import _case, _grade_all, _start, _suite, _suite_run
 
 
@@ -46,3 +50,48 @@ def test_a_test_run_cancelled_before_it_starts_is_graded_and_closes_its_suite(
     done = _suite_run(suite_run_id)
     assert done.status == SuiteRunStatus.FAILED
     assert done.finished_runs == 1 and done.failed_cases == 1
+
+
+def test_two_gradings_of_one_run_count_it_once(session: Session, llm: ScriptedLLM) -> None:
+    """A grading job delivered twice (a retry, a sweep) must not count its run twice: the
+    second waits for the first's verdict and then finds nothing left to grade."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    _case(session, actor, suite_id, name="Two", message="two")
+    suite_run_id, rows = _start(actor, suite_id)
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    run, _events = execute(rows[0].execution_id)
+    assert run.status == ExecutionStatus.SUCCEEDED, run.error
+    with session_scope() as s:
+        first = grading.collect(s, rows[0].execution_id)
+    with session_scope() as s:
+        second = grading.collect(s, rows[0].execution_id)
+    assert first is not None and second is not None
+    verdict = asyncio.run(grading.evaluate(first, grading.call_judge))
+
+    def record_second() -> None:
+        with session_scope() as s:
+            grading.record(s, second, verdict)
+
+    with session_scope() as holder:
+        grading.record(holder, first, verdict)
+        other = threading.Thread(target=record_second)
+        other.start()
+        # Commit only once the second grading waits on a row lock the first one holds.
+        while other.is_alive():
+            with get_engine().connect() as conn:
+                waiting = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar_one()
+            if waiting:
+                break
+    other.join(timeout=30)
+    assert not other.is_alive()
+    done = _suite_run(suite_run_id)
+    assert done.finished_runs == 1
+    assert done.status == SuiteRunStatus.RUNNING
