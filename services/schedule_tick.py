@@ -36,6 +36,7 @@ from agent_platform.models import (
     Schedule,
     ScheduleFire,
     ScheduleKind,
+    SuiteRun,
     TriggerTarget,
     User,
 )
@@ -45,6 +46,7 @@ from services.access import Actor, actor_for
 from services.errors import DomainError, Forbidden, NotFound
 from services.schedule_times import TimeSpec, as_utc, due_times, following
 from services.schedules import spec_of
+from services.testing.runner import start_suite_run
 
 log = logging.getLogger("agent_platform.schedules")
 
@@ -262,7 +264,10 @@ def _fire(run: Fire, schedule: Schedule, fire_at: datetime, *, note: str | None 
         if isinstance(exc, Forbidden | NotFound):
             _pause_for(session, schedule, exc.message)
     else:
-        outcome = {"execution_id": started.id}
+        if isinstance(started, SuiteRun):
+            outcome = {"note": f"Started suite run {started.id}."}
+        else:
+            outcome = {"execution_id": started.id}
         result.started += 1
         result.started_fire_times.append(fire_at)
     session.execute(update(ScheduleFire).where(col(ScheduleFire.id) == fire_id).values(**outcome))
@@ -270,7 +275,7 @@ def _fire(run: Fire, schedule: Schedule, fire_at: datetime, *, note: str | None 
 
 def _start_target(
     session: Session, actor: Actor, schedule: Schedule, fire_at: datetime
-) -> Execution:
+) -> Execution | SuiteRun:
     """Start what the schedule points at. One place to add a target kind (a workflow, a test
     suite): the type checker flags this match until the new kind is handled."""
     match schedule.target_type:
@@ -284,6 +289,12 @@ def _start_target(
                 schedule_id=schedule.id,
                 idempotency_key=idempotency_key(schedule.id, fire_at),
             )
+        case TriggerTarget.SUITE:
+            try:
+                suite_id = uuid.UUID(str(schedule.input.get("suite_id")))
+            except ValueError:
+                raise NotFound("The scheduled test suite no longer exists.") from None
+            return start_suite_run(session, actor, suite_id, trigger="schedule")
         case _:
             assert_never(schedule.target_type)
 

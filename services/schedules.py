@@ -197,7 +197,10 @@ def _apply(schedule: Schedule, data: ScheduleInput, now: datetime) -> None:
         data.interval_seconds if data.kind == ScheduleKind.INTERVAL else None
     )
     schedule.run_at = data.run_at if data.kind == ScheduleKind.ONCE else None
+    suite = schedule.input.get("suite_id") if schedule.input else None
     schedule.input = {"message": data.message, "variables": data.variables}
+    if suite:  # a suite's schedule keeps pointing at its suite
+        schedule.input["suite_id"] = suite
     schedule.misfire_policy = data.misfire_policy
     schedule.overlap_policy = data.overlap_policy
     schedule.enabled = data.enabled

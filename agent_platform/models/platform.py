@@ -148,14 +148,16 @@ class OverlapPolicy(enum.StrEnum):
     """What a fire does while the schedule's previous run is still queued or running."""
 
     SKIP = "skip"
-    QUEUE = "queue"  # start it anyway; it waits behind the other runs of the org
+    # wait until the previous run ends, then fire once (times passing meanwhile fold into it)
+    QUEUE = "queue"
     ALLOW = "allow"  # start it and let both run at once
 
 
 class TriggerTarget(enum.StrEnum):
-    """What a schedule or webhook starts: an agent today, workflows and test suites later."""
+    """What a schedule or webhook starts: an agent, or an agent's test suite."""
 
     AGENT = "agent"
+    SUITE = "suite"  # the schedule's input holds the suite's id
 
 
 class Schedule(SQLModel, table=True):

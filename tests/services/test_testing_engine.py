@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rq import SimpleWorker
@@ -18,16 +19,18 @@ from agent_platform.models import (
     Agent,
     Execution,
     ExecutionStatus,
+    Schedule,
+    ScheduleFire,
     SuiteRun,
     SuiteRunStatus,
     TestResult,
 )
 from agent_platform.redis_client import get_redis
-from services import agent_publishing, agents, model_prices
+from services import agent_publishing, agents, model_prices, schedule_tick, schedules
 from services.access import Actor
 from services.errors import Conflict, Invalid, NotFound
 from services.queue import queue
-from services.testing import runner, suites
+from services.testing import runner, suite_schedules, suites
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
@@ -466,3 +469,30 @@ def test_required_suites_gate_publishing_and_new_versions_run_their_suites(
     assert agent_publishing.publish_problems(session, actor, agent_id) == []
     agent_publishing.publish_agent(session, actor, agent_id)
     session.commit()
+
+
+def test_a_suite_runs_on_its_schedule(session: Session, llm: ScriptedLLM) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    with session_scope() as s:
+        schedule = suite_schedules.schedule_suite(
+            s, actor, suite_id, cron="30 6 * * *", timezone="Europe/Berlin"
+        )
+        schedule_id, due = schedule.id, schedule.next_fire_at
+    assert due is not None and due.astimezone(ZoneInfo("Europe/Berlin")).hour == 6
+    with session_scope() as s:
+        result = schedule_tick.tick(s, now=due)
+    assert result.started == 1
+    [latest] = runner.list_suite_runs(session, actor, suite_id, limit=1)
+    assert latest.trigger == "schedule" and latest.total_runs == 1
+    with session_scope() as s:
+        [fire] = s.exec(select(ScheduleFire).where(ScheduleFire.schedule_id == schedule_id)).all()
+        assert fire.note == f"Started suite run {latest.id}." and fire.execution_id is None
+        # Editing the schedule keeps its suite.
+        schedules.update_schedule(
+            s, actor, schedule_id, {"name": "Nightly", "cron": "0 2 * * *", "message": "x"}
+        )
+    with session_scope() as s:
+        assert s.get(Schedule, schedule_id).input["suite_id"] == str(suite_id)
