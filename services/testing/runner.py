@@ -219,6 +219,9 @@ def start_suite_run(
 def cancel_suite_run(session: Session, actor: Actor, suite_run_id: uuid.UUID) -> SuiteRun:
     require(actor, Permission.AGENTS_WRITE)
     suite_run = get_suite_run(session, actor, suite_run_id)
+    # Locked, and read again: a last verdict closing the run at this moment is seen here,
+    # instead of its passed or failed status being overwritten with "cancelled".
+    session.refresh(suite_run, with_for_update=True)
     if suite_run.status not in OPEN:
         raise Conflict("This suite run has already finished.")
     suite_run.status = SuiteRunStatus.CANCELLED

@@ -13,7 +13,8 @@ from sqlmodel import Session
 from agent_platform.db import get_engine, session_scope
 from agent_platform.models import ExecutionStatus, SuiteRunStatus
 from services import runs
-from services.testing import grading
+from services.errors import Conflict
+from services.testing import grading, runner
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
 from tests.services.test_testing_engine import _case, _grade_all, _start, _suite, _suite_run
@@ -80,18 +81,60 @@ def test_two_gradings_of_one_run_count_it_once(session: Session, llm: ScriptedLL
         other = threading.Thread(target=record_second)
         other.start()
         # Commit only once the second grading waits on a row lock the first one holds.
-        while other.is_alive():
-            with get_engine().connect() as conn:
-                waiting = conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND datname = current_database()"
-                    )
-                ).scalar_one()
-            if waiting:
-                break
+        _wait_for_a_lock_wait(other)
     other.join(timeout=30)
     assert not other.is_alive()
     done = _suite_run(suite_run_id)
     assert done.finished_runs == 1
     assert done.status == SuiteRunStatus.RUNNING
+
+
+def test_a_cancel_racing_the_last_verdict_leaves_the_finished_suite_run_alone(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    """The last verdict closes the suite run while a person presses Cancel: the cancel waits,
+    then says the run has finished, rather than turning a passed suite run into a cancelled one."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    suite_run_id, [row] = _start(actor, suite_id)
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    run, _events = execute(row.execution_id)
+    assert run.status == ExecutionStatus.SUCCEEDED, run.error
+    with session_scope() as s:
+        task = grading.collect(s, row.execution_id)
+    assert task is not None
+    verdict = asyncio.run(grading.evaluate(task, grading.call_judge))
+    outcome: list[object] = []
+
+    def cancel() -> None:
+        try:
+            with session_scope() as s:
+                outcome.append(runner.cancel_suite_run(s, actor, suite_run_id).status)
+        except Conflict as exc:
+            outcome.append(exc)
+
+    with session_scope() as holder:
+        grading.record(holder, task, verdict)
+        other = threading.Thread(target=cancel)
+        other.start()
+        _wait_for_a_lock_wait(other)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    assert isinstance(outcome[0], Conflict), outcome
+    assert _suite_run(suite_run_id).status == SuiteRunStatus.PASSED
+
+
+def _wait_for_a_lock_wait(thread: threading.Thread) -> None:
+    """Return once `thread` waits on a row lock (or has ended): no guessed sleep."""
+    while thread.is_alive():
+        with get_engine().connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ).scalar_one()
+        if waiting:
+            return
