@@ -38,7 +38,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import ratelimit, runs, secrets
 from services.access import ROLE_RANK, Actor
-from services.errors import Conflict, Forbidden, NotFound
+from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.runtime.follow import follow
 from services.tokens import token_hash
 from services.webhook_delivery import (
@@ -202,6 +202,10 @@ def _start(
                 idempotency_key=stored_key,
                 webhook_trigger_id=trigger.id,
             )
+        case TriggerTarget.SUITE:
+            # Suites start from their schedule, the Tests page, the API or the CLI; no trigger
+            # of this kind can be created, so one found here is a stale row, not a request.
+            raise Invalid("This trigger does not start an agent; recreate it on the agent.")
         case _ as unreachable:
             assert_never(unreachable)
 

@@ -77,7 +77,17 @@ from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
 from services.memory import collections, ingest
 from services.runtime import follow
-from services.testing import ci, gates, generate, online, runner, safety, suites, views
+from services.testing import (
+    ci,
+    gates,
+    generate,
+    online,
+    runner,
+    safety,
+    suite_schedules,
+    suites,
+    views,
+)
 from tests.factories import (
     PASSWORD,
     add_member,
@@ -871,6 +881,10 @@ CASES: dict[str, Case] = {
         "version",
         lambda w, i: runner.start_suite_run(w.session, w.mallory, w.b_suite, version_id=i),
     ),
+    "suite_schedules.schedule_suite:suite_id": Case(
+        "suite",
+        lambda w, i: suite_schedules.schedule_suite(w.session, w.mallory, i, cron="0 6 * * *"),
+    ),
 }
 
 # Functions that take an actor and an id but read nothing by it, with the reason.
@@ -925,6 +939,7 @@ SERVICE_MODULES = {
     "dashboard_queries": dashboard_queries,
     "online": online,
     "views": views,
+    "suite_schedules": suite_schedules,
 }
 
 
