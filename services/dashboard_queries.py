@@ -49,9 +49,11 @@ class Window:
 
 
 def runs_in(actor: Actor, since: datetime, until: datetime, agent_id: uuid.UUID | None) -> Scope:
-    """The WHERE clause every executions query shares: org, time range, optional agent."""
+    """The WHERE clause every executions query shares: org, time range, optional agent, and
+    production runs only (a test suite's runs carry `test_run_id`)."""
     where: Scope = [
         where_of(visible_runs(actor)),
+        col(Execution.test_run_id).is_(None),
         col(Execution.created_at) >= since,
         col(Execution.created_at) < until,
     ]

@@ -86,7 +86,9 @@ def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
     def used() -> int:
         return session.exec(
             select(func.count()).where(
-                Execution.org_id == org_id, col(Execution.created_at) >= month_start
+                Execution.org_id == org_id,
+                col(Execution.created_at) >= month_start,
+                col(Execution.test_run_id).is_(None),  # test runs are not billed
             )
         ).one()
 

@@ -34,7 +34,7 @@ class ExecutionStatus(enum.StrEnum):
 # What the dashboard aggregates (services/dashboard.py). On PostgreSQL the time indexes carry
 # these columns (INCLUDE), so a dashboard range is an index-only scan and never reads the wide
 # rows (input/output JSON); SQLite has no INCLUDE and keeps plain indexes.
-DASHBOARD_COLUMNS = ["status", "latency_ms", "tokens_used", "cost", "id"]
+DASHBOARD_COLUMNS = ["status", "latency_ms", "tokens_used", "cost", "id", "test_run_id"]
 
 
 class Execution(SQLModel, table=True):

@@ -26,14 +26,21 @@ from agent_platform.models import (
     TestResult,
 )
 from agent_platform.redis_client import get_redis
-from services import agent_publishing, agents, model_prices, schedule_tick, schedules
+from services import (
+    agent_publishing,
+    agents,
+    dashboard,
+    model_prices,
+    schedule_tick,
+    schedules,
+)
 from services.access import Actor
 from services.errors import Conflict, Invalid, NotFound
 from services.queue import queue
 from services.testing import runner, suite_schedules, suites
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
-from tests.services.runtime_helpers import execute, make_agent, org_with_provider
+from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
 
 
 @pytest.fixture(scope="module")
@@ -496,3 +503,16 @@ def test_a_suite_runs_on_its_schedule(session: Session, llm: ScriptedLLM) -> Non
         )
     with session_scope() as s:
         assert s.get(Schedule, schedule_id).input["suite_id"] == str(suite_id)
+
+
+def test_test_runs_stay_out_of_the_dashboard(session: Session, llm: ScriptedLLM) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    _suite_run_id, rows = _start(actor, suite_id)
+    execute(rows[0].execution_id)
+    execute(start(actor, agent_id, "a production question"))
+    figures = dashboard.summary(session, actor, range_key="24h")
+    assert figures.total_runs == 1
+    assert sum(u.calls for u in figures.by_model) == 1, figures.by_model
