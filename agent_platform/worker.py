@@ -20,7 +20,7 @@ from rq_scheduler import Scheduler
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.run_worker import ensure_registered, lease_key, leased
-from services.queue import queue
+from services.queue import enqueue_grading, queue
 
 log = logging.getLogger("agent_platform.worker")
 
@@ -54,15 +54,35 @@ def ingest_document(document_id: str) -> str | None:
 def grade_test_run(run_id: str) -> str | None:
     """Grade one finished run of a test suite (and close its suite run when it is the last).
 
-    Three steps so no database session is held while a judge model answers."""
+    Three steps so no database session is held while a judge model answers. A run that
+    cannot be graded (a case saved under older rules, a grader bug) is recorded as failed with
+    the reason, so its suite run still closes; a database error is left to fail the job, and
+    the reconciler's sweep (`grading.stranded`) grades the run again later."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from agent_platform.db import session_scope
+    from services.errors import DomainError
     from services.testing import grading
 
-    with session_scope() as session:
-        task = grading.collect(session, uuid.UUID(run_id))
-    if task is None:
-        return None
-    evaluation = asyncio.run(grading.evaluate(task, grading.call_judge))
+    execution_id = uuid.UUID(run_id)
+    try:
+        with session_scope() as session:
+            task = grading.collect(session, execution_id)
+        if task is None:
+            return None
+        evaluation = asyncio.run(grading.evaluate(task, grading.call_judge))
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded as the run's verdict, and logged
+        log.exception("Grading test run %s failed", run_id)
+        reason = (
+            str(exc)
+            if isinstance(exc, DomainError)
+            else f"an internal error ({type(exc).__name__}); the worker log has the details"
+        )
+        with session_scope() as session:
+            grading.record_failure(session, execution_id, reason)
+        return "failed"
     with session_scope() as session:
         grading.record(session, task, evaluation)
     return "passed" if evaluation.passed else "failed"
@@ -149,6 +169,26 @@ def waiting(run_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return held
 
 
+def requeue_gradings(run_ids: list[uuid.UUID]) -> int:
+    """Enqueue grading again for test runs left without a verdict, except those whose grading
+    job is still waiting or working (a long queue is slow, not lost)."""
+    if not run_ids:
+        return 0
+    redis = get_redis()
+    with redis.pipeline(transaction=False) as pipe:
+        for run_id in run_ids:
+            pipe.hget(Job.key_for(f"grade-{run_id}"), "status")
+        statuses = pipe.execute()
+    busy = {
+        status.encode()
+        for status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+    }
+    lost = [run_id for run_id, status in zip(run_ids, statuses, strict=True) if status not in busy]
+    for run_id in lost:
+        enqueue_grading(run_id)
+    return len(lost)
+
+
 def reconcile_runs() -> dict[str, int]:
     """Periodic job (kept registered by the scheduler process): unstick runs after crashes."""
     from datetime import timedelta
@@ -157,12 +197,16 @@ def reconcile_runs() -> dict[str, int]:
     from agent_platform.settings import get_settings
     from services import runs
     from services.memory import ingest
+    from services.testing import grading
 
     grace = timedelta(seconds=2 * get_settings().run_lease_seconds)
     with session_scope() as session:
         outcome = runs.reconcile(session, alive=leased, waiting=waiting, lease_grace=grace)
     with session_scope() as session:
         outcome["documents_requeued"] = ingest.requeue_lost(session)
+    with session_scope() as session:
+        ungraded = grading.stranded(session, older_than=grace)
+    outcome["gradings_requeued"] = requeue_gradings(ungraded)
     beat(RECONCILER_BEAT)
     return outcome
 

@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -358,3 +359,54 @@ def record(session: Session, task: GradingTask, evaluation: Evaluation) -> Suite
     if suite_run.finished_runs >= suite_run.total_runs:
         finalize(session, suite_run)
     return suite_run
+
+
+def record_failure(session: Session, execution_id: uuid.UUID, reason: str) -> SuiteRun | None:
+    """A run the graders could not grade (a grading job that raised) still gets a verdict —
+    failed, with the reason — and is counted in, so its suite run closes instead of waiting
+    for it forever."""
+    result = session.exec(select(TestResult).where(TestResult.execution_id == execution_id)).first()
+    run = session.get(Execution, execution_id)
+    if result is None or run is None or result.graded_at is not None:
+        return None
+    problem = f"grading failed: {reason}"[:600]
+    observation = observation_of(session, run, result.canary)
+    task = GradingTask(
+        result_id=result.id,
+        suite_run_id=result.suite_run_id,
+        org_id=result.org_id,
+        question=str((run.input or {}).get("message", "")),
+        observation=observation,
+        assertions=[],
+        threshold=None,
+        reference=None,
+        run_cost=run.cost or Decimal("0"),
+    )
+    grades = [Grade(False, 0.0, problem, "grading")]
+    return record(session, task, Evaluation(grades, False, 0.0, []))
+
+
+def stranded(session: Session, *, older_than: timedelta) -> list[uuid.UUID]:
+    """Test runs that ended a while ago and still have no verdict — their grading job was
+    lost (Redis flushed, the enqueue after commit failed) or failed before it could record
+    one. The reconciler enqueues them again; grading is idempotent, so a job that was only
+    slow is not counted twice."""
+    ended = (
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.TIMED_OUT,
+    )
+    rows = session.exec(
+        select(TestResult.execution_id)
+        .join(Execution, col(Execution.id) == TestResult.execution_id)
+        .join(SuiteRun, col(SuiteRun.id) == TestResult.suite_run_id)
+        .where(
+            col(TestResult.graded_at).is_(None),
+            col(Execution.status).in_(ended),
+            col(Execution.finished_at) < utcnow() - older_than,
+            col(SuiteRun.finished_runs) < SuiteRun.total_runs,
+        )
+        .limit(500)
+    ).all()
+    return [run_id for run_id in rows if run_id is not None]

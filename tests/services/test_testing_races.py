@@ -5,19 +5,29 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from agent_platform import worker
 from agent_platform.db import get_engine, session_scope
-from agent_platform.models import ExecutionStatus, SuiteRunStatus
+from agent_platform.models import AgentTest, Execution, ExecutionStatus, SuiteRunStatus
 from services import runs
 from services.errors import Conflict
+from services.queue import queue
 from services.testing import grading, runner
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
-from tests.services.test_testing_engine import _case, _grade_all, _start, _suite, _suite_run
+from tests.services.test_testing_engine import (
+    _case,
+    _grade_all,
+    _results,
+    _start,
+    _suite,
+    _suite_run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +148,53 @@ def _wait_for_a_lock_wait(thread: threading.Thread) -> None:
             ).scalar_one()
         if waiting:
             return
+
+
+def test_a_case_that_cannot_be_graded_fails_with_its_reason_and_the_suite_run_closes(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    """A case saved before a rule tightened no longer parses: the grading job records a failed
+    verdict saying why instead of raising and leaving the suite run running for ever."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    case_id = _case(session, actor, suite_id, name="One", message="one")
+    with session_scope() as s:
+        case = s.get(AgentTest, case_id)
+        assert case is not None
+        case.assertions = [{"type": "sounds-right"}]
+        s.add(case)
+    suite_run_id, [row] = _start(actor, suite_id)
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    execute(row.execution_id)
+    assert _grade_all() == 1
+    done = _suite_run(suite_run_id)
+    assert done.status == SuiteRunStatus.FAILED and done.finished_runs == 1
+    [result] = _results(suite_run_id)
+    assert result.passed is False
+    assert "unknown assertion type “sounds-right”" in result.details["grades"][0]["reason"]
+
+
+def test_the_reconciler_grades_a_run_whose_grading_job_was_lost(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    suite_run_id, [row] = _start(actor, suite_id)
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    execute(row.execution_id)
+    queue("testing").empty()  # Redis lost the grading job
+    assert worker.reconcile_runs()["gradings_requeued"] == 0  # it only just ended
+    with session_scope() as s:
+        run = s.get(Execution, row.execution_id)
+        assert run is not None and run.finished_at is not None
+        run.finished_at = run.finished_at - timedelta(hours=1)
+        s.add(run)
+    assert worker.reconcile_runs()["gradings_requeued"] == 1
+    assert worker.reconcile_runs()["gradings_requeued"] == 0  # its job waits: not lost
+    assert _grade_all() == 1
+    done = _suite_run(suite_run_id)
+    assert done.status == SuiteRunStatus.PASSED and done.finished_runs == 1
+    assert worker.reconcile_runs()["gradings_requeued"] == 0
