@@ -481,6 +481,88 @@ def _chart() -> rx.Component:
     )
 
 
+def _setting(label: str, key: str, **props: object) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.input(
+            value=TestsState.settings[key],
+            on_change=lambda v: TestsState.set_setting(key, v),
+            width="100%",
+            id=f"setting-{key}",
+            **props,
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _flag(label: str, key: str) -> rx.Component:
+    return rx.checkbox(
+        label,
+        checked=TestsState.settings[key] != "",
+        on_change=lambda v: TestsState.set_setting(key, v),
+        id=f"setting-{key}",
+    )
+
+
+def _settings_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Suite settings"),
+            rx.vstack(
+                error_callout(TestsState.settings_error, id_="settings-error"),
+                _setting("Name", "name"),
+                rx.grid(
+                    _setting("Repeats per case", "repeat", type="number"),
+                    _setting("Passes needed", "pass_k", type="number"),
+                    _setting("Share of cases that must pass (0–1)", "pass_threshold"),
+                    _setting("Budget per run (USD, empty: none)", "budget_usd"),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                _setting(
+                    "Judge models (comma separated; empty: the agent's model)", "judge_models"
+                ),
+                _flag("Run on every new version of the agent", "run_on_new_version"),
+                _flag("Require a passing run before publishing", "required_for_publish"),
+                _setting("Alert when the score falls below (0–1)", "alert_below"),
+                _setting("Alert webhook URL (optional)", "alert_webhook_url"),
+                rx.hstack(
+                    rx.button("Cancel", variant="soft", on_click=TestsState.toggle_settings),
+                    rx.button("Save", on_click=TestsState.save_settings, id="settings-save"),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+            ),
+            max_width="560px",
+        ),
+        open=TestsState.settings_open,
+        on_open_change=lambda _o: TestsState.toggle_settings(),
+    )
+
+
+def _schedule_box() -> rx.Component:
+    return rx.cond(
+        CAN_WRITE,
+        rx.flex(
+            rx.input(
+                placeholder="Cron, e.g. 0 6 * * *",
+                value=TestsState.schedule_cron,
+                on_change=TestsState.set_schedule_cron,
+                id="suite-schedule-cron",
+                max_width="200px",
+            ),
+            rx.button(
+                "Schedule", variant="soft", on_click=TestsState.schedule_suite, id="suite-schedule"
+            ),
+            gap="2",
+            align="center",
+        ),
+    )
+
+
 def _suite_detail() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -532,6 +614,16 @@ def _suite_detail() -> rx.Component:
             rx.button(
                 "Export YAML", variant="soft", on_click=TestsState.export_suite, id="suite-export"
             ),
+            rx.cond(
+                CAN_WRITE,
+                rx.button(
+                    "Settings",
+                    variant="soft",
+                    on_click=TestsState.toggle_settings,
+                    id="suite-settings",
+                ),
+            ),
+            _schedule_box(),
             rx.cond(
                 CAN_WRITE,
                 confirm_dialog(
@@ -740,5 +832,6 @@ def tests_page() -> rx.Component:
         _new_suite_dialog(),
         _import_dialog(),
         _case_dialog(),
+        _settings_dialog(),
         title="Tests",
     )

@@ -16,7 +16,16 @@ from agent_platform.db import session_scope
 from agent_platform.models import CaseStatus
 from services import agents
 from services.errors import DomainError
-from services.testing import alerts, generate, online, runner, safety, suites, views
+from services.testing import (
+    alerts,
+    generate,
+    online,
+    runner,
+    safety,
+    suite_schedules,
+    suites,
+    views,
+)
 from services.testing.assertions import CATALOGUE
 from state.base import SessionState, actor_from_token, parse_id
 
@@ -100,6 +109,13 @@ class TestsState(SessionState):
     case_error: str = ""
     generating: bool = False
     generate_note: str = ""
+
+    # A suite's settings and its schedule
+    settings_open: bool = False
+    settings: dict[str, str] = {}
+    settings_error: str = ""
+    schedule_cron: str = ""
+    schedule_zone: str = "UTC"
 
     # Watching quality: recent alerts, the agent's online evaluation rules
     alerts: list[dict[str, str]] = []
@@ -421,6 +437,99 @@ class TestsState(SessionState):
         except DomainError as exc:
             self.suite_error = exc.message
         self._open_run(self.run_id)
+
+    # --- a suite's settings and schedule ------------------------------------------------------
+
+    @rx.event
+    def toggle_settings(self) -> None:
+        self.settings_error = ""
+        if self.settings_open:
+            self.settings_open = False
+            return
+        try:
+            with self.acting() as (session, _u, actor):
+                suite = suites.get_suite(session, actor, parse_id(self.suite_id, "Suite"))
+                self.settings = {
+                    "name": suite.name,
+                    "repeat": str(suite.repeat),
+                    "pass_k": str(suite.pass_k),
+                    "pass_threshold": str(suite.pass_threshold),
+                    "judge_models": ", ".join(suite.judge_models),
+                    "budget_usd": str(suite.budget_usd) if suite.budget_usd is not None else "",
+                    "run_on_new_version": "yes" if suite.run_on_new_version else "",
+                    "required_for_publish": "yes" if suite.required_for_publish else "",
+                    "alert_below": str(suite.alert_below) if suite.alert_below is not None else "",
+                    "alert_webhook_url": suite.alert_webhook_url or "",
+                }
+        except DomainError as exc:
+            self.suite_error = exc.message
+            return
+        self.settings_open = True
+
+    @rx.event
+    def set_setting(self, key: str, value: str | bool) -> None:
+        if isinstance(value, bool):
+            value = "yes" if value else ""
+        self.settings = {**self.settings, key: value}
+
+    @rx.event
+    def save_settings(self) -> None:
+        self.settings_error = ""
+        form = self.settings
+        try:
+            try:
+                numbers = {
+                    "repeat": int(form["repeat"]),
+                    "pass_k": int(form["pass_k"]),
+                    "pass_threshold": float(form["pass_threshold"]),
+                    "alert_below": float(form["alert_below"]) if form["alert_below"] else None,
+                }
+            except ValueError:
+                raise DomainError(
+                    "Repeats and passes are whole numbers; the shares are between 0 and 1."
+                ) from None
+            with self.acting() as (session, _u, actor):
+                suites.update_suite(
+                    session,
+                    actor,
+                    parse_id(self.suite_id, "Suite"),
+                    {
+                        **numbers,
+                        "name": form["name"],
+                        "judge_models": [m for m in form["judge_models"].split(",") if m.strip()],
+                        "budget_usd": form["budget_usd"],
+                        "run_on_new_version": bool(form["run_on_new_version"]),
+                        "required_for_publish": bool(form["required_for_publish"]),
+                        "alert_webhook_url": form["alert_webhook_url"],
+                    },
+                )
+        except DomainError as exc:
+            self.settings_error = exc.message
+            return
+        self.settings_open = False
+        self._open_suite(self.suite_id)
+
+    @rx.event
+    def set_schedule_cron(self, value: str) -> None:
+        self.schedule_cron = value
+
+    @rx.event
+    def schedule_suite(self) -> Any:
+        self.suite_error = ""
+        try:
+            with self.acting() as (session, _u, actor):
+                suite_schedules.schedule_suite(
+                    session,
+                    actor,
+                    parse_id(self.suite_id, "Suite"),
+                    cron=self.schedule_cron,
+                    timezone=self.schedule_zone,
+                )
+        except DomainError as exc:
+            self.suite_error = exc.message
+            return None
+        self.schedule_cron = ""
+        return rx.toast.success("Scheduled: see it on the Schedules page.")
 
     # --- suites: new, import, export, safety, delete ----------------------------------------
 

@@ -72,6 +72,8 @@ class SuiteFields(BaseModel):
     budget_usd: Decimal | None = Field(default=None, ge=0, le=Decimal("100000"))
     run_on_new_version: bool = False
     required_for_publish: bool = False
+    alert_below: float | None = Field(default=None, ge=0, le=1)
+    alert_webhook_url: str | None = Field(default=None, max_length=500)
 
 
 LABELS = {
@@ -81,6 +83,8 @@ LABELS = {
     "pass_threshold": "Share of cases that must pass",
     "budget_usd": "Budget",
     "judge_models": "Judge models",
+    "alert_below": "Alert below",
+    "alert_webhook_url": "Alert webhook",
 }
 
 
@@ -100,6 +104,11 @@ def _suite_fields(values: dict[str, Any]) -> SuiteFields:
         message = f"Passes needed ({fields.pass_k}) cannot exceed the repeats ({fields.repeat})."
         raise Invalid(message, fields={"pass_k": message})
     fields.judge_models = [m.strip() for m in fields.judge_models if m.strip()]
+    url = (fields.alert_webhook_url or "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        message = "The alert webhook must be an http(s) URL."
+        raise Invalid(message, fields={"alert_webhook_url": message})
+    fields.alert_webhook_url = url or None
     return fields
 
 

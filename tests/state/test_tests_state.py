@@ -136,3 +136,42 @@ def test_online_rules_and_alerts_on_the_page(session: Session) -> None:
     assert (rule["name"], rule["share"], rule["alert"]) == ("Polite", "10%", "below 0.50")
     state.delete_rule(rule["id"])
     assert state.rules == []
+
+
+def test_suite_settings_and_schedule(session: Session) -> None:
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    agent = agents.create_agent(session, actor, name="Helper", config={"model": "openai/gpt-4o"})
+    suite = suites.create_suite(session, actor, agent.id, {"name": "Nightly"})
+    session.commit()
+    state = signed_in(session, TestsState, user)
+    state.load()
+    state.open_suite(str(suite.id))
+    state.toggle_settings()
+    assert state.settings_open and state.settings["repeat"] == "1"
+    state.set_setting("repeat", "3")
+    state.set_setting("pass_k", "4")
+    state.save_settings()
+    assert "cannot exceed the repeats" in state.settings_error and state.settings_open
+    state.set_setting("pass_k", "two")
+    state.save_settings()
+    assert "whole numbers" in state.settings_error
+    state.set_setting("pass_k", "2")
+    state.set_setting("required_for_publish", True)
+    state.set_setting("alert_webhook_url", "ftp://example.com")
+    state.save_settings()
+    assert "http(s) URL" in state.settings_error
+    state.set_setting("alert_webhook_url", "")
+    state.save_settings()
+    assert state.settings_error == "" and not state.settings_open
+    assert state.suite["repeat"] == "3" and state.suite["pass_k"] == "2"
+    session.expire_all()
+    assert suites.get_suite(session, actor, suite.id).required_for_publish
+
+    state.set_schedule_cron("every day")
+    state.schedule_suite()
+    assert "cron" in state.suite_error.lower()
+    state.suite_error = ""
+    state.set_schedule_cron("0 6 * * *")
+    state.schedule_suite()
+    assert state.suite_error == "" and state.schedule_cron == ""
