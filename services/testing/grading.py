@@ -186,7 +186,12 @@ def attach_judges(
             task.judge_problem = f"the judge model {ref} cannot be used: {exc}"
             continue
         key = judge.cache_key(
-            task.org_id, task.question, task.observation.output, task.criteria, ref
+            task.org_id,
+            task.question,
+            task.observation.output,
+            task.criteria,
+            ref,
+            reference=task.reference,
         )
         task.keys[ref] = key
         hit = session.get(JudgeVerdict, key)

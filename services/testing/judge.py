@@ -142,10 +142,18 @@ def messages_for(
 
 
 def cache_key(
-    org_id: uuid.UUID, question: str, answer: str, criteria: Sequence[Criterion], model: str
+    org_id: uuid.UUID,
+    question: str,
+    answer: str,
+    criteria: Sequence[Criterion],
+    model: str,
+    *,
+    reference: str | None,
 ) -> str:
+    """Everything the judge is shown about the case is in the key: a changed reference answer
+    is a new question for the judge, not a cache hit with the old verdict."""
     payload = json.dumps(
-        [str(org_id), question, answer, [(c.text, c.id) for c in criteria], model],
+        [str(org_id), question, answer, [(c.text, c.id) for c in criteria], model, reference],
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()

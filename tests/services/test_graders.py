@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
 
 from services.errors import Invalid
+from services.testing import judge
 from services.testing.assertions import CATALOGUE, Family, parse_assertion
 from services.testing.graders import GRADERS, Observation, ToolCall, case_score, grade, pii_found
 from services.testing.grading import GradingTask, evaluate
@@ -226,3 +228,14 @@ def test_similarity_to_a_reference_with_the_configured_embedder() -> None:
     far = asyncio.run(evaluate(task("Bananas are rich in potassium."), no_judge))
     assert close.passed and close.grades[0].score >= 0.6, close.grades[0].reason
     assert not far.passed and "<" in far.grades[0].reason
+
+
+def test_the_judge_cache_key_holds_everything_the_judge_is_shown() -> None:
+    """Same question, answer, rubric and judge, but a new reference answer: a new verdict is
+    needed (the old one judged against other facts), so the cache must not answer."""
+    org = uuid.uuid4()
+    [criterion] = judge.criteria_of([parse_assertion({"type": "factuality", "value": "x"})])
+    key = partial(judge.cache_key, org, "Capital of France?", "Paris.", [criterion], "m/j")
+    assert key(reference="Paris") == key(reference="Paris")
+    assert key(reference="Paris") != key(reference="Lyon")
+    assert key(reference=None) != key(reference="Paris")
