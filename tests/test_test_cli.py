@@ -14,7 +14,6 @@ import pytest
 from sqlmodel import Session
 
 from agent_platform.models import Organization
-from agent_platform.settings import get_settings
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import make_agent, org_with_provider
 
@@ -39,13 +38,9 @@ FAILING_CASE = """\
 
 
 @pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    with ScriptedLLM() as server:
-        server.set_default(Turn(text="Paris, of course."))
-        yield server
-    get_settings.cache_clear()
+def llm(llm: ScriptedLLM) -> ScriptedLLM:
+    llm.set_default(Turn(text="Paris, of course."))
+    return llm
 
 
 @pytest.fixture

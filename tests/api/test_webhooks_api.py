@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -136,23 +135,6 @@ class TestCalls:
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert "at most 2 a minute" in refused.json()["error"]
         assert len(_runs(issued.trigger.id)) == 2
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
-    from agent_platform.settings import get_settings
-
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    llm_server.reset()
-    yield llm_server
-    get_settings.cache_clear()
 
 
 class TestWaiting:

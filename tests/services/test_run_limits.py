@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from rq import RateLimit
@@ -13,7 +12,6 @@ from sqlmodel import Session
 
 from agent_platform.db import session_scope
 from agent_platform.models import Organization
-from agent_platform.settings import get_settings
 from agent_platform.worker import waiting
 from services import runs
 from services.access import Actor
@@ -27,12 +25,8 @@ pytestmark = pytest.mark.usefixtures("billing_on")
 
 
 @pytest.fixture
-def base_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    with ScriptedLLM() as server:
-        yield server.base_url
-    get_settings.cache_clear()
+def base_url(llm: ScriptedLLM) -> str:
+    return llm.base_url
 
 
 def with_limits(session: Session, actor: Actor, *, month: int = -1, at_once: int = -1) -> None:
