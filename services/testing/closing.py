@@ -41,26 +41,38 @@ def stop_unfinished(session: Session, suite_run: SuiteRun, *, reason: str) -> in
             Execution.test_run_id == suite_run.id, Execution.status == ExecutionStatus.QUEUED
         )
     ).all()
-    running = session.exec(
-        select(Execution.id).where(
-            Execution.test_run_id == suite_run.id, Execution.status == ExecutionStatus.RUNNING
-        )
-    ).all()
+    running = list(
+        session.exec(
+            select(Execution.id).where(
+                Execution.test_run_id == suite_run.id, Execution.status == ExecutionStatus.RUNNING
+            )
+        ).all()
+    )
+    stopped: list[uuid.UUID] = []
     if queued:
-        session.execute(
-            update(Execution)
-            .where(col(Execution.id).in_(queued), col(Execution.status) == ExecutionStatus.QUEUED)
-            .values(status=ExecutionStatus.CANCELLED, finished_at=now, error=reason)
+        # Only the runs this statement cancelled count as closed: one a worker claimed since
+        # the read above is running now, and gets the cancel signal like the others.
+        stopped = list(
+            session.execute(
+                update(Execution)
+                .where(
+                    col(Execution.id).in_(queued), col(Execution.status) == ExecutionStatus.QUEUED
+                )
+                .values(status=ExecutionStatus.CANCELLED, finished_at=now, error=reason)
+                .returning(col(Execution.id))
+            ).scalars()
         )
+        running += [run_id for run_id in queued if run_id not in set(stopped)]
+    if stopped:
         session.execute(
             update(TestResult)
-            .where(col(TestResult.execution_id).in_(queued))
+            .where(col(TestResult.execution_id).in_(stopped))
             .values(passed=None, graded_at=now, details={"skipped": reason})
         )
         session.execute(
             update(SuiteRun)
             .where(col(SuiteRun.id) == suite_run.id)
-            .values(finished_runs=SuiteRun.finished_runs + len(queued))
+            .values(finished_runs=SuiteRun.finished_runs + len(stopped))
         )
     if running:
         keys = [cancel_key(run_id) for run_id in running]
@@ -71,7 +83,7 @@ def stop_unfinished(session: Session, suite_run: SuiteRun, *, reason: str) -> in
                 redis.set(key, "1", ex=3600)
 
         after_commit(session, signal)
-    return len(queued) + len(running)
+    return len(stopped) + len(running)
 
 
 def finalize(session: Session, suite_run: SuiteRun) -> None:

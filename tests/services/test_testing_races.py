@@ -14,9 +14,11 @@ from sqlmodel import Session
 from agent_platform import worker
 from agent_platform.db import get_engine, session_scope
 from agent_platform.models import AgentTest, Execution, ExecutionStatus, SuiteRunStatus
+from agent_platform.redis_client import get_redis
 from services import runs
 from services.errors import Conflict
 from services.queue import queue
+from services.runtime.events import cancel_key
 from services.testing import grading, runner
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
@@ -198,3 +200,33 @@ def test_the_reconciler_grades_a_run_whose_grading_job_was_lost(
     done = _suite_run(suite_run_id)
     assert done.status == SuiteRunStatus.PASSED and done.finished_runs == 1
     assert worker.reconcile_runs()["gradings_requeued"] == 0
+
+
+def test_a_run_claimed_while_its_suite_is_cancelled_gets_the_signal_and_is_not_skipped(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    """A worker claims a queued run at the moment Cancel reads it as queued: the run is not
+    counted as skipped (it is running), and gets the cancel signal like any running run."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    suite_run_id, [row] = _start(actor, suite_id)
+    assert row.execution_id is not None
+
+    def cancel() -> None:
+        with session_scope() as s:
+            runner.cancel_suite_run(s, actor, suite_run_id)
+
+    with session_scope() as worker_session:
+        assert runs.claim(worker_session, row.execution_id)
+        other = threading.Thread(target=cancel)
+        other.start()
+        _wait_for_a_lock_wait(other)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    [result] = _results(suite_run_id)
+    assert result.graded_at is None  # graded when it stops, like any running run
+    done = _suite_run(suite_run_id)
+    assert done.status == SuiteRunStatus.CANCELLED and done.finished_runs == 0
+    assert get_redis().get(cancel_key(row.execution_id)) == b"1"
