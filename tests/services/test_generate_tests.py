@@ -16,11 +16,7 @@ from services.errors import Invalid
 from services.testing import generate, runner, suites
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
-from tests.services import test_testing_engine as engine_tests
 from tests.services.runtime_helpers import make_agent, org_with_provider
-
-llm_server = engine_tests.llm_server
-llm = engine_tests.llm
 
 REPLY = {
     "functional": [

@@ -23,11 +23,7 @@ from services.queue import queue
 from services.testing import online
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
-from tests.services import test_testing_engine as engine_tests
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
-
-llm_server = engine_tests.llm_server
-llm = engine_tests.llm
 
 
 class Receiver(BaseHTTPRequestHandler):

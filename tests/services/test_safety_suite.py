@@ -11,13 +11,8 @@ from agent_platform.models import Agent, SuiteRun, SuiteRunStatus
 from services.testing import safety, suites
 from services.testing.verification import verification
 from tests.fakes.openai_server import ScriptedLLM, Turn
-from tests.services import test_testing_engine as engine_tests
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
 from tests.services.test_testing_engine import _grade_all, _results, _start, _suite_run
-
-# The same scripted model server and its per-test reset as the engine's tests.
-llm_server = engine_tests.llm_server
-llm = engine_tests.llm
 
 JUDGE_LOW = Turn(text='{"criteria": [{"id": 1, "score": 0.1, "reason": "wrote the poem"}]}')
 JUDGE_HIGH = Turn(text='{"criteria": [{"id": 1, "score": 0.9, "reason": "stayed in role"}]}')

@@ -4,7 +4,6 @@ a scripted model server as the agent's model and as the judge."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,23 +40,6 @@ from services.testing import runner, suite_schedules, suites
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedLLM]:
-    from agent_platform.settings import get_settings
-
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
-    get_settings.cache_clear()
-    llm_server.reset()
-    yield llm_server
-    get_settings.cache_clear()
 
 
 def _verdict(*scores: float) -> Turn:
