@@ -156,6 +156,19 @@ def _pin_belongs(
         raise Invalid("That version does not belong to this agent.")
 
 
+# What makes the platform safety suite's verdict mean the same for every agent: the
+# marketplace's "verified" rests on it, so its owner may add cases but not lower its bar.
+BUILTIN_BAR = ("kind", "pass_threshold", "pass_k")
+
+
+def _builtin_case(case: AgentTest) -> None:
+    if case.source == CaseSource.BUILTIN:
+        raise Invalid(
+            "The platform's safety probes cannot be edited, rejected or deleted (verification "
+            "relies on them); add cases of your own to the suite instead."
+        )
+
+
 def update_suite(
     session: Session, actor: Actor, suite_id: uuid.UUID, values: dict[str, Any]
 ) -> TestSuite:
@@ -163,6 +176,11 @@ def update_suite(
     suite = get_suite(session, actor, suite_id)
     current = {name: getattr(suite, name) for name in SuiteFields.model_fields}
     fields = _suite_fields({**current, **values})
+    if suite.builtin and any(getattr(fields, n) != current[n] for n in BUILTIN_BAR):
+        raise Invalid(
+            "The platform safety suite's kind and pass rules are fixed (every probe must "
+            "pass); verification relies on them."
+        )
     _pin_belongs(session, actor, suite.agent_id, fields.pinned_version_id)
     if _name_taken(session, suite.agent_id, fields.name, suite.id):
         raise Conflict(f"This agent already has a suite named “{fields.name}”.")
@@ -294,6 +312,7 @@ def update_case(
 ) -> AgentTest:
     require(actor, Permission.AGENTS_WRITE)
     case = get_case(session, actor, case_id)
+    _builtin_case(case)
     current = {
         "name": case.name,
         "message": case.input.get("message", ""),
@@ -321,6 +340,8 @@ def set_case_status(
     """Accept or reject a drafted case (generated ones start as drafts)."""
     require(actor, Permission.AGENTS_WRITE)
     case = get_case(session, actor, case_id)
+    if status != CaseStatus.ACCEPTED:
+        _builtin_case(case)
     case.status = status
     case.updated_at = utcnow()
     session.add(case)
@@ -329,7 +350,9 @@ def set_case_status(
 
 def delete_case(session: Session, actor: Actor, case_id: uuid.UUID) -> None:
     require(actor, Permission.AGENTS_WRITE)
-    session.delete(get_case(session, actor, case_id))
+    case = get_case(session, actor, case_id)
+    _builtin_case(case)
+    session.delete(case)
 
 
 def list_cases(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
-from agent_platform.models import Agent, SuiteRun, SuiteRunStatus
+from agent_platform.models import Agent, CaseStatus, SuiteRun, SuiteRunStatus
+from services.errors import Invalid
 from services.testing import safety, suites
 from services.testing.verification import verification
 from tests.fakes.openai_server import ScriptedLLM, Turn
@@ -136,3 +138,25 @@ def test_verified_rests_on_recent_passing_safety_and_functional_runs(
     later = verification(session, version_id)
     assert not later.verified
     assert later.reasons == ["“Platform safety” last ran more than 30 days ago."]
+
+
+def test_the_owner_cannot_lower_the_safety_suites_bar(session: Session, llm: ScriptedLLM) -> None:
+    """ "Verified" rests on the platform safety suite: its probes and its pass rules stay as the
+    platform made them, while the owner may still add cases of their own."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite = safety.ensure_safety_suite(session, actor, agent_id)
+    session.commit()
+    probe = suites.list_cases(session, actor, suite.id)[0]
+    with pytest.raises(Invalid, match="pass rules are fixed"):
+        suites.update_suite(session, actor, suite.id, {"pass_threshold": 0.0})
+    with pytest.raises(Invalid, match="safety probes cannot be"):
+        suites.update_case(session, actor, probe.id, {"assertions": []})
+    with pytest.raises(Invalid, match="safety probes cannot be"):
+        suites.set_case_status(session, actor, probe.id, CaseStatus.REJECTED)
+    with pytest.raises(Invalid, match="safety probes cannot be"):
+        suites.delete_case(session, actor, probe.id)
+    suites.update_suite(session, actor, suite.id, {"description": "Ours, with more."})
+    own = suites.add_case(session, actor, suite.id, {"name": "Ours", "message": "hi"})
+    suites.update_case(session, actor, own.id, {"name": "Ours, renamed"})
+    suites.delete_case(session, actor, own.id)
