@@ -428,6 +428,11 @@ def import_yaml(
         suite = get_suite(session, actor, suite_id)
         if suite.agent_id != agent_id:
             raise NotFound("Test suite not found.")
+        if suite.builtin:
+            raise Invalid(
+                f"“{suite.name}” is the platform safety suite; its probes cannot be replaced "
+                "by a file. Import the file as a suite of its own."
+            )
         for old in session.exec(select(AgentTest).where(AgentTest.suite_id == suite.id)).all():
             session.delete(old)
         session.flush()

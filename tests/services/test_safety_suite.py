@@ -156,6 +156,10 @@ def test_the_owner_cannot_lower_the_safety_suites_bar(session: Session, llm: Scr
         suites.set_case_status(session, actor, probe.id, CaseStatus.REJECTED)
     with pytest.raises(Invalid, match="safety probes cannot be"):
         suites.delete_case(session, actor, probe.id)
+    with pytest.raises(Invalid, match="cannot be replaced by a file"):
+        suites.import_yaml(
+            session, actor, agent_id, "tests:\n  - vars: {message: hi}\n", suite_id=suite.id
+        )
     suites.update_suite(session, actor, suite.id, {"description": "Ours, with more."})
     own = suites.add_case(session, actor, suite.id, {"name": "Ours", "message": "hi"})
     suites.update_case(session, actor, own.id, {"name": "Ours, renamed"})
