@@ -254,12 +254,14 @@ def overrule(
         raise NotFound("Test result not found.")
     if result.passed is None:
         raise Invalid("Only a graded result can be overruled; this one did not run.")
+    # Locked first: a last verdict arriving now waits for this decision, so the summary it
+    # writes when it closes the suite run counts the overruling instead of the old verdict.
+    suite_run = session.get(SuiteRun, result.suite_run_id, with_for_update=True)
     result.overruled = passed
     result.overruled_by_id = actor.user_id
     result.overrule_note = note.strip()[:1000] or None
     session.add(result)
     session.flush()
-    suite_run = session.get(SuiteRun, result.suite_run_id)
     if suite_run is not None and suite_run.finished_runs >= suite_run.total_runs:
         finalize(session, suite_run)
     audit.by_actor(

@@ -230,3 +230,40 @@ def test_a_run_claimed_while_its_suite_is_cancelled_gets_the_signal_and_is_not_s
     done = _suite_run(suite_run_id)
     assert done.status == SuiteRunStatus.CANCELLED and done.finished_runs == 0
     assert get_redis().get(cancel_key(row.execution_id)) == b"1"
+
+
+def test_an_overruling_made_while_the_last_verdict_arrives_counts_in_the_summary(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="One", message="one")
+    _case(session, actor, suite_id, name="Two", message="two")
+    suite_run_id, rows = _start(actor, suite_id)
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    llm.script(Turn(text="Hello."), model="gpt-a")
+    for row in rows:
+        execute(row.execution_id)
+    with session_scope() as s:
+        first = grading.collect(s, rows[0].execution_id)
+        last = grading.collect(s, rows[1].execution_id)
+    assert first is not None and last is not None
+    with session_scope() as s:
+        grading.record(s, first, asyncio.run(grading.evaluate(first, grading.call_judge)))
+    verdict = asyncio.run(grading.evaluate(last, grading.call_judge))
+
+    def record_last() -> None:
+        with session_scope() as s:
+            grading.record(s, last, verdict)
+
+    with session_scope() as person:
+        runner.overrule(person, actor, first.result_id, passed=False, note="Too curt.")
+        other = threading.Thread(target=record_last)
+        other.start()
+        _wait_for_a_lock_wait(other)
+    other.join(timeout=30)
+    assert not other.is_alive()
+    done = _suite_run(suite_run_id)
+    assert (done.passed_cases, done.failed_cases) == (1, 1), done.summary
+    assert done.status == SuiteRunStatus.FAILED
