@@ -19,6 +19,8 @@ from agent_platform.models import (
     AgentVersion,
     CaseSource,
     CaseStatus,
+    SuiteRun,
+    SuiteRunStatus,
     TestKind,
     TestSuite,
 )
@@ -159,6 +161,21 @@ def _pin_belongs(
 # What makes the platform safety suite's verdict mean the same for every agent: the
 # marketplace's "verified" rests on it, so its owner may add cases but not lower its bar.
 BUILTIN_BAR = ("kind", "pass_threshold", "pass_k")
+
+
+def _no_run_in_progress(session: Session, suite_id: uuid.UUID, what: str) -> None:
+    """Deleting cases cascades to the results of a suite run still counting them: it would
+    wait for ever for runs that have no result left to grade."""
+    open_run = session.exec(
+        select(SuiteRun.id).where(
+            SuiteRun.suite_id == suite_id,
+            col(SuiteRun.status).in_((SuiteRunStatus.QUEUED, SuiteRunStatus.RUNNING)),
+        )
+    ).first()
+    if open_run is not None:
+        raise Conflict(
+            f"A run of this suite is in progress: wait for it or cancel it before {what}."
+        )
 
 
 def _builtin_case(case: AgentTest) -> None:
@@ -352,6 +369,7 @@ def delete_case(session: Session, actor: Actor, case_id: uuid.UUID) -> None:
     require(actor, Permission.AGENTS_WRITE)
     case = get_case(session, actor, case_id)
     _builtin_case(case)
+    _no_run_in_progress(session, case.suite_id, "deleting one of its cases")
     session.delete(case)
 
 
@@ -433,6 +451,7 @@ def import_yaml(
                 f"“{suite.name}” is the platform safety suite; its probes cannot be replaced "
                 "by a file. Import the file as a suite of its own."
             )
+        _no_run_in_progress(session, suite.id, "replacing its cases")
         for old in session.exec(select(AgentTest).where(AgentTest.suite_id == suite.id)).all():
             session.delete(old)
         session.flush()

@@ -19,7 +19,7 @@ from services import runs
 from services.errors import Conflict
 from services.queue import queue
 from services.runtime.events import cancel_key
-from services.testing import grading, runner
+from services.testing import grading, runner, suites
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider
 from tests.services.test_testing_engine import (
@@ -267,3 +267,24 @@ def test_an_overruling_made_while_the_last_verdict_arrives_counts_in_the_summary
     done = _suite_run(suite_run_id)
     assert (done.passed_cases, done.failed_cases) == (1, 1), done.summary
     assert done.status == SuiteRunStatus.FAILED
+
+
+def test_cases_of_a_suite_run_in_progress_cannot_be_deleted_or_replaced(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    """Their results would go with them, and the suite run would wait for ever for runs it
+    can no longer count."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    case_id = _case(session, actor, suite_id, name="One", message="one")
+    suite_run_id, _rows = _start(actor, suite_id)
+    yaml_text = "tests:\n  - vars: {message: hi}\n"
+    with pytest.raises(Conflict, match="in progress"):
+        suites.delete_case(session, actor, case_id)
+    with pytest.raises(Conflict, match="in progress"):
+        suites.import_yaml(session, actor, agent_id, yaml_text, suite_id=suite_id)
+    with session_scope() as s:
+        runner.cancel_suite_run(s, actor, suite_run_id)
+    suites.delete_case(session, actor, case_id)
+    suites.import_yaml(session, actor, agent_id, yaml_text, suite_id=suite_id)
