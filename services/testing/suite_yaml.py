@@ -67,6 +67,30 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
+# Anchors and aliases are allowed (promptfoo files share asserts with them), but a few
+# kilobytes of nested aliases can stand for billions of values ("billion laughs"): the loaded
+# data is measured as if written out, and refused past these bounds before anything walks it.
+MAX_EXPANDED_VALUES = 1_000_000
+MAX_EXPANDED_CHARS = 20_000_000
+
+
+def _within_bounds(data: Any) -> bool:
+    values, chars = MAX_EXPANDED_VALUES, MAX_EXPANDED_CHARS
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        values -= 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            chars -= len(item)
+        if values < 0 or chars < 0:
+            return False
+    return True
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items() if k != LINE}
@@ -174,6 +198,11 @@ def load_suite(text: str) -> SuiteSpec:
         where = f"line {mark.line + 1}" if mark is not None else "the file"
         problem = getattr(exc, "problem", None) or "it is not valid YAML"
         raise Invalid(f"{where}: {problem}.") from None
+    if not _within_bounds(data):
+        raise Invalid(
+            "The suite file expands to too much data (anchors and aliases repeated inside one "
+            "another); write the repeated parts out or use fewer levels of aliases."
+        )
     if not isinstance(data, dict):
         raise Invalid("A suite file is a mapping with `tests:` (promptfoo's format).")
     unknown = set(data) - KNOWN_TOP_LEVEL - {LINE}

@@ -127,3 +127,30 @@ def test_mistakes_are_named_by_line_in_words(text: str, words: str) -> None:
 def test_yaml_cannot_construct_python_objects() -> None:
     with pytest.raises(Invalid):
         load_suite("tests: !!python/object/apply:os.system ['true']\n")
+
+
+def test_nested_aliases_that_expand_to_millions_of_values_are_refused() -> None:
+    """A few hundred bytes of "billion laughs" would otherwise be walked and stored in full."""
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, 7):
+        refs = ", ".join([f"*a{n - 1}"] * 10)
+        levels.append(f"a{n}: &a{n} [{refs}]")
+    text = "defaultTest:\n  vars:\n" + "".join(f"    {line}\n" for line in levels)
+    text += "tests:\n  - vars: {message: hi}\n"
+    assert len(text) < 1_000
+    with pytest.raises(Invalid, match="expands to too much data"):
+        load_suite(text)
+
+
+def test_a_file_sharing_asserts_through_an_anchor_still_imports() -> None:
+    text = """
+tests:
+  - vars: {message: one}
+    assert: &shared
+      - type: icontains
+        value: thanks
+  - vars: {message: two}
+    assert: *shared
+"""
+    spec = load_suite(text)
+    assert [len(case.assertions) for case in spec.cases] == [1, 1]
