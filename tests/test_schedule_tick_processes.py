@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import func, update
@@ -86,8 +88,28 @@ def start_schedulers(procs: list[subprocess.Popen[bytes]]) -> None:
     command = [sys.executable, "-m", "agent_platform", "scheduler", "--interval", "1"]
     for _ in range(PROCESSES):
         procs.append(
-            subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)  # noqa: S603
+            # stderr into a file, not a pipe: a pipe nobody reads fills up (64 KB) and blocks
+            # the process on its next log line, so it could not even stop when asked.
+            _spawn(command, env)
         )
+
+
+LOGS: dict[int, IO[bytes]] = {}
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - read by _stderr, closed with the process
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log)  # noqa: S603
+    LOGS[proc.pid] = log
+    return proc
+
+
+def _stderr(proc: subprocess.Popen[bytes]) -> str:
+    log = LOGS.get(proc.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")
 
 
 def fired_schedules(session: Session) -> int:
@@ -122,12 +144,12 @@ def test_three_schedulers_fire_each_of_1000_times_exactly_once(
         what="every fired run on the agents queue",
     )
     for proc in schedulers:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert proc.poll() is None, _stderr(proc)
         proc.send_signal(signal.SIGTERM)
     errors = []
     for proc in schedulers:
-        proc.wait(30)
-        err = proc.stderr.read().decode() if proc.stderr else ""
+        proc.wait(60)
+        err = _stderr(proc)
         if "Traceback" in err or "could not fire" in err:
             errors.append(err[-2000:])
     assert errors == []

@@ -150,3 +150,13 @@ def browser() -> Iterator[object]:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The supervision tests stop the shared platform on purpose (they kill its children and
+    then `up` itself): they run after every other browser test, whatever the file names."""
+    last = [item for item in items if "tests/e2e/test_supervision.py" in item.nodeid]
+    rest = [item for item in items if item not in last]
+    browser = [i for i, item in enumerate(rest) if "tests/e2e/" in item.nodeid]
+    cut = browser[-1] + 1 if browser else len(rest)  # right after the other browser tests
+    items[:] = rest[:cut] + last + rest[cut:]

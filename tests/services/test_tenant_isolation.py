@@ -1013,6 +1013,7 @@ TRUSTED: dict[str, str] = {
     "engine.prepare": JOB,
     "engine.execute": JOB,
     "grading.collect": JOB,
+    "grading.record_failure": JOB,
     "ci.graded_lines": "the test CLI, on the suite run it has just started",
     "verification.verification": "callers pass a version they read through visible_versions",
     "gates.publish_gate_problems": "publish_problems, for the agent it read through get_agent",
