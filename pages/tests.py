@@ -148,6 +148,16 @@ def _suite_list() -> rx.Component:
     )
 
 
+def _footer(cancel: object, label: str, confirm: object, confirm_id: str) -> rx.Component:
+    """Every dialog of the page ends the same way: Cancel, then its one action."""
+    return rx.hstack(
+        rx.button("Cancel", variant="soft", on_click=cancel),
+        rx.button(label, on_click=confirm, id=confirm_id),
+        justify="end",
+        width="100%",
+    )
+
+
 # --- dialogs ------------------------------------------------------------------------------
 
 
@@ -183,11 +193,11 @@ def _new_suite_dialog() -> rx.Component:
                     value=TestsState.new_suite["kind"],
                     on_change=lambda v: TestsState.set_new_suite("kind", v),
                 ),
-                rx.hstack(
-                    rx.button("Cancel", variant="soft", on_click=TestsState.toggle_new_suite),
-                    rx.button("Create", on_click=TestsState.create_suite, id="new-suite-create"),
-                    justify="end",
-                    width="100%",
+                _footer(
+                    TestsState.toggle_new_suite,
+                    "Create",
+                    TestsState.create_suite,
+                    "new-suite-create",
                 ),
                 spacing="2",
             ),
@@ -224,11 +234,8 @@ def _import_dialog() -> rx.Component:
                     font_family="monospace",
                     id="import-yaml",
                 ),
-                rx.hstack(
-                    rx.button("Cancel", variant="soft", on_click=TestsState.toggle_import),
-                    rx.button("Import", on_click=TestsState.import_suite, id="import-submit"),
-                    justify="end",
-                    width="100%",
+                _footer(
+                    TestsState.toggle_import, "Import", TestsState.import_suite, "import-submit"
                 ),
                 spacing="2",
             ),
@@ -314,12 +321,7 @@ def _case_dialog() -> rx.Component:
                     variant="ghost",
                     on_click=TestsState.add_assertion,
                 ),
-                rx.hstack(
-                    rx.button("Cancel", variant="soft", on_click=TestsState.toggle_case),
-                    rx.button("Save case", on_click=TestsState.save_case, id="case-save"),
-                    justify="end",
-                    width="100%",
-                ),
+                _footer(TestsState.toggle_case, "Save case", TestsState.save_case, "case-save"),
                 spacing="2",
             ),
             max_width="720px",
@@ -528,11 +530,8 @@ def _settings_dialog() -> rx.Component:
                 _flag("Require a passing run before publishing", "required_for_publish"),
                 _setting("Alert when the score falls below (0–1)", "alert_below"),
                 _setting("Alert webhook URL (optional)", "alert_webhook_url"),
-                rx.hstack(
-                    rx.button("Cancel", variant="soft", on_click=TestsState.toggle_settings),
-                    rx.button("Save", on_click=TestsState.save_settings, id="settings-save"),
-                    justify="end",
-                    width="100%",
+                _footer(
+                    TestsState.toggle_settings, "Save", TestsState.save_settings, "settings-save"
                 ),
                 spacing="3",
             ),

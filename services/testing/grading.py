@@ -122,11 +122,6 @@ def _examples(session: Session, suite_id: uuid.UUID) -> list[judge.Example]:
     ]
 
 
-def _judges(session: Session, org_id: uuid.UUID, suite: TestSuite, run: Execution) -> list[str]:
-    """The suite's judge models; empty means the agent's own model (see attach_judges)."""
-    return list(suite.judge_models)
-
-
 def collect(session: Session, execution_id: uuid.UUID) -> GradingTask | None:
     """What grading one finished run needs; None when there is nothing (left) to grade."""
     result = session.exec(select(TestResult).where(TestResult.execution_id == execution_id)).first()
@@ -157,8 +152,8 @@ def collect(session: Session, execution_id: uuid.UUID) -> GradingTask | None:
         run_cost=run.cost or Decimal("0"),
     )
     task.criteria = judge.criteria_of([a for a, _w in assertions])
-    refs = _judges(session, result.org_id, suite, run) if task.criteria else []
-    attach_judges(session, task, refs, run=run, suite_id=suite.id)
+    # The suite's judge models; none means the agent's own model (see attach_judges).
+    attach_judges(session, task, list(suite.judge_models), run=run, suite_id=suite.id)
     return task
 
 
