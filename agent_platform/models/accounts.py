@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from agent_platform.models.base import (
+    JSONType,
     UTCDateTime,
     created_field,
     enum_field,
@@ -147,6 +148,13 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)
     role: Role = enum_field(Role, Role.BUILDER)
+    # What the key may do through the REST API, within its role: read, run, write, admin.
+    scopes: list[str] = Field(
+        default_factory=lambda: ["read", "run", "write"],
+        sa_type=JSONType,
+        nullable=False,
+        sa_column_kwargs={"server_default": sa.text('\'["read", "run", "write"]\'')},
+    )
     created_at: datetime = created_field()
     last_used_at: datetime | None = time_field()
     expires_at: datetime | None = time_field()
