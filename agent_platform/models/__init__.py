@@ -13,6 +13,16 @@ from agent_platform.models.accounts import (
 )
 from agent_platform.models.agent_config import AgentConfig, MemoryConfig, OutputConfig, ToolRef
 from agent_platform.models.agents import Agent, AgentStatus, AgentVersion
+from agent_platform.models.marketplace import (
+    ListingKind,
+    ListingStatus,
+    ListingVersion,
+    MarketplaceInstall,
+    MarketplaceListing,
+    MarketplaceReport,
+    MarketplaceReview,
+    ReportStatus,
+)
 from agent_platform.models.platform import (
     ActionApproval,
     ApprovalStatus,
@@ -20,8 +30,6 @@ from agent_platform.models.platform import (
     FireOutcome,
     Integration,
     IntegrationStatus,
-    ListingTier,
-    MarketplaceListing,
     MisfirePolicy,
     ModelPrice,
     OverlapPolicy,
@@ -84,8 +92,14 @@ __all__ = [
     "Integration",
     "IntegrationStatus",
     "Invitation",
-    "ListingTier",
+    "ListingKind",
+    "ListingStatus",
+    "ListingVersion",
+    "MarketplaceInstall",
     "MarketplaceListing",
+    "MarketplaceReport",
+    "MarketplaceReview",
+    "ReportStatus",
     "Membership",
     "ModelPrice",
     "Organization",

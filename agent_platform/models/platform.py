@@ -1,4 +1,4 @@
-"""Tables that later issues fill with behaviour: integrations, marketplace, tests, schedules."""
+"""Tables that later issues fill with behaviour: integrations, tests, schedules."""
 
 from __future__ import annotations
 
@@ -104,31 +104,6 @@ class ActionApproval(SQLModel, table=True):
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
     decided_at: datetime | None = time_field()
-
-
-class ListingTier(enum.StrEnum):
-    UNVERIFIED = "unverified"
-    VERIFIED = "verified"
-
-
-class MarketplaceListing(SQLModel, table=True):
-    __tablename__ = "marketplace_listings"
-    id: uuid.UUID = id_field()
-    publisher_org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
-    agent_id: uuid.UUID | None = fk("agents.id", ondelete="SET NULL", nullable=True)
-    agent_version_id: uuid.UUID | None = fk(
-        "agent_versions.id", ondelete="SET NULL", nullable=True, index=False
-    )
-    title: str = Field(max_length=120, index=True)
-    description: str = Field(default="", sa_type=sa.Text, nullable=False)
-    price_cents: int = Field(default=0, ge=0)
-    currency: str = Field(default="usd", max_length=3)
-    tier: ListingTier = enum_field(ListingTier, ListingTier.UNVERIFIED)
-    downloads: int = 0
-    rating: float = 0.0
-    rating_count: int = 0
-    is_public: bool = True
-    created_at: datetime = created_field()
 
 
 class ScheduleKind(enum.StrEnum):
