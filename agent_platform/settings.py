@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     billing_enabled: bool = Field(
         default=False, description="Apply the tier limits; needs STRIPE_SECRET_KEY."
     )
+    # Marketplace icons and screenshots: a folder under DATA_DIR unless a bucket is set.
+    marketplace_s3_bucket: str = Field(
+        default="", description="S3-compatible bucket for listing files; empty: DATA_DIR."
+    )
+    marketplace_s3_endpoint_url: str = Field(
+        default="", description="e.g. a MinIO or R2 URL; empty: AWS."
+    )
+    marketplace_s3_region: str = ""
+    marketplace_s3_access_key_id: str = ""
+    marketplace_s3_secret_access_key: str = ""
+    marketplace_s3_prefix: str = Field(default="", description="Key prefix inside the bucket.")
     approval_timeout_seconds: int = Field(
         default=900, ge=10, le=86_400, description="how long a run waits for a person's yes"
     )
