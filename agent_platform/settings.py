@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or directory when EMBEDDER=local.",
     )
     max_upload_bytes: int = Field(default=20_000_000, ge=1, description="Knowledge uploads.")
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest REST API request body (413 above)."
+    )
+    api_token_secret: str = Field(
+        default="",
+        description="Signs the API's short-lived access tokens (JWT); empty: derived from the "
+        "local secret key file. Set the same value on every web process.",
+    )
+    api_requests_per_minute_per_key: int = Field(default=600, ge=1, le=1_000_000)
+    api_requests_per_minute_per_org: int = Field(default=3000, ge=1, le=10_000_000)
 
     worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
     agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")
@@ -146,6 +156,18 @@ class Settings(BaseSettings):
     schedule_misfire_grace_seconds: int = Field(
         default=60, ge=1, le=86_400, description="a fire time older than this was missed (downtime)"
     )
+    # Observability (agent_platform/observability/).
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: a readable line in a terminal, JSON otherwise"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_token: str = Field(
+        default="", description="Bearer token for /metrics; empty: this machine only."
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        default="", description="OTLP/HTTP collector base URL for traces; empty: no tracing."
+    )
+    otel_service_name: str = "agent-platform"
 
     @field_validator("database_url")
     @classmethod
@@ -184,6 +206,13 @@ class Settings(BaseSettings):
             for e in self.trusted_proxies.split(",")
             if e.strip()
         ]
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _http_endpoint(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -1,17 +1,172 @@
-"""One place where domain errors become HTTP responses: status from the error, its message only."""
+"""One error shape for the whole API: RFC 9457 problem details (`application/problem+json`).
+
+Every refusal — a domain error from a service, a request body or query that does not parse,
+an unknown path, a missing key, a rate limit, a body too large — answers the same object:
+`type` (a stable identifier per kind of problem), `title` (the HTTP status in words), `status`,
+`detail` (the sentence to show a user) and, when fields are wrong, `errors` (field -> sentence).
+A client writes one error handler, not one per endpoint.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import logging
+import math
+from http import HTTPStatus
+from typing import Any
 
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_platform.settings import get_settings
 from services.errors import DomainError
+from services.ratelimit import Throttled
+from services.validation import in_words, label_of
+
+PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/"
+
+# The `type` of each kind of problem: stable identifiers clients may switch on.
+SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    422: "invalid",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+log = logging.getLogger(__name__)
+
+
+def problem_type(status: int) -> str:
+    return f"urn:agent-platform:problem:{SLUGS.get(status, str(status))}"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The response for one problem; `errors` names the wrong fields, when there are any."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body: dict[str, Any] = {
+        "type": problem_type(status),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def _field_of(loc: tuple[int | str, ...]) -> str:
+    """`("body", "config", "temperature")` -> `config.temperature`; a body that is not JSON
+    (or missing) is the field `body`."""
+    where = ("body", "query", "path", "header", "cookie")
+    parts = loc[1:] if loc and loc[0] in where else loc
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """A request FastAPI could not parse, worded like the services' own `Invalid`."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            errors.setdefault("body", "The body is not valid JSON.")
+            continue
+        field = _field_of(tuple(err.get("loc", ())))
+        words = in_words(err)
+        errors.setdefault(field, f"{label_of(field)} {words}.")
+    return problem(422, "Please correct: " + " ".join(errors.values()), errors=errors)
+
+
+def too_large(limit: int) -> str:
+    size = f"{limit // 1024} KiB" if limit < 1024 * 1024 else f"{limit / (1024 * 1024):g} MiB"
+    return f"The request body is larger than {size}; send less."
+
+
+class BodyLimit:
+    """Refuse `/api/` request bodies over API_MAX_BODY_BYTES with 413, before reading them whole.
+
+    A declared Content-Length over the limit is refused before one byte is read; a body
+    without one (chunked) is counted as it arrives and refused the moment it passes the limit,
+    so no request makes the server hold more than the limit in memory.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().api_max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await problem(413, too_large(limit), headers={"Connection": "close"})(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException: FastAPI's body parsing passes it on untouched, and the
+                    # handler below turns it into the problem response.
+                    raise HTTPException(413, too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def install(app: FastAPI) -> None:
+    app.add_middleware(BodyLimit)
+
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        body: dict[str, object] = {"error": exc.message}
-        if exc.fields:
-            body["fields"] = exc.fields
-        return JSONResponse(body, status_code=exc.status)
+        headers = retry_after(exc.retry_after) if isinstance(exc, Throttled) else None
+        return problem(exc.status, exc.message, errors=exc.fields or None, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if not request.url.path.startswith(API_PREFIX):
+            return await http_exception_handler(request, exc)  # the web app's own pages
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, detail, headers=dict(exc.headers or {}) or None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(API_PREFIX):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Something went wrong on our side; the error was logged.")

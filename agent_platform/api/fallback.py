@@ -1,4 +1,4 @@
-"""Unknown `/api/...` paths answer JSON 404 (or 405), never the web app's HTML page.
+"""Unknown `/api/...` paths answer a problem+json 404 (or 405), never the web app's HTML page.
 
 Reflex mounts the UI at `/` behind our routes, so any path no route claims used to reach the
 single-page app and come back as `200 text/html` — a client calling a wrong URL saw a web page
@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Mount
+
+from .errors import problem
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 PATH = "/api/{rest:path}"
@@ -24,12 +26,12 @@ def install(api: FastAPI) -> None:
         others = [r for r in api.router.routes if getattr(r, "path", "") != PATH]
         allowed = [m for m in METHODS if _endpoint_takes(others, request, m)]
         if allowed:
-            return JSONResponse(
-                {"error": f"This endpoint takes {', '.join(allowed)}, not {request.method}."},
-                status_code=405,
+            return problem(
+                405,
+                f"This endpoint takes {', '.join(allowed)}, not {request.method}.",
                 headers={"Allow": ", ".join(allowed)},
             )
-        return JSONResponse({"error": f"No API endpoint at /api/{rest}."}, status_code=404)
+        return problem(404, f"No API endpoint at /api/{rest}.")
 
 
 def _endpoint_takes(routes: list[BaseRoute], request: Request, method: str) -> bool:

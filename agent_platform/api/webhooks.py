@@ -8,7 +8,6 @@ Every rule is in `services.webhooks` / `services.webhook_delivery`.
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 import weakref
 from typing import Annotated, Any
@@ -33,6 +32,7 @@ from services.webhook_delivery import (
     wait_seconds,
 )
 
+from .errors import problem, retry_after
 from .v1 import api_actor
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
@@ -84,11 +84,7 @@ async def call_hook(token: str, request: Request, wait: str | None = None) -> Re
     try:
         delivery = await webhook_calls.deliver(session_scope, _redis(), token, call)
     except Throttled as exc:
-        return JSONResponse(
-            {"error": exc.message},
-            status_code=429,
-            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
-        )
+        return problem(429, exc.message, headers=retry_after(exc.retry_after))
     run = delivery.run
     body: dict[str, Any] = {
         "run_id": str(run.id),

@@ -64,7 +64,7 @@ def test_bad_values_are_a_422_in_words(client: TestClient) -> None:
         f"/api/v1/admin/orgs/{olive_org}", json={"max_agents": -5}, headers=auth(root)
     )
     assert response.status_code == 422
-    assert "max_agents" in response.json()["fields"]
+    assert "max_agents" in response.json()["errors"]
 
 
 def test_an_unknown_org_is_404(client: TestClient) -> None:
@@ -83,7 +83,7 @@ def test_an_org_admin_who_is_not_the_instance_admin_gets_403(client: TestClient)
         f"/api/v1/admin/orgs/{olive_org}", json={"max_agents": -1}, headers=auth(olive)
     )
     assert response.status_code == 403
-    assert response.json() == {"error": "Only the instance admin can do this."}
+    assert response.json()["detail"] == "Only the instance admin can do this."
     with session_scope() as session:
         assert session.get(Organization, uuid.UUID(olive_org)).max_agents is None
 

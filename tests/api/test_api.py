@@ -43,7 +43,7 @@ def test_missing_or_bad_key_is_401_with_a_message(client: TestClient, header: st
     headers = {"Authorization": header} if header is not None else {}
     response = client.get("/api/v1/org", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "A valid API key is required."}
+    assert response.json()["detail"] == "A valid API key is required."
 
 
 def test_revoked_key_stops_working(client: TestClient) -> None:
@@ -84,4 +84,4 @@ def test_key_of_a_removed_member_is_401(client: TestClient) -> None:
         organizations.remove_member(session, owner, membership_id)
     response = client.get("/api/v1/org", headers=headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "A valid API key is required."}
+    assert response.json()["detail"] == "A valid API key is required."

@@ -65,15 +65,15 @@ def test_docs_assets_serve_only_the_listed_files(client: TestClient, name: str) 
 def test_unknown_api_path_is_a_json_404(client: TestClient, method: str, path: str) -> None:
     response = client.request(method, path)
     assert response.status_code == 404, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert "No API endpoint" in response.json()["error"]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "No API endpoint" in response.json()["detail"]
 
 
 def test_known_path_with_wrong_method_is_a_json_405(client: TestClient) -> None:
     response = client.delete("/api/v1/org")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
-    assert "error" in response.json()
+    assert response.json()["detail"] == "This endpoint takes GET, not DELETE."
 
 
 def test_known_routes_and_the_web_app_still_answer(client: TestClient) -> None:

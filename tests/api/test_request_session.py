@@ -53,7 +53,7 @@ def test_the_key_check_and_the_handler_use_one_connection(client: TestClient, pa
 def test_a_refused_key_never_reaches_the_handler(client: TestClient) -> None:
     response = client.get("/api/v1/integrations", headers={"Authorization": "Bearer ap_nope"})
     assert response.status_code == 401
-    assert response.json() == {"error": "A valid API key is required."}
+    assert response.json()["detail"] == "A valid API key is required."
 
 
 def test_the_rest_views_declare_their_response_models(client: TestClient) -> None:
@@ -64,11 +64,12 @@ def test_the_rest_views_declare_their_response_models(client: TestClient) -> Non
         schema: dict[str, Any] = ok["content"]["application/json"]["schema"]
         return schema
 
-    assert answer("/api/v1/runs/{run_id}") == {"$ref": "#/components/schemas/RunOut"}
+    assert answer("/api/v1/runs/{run_id}") == {"$ref": "#/components/schemas/RunDetail"}
     assert answer("/api/v1/integrations")["items"] == {"$ref": "#/components/schemas/ConnectionOut"}
     models = spec["components"]["schemas"]
-    assert set(models["RunOut"]["properties"]) == {
-        "id", "agent_id", "status", "input", "output", "error", "tokens", "steps",
+    assert set(models["RunDetail"]["properties"]) >= {
+        "id", "agent_id", "status", "message", "variables", "output", "error", "tokens_used",
+        "steps",
     }  # fmt: skip
     assert "credential_ref" not in models["ConnectionOut"]["properties"]
 
@@ -78,4 +79,4 @@ def test_an_unknown_run_is_a_404_in_words(client: TestClient) -> None:
     for run_id in ("not-a-uuid", "00000000-0000-0000-0000-000000000000"):
         response = client.get(f"/api/v1/runs/{run_id}", headers=headers)
         assert response.status_code == 404
-        assert response.json() == {"error": "Run not found."}
+        assert response.json()["detail"] == "Run not found."

@@ -67,7 +67,7 @@ def test_import_export_cases_run_and_status(client: TestClient) -> None:
         headers=headers,
     )
     assert bad.status_code == 422
-    assert "unknown assertion type “javascript”" in bad.json()["error"]
+    assert "unknown assertion type “javascript”" in bad.json()["detail"]
 
     started = client.post(
         f"/api/v1/agents/{agent_id}/tests/run",
@@ -105,7 +105,7 @@ def test_another_org_sees_404_and_a_viewer_cannot_write(client: TestClient) -> N
     )
     assert refused.status_code == 403
     no_name = client.post(f"/api/v1/agents/{agent_id}/suites", json={"name": ""}, headers=headers)
-    assert no_name.status_code == 422 and "Name" in no_name.json()["error"]
+    assert no_name.status_code == 422 and "Name" in no_name.json()["detail"]
 
 
 def test_generate_without_a_model_says_why(client: TestClient) -> None:
@@ -135,7 +135,7 @@ def test_online_rules_alerts_history_and_compare(client: TestClient) -> None:
         json={"name": "x", "assertions": [{"type": "factuality", "value": "facts"}]},
         headers=headers,
     )
-    assert refused.status_code == 422 and "reference answer" in refused.json()["error"]
+    assert refused.status_code == 422 and "reference answer" in refused.json()["detail"]
     assert client.get("/api/v1/quality-alerts", headers=headers).json() == []
 
     suite = client.post(

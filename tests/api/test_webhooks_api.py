@@ -62,14 +62,14 @@ class TestCalls:
         issued = _trigger(require_signature=True)
         unsigned = client.post(_url(issued), content=BODY, headers=JSON)
         assert unsigned.status_code == 401
-        assert "X-Signature header is missing" in unsigned.json()["error"]
+        assert "X-Signature header is missing" in unsigned.json()["detail"]
         wrong = client.post(
             _url(issued), content=BODY, headers={**JSON, **signed_headers("whsec_x", BODY)}
         )
-        assert wrong.status_code == 401 and "does not match" in wrong.json()["error"]
+        assert wrong.status_code == 401 and "does not match" in wrong.json()["detail"]
         stale = signed_headers(issued.secret, BODY, at=1_000_000_000)
         old = client.post(_url(issued), content=BODY, headers={**JSON, **stale})
-        assert old.status_code == 401 and "at most 300 s" in old.json()["error"]
+        assert old.status_code == 401 and "at most 300 s" in old.json()["detail"]
         good = signed_headers(issued.secret, BODY)
         first = client.post(_url(issued), content=BODY, headers={**JSON, **good})
         replay = client.post(_url(issued), content=BODY, headers={**JSON, **good})
@@ -85,7 +85,7 @@ class TestCalls:
         b = client.post(_url(issued), content=BODY, headers=headers).json()
         assert a["run_id"] == b["run_id"] and b["duplicate"] is True
         changed = client.post(_url(issued), content=b'{"order": {"id": "B"}}', headers=headers)
-        assert changed.status_code == 409 and "different payload" in changed.json()["error"]
+        assert changed.status_code == 409 and "different payload" in changed.json()["detail"]
         assert len(_runs(issued.trigger.id)) == 1
 
     @pytest.mark.parametrize(
@@ -112,16 +112,16 @@ class TestCalls:
         issued = _trigger(input_mapping={"message": "{{payload.order.id}}"})
         response = client.post(_url(issued), content=content, headers=headers)
         assert response.status_code == status, response.text
-        assert words in response.json()["error"]
+        assert words in response.json()["detail"]
         assert _runs(issued.trigger.id) == []
 
     def test_unknown_token_is_404_and_a_disabled_trigger_403(self, client: TestClient) -> None:
         missing = client.post("/api/v1/hooks/wh_unknown", content=BODY, headers=JSON)
         assert missing.status_code == 404
-        assert missing.json() == {"error": "No webhook trigger at this address."}
+        assert missing.json()["detail"] == "No webhook trigger at this address."
         issued = _trigger(enabled=False)
         disabled = client.post(_url(issued), content=BODY, headers=JSON)
-        assert disabled.status_code == 403 and "disabled" in disabled.json()["error"]
+        assert disabled.status_code == 403 and "disabled" in disabled.json()["detail"]
 
     def test_over_the_rate_limit_is_429_with_retry_after(self, client: TestClient) -> None:
         issued = _trigger(rate_limit_per_minute=2)
@@ -133,7 +133,7 @@ class TestCalls:
         refused = client.post(_url(issued), content=BODY, headers=JSON)
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 60
-        assert "at most 2 a minute" in refused.json()["error"]
+        assert "at most 2 a minute" in refused.json()["detail"]
         assert len(_runs(issued.trigger.id)) == 2
 
 

@@ -95,6 +95,6 @@ def test_create_a_trigger_call_it_and_see_the_run(
     page.locator(".trigger-row .trigger-enabled").first.click(timeout=20_000)
     expect(page.locator("text=Trigger disabled")).to_be_visible(timeout=20_000)
     disabled = httpx.post(url, content=body, headers=_signed(secret, body))
-    assert disabled.status_code == 403 and "disabled" in disabled.json()["error"]
+    assert disabled.status_code == 403 and "disabled" in disabled.json()["detail"]
     assert errors == []
     ctx.close()
