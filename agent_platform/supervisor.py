@@ -27,6 +27,7 @@ from typing import IO
 
 from agent_platform import embedded_redis, lifeline
 from agent_platform.db import private_dir
+from agent_platform.observability import metrics
 from agent_platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,13 @@ def child_env(settings: Settings) -> dict[str, str]:
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         PYTHONUNBUFFERED="1",
     )
+    # Before any child imports prometheus-client: it picks multiprocess mode at import.
+    env.setdefault(metrics.MULTIPROC_ENV, str(metrics_dir(settings)))
     return env
+
+
+def metrics_dir(settings: Settings) -> Path:
+    return (settings.data_dir / "metrics").resolve()
 
 
 FRONTEND_SOURCES = ("pages", "state", "assets", "rxconfig.py", "agent_platform/agent_platform.py")
@@ -223,6 +230,7 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        metrics.prepare_multiprocess_dir(Path(self.env[metrics.MULTIPROC_ENV]))
         if self.redis is not None:
             self.settings.bundled_redis_socket.unlink(missing_ok=True)
             self.redis.start()
@@ -260,6 +268,9 @@ class Supervisor:
         )
         log.error("%s exited with code %s; restarting in %.0f s", child.name, code, delay)
         child.end_group()  # its own children would otherwise outlive it (and hold the port)
+        metrics.fold_dead_process(
+            child.proc.pid, into="folded-supervisor", directory=self.env[metrics.MULTIPROC_ENV]
+        )
         child.proc = None
         child.next_start = time.monotonic() + delay
 

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import cast
 
 from redis.client import Pipeline
-from rq import Worker
+from rq import Queue, Worker
+from rq.executions import Execution as JobExecution
 from rq.job import Job, JobStatus
 from rq_scheduler import Scheduler
 
+from agent_platform.observability import metrics, tracing
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.run_worker import ensure_registered, lease_key, leased
@@ -249,6 +251,23 @@ class PlatformWorker(Worker):
         if pipeline is None:
             ensure_registered(self)
         super().heartbeat(timeout, pipeline)
+
+    def perform_job(self, job: Job, queue: Queue, execution: JobExecution) -> bool:
+        """In the forked horse: its spans are sent before it ends with `os._exit`."""
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            tracing.flush()
+
+    def monitor_work_horse(self, job: Job, queue: Queue, execution: JobExecution) -> None:
+        """In the parent, once the horse is gone: its metric files are folded into ours, so
+        a fork per job does not leave a file per job (observability/metrics.py)."""
+        horse = self.horse_pid
+        try:
+            super().monitor_work_horse(job, queue, execution)
+        finally:
+            if horse:
+                metrics.fold_dead_process(horse)
 
 
 def run_worker(queues: list[str], *, burst: bool = False) -> None:

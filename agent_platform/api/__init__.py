@@ -11,11 +11,13 @@ from agent_platform.api import (
     fallback,
     health,
     integrations,
+    metrics,
     schedules,
     testing,
     v1,
     webhooks,
 )
+from agent_platform.api.request_context import RequestContext
 
 
 def create_api() -> FastAPI:
@@ -29,5 +31,7 @@ def create_api() -> FastAPI:
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
     api.include_router(schedules.router)  # /api/v1/schedules and /agents/{id}/schedules
     api.include_router(testing.router)  # /api/v1 suites, cases and suite runs
+    api.include_router(metrics.router)  # /metrics for Prometheus
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
+    api.add_middleware(RequestContext)  # request id, log context and HTTP metrics
     return api

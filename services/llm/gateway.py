@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from agent_platform.observability import metrics, tracing
 from services.llm.providers import ResolvedModel
 from services.outbound import OutboundError, OutboundRefused, default_guard
 
@@ -475,6 +476,51 @@ async def _one_model(
     )
 
 
+async def _noop_sink(_text: str) -> None:
+    return None
+
+
+async def _observed(
+    model: ResolvedModel,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    options: CallOptions,
+    on_token: TokenSink | None,
+    emitted: list[int],
+) -> ModelResult:
+    """One try of one model inside its `chat` span, counted in the metrics (tokens, cost)."""
+    began = time.perf_counter()
+    server = httpx.URL(model.api_base).host if model.api_base and tracing.enabled() else None
+    try:
+        with tracing.chat_span(model.litellm_model, server, options) as span:
+            result = await _one_model(
+                model, messages, tools, options, on_token or _noop_sink, emitted
+            )
+            tracing.end_chat(
+                span,
+                model.litellm_model,
+                result.finish_reason,
+                result.prompt_tokens,
+                result.completion_tokens,
+            )
+    except StopCall:
+        raise
+    except BaseException:
+        metrics.record_model_call(
+            model.litellm_model, ok=False, seconds=time.perf_counter() - began
+        )
+        raise
+    metrics.record_model_call(
+        model.litellm_model,
+        ok=True,
+        seconds=time.perf_counter() - began,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost=float(result.cost) if result.cost is not None else None,
+    )
+    return result
+
+
 async def complete(
     chain: list[ResolvedModel],
     messages: list[dict[str, Any]],
@@ -494,18 +540,13 @@ async def complete(
     attempts: list[Attempt] = []
     step_start = time.perf_counter()
 
-    async def _noop(_text: str) -> None:
-        return None
-
     for index, model in enumerate(chain):
         tries = 0
         while True:
             emitted = [0]
             began = time.perf_counter()
             try:
-                result = await _one_model(
-                    model, messages, tools or [], options, on_token or _noop, emitted
-                )
+                result = await _observed(model, messages, tools or [], options, on_token, emitted)
             except (asyncio.CancelledError, StopCall):
                 _forget_client(model, options)
                 raise

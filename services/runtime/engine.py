@@ -23,12 +23,14 @@ from sqlmodel import col, select
 
 from agent_platform.db import Transaction
 from agent_platform.models import (
+    Agent,
     AgentConfig,
     AgentVersion,
     Execution,
     ExecutionStatus,
     ExecutionStep,
 )
+from agent_platform.observability import logs, metrics, tracing
 from services import private_hosts, runs
 from services.errors import DomainError
 from services.llm import gateway
@@ -36,7 +38,8 @@ from services.llm.providers import ResolvedModel, resolve_chain
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
 from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
-from services.tools.registry import tools_for
+from services.tools.registry import builtin_names, tools_for
+from services.tools.sub_agent import SubAgent
 
 
 class RunCancelled(gateway.StopCall):
@@ -56,6 +59,8 @@ class RunPlan:
     depth: int = 0
     redis: Any = None
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, for its tools' requests
+    agent_name: str = ""  # read only when tracing is on (the span's name)
+    thread_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -160,7 +165,14 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             tools=tools_for(config),
             transaction=transaction,
             allow_hosts=private_hosts.org_entries(session, run.org_id),
+            agent_name=_agent_name(session, run.agent_id) if tracing.enabled() else "",
+            thread_id=run.thread_id,
         )
+
+
+def _agent_name(session: Any, agent_id: uuid.UUID | None) -> str:
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return agent.name if agent is not None else ""
 
 
 def _save_step(transaction: Transaction, run_id: uuid.UUID, step: dict[str, Any]) -> None:
@@ -181,7 +193,30 @@ def _finish(
         runs.finish(session, run_id, **kwargs)
 
 
+def _tool_label(name: str, tool: Tool | None) -> str:
+    """A metric label that names no tenant's connection or agent: integration and sub-agent
+    tools are named after those, so they count by kind."""
+    if tool is None:
+        return "unknown"
+    if name in builtin_names():
+        return name
+    return "sub_agent" if isinstance(tool, SubAgent) else "integration"
+
+
 async def _call_tool(
+    plan: RunPlan, call: gateway.ToolCall
+) -> tuple[dict[str, Any] | None, str | None, int]:
+    with tracing.tool_span(call.name, call.id) as span:
+        result, error, latency_ms = await _run_tool(plan, call)
+        tracing.end_tool(span, error)
+    tool = plan.tools.get(call.name)
+    metrics.record_tool_call(
+        _tool_label(call.name, tool), ok=error is None, seconds=latency_ms / 1000
+    )
+    return result, error, latency_ms
+
+
+async def _run_tool(
     plan: RunPlan, call: gateway.ToolCall
 ) -> tuple[dict[str, Any] | None, str | None, int]:
     start = time.perf_counter()
@@ -409,7 +444,20 @@ async def execute(
     transaction: Transaction, run_id: uuid.UUID, redis: Any, *, depth: int = 0
 ) -> ExecutionStatus | None:
     """Run one queued run to its end. Idempotent: a run that is not queued is left alone.
-    `transaction` opens each step's transaction (the job wrapper's `session_scope`)."""
+    `transaction` opens each step's transaction (the job wrapper's `session_scope`).
+
+    Observed here: the run's log context, its `invoke_agent` span, and its metrics."""
+    started = time.perf_counter()
+    with logs.scope(run_id=run_id), tracing.agent_span(run_id) as span, metrics.run_in_progress():
+        status = await _execute(transaction, run_id, redis, depth, span)
+    if status is not None:
+        metrics.run_finished(status.value, time.perf_counter() - started)
+    return status
+
+
+async def _execute(
+    transaction: Transaction, run_id: uuid.UUID, redis: Any, depth: int, span: Any
+) -> ExecutionStatus | None:
     events = RunEvents(redis, run_id)
     try:
         plan = await asyncio.to_thread(prepare, transaction, run_id)
@@ -418,10 +466,13 @@ async def execute(
             _finish, transaction, run_id, status=ExecutionStatus.FAILED, error=exc.message
         )
         await events.emit("done", status="failed", error=exc.message)
+        tracing.end_agent(span, ExecutionStatus.FAILED.value, exc.message)
         return ExecutionStatus.FAILED
     if plan is None:
         return None
     plan.depth, plan.redis = depth, redis
+    logs.bind(org_id=plan.org_id, agent_id=plan.agent_id)
+    tracing.name_agent(span, plan.agent_name, plan.agent_id, plan.thread_id)
     totals = Totals()
     status, output, error = ExecutionStatus.SUCCEEDED, None, None
     try:
@@ -460,4 +511,5 @@ async def execute(
         cost=str(totals.cost),
         cost_unknown=totals.cost_unknown,
     )
+    tracing.end_agent(span, status.value, error)
     return status
