@@ -4,6 +4,7 @@ import reflex as rx
 
 from agent_platform.api import create_api
 from agent_platform.api.security_headers import with_security_headers
+from agent_platform.observability import process
 from pages import (
     admin,
     agent_editor,
@@ -42,6 +43,7 @@ from state.settings import SettingsState
 from state.tests import TestsState
 from state.webhooks import WebhooksState
 
+process.configure()  # the web server's workers import this module: their logs and traces
 # The headers wrapper goes last: it sees every response, the frontend's and Reflex's too.
 app = rx.App(
     api_transformer=[create_api(), with_security_headers],

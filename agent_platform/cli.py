@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import os
 import sys
 from pathlib import Path
 
 from agent_platform import lifeline
+from agent_platform.observability import process
 from agent_platform.settings import Settings, SettingsError, get_settings
 
 # What `up` runs as its children (they watch its lifeline).
@@ -205,8 +205,7 @@ def cmd_test_run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    process.configure()  # JSON logs (or a readable line in a terminal), tracing if set
     parser = argparse.ArgumentParser(prog="python -m agent_platform")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from services.runtime.output import OutputInvalid, check_output
 from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
 from services.tools.registry import builtin_names, tools_for
 from services.tools.sub_agent import SubAgent
+
+log = logging.getLogger(__name__)
 
 
 class RunCancelled(gateway.StopCall):
@@ -450,6 +453,8 @@ async def execute(
     started = time.perf_counter()
     with logs.scope(run_id=run_id), tracing.agent_span(run_id) as span, metrics.run_in_progress():
         status = await _execute(transaction, run_id, redis, depth, span)
+        if status is not None:
+            log.debug("run ended: %s", status.value)
     if status is not None:
         metrics.run_finished(status.value, time.perf_counter() - started)
     return status
