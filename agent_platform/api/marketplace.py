@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 from agent_platform.models import ListingVersion, MarketplaceInstall, MarketplaceListing
 from services import api_keys, instance_admin
 from services.access import Actor
-from services.marketplace import installs, listings, moderation, reviews, search, views
+from services.marketplace import details, installs, listings, moderation, reviews, search
 
 from .v1 import ApiActor, RequestSession
 
@@ -305,7 +305,7 @@ def browse(
 def listing_page(
     session: RequestSession, actor: MaybeActor, listing_id: uuid.UUID
 ) -> ListingDetailOut:
-    detail = views.listing_detail(session, actor, listing_id)
+    detail = details.listing_detail(session, actor, listing_id)
     return ListingDetailOut(
         **_listing_out(detail.listing, seller=detail.is_seller),
         publisher=detail.publisher,

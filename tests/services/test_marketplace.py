@@ -18,7 +18,7 @@ from agent_platform.models import (
 )
 from services import agent_publishing, agents
 from services.errors import Conflict, Forbidden, Invalid, NotFound
-from services.marketplace import installs, listings, moderation, reviews, views
+from services.marketplace import details, installs, listings, moderation, reviews
 from tests.factories import add_member, audit_entries, make_user, personal_actor
 from tests.services.marketplace_helpers import (
     LISTING_FORM,
@@ -210,7 +210,7 @@ class TestInstall:
         config = dict(copy.agent.config)
         config["tools"] = [{**config["tools"][0], "settings": {"connection": str(theirs.id)}}]
         agents.update_agent(session, market.buyer, copy.agent.id, config=config)
-        assert views.listing_detail(session, market.buyer, listing.id).update_available is None
+        assert details.listing_detail(session, market.buyer, listing.id).update_available is None
         agents.update_agent(
             session,
             market.seller,
@@ -218,7 +218,7 @@ class TestInstall:
             config={**session.get(Agent, market.agent_id).config, "instructions": "v2"},
         )
         listings.add_version(session, market.seller, listing.id, changelog="Better.")
-        detail = views.listing_detail(session, market.buyer, listing.id)
+        detail = details.listing_detail(session, market.buyer, listing.id)
         assert detail.update_available == 2
         assert session.get(Agent, copy.agent.id).config["instructions"] == "Sort the issues."
         updated = installs.update_install(session, market.buyer, copy.install.id)
@@ -289,7 +289,7 @@ def test_bayesian_average_pulls_few_ratings_towards_the_middle():
 
 def test_listing_detail_of_an_unknown_id_is_not_found(session, market):
     with pytest.raises(NotFound):
-        views.listing_detail(session, None, uuid.uuid4())
+        details.listing_detail(session, None, uuid.uuid4())
 
 
 def test_buyer_without_the_provider_sees_it_as_a_placeholder_but_one_with_it_does_not(

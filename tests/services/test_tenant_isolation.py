@@ -75,6 +75,7 @@ from services.api_keys import CreatedKey
 from services.errors import DomainError, NotFound, Unauthenticated
 from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
+from services.marketplace import details, installs, listings, moderation, reviews
 from services.memory import collections, ingest
 from services.runtime import follow
 from services.testing import (
@@ -885,7 +886,64 @@ CASES: dict[str, Case] = {
         "suite",
         lambda w, i: suite_schedules.schedule_suite(w.session, w.mallory, i, cron="0 6 * * *"),
     ),
+    # the marketplace: A's listing is pending (live ones are public), A's install and review
+    # are of a live listing of a third org
+    "listings.get_listing:listing_id": Case(
+        "listing", lambda w, i: listings.get_listing(w.session, w.mallory, i)
+    ),
+    "listings.get_own_listing:listing_id": Case(
+        "listing", lambda w, i: listings.get_own_listing(w.session, w.mallory, i)
+    ),
+    "listings.list_versions:listing_id": Case(
+        "listing", lambda w, i: listings.list_versions(w.session, w.mallory, i)
+    ),
+    "listings.publish_listing:agent_id": Case(
+        "agent", lambda w, i: listings.publish_listing(w.session, w.mallory, i, {"title": "Mine"})
+    ),
+    "listings.add_version:listing_id": Case(
+        "listing", lambda w, i: listings.add_version(w.session, w.mallory, i, changelog="x")
+    ),
+    "listings.update_listing:listing_id": Case(
+        "listing", lambda w, i: listings.update_listing(w.session, w.mallory, i, {"title": "M"})
+    ),
+    "listings.set_icon:listing_id": Case(
+        "listing", lambda w, i: listings.set_icon(w.session, w.mallory, i, PNG)
+    ),
+    "listings.add_screenshot:listing_id": Case(
+        "listing", lambda w, i: listings.add_screenshot(w.session, w.mallory, i, PNG)
+    ),
+    "listings.remove_screenshot:listing_id": Case(
+        "listing", lambda w, i: listings.remove_screenshot(w.session, w.mallory, i, "x")
+    ),
+    "installs.get_install:install_id": Case(
+        "install", lambda w, i: installs.get_install(w.session, w.mallory, i)
+    ),
+    "installs.install_of:listing_id": Case(
+        "listing", lambda w, i: installs.install_of(w.session, w.mallory, i), quiet=True
+    ),
+    "installs.install_listing:listing_id": Case(
+        "listing", lambda w, i: installs.install_listing(w.session, w.mallory, i)
+    ),
+    "installs.update_install:install_id": Case(
+        "install", lambda w, i: installs.update_install(w.session, w.mallory, i)
+    ),
+    "reviews.review_listing:listing_id": Case(
+        "listing", lambda w, i: reviews.review_listing(w.session, w.mallory, i, {"rating": 1})
+    ),
+    "reviews.reply_to_review:review_id": Case(
+        "review", lambda w, i: reviews.reply_to_review(w.session, w.mallory, i, "mine")
+    ),
+    "reviews.report:listing_id": Case(
+        "listing", lambda w, i: reviews.report(w.session, w.mallory, i, "spam")
+    ),
+    "reviews.list_reviews:listing_id": Case(
+        "listing", lambda w, i: reviews.list_reviews(w.session, w.mallory, i)
+    ),
+    "details.listing_detail:listing_id": Case(
+        "listing", lambda w, i: details.listing_detail(w.session, w.mallory, i)
+    ),
 }
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
 
 # Functions that take an actor and an id but read nothing by it, with the reason.
 ACTS_AS = "whom an API key's work acts as: its creator, passed by the API; a person acts as self"
@@ -900,6 +958,7 @@ NOT_READS: dict[str, str] = {
     "schedules.create_schedule:runs_as": ACTS_AS,
     "schedules.update_schedule:runs_as": ACTS_AS,
     "schedules.set_enabled:runs_as": ACTS_AS,
+    "reviews.report:review_id": "a review of a live listing is public: anyone may report it",
 }
 
 SERVICE_MODULES = {
@@ -940,6 +999,10 @@ SERVICE_MODULES = {
     "online": online,
     "views": views,
     "suite_schedules": suite_schedules,
+    "listings": listings,
+    "installs": installs,
+    "reviews": reviews,
+    "details": details,
 }
 
 
@@ -1022,6 +1085,12 @@ TRUSTED: dict[str, str] = {
     "alerts.delivery_target": JOB,
     "grading.attach_judges": "grading of a run the platform enqueued, with its suite",
     "online.collect": JOB,
+    "moderation.pending_listings": INSTANCE_ADMIN,
+    "moderation.open_reports": INSTANCE_ADMIN,
+    "moderation.approve_listing": INSTANCE_ADMIN,
+    "moderation.take_down_listing": INSTANCE_ADMIN,
+    "moderation.resolve_report": INSTANCE_ADMIN,
+    "badges.refresh_badge": "the badge of a listing version the platform just wrote or re-checks",
 }
 
 
@@ -1132,6 +1201,7 @@ def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
         passed=False,
     )
     session.add(result)
+    market = _marketplace(session, alice)
     session.commit()  # `follow` reads in a session of its own
     assert agent.current_version_id is not None
     return World(
@@ -1163,8 +1233,28 @@ def world(session: Session, org_a: OrgA, mallory_owner: Actor) -> World:
             "suite_run": suite_run.id,
             "rule": rule.id,
             "result": result.id,
+            **market,
         },
     )
+
+
+def _marketplace(session: Session, alice: Actor) -> dict[str, uuid.UUID]:
+    """A's pending listing, and A's install and review of a third org's live listing."""
+    session.add(ProviderCredential(org_id=alice.org_id, name="openai", models=["m"]))
+    listed = agents.create_agent(session, alice, name="A's listed", config={"model": "openai/m"})
+    agent_publishing.publish_agent(session, alice, listed.id)
+    listing = listings.publish_listing(session, alice, listed.id, {"title": "A's listing"})
+    carol = personal_actor(session, make_user(session, email="carol@c.example"))
+    session.add(ProviderCredential(org_id=carol.org_id, name="openai", models=["m"]))
+    c_agent = agents.create_agent(session, carol, name="C's agent", config={"model": "openai/m"})
+    agent_publishing.publish_agent(session, carol, c_agent.id)
+    c_listing = listings.publish_listing(session, carol, c_agent.id, {"title": "C's listing"})
+    assert alice.user_id is not None
+    moderation.approve_listing(session, alice.user_id, c_listing.id)  # alice: the first user
+    install = installs.install_listing(session, alice, c_listing.id).install
+    review = reviews.review_listing(session, alice, c_listing.id, {"rating": 4})
+    session.flush()
+    return {"listing": listing.id, "install": install.id, "review": review.id}
 
 
 def snapshot_of_org(session: Session, org_id: uuid.UUID) -> dict[str, list[str]]:
