@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.db import after_commit, after_rollback
 from agent_platform.models import (
@@ -275,6 +276,21 @@ class RunFilter(BaseModel):
     status: ExecutionStatus | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+def filtered_runs(actor: Actor, filters: RunFilter) -> SelectOfScalar[Execution]:
+    """The actor's runs that match `filters`, unordered: for a caller that pages by cursor
+    (the REST API) rather than by offset."""
+    query = visible_runs(actor)
+    if filters.agent_id:
+        query = query.where(Execution.agent_id == filters.agent_id)
+    if filters.status:
+        query = query.where(Execution.status == filters.status)
+    if filters.since:
+        query = query.where(col(Execution.created_at) >= filters.since)
+    if filters.until:
+        query = query.where(col(Execution.created_at) < filters.until)
+    return query
 
 
 def list_runs(

@@ -11,6 +11,7 @@ from agent_platform.api import (
     fallback,
     health,
     integrations,
+    runs,
     marketplace,
     metrics,
     schedules,
@@ -32,6 +33,7 @@ def create_api() -> FastAPI:
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
     api.include_router(schedules.router)  # /api/v1/schedules and /agents/{id}/schedules
     api.include_router(testing.router)  # /api/v1 suites, cases and suite runs
+    api.include_router(runs.router)  # /api/v1 runs, their live events, threads
     api.include_router(marketplace.router)  # /api/v1/marketplace: browse, publish, install
     api.include_router(metrics.router)  # /metrics for Prometheus
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app

@@ -1,9 +1,7 @@
-"""The OAuth redirect target, and read-only REST views of connections and runs."""
+"""The OAuth redirect target, and the read-only REST view of connections (runs: api/runs.py)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -11,8 +9,6 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from agent_platform.models import Integration
-from services import runs
-from services.errors import NotFound
 from services.integrations import connections
 
 from .v1 import ApiActor, RequestSession
@@ -58,56 +54,6 @@ class ConnectionOut(BaseModel):
         )
 
 
-class StepOut(BaseModel):
-    position: int
-    kind: str
-    tool_name: str | None
-    arguments: dict[str, Any] | None
-    result: dict[str, Any] | None
-    error: str | None
-
-
-class RunOut(BaseModel):
-    id: str
-    agent_id: str | None
-    status: str
-    input: dict[str, Any]
-    output: dict[str, Any] | None
-    error: str | None
-    tokens: int
-    steps: list[StepOut]
-
-
 @router.get("/integrations", response_model=list[ConnectionOut])
 def list_integrations(session: RequestSession, actor: ApiActor) -> list[ConnectionOut]:
     return [ConnectionOut.of(row) for row in connections.list_connections(session, actor)]
-
-
-@router.get("/runs/{run_id}", response_model=RunOut)
-def get_run(run_id: str, session: RequestSession, actor: ApiActor) -> RunOut:
-    try:
-        key = uuid.UUID(run_id)
-    except ValueError:
-        raise NotFound("Run not found.") from None
-    run = runs.get_run(session, actor, key)
-    steps = runs.get_steps(session, actor, key)
-    return RunOut(
-        id=str(run.id),
-        agent_id=str(run.agent_id) if run.agent_id else None,
-        status=run.status.value,
-        input=run.input,
-        output=run.output,
-        error=run.error,
-        tokens=run.tokens_used,
-        steps=[
-            StepOut(
-                position=s.position,
-                kind=s.kind,
-                tool_name=s.tool_name,
-                arguments=s.arguments,
-                result=s.result,
-                error=s.error,
-            )
-            for s in steps
-        ],
-    )

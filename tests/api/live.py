@@ -1,0 +1,85 @@
+"""A live API for tests that stream: the app served over real HTTP (uvicorn in a thread) and a
+real agent worker process executing the runs it starts.
+
+Why not TestClient alone: it hands back a response only once the app has finished it, so it
+cannot show that events arrive while a run is still going, and nothing would execute the runs.
+Both fixtures are per module (the worker's imports take seconds); every test still gets an
+empty database and Redis from conftest's `clean_state`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from rq import Queue, Worker
+from sqlmodel import Session
+
+from agent_platform.api import create_api
+from agent_platform.redis_client import get_redis
+from services import api_keys
+from services.access import Actor
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def key_headers(session: Session, actor: Actor, role: str = "builder") -> dict[str, str]:
+    created = api_keys.create_key(session, actor, name="ci", role=role)
+    session.commit()
+    return {"Authorization": f"Bearer {created.secret}"}
+
+
+def serve(port: int) -> Iterator[str]:
+    server = uvicorn.Server(
+        uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), 60, what="the API to listen")
+    assert server.started, f"the API did not start on port {port}"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def run_agent_worker(log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The async agent worker as a process, allowed to reach the scripted model on 127.0.0.1."""
+    env = {**os.environ, "OUTBOUND_ALLOW_HOSTS": "127.0.0.1"}
+    with log.open("wb") as err:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "agent_platform", "agent-worker", "--concurrency", "10"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        agents = Queue("agents", connection=get_redis())
+        wait_until(
+            lambda: Worker.count(queue=agents) > 0 or worker.poll() is not None,
+            180,
+            what="the agent worker to register",
+        )
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(10)
+
+
+@pytest.fixture(scope="module")
+def agent_worker() -> Iterator[subprocess.Popen[bytes]]:
+    yield from run_agent_worker(Path("/tmp") / f"api-agent-worker-{os.getpid()}.log")
