@@ -20,7 +20,7 @@ would add nothing. Only http(s) URLs are accepted (settings validate it).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import trace
@@ -85,6 +85,14 @@ def flush(timeout_ms: int = 5000) -> None:
         _provider.force_flush(timeout_ms)
 
 
+def shutdown() -> None:
+    """Send what is buffered and stop the exporter's thread; tracing is off afterwards."""
+    provider = _provider
+    use_provider(None)
+    if provider is not None:
+        provider.shutdown()
+
+
 @contextmanager
 def _span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> Iterator[Span]:
     if _tracer is None:
@@ -94,7 +102,7 @@ def _span(name: str, kind: SpanKind, attributes: dict[str, Any]) -> Iterator[Spa
         yield span
 
 
-def agent_span(run_id: object) -> Any:
+def agent_span(run_id: object) -> AbstractContextManager[Span]:
     """The run's span; named once the run is claimed and its agent known (`name_agent`)."""
     return _span(
         "invoke_agent",
@@ -124,7 +132,7 @@ def end_agent(span: Span, status: str, error: str | None) -> None:
         span.set_status(Status(StatusCode.ERROR, error[:200]))
 
 
-def chat_span(litellm_model: str, server: str | None, options: Any) -> Any:
+def chat_span(litellm_model: str, server: str | None, options: Any) -> AbstractContextManager[Span]:
     """One model call. `litellm_model` is `provider/model` as LiteLLM names it."""
     provider, _, model = litellm_model.partition("/")
     if _tracer is None:
@@ -157,7 +165,7 @@ def end_chat(
     span.set_attribute(OUTPUT_TOKENS, output_tokens)
 
 
-def tool_span(name: str, call_id: str) -> Any:
+def tool_span(name: str, call_id: str) -> AbstractContextManager[Span]:
     if _tracer is None:
         return _span("", SpanKind.INTERNAL, {})
     return _span(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from opentelemetry.trace import Span
 from sqlmodel import col, select
 
 from agent_platform.db import Transaction
@@ -461,7 +462,7 @@ async def execute(
 
 
 async def _execute(
-    transaction: Transaction, run_id: uuid.UUID, redis: Any, depth: int, span: Any
+    transaction: Transaction, run_id: uuid.UUID, redis: Any, depth: int, span: Span
 ) -> ExecutionStatus | None:
     events = RunEvents(redis, run_id)
     try:
