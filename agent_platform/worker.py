@@ -213,6 +213,16 @@ def reconcile_runs() -> dict[str, int]:
     return outcome
 
 
+def recheck_marketplace_badges() -> int:
+    """Periodic job: ask the testing engine again whether listed versions are verified; a
+    failing or stale answer takes the badge away (services.marketplace.badges)."""
+    from agent_platform.db import session_scope
+    from services.marketplace import badges
+
+    with session_scope() as session:
+        return badges.recheck_badges(session)
+
+
 def fire_schedules() -> int:
     """One schedule tick in its own transaction (the DB decides what fires; see
     services.schedule_tick): run by every scheduler process, however many there are."""
@@ -286,6 +296,8 @@ def run_worker(queues: list[str], *, burst: bool = False) -> None:
 RECONCILE_EVERY_SECONDS = 10
 TICK_OFFSET_SECONDS = 0.005
 RECONCILE_JOB = "reconcile-runs"
+BADGE_RECHECK_EVERY_SECONDS = 3600
+BADGE_JOB = "marketplace-badges"
 SCHEDULER_BEAT = "platform:beat:scheduler"
 RECONCILER_BEAT = "platform:beat:reconciler"
 
@@ -305,18 +317,23 @@ def schedule_periodic_jobs(scheduler: Scheduler) -> None:
 
     Called on every scheduler tick, not once at start: Redis may lose them (a crash without
     persistence, a flush, a failover), and a reconciler that never runs again leaves runs
-    stuck for ever. The fixed id keeps one registration."""
-    if RECONCILE_JOB in scheduler:
-        return
-    scheduler.schedule(
-        scheduled_time=datetime.now(UTC),
-        func=reconcile_runs,
-        interval=RECONCILE_EVERY_SECONDS,
-        repeat=None,
-        id=RECONCILE_JOB,
-        queue_name="default",
-        result_ttl=60,
-    )
+    stuck for ever. The fixed ids keep one registration each."""
+    periodic = [
+        (RECONCILE_JOB, reconcile_runs, RECONCILE_EVERY_SECONDS),
+        (BADGE_JOB, recheck_marketplace_badges, BADGE_RECHECK_EVERY_SECONDS),
+    ]
+    for job_id, func, every in periodic:
+        if job_id in scheduler:
+            continue
+        scheduler.schedule(
+            scheduled_time=datetime.now(UTC),
+            func=func,
+            interval=every,
+            repeat=None,
+            id=job_id,
+            queue_name="default",
+            result_ttl=60,
+        )
 
 
 class PlatformScheduler(Scheduler):  # type: ignore[misc]  # rq-scheduler ships no types
