@@ -129,7 +129,7 @@ def _format(value: object, where: str) -> str:
 def _to_yaml(value: object) -> str:
     if value is None:
         return "null"
-    text = yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=1 << 16)
+    text = str(yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=1 << 16))
     return text.removesuffix("\n...\n").rstrip("\n")
 
 
