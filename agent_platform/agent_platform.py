@@ -15,11 +15,12 @@ from pages import (
     integrations,
     invite,
     knowledge,
+    marketplace,
+    marketplace_listing,
     playground,
     providers,
     runs,
     schedules,
-    sections,
     settings,
     tests,
 )
@@ -28,12 +29,13 @@ from state.admin import AdminState
 from state.agent_editor import AgentEditorState
 from state.agents import AgentsState
 from state.auth import AuthFormState
-from state.base import SessionState
 from state.builder import BuilderState
 from state.dashboard import DashboardState
 from state.integrations import IntegrationsState
 from state.invite import InviteState
 from state.knowledge import KnowledgeState
+from state.marketplace import MarketplaceState
+from state.marketplace_listing import ListingState
 from state.page_scope import PageScope
 from state.playground import PlaygroundState
 from state.providers import ProvidersState
@@ -51,7 +53,6 @@ app = rx.App(
 )
 app.add_middleware(PageScope())  # a page load carries only its own page's state
 
-guard = SessionState.require_login
 app.add_page(
     auth.login_page, route="/login", title="Sign in", on_load=AuthFormState.redirect_if_signed_in
 )
@@ -81,7 +82,18 @@ app.add_page(
 )
 app.add_page(runs.runs_page, route="/runs", title="Runs", on_load=RunsState.load)
 app.add_page(runs.run_page, route="/run", title="Run", on_load=RunDetailState.load)
-app.add_page(sections.marketplace_page, route="/marketplace", title="Marketplace", on_load=guard)
+app.add_page(
+    marketplace.marketplace_page,
+    route="/marketplace",
+    title="Marketplace",
+    on_load=MarketplaceState.load,  # no guard: browsing works signed out
+)
+app.add_page(
+    marketplace_listing.listing_page,
+    route="/marketplace/listing",
+    title="Marketplace listing",
+    on_load=ListingState.load,
+)
 app.add_page(
     integrations.integrations_page,
     route="/integrations",

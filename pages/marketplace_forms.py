@@ -1,0 +1,183 @@
+"""The Marketplace page's panels: the publish dialog, the seller's listings, the instance
+admin's moderation queue. Layout only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from pages.components import error_callout
+from state.marketplace import CATEGORY_OPTIONS, MarketplaceState
+
+S = MarketplaceState
+CATEGORIES = {k: v for k, v in CATEGORY_OPTIONS.items() if k != "all"}
+
+
+def _input(label: str, name: str, **props: object) -> rx.Component:
+    error_key = "price_cents" if name == "price" else name
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=f"listing-{name}"),
+        rx.input(
+            value=S.form[name],
+            on_change=lambda v: S.set_field(name, v),
+            id=f"listing-{name}",
+            width="100%",
+            **props,
+        ),
+        rx.cond(
+            S.field_errors.contains(error_key),
+            rx.text(S.field_errors[error_key], color_scheme="red", size="1"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _choice(label: str, name: str, options: rx.Var | dict[str, str]) -> rx.Component:
+    items = (
+        [rx.select.item(text, value=key) for key, text in options.items()]
+        if isinstance(options, dict)
+        else [rx.foreach(options, lambda o: rx.select.item(o["name"], value=o["id"]))]
+    )
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.select.root(
+            rx.select.trigger(id=f"listing-{name}", width="100%", placeholder="Choose"),
+            rx.select.content(*items),
+            value=S.form[name],
+            on_change=lambda v: S.set_field(name, v),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def publish_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("List an agent"),
+            rx.dialog.description(
+                "A published agent's current version becomes version 1 of the listing. "
+                "Your organization's first listing waits for the instance admin.",
+                size="2",
+            ),
+            rx.vstack(
+                error_callout(S.form_error, id_="listing-error"),
+                _choice("Published agent", "agent_id", S.agent_options),
+                _input("Title", "title", debounce_timeout=300),
+                _input("Summary (one line)", "summary", debounce_timeout=300),
+                rx.text("Description (Markdown)", size="2", weight="medium"),
+                rx.text_area(
+                    value=S.form["description"],
+                    on_change=lambda v: S.set_field("description", v),
+                    id="listing-description",
+                    rows="6",
+                    width="100%",
+                    debounce_timeout=300,
+                ),
+                _choice("Category", "category", CATEGORIES),
+                _input("Tags (comma separated)", "tags", debounce_timeout=300),
+                _input("Price in US dollars (0 = free)", "price", debounce_timeout=300),
+                _choice(
+                    "Kind",
+                    "kind",
+                    {"template": "Template: buyers get a copy", "service": "Service (billing)"},
+                ),
+                rx.hstack(
+                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.button("List it", on_click=S.publish, id="listing-submit"),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="560px",
+        ),
+        open=S.publishing,
+        on_open_change=S.set_publishing,
+    )
+
+
+def my_listings() -> rx.Component:
+    return rx.cond(
+        S.mine.length() > 0,
+        rx.vstack(
+            rx.heading("Your listings", size="4"),
+            rx.foreach(
+                S.mine,
+                lambda m: rx.hstack(
+                    rx.link(m["title"], href="/marketplace/listing?id=" + m["id"]),
+                    rx.badge(m["status"]),
+                ),
+            ),
+            margin_top="32px",
+            id="market-mine",
+        ),
+    )
+
+
+def _pending(p: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.link(p["title"], href="/marketplace/listing?id=" + p["id"]),
+        rx.text("by ", p["publisher"], size="2", color_scheme="gray"),
+        rx.button("Approve", size="1", on_click=S.approve(p["id"]), class_name="market-approve"),
+        rx.button(
+            "Take down", size="1", color_scheme="red", variant="soft", on_click=S.take_down(p["id"])
+        ),  # noqa: E501
+        wrap="wrap",
+        align="center",
+    )
+
+
+def _report(r: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(r["listing"], href="/marketplace/listing?id=" + r["listing_id"]),
+            rx.text("reported by ", r["by"], ": ", r["reason"], size="2"),
+            wrap="wrap",
+        ),
+        rx.cond(r["review"] != "", rx.text("Review: ", r["review"], size="1", color_scheme="gray")),
+        rx.hstack(
+            rx.button("Dismiss", size="1", variant="soft", on_click=S.resolve(r["id"], "dismiss")),
+            rx.cond(
+                r["review"] != "",
+                rx.button("Hide review", size="1", on_click=S.resolve(r["id"], "hide_review")),
+            ),
+            rx.button(
+                "Take listing down",
+                size="1",
+                color_scheme="red",
+                variant="soft",
+                on_click=S.resolve(r["id"], "take_down"),
+            ),  # noqa: E501
+            wrap="wrap",
+        ),
+        spacing="1",
+    )
+
+
+def moderation_panel() -> rx.Component:
+    return rx.cond(
+        S.is_instance_admin,
+        rx.vstack(
+            rx.heading("Moderation", size="4"),
+            rx.text("Waiting for approval", weight="bold", size="2"),
+            rx.cond(
+                S.pending.length() > 0,
+                rx.vstack(rx.foreach(S.pending, _pending), id="market-pending"),
+                rx.text("Nothing waits.", size="2", color_scheme="gray"),
+            ),
+            rx.text("Reports", weight="bold", size="2"),
+            rx.cond(
+                S.reports.length() > 0,
+                rx.vstack(rx.foreach(S.reports, _report), id="market-reports"),
+                rx.text("No open reports.", size="2", color_scheme="gray"),
+            ),
+            margin_top="32px",
+            padding="16px",
+            border=f"1px solid {rx.color('gray', 6)}",
+            border_radius="12px",
+            width="100%",
+            id="market-moderation",
+        ),
+    )
