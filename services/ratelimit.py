@@ -276,3 +276,67 @@ async def take_in_window(
     if wait_ms > 0:
         wait = wait_ms / 1000
         raise Throttled(f"Too many {what}. Try again in {_wait_words(wait)}.", retry_after=wait)
+
+
+# KEYS: window counters; ARGV: window (ms), then each key's limit. A call is counted in every
+# window only if none is full (a refused call counts nowhere). Returns {over, {{n, ttl}, ...}}.
+_WINDOWS = """
+local window = tonumber(ARGV[1])
+local uses = {}
+local over = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then ttl = window end
+  if n >= tonumber(ARGV[i + 1]) then over = 1 end
+  uses[i] = {n, ttl}
+end
+if over == 0 then
+  for i, key in ipairs(KEYS) do
+    uses[i][1] = redis.call('INCR', key)
+    if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
+  end
+end
+return {over, uses}
+"""
+
+
+@dataclass(frozen=True)
+class WindowUse:
+    """One window after a call: its limit, the calls counted, seconds until it starts over."""
+
+    limit: int
+    used: int
+    reset_seconds: float
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+class WindowFull(Throttled):
+    """Refused: one of the windows is full; `uses` says where each stands (for headers)."""
+
+    def __init__(self, message: str, *, retry_after: float, uses: list[WindowUse]) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.uses = uses
+
+
+def take_in_windows(
+    redis: Redis, windows: Sequence[tuple[str, int]], *, window_seconds: int, what: str
+) -> list[WindowUse]:
+    """Count one call in each (key, limit) window at once, or raise `WindowFull` (counting
+    nothing) when any of them is full: the per-org and per-key request limits of the API."""
+    script = redis.register_script(_WINDOWS)
+    args = [window_seconds * 1000, *(limit for _, limit in windows)]
+    over, raw = script(keys=[key for key, _ in windows], args=args)
+    uses = [
+        WindowUse(limit=limit, used=int(n), reset_seconds=int(ttl) / 1000)
+        for (_, limit), (n, ttl) in zip(windows, raw, strict=True)
+    ]
+    if int(over):
+        wait = max(u.reset_seconds for u in uses if u.used >= u.limit)
+        raise WindowFull(
+            f"Too many {what}. Try again in {_wait_words(wait)}.", retry_after=wait, uses=uses
+        )
+    return uses

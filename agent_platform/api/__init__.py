@@ -6,14 +6,17 @@ from fastapi import FastAPI
 
 from agent_platform.api import (
     admin,
+    auth,
     docs,
     errors,
     fallback,
     health,
     integrations,
-    runs,
     marketplace,
     metrics,
+    openai_compat,
+    ratelimits,
+    runs,
     schedules,
     testing,
     v1,
@@ -25,15 +28,18 @@ from agent_platform.api.request_context import RequestContext
 def create_api() -> FastAPI:
     api = FastAPI(title="Agent Platform API", docs_url=None, openapi_url="/api/openapi.json")
     errors.install(api)
+    api.add_middleware(ratelimits.RateLimitHeaders)  # RateLimit-* on counted responses
     docs.install(api)  # /api/docs with Swagger UI served locally (no CDN)
     api.include_router(health.router)
     api.include_router(v1.router)
+    api.include_router(auth.router)  # /api/v1/auth/token and /api/v1/api-keys
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management
     api.include_router(schedules.router)  # /api/v1/schedules and /agents/{id}/schedules
     api.include_router(testing.router)  # /api/v1 suites, cases and suite runs
     api.include_router(runs.router)  # /api/v1 runs, their live events, threads
+    api.include_router(openai_compat.router)  # /api/v1/openai: agents as OpenAI models
     api.include_router(marketplace.router)  # /api/v1/marketplace: browse, publish, install
     api.include_router(metrics.router)  # /metrics for Prometheus
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app

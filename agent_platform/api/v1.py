@@ -1,19 +1,36 @@
-"""REST API v1: authenticated by organization API keys (`Authorization: Bearer ap_...`)."""
+"""REST API v1: authenticated by organization API keys (`Authorization: Bearer ap_...`) or
+the 15-minute access tokens they are exchanged for (`POST /api/v1/auth/token`).
+
+Dependencies every router uses:
+- `RequestSession`: one transaction per request;
+- `ApiActor`: any valid key or token (every key may read);
+- `scoped("run")` / `RunActor`, `WriteActor`, `AdminActor`: a key with that scope, else 403;
+- `ApiPrincipal`: the key behind the request (its id, creator and scopes).
+Every authenticated request is counted against its key's and its organization's allowance.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
-from services import api_keys, organizations
+from agent_platform.redis_client import REDIS_DOWN, get_redis
+from services import api_keys, api_limits, organizations
 from services.access import Actor
+from services.api_keys import KeyPrincipal, Scope
+from services.ratelimit import WindowFull, WindowUse
+
+from .ratelimits import remember
 
 router = APIRouter(prefix="/api/v1")
+log = logging.getLogger(__name__)
 
 
 def request_session() -> Iterator[Session]:
@@ -27,14 +44,62 @@ def request_session() -> Iterator[Session]:
 RequestSession = Annotated[Session, Depends(request_session, scope="function")]
 
 
-def api_actor(
-    session: RequestSession, authorization: Annotated[str | None, Header()] = None
-) -> Actor:
-    secret = (authorization or "").removeprefix("Bearer ").strip()
-    return api_keys.actor_for_key(session, secret)
+def bearer(authorization: str | None) -> str:
+    return (authorization or "").removeprefix("Bearer ").strip()
+
+
+def _count(request: Request, principal: KeyPrincipal) -> None:
+    """Count the request; over the allowance it is a 429. Redis down: not counted (the
+    limit protects the service, it must not be the reason the service is down)."""
+    uses: list[WindowUse] = []
+    try:
+        uses = api_limits.take_request(get_redis(), principal)
+    except WindowFull as exc:
+        remember(request, exc.uses)
+        raise
+    except REDIS_DOWN:
+        log.warning("API rate limit not counted: Redis is unreachable")
+    remember(request, uses)
+
+
+def api_principal(
+    request: Request,
+    session: RequestSession,
+    authorization: Annotated[str | None, Header()] = None,
+) -> KeyPrincipal:
+    principal = api_keys.principal_for(session, bearer(authorization))
+    _count(request, principal)
+    return principal
+
+
+ApiPrincipal = Annotated[KeyPrincipal, Depends(api_principal)]
+
+
+def api_actor(principal: ApiPrincipal) -> Actor:
+    """Any valid key or token: every key may read."""
+    return principal.actor
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+@functools.cache
+def scoped(scope: str) -> Callable[[KeyPrincipal], Actor]:
+    """A dependency: the actor of a key that has `scope` (403 otherwise). Use as
+    `Annotated[Actor, Depends(scoped("run"))]`, or `RunActor` and its siblings."""
+    needed = Scope(scope)
+
+    def scoped_actor(principal: ApiPrincipal) -> Actor:
+        api_keys.require_scope(principal, needed)
+        return principal.actor
+
+    scoped_actor.__name__ = f"{needed.value}_scoped_actor"
+    return scoped_actor
+
+
+RunActor = Annotated[Actor, Depends(scoped("run"))]
+WriteActor = Annotated[Actor, Depends(scoped("write"))]
+AdminActor = Annotated[Actor, Depends(scoped("admin"))]
 
 
 class OrgOut(BaseModel):

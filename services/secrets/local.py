@@ -8,6 +8,8 @@ caller's transaction: a rollback takes a half-saved secret with it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import uuid
 from pathlib import Path
@@ -45,6 +47,20 @@ def cipher() -> Fernet:
         raise Unavailable(
             f"The secret store key file cannot be used: {type(exc).__name__}"
         ) from None
+
+
+def derived_key(purpose: str) -> bytes:
+    """A key for another use (signing API access tokens), derived from the local key with
+    HMAC and a label: the key file stays the one secret to keep, and a derived key that leaks
+    reveals nothing about the secrets the file protects."""
+    cipher()  # makes the key file on first use
+    try:
+        material = _key_path().resolve().read_bytes().strip()
+    except OSError as exc:
+        raise Unavailable(
+            f"The secret store key file cannot be read: {type(exc).__name__}"
+        ) from None
+    return hmac.new(material, purpose.encode(), hashlib.sha256).digest()
 
 
 def decrypt(row: StoredSecret) -> str:

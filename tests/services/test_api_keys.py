@@ -87,7 +87,7 @@ class TestCreateKey:
         assert entry.actor_id == owner.user_id
         assert entry.target_type == "api_key"
         assert entry.target_id == str(created.key.id)
-        assert entry.details == {"name": "CI", "role": "admin"}
+        assert entry.details == {"name": "CI", "role": "admin", "scopes": ["read", "run", "write"]}
         assert created.secret not in str(entry.details)
 
 

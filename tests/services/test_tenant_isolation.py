@@ -959,6 +959,7 @@ NOT_READS: dict[str, str] = {
     "schedules.update_schedule:runs_as": ACTS_AS,
     "schedules.set_enabled:runs_as": ACTS_AS,
     "reviews.report:review_id": "a review of a live listing is public: anyone may report it",
+    "api_keys.create_key:creator_id": ACTS_AS,
 }
 
 SERVICE_MODULES = {
