@@ -10,8 +10,6 @@ from pages.marketplace_forms import moderation_panel, my_listings, publish_dialo
 from state.base import SessionState
 from state.marketplace import CATEGORY_OPTIONS, PRICES, RATINGS, SORTS, MarketplaceState
 
-S = MarketplaceState
-
 
 def public_frame(*content: rx.Component, title: str) -> rx.Component:
     """The app's shell when signed in; a top bar with "Sign in" for visitors."""
@@ -33,7 +31,9 @@ def public_frame(*content: rx.Component, title: str) -> rx.Component:
         width="100%",
     )
     return rx.cond(
-        SessionState.signed_in, shell(*content, title=title), rx.cond(S.checked, visitor)
+        SessionState.signed_in,
+        shell(*content, title=title),
+        rx.cond(MarketplaceState.checked, visitor),
     )
 
 
@@ -42,7 +42,7 @@ def _select(name: str, options: dict[str, str], value: rx.Var, label: str) -> rx
         rx.select.trigger(aria_label=label, id=f"market-{name}"),
         rx.select.content(*[rx.select.item(text, value=key) for key, text in options.items()]),
         value=value,
-        on_change=lambda v: S.set_filter(name, v),
+        on_change=lambda v: MarketplaceState.set_filter(name, v),
     )
 
 
@@ -54,24 +54,29 @@ def _toolbar() -> rx.Component:
                     name="q",
                     placeholder="Search agents",
                     id="market-search",
-                    default_value=S.search,
+                    default_value=MarketplaceState.search,
                     aria_label="Search the marketplace",
                 ),
                 rx.button(rx.icon("search", size=14), "Search", type="submit", variant="soft"),
             ),
-            on_submit=S.apply_search,
+            on_submit=MarketplaceState.apply_search,
             reset_on_submit=False,
         ),
-        _select("category", CATEGORY_OPTIONS, S.category, "Category"),
-        _select("price", PRICES, S.price, "Price"),
-        _select("min_rating", RATINGS, S.min_rating, "Rating"),
-        _select("sort", SORTS, S.sort, "Sort"),
+        _select("category", CATEGORY_OPTIONS, MarketplaceState.category, "Category"),
+        _select("price", PRICES, MarketplaceState.price, "Price"),
+        _select("min_rating", RATINGS, MarketplaceState.min_rating, "Rating"),
+        _select("sort", SORTS, MarketplaceState.sort, "Sort"),
         rx.checkbox(
-            "Verified only", checked=S.verified, on_change=S.set_verified, id="market-verified"
+            "Verified only",
+            checked=MarketplaceState.verified,
+            on_change=MarketplaceState.set_verified,
+            id="market-verified",
         ),  # noqa: E501
         rx.cond(
             SessionState.signed_in,
-            rx.button("List an agent", on_click=S.open_publish, id="market-publish-open"),
+            rx.button(
+                "List an agent", on_click=MarketplaceState.open_publish, id="market-publish-open"
+            ),
         ),
         gap="8px",
         wrap="wrap",
@@ -125,17 +130,17 @@ def _card(c: rx.Var) -> rx.Component:
 
 def _results() -> rx.Component:
     return rx.cond(
-        S.loading,
+        MarketplaceState.loading,
         rx.center(rx.spinner(size="3"), padding="48px", id="market-loading"),
         rx.cond(
-            S.error != "",
-            error_callout(S.error, id_="market-error"),
+            MarketplaceState.error != "",
+            error_callout(MarketplaceState.error, id_="market-error"),
             rx.cond(
-                S.total == 0,
+                MarketplaceState.total == 0,
                 empty_state("store", "No listings found", "Try other words or fewer filters."),
                 rx.vstack(
                     rx.grid(
-                        rx.foreach(S.cards, _card),
+                        rx.foreach(MarketplaceState.cards, _card),
                         columns=rx.breakpoints(initial="1", sm="2", lg="3"),
                         spacing="3",
                         width="100%",
@@ -143,13 +148,26 @@ def _results() -> rx.Component:
                     ),
                     rx.hstack(
                         rx.button(
-                            "Previous", on_click=S.move(-1), disabled=S.page <= 1, variant="soft"
+                            "Previous",
+                            on_click=MarketplaceState.move(-1),
+                            disabled=MarketplaceState.page <= 1,
+                            variant="soft",
                         ),  # noqa: E501
                         rx.text(
-                            "Page ", S.page, " of ", S.pages, " · ", S.total, " listings", size="2"
+                            "Page ",
+                            MarketplaceState.page,
+                            " of ",
+                            MarketplaceState.pages,
+                            " · ",
+                            MarketplaceState.total,
+                            " listings",
+                            size="2",
                         ),  # noqa: E501
                         rx.button(
-                            "Next", on_click=S.move(1), disabled=S.page >= S.pages, variant="soft"
+                            "Next",
+                            on_click=MarketplaceState.move(1),
+                            disabled=MarketplaceState.page >= MarketplaceState.pages,
+                            variant="soft",
                         ),  # noqa: E501
                         align="center",
                         wrap="wrap",

@@ -8,7 +8,6 @@ import reflex as rx
 from pages.components import error_callout
 from state.marketplace import CATEGORY_OPTIONS, MarketplaceState
 
-S = MarketplaceState
 CATEGORIES = {k: v for k, v in CATEGORY_OPTIONS.items() if k != "all"}
 
 
@@ -17,15 +16,15 @@ def _input(label: str, name: str, **props: object) -> rx.Component:
     return rx.vstack(
         rx.text(label, as_="label", size="2", weight="medium", html_for=f"listing-{name}"),
         rx.input(
-            value=S.form[name],
-            on_change=lambda v: S.set_field(name, v),
+            value=MarketplaceState.form[name],
+            on_change=lambda v: MarketplaceState.set_field(name, v),
             id=f"listing-{name}",
             width="100%",
             **props,
         ),
         rx.cond(
-            S.field_errors.contains(error_key),
-            rx.text(S.field_errors[error_key], color_scheme="red", size="1"),
+            MarketplaceState.field_errors.contains(error_key),
+            rx.text(MarketplaceState.field_errors[error_key], color_scheme="red", size="1"),
         ),
         spacing="1",
         width="100%",
@@ -43,8 +42,8 @@ def _choice(label: str, name: str, options: rx.Var | dict[str, str]) -> rx.Compo
         rx.select.root(
             rx.select.trigger(id=f"listing-{name}", width="100%", placeholder="Choose"),
             rx.select.content(*items),
-            value=S.form[name],
-            on_change=lambda v: S.set_field(name, v),
+            value=MarketplaceState.form[name],
+            on_change=lambda v: MarketplaceState.set_field(name, v),
         ),
         spacing="1",
         width="100%",
@@ -61,14 +60,14 @@ def publish_dialog() -> rx.Component:
                 size="2",
             ),
             rx.vstack(
-                error_callout(S.form_error, id_="listing-error"),
-                _choice("Published agent", "agent_id", S.agent_options),
+                error_callout(MarketplaceState.form_error, id_="listing-error"),
+                _choice("Published agent", "agent_id", MarketplaceState.agent_options),
                 _input("Title", "title", debounce_timeout=300),
                 _input("Summary (one line)", "summary", debounce_timeout=300),
                 rx.text("Description (Markdown)", size="2", weight="medium"),
                 rx.text_area(
-                    value=S.form["description"],
-                    on_change=lambda v: S.set_field("description", v),
+                    value=MarketplaceState.form["description"],
+                    on_change=lambda v: MarketplaceState.set_field("description", v),
                     id="listing-description",
                     rows="6",
                     width="100%",
@@ -84,7 +83,7 @@ def publish_dialog() -> rx.Component:
                 ),
                 rx.hstack(
                     rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                    rx.button("List it", on_click=S.publish, id="listing-submit"),
+                    rx.button("List it", on_click=MarketplaceState.publish, id="listing-submit"),
                     justify="end",
                     width="100%",
                 ),
@@ -93,18 +92,18 @@ def publish_dialog() -> rx.Component:
             ),
             max_width="560px",
         ),
-        open=S.publishing,
-        on_open_change=S.set_publishing,
+        open=MarketplaceState.publishing,
+        on_open_change=MarketplaceState.set_publishing,
     )
 
 
 def my_listings() -> rx.Component:
     return rx.cond(
-        S.mine.length() > 0,
+        MarketplaceState.mine.length() > 0,
         rx.vstack(
             rx.heading("Your listings", size="4"),
             rx.foreach(
-                S.mine,
+                MarketplaceState.mine,
                 lambda m: rx.hstack(
                     rx.link(m["title"], href="/marketplace/listing?id=" + m["id"]),
                     rx.badge(m["status"]),
@@ -120,9 +119,18 @@ def _pending(p: rx.Var) -> rx.Component:
     return rx.hstack(
         rx.link(p["title"], href="/marketplace/listing?id=" + p["id"]),
         rx.text("by ", p["publisher"], size="2", color_scheme="gray"),
-        rx.button("Approve", size="1", on_click=S.approve(p["id"]), class_name="market-approve"),
         rx.button(
-            "Take down", size="1", color_scheme="red", variant="soft", on_click=S.take_down(p["id"])
+            "Approve",
+            size="1",
+            on_click=MarketplaceState.approve(p["id"]),
+            class_name="market-approve",
+        ),
+        rx.button(
+            "Take down",
+            size="1",
+            color_scheme="red",
+            variant="soft",
+            on_click=MarketplaceState.take_down(p["id"]),
         ),  # noqa: E501
         wrap="wrap",
         align="center",
@@ -138,17 +146,26 @@ def _report(r: rx.Var) -> rx.Component:
         ),
         rx.cond(r["review"] != "", rx.text("Review: ", r["review"], size="1", color_scheme="gray")),
         rx.hstack(
-            rx.button("Dismiss", size="1", variant="soft", on_click=S.resolve(r["id"], "dismiss")),
+            rx.button(
+                "Dismiss",
+                size="1",
+                variant="soft",
+                on_click=MarketplaceState.resolve(r["id"], "dismiss"),
+            ),
             rx.cond(
                 r["review"] != "",
-                rx.button("Hide review", size="1", on_click=S.resolve(r["id"], "hide_review")),
+                rx.button(
+                    "Hide review",
+                    size="1",
+                    on_click=MarketplaceState.resolve(r["id"], "hide_review"),
+                ),
             ),
             rx.button(
                 "Take listing down",
                 size="1",
                 color_scheme="red",
                 variant="soft",
-                on_click=S.resolve(r["id"], "take_down"),
+                on_click=MarketplaceState.resolve(r["id"], "take_down"),
             ),  # noqa: E501
             wrap="wrap",
         ),
@@ -158,19 +175,19 @@ def _report(r: rx.Var) -> rx.Component:
 
 def moderation_panel() -> rx.Component:
     return rx.cond(
-        S.is_instance_admin,
+        MarketplaceState.is_instance_admin,
         rx.vstack(
             rx.heading("Moderation", size="4"),
             rx.text("Waiting for approval", weight="bold", size="2"),
             rx.cond(
-                S.pending.length() > 0,
-                rx.vstack(rx.foreach(S.pending, _pending), id="market-pending"),
+                MarketplaceState.pending.length() > 0,
+                rx.vstack(rx.foreach(MarketplaceState.pending, _pending), id="market-pending"),
                 rx.text("Nothing waits.", size="2", color_scheme="gray"),
             ),
             rx.text("Reports", weight="bold", size="2"),
             rx.cond(
-                S.reports.length() > 0,
-                rx.vstack(rx.foreach(S.reports, _report), id="market-reports"),
+                MarketplaceState.reports.length() > 0,
+                rx.vstack(rx.foreach(MarketplaceState.reports, _report), id="market-reports"),
                 rx.text("No open reports.", size="2", color_scheme="gray"),
             ),
             margin_top="32px",

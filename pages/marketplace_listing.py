@@ -11,39 +11,62 @@ from pages.marketplace_reviews import reviews_section
 from state.base import SessionState
 from state.marketplace_listing import ListingState
 
-L = ListingState
-
 
 def _header() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.cond(
-                L.listing["icon"] != "",
-                rx.image(src=L.listing["icon"], width="56px", height="56px", border_radius="12px"),
+                ListingState.listing["icon"] != "",
+                rx.image(
+                    src=ListingState.listing["icon"],
+                    width="56px",
+                    height="56px",
+                    border_radius="12px",
+                ),
                 rx.icon("bot", size=40),
             ),
             rx.vstack(
-                rx.heading(L.listing["title"], size="6", id="listing-title"),
-                rx.text("by ", L.listing["publisher"], " · ", L.listing["category"], size="2"),
+                rx.heading(ListingState.listing["title"], size="6", id="listing-title"),
+                rx.text(
+                    "by ",
+                    ListingState.listing["publisher"],
+                    " · ",
+                    ListingState.listing["category"],
+                    size="2",
+                ),
                 spacing="1",
                 min_width="0",
             ),
             wrap="wrap",
         ),
-        rx.text(L.listing["summary"]),
+        rx.text(ListingState.listing["summary"]),
         rx.hstack(
-            rx.badge(L.listing["price"], size="2", id="listing-price"),
-            rx.badge(L.listing["kind"], variant="soft"),
-            rx.text("★ ", L.listing["rating"], " (", L.listing["reviews"], " reviews)", size="2"),
-            rx.text(L.listing["downloads"], " installs", size="2", id="listing-downloads"),
+            rx.badge(ListingState.listing["price"], size="2", id="listing-price"),
+            rx.badge(ListingState.listing["kind"], variant="soft"),
+            rx.text(
+                "★ ",
+                ListingState.listing["rating"],
+                " (",
+                ListingState.listing["reviews"],
+                " reviews)",
+                size="2",
+            ),
+            rx.text(
+                ListingState.listing["downloads"], " installs", size="2", id="listing-downloads"
+            ),
             rx.cond(
-                L.listing["status"] != "live",
-                rx.badge(L.listing["status"], color_scheme="orange", id="listing-status"),
+                ListingState.listing["status"] != "live",
+                rx.badge(
+                    ListingState.listing["status"], color_scheme="orange", id="listing-status"
+                ),
             ),  # noqa: E501
             wrap="wrap",
             align="center",
         ),
-        rx.cond(L.listing["note"] != "", rx.callout(L.listing["note"], color_scheme="orange")),
+        rx.cond(
+            ListingState.listing["note"] != "",
+            rx.callout(ListingState.listing["note"], color_scheme="orange"),
+        ),
         spacing="2",
         width="100%",
     )
@@ -51,40 +74,40 @@ def _header() -> rx.Component:
 
 def _actions() -> rx.Component:
     install = rx.cond(
-        L.installed_agent != "",
+        ListingState.installed_agent != "",
         rx.hstack(
             rx.link(
                 rx.button("Open your copy", variant="soft"),
-                href="/agent?id=" + L.installed_agent,
+                href="/agent?id=" + ListingState.installed_agent,
                 id="listing-open-copy",
             ),  # noqa: E501
             rx.cond(
-                L.update_available != "",
+                ListingState.update_available != "",
                 rx.button(
                     "Update to version ",
-                    L.update_available,
-                    on_click=L.update_install,
+                    ListingState.update_available,
+                    on_click=ListingState.update_install,
                     id="listing-update",
                 ),  # noqa: E501
             ),
             wrap="wrap",
         ),
         rx.cond(
-            (L.listing["paid"] != "") | (L.listing["kind"] == "service"),
+            (ListingState.listing["paid"] != "") | (ListingState.listing["kind"] == "service"),
             rx.callout(
                 "Buying arrives with billing: paid and service listings cannot be installed yet.",
                 icon="info",
                 id="listing-billing-note",
             ),
-            rx.button("Install", on_click=L.install, id="listing-install", size="3"),
+            rx.button("Install", on_click=ListingState.install, id="listing-install", size="3"),
         ),
     )
     return rx.cond(
         SessionState.signed_in,
-        rx.cond(L.is_seller, rx.fragment(), install),
+        rx.cond(ListingState.is_seller, rx.fragment(), install),
         rx.link(
             rx.button("Sign in to install"),
-            href="/login?next=/marketplace/listing?id=" + L.listing_id,
+            href="/login?next=/marketplace/listing?id=" + ListingState.listing_id,
         ),  # noqa: E501
     )
 
@@ -94,24 +117,26 @@ def _needs() -> rx.Component:
         rx.heading("What it needs", size="4"),
         rx.text(
             "Models: ",
-            rx.foreach(L.needs_models, lambda m: rx.code(m, margin_right="6px")),
+            rx.foreach(ListingState.needs_models, lambda m: rx.code(m, margin_right="6px")),
             size="2",
         ),  # noqa: E501
         rx.cond(
-            L.needs_integrations.length() > 0,
+            ListingState.needs_integrations.length() > 0,
             rx.text(
                 "Integrations: ",
-                rx.foreach(L.needs_integrations, lambda i: rx.code(i, margin_right="6px")),
+                rx.foreach(
+                    ListingState.needs_integrations, lambda i: rx.code(i, margin_right="6px")
+                ),
                 size="2",
             ),  # noqa: E501
             rx.text("No integrations.", size="2", color_scheme="gray"),
         ),
         rx.cond(
-            L.placeholders.length() > 0,
+            ListingState.placeholders.length() > 0,
             rx.callout(
                 rx.vstack(
                     rx.text("Set these up on your copy's page:", weight="bold"),
-                    rx.foreach(L.placeholders, lambda p: rx.text("• ", p)),
+                    rx.foreach(ListingState.placeholders, lambda p: rx.text("• ", p)),
                 ),
                 id="listing-placeholders",
             ),
@@ -125,7 +150,7 @@ def _badge() -> rx.Component:
     return rx.vstack(
         rx.heading("Tests", size="4"),
         rx.cond(
-            L.badge["verified"] != "",
+            ListingState.badge["verified"] != "",
             rx.badge(
                 rx.icon("badge-check", size=14),
                 "Verified",
@@ -137,20 +162,22 @@ def _badge() -> rx.Component:
         ),
         rx.text(
             "Rests on the latest version's test runs (",
-            L.badge["ran"],
+            ListingState.badge["ran"],
             "); last checked ",
-            L.badge["checked"],
+            ListingState.badge["checked"],
             " UTC.",
             size="1",
             color_scheme="gray",
         ),  # noqa: E501
         rx.foreach(
-            L.scores,
+            ListingState.scores,
             lambda s: rx.text(
                 s["suite"], ": ", s["status"], " ", s["score"], " — ", s["cases"], size="2"
             ),  # noqa: E501
         ),
-        rx.foreach(L.badge_reasons, lambda r: rx.text("• ", r, size="1", color_scheme="gray")),
+        rx.foreach(
+            ListingState.badge_reasons, lambda r: rx.text("• ", r, size="1", color_scheme="gray")
+        ),
         spacing="1",
         width="100%",
     )
@@ -160,25 +187,25 @@ def _versions() -> rx.Component:
     return rx.vstack(
         rx.heading("Versions", size="4"),
         rx.foreach(
-            L.versions,
+            ListingState.versions,
             lambda v: rx.box(
                 rx.text("Version ", v["version"], " · ", v["when"], weight="bold", size="2"),
                 rx.text(v["changelog"], size="2", white_space="pre-wrap"),
             ),
         ),
         rx.cond(
-            L.is_seller,
+            ListingState.is_seller,
             rx.vstack(
                 rx.text_area(
                     placeholder="What changed (shown to everyone who installed)",
-                    value=L.changelog,
-                    on_change=lambda v: L.set_value("changelog", v),
+                    value=ListingState.changelog,
+                    on_change=lambda v: ListingState.set_value("changelog", v),
                     id="listing-changelog",
                     width="100%",
                 ),  # noqa: E501
                 rx.button(
                     "List the agent's current version",
-                    on_click=L.add_version,
+                    on_click=ListingState.add_version,
                     id="listing-add-version",
                     variant="soft",
                 ),  # noqa: E501
@@ -192,15 +219,15 @@ def _versions() -> rx.Component:
 
 def listing_page() -> rx.Component:
     body = rx.cond(
-        L.loading,
+        ListingState.loading,
         rx.center(rx.spinner(size="3"), padding="48px"),
         rx.cond(
-            L.found,
+            ListingState.found,
             rx.vstack(
                 _header(),
                 _actions(),
                 rx.box(
-                    rx.html(L.description_html),
+                    rx.html(ListingState.description_html),
                     class_name="listing-description",
                     width="100%",
                     id="listing-description-html",
@@ -214,7 +241,7 @@ def listing_page() -> rx.Component:
                 max_width="820px",
             ),
             rx.vstack(
-                error_callout(L.error),
+                error_callout(ListingState.error),
                 empty_state(
                     "store",
                     "Listing not found",

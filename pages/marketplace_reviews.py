@@ -7,8 +7,6 @@ import reflex as rx
 from state.base import SessionState
 from state.marketplace_listing import ListingState
 
-L = ListingState
-
 
 def _review(r: rx.Var) -> rx.Component:
     return rx.card(
@@ -32,9 +30,12 @@ def _review(r: rx.Var) -> rx.Component:
                 SessionState.signed_in,
                 rx.hstack(
                     rx.cond(
-                        L.is_seller,
+                        ListingState.is_seller,
                         rx.button(
-                            "Reply", size="1", variant="ghost", on_click=L.open_reply(r["id"])
+                            "Reply",
+                            size="1",
+                            variant="ghost",
+                            on_click=ListingState.open_reply(r["id"]),
                         ),
                     ),  # noqa: E501
                     rx.button(
@@ -42,35 +43,37 @@ def _review(r: rx.Var) -> rx.Component:
                         size="1",
                         variant="ghost",
                         color_scheme="gray",
-                        on_click=L.open_report(r["id"]),
+                        on_click=ListingState.open_report(r["id"]),
                     ),  # noqa: E501
                 ),
             ),
             rx.cond(
-                L.reply_to == r["id"],
+                ListingState.reply_to == r["id"],
                 rx.hstack(
                     rx.input(
-                        value=L.reply_text,
-                        on_change=lambda v: L.set_value("reply_text", v),
+                        value=ListingState.reply_text,
+                        on_change=lambda v: ListingState.set_value("reply_text", v),
                         placeholder="Your reply",
                         id="review-reply-text",
                         width="100%",
                     ),  # noqa: E501
-                    rx.button("Post", on_click=L.send_reply, id="review-reply-send"),
+                    rx.button("Post", on_click=ListingState.send_reply, id="review-reply-send"),
                     width="100%",
                 ),
             ),
             rx.cond(
-                L.report_review == r["id"],
+                ListingState.report_review == r["id"],
                 rx.hstack(
                     rx.input(
-                        value=L.report_reason,
-                        on_change=lambda v: L.set_value("report_reason", v),
+                        value=ListingState.report_reason,
+                        on_change=lambda v: ListingState.set_value("report_reason", v),
                         placeholder="What is wrong?",
                         id="review-report-reason",
                         width="100%",
                     ),  # noqa: E501
-                    rx.button("Send report", on_click=L.send_report, id="review-report-send"),
+                    rx.button(
+                        "Send report", on_click=ListingState.send_report, id="review-report-send"
+                    ),
                     width="100%",
                 ),
             ),
@@ -83,7 +86,7 @@ def _review(r: rx.Var) -> rx.Component:
 
 def _form() -> rx.Component:
     return rx.cond(
-        SessionState.signed_in & (L.installed_agent != "") & ~L.is_seller,
+        SessionState.signed_in & (ListingState.installed_agent != "") & ~ListingState.is_seller,
         rx.vstack(
             rx.text("Your organization's review", weight="bold", size="2"),
             rx.select.root(
@@ -91,17 +94,17 @@ def _form() -> rx.Component:
                 rx.select.content(
                     *[rx.select.item("★" * n, value=str(n)) for n in range(5, 0, -1)]
                 ),  # noqa: E501
-                value=L.rating_input,
-                on_change=lambda v: L.set_value("rating_input", v),
+                value=ListingState.rating_input,
+                on_change=lambda v: ListingState.set_value("rating_input", v),
             ),
             rx.text_area(
-                value=L.review_body,
-                on_change=lambda v: L.set_value("review_body", v),
+                value=ListingState.review_body,
+                on_change=lambda v: ListingState.set_value("review_body", v),
                 placeholder="What did it do for you?",
                 id="review-body",
                 width="100%",
             ),  # noqa: E501
-            rx.button("Save review", on_click=L.submit_review, id="review-submit"),
+            rx.button("Save review", on_click=ListingState.submit_review, id="review-submit"),
             width="100%",
         ),
     )
@@ -112,8 +115,10 @@ def reviews_section() -> rx.Component:
         rx.heading("Reviews", size="4"),
         _form(),
         rx.cond(
-            L.review_rows.length() > 0,
-            rx.vstack(rx.foreach(L.review_rows, _review), width="100%", id="listing-reviews"),
+            ListingState.review_rows.length() > 0,
+            rx.vstack(
+                rx.foreach(ListingState.review_rows, _review), width="100%", id="listing-reviews"
+            ),
             rx.text(
                 "No reviews yet. Organizations that installed it can review it.",
                 size="2",
