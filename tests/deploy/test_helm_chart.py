@@ -25,7 +25,7 @@ OVERRIDES: dict[str, Any] = {
     "image": {"repository": "registry.example.com/agent-platform", "tag": "1.2.3"},
     "existingSecret": "prod-platform",
     "localSecretKeySecret": "prod-platform-key",
-    "config": {"SECRET_STORE": "vault", "BASE_URL": "https://agents.example.com"},
+    "config": {"SECRET_STORE": "vault", "BASE_URL": "https://agents.example.com", "PORT": "8080"},
     "web": {"replicas": 3},
     "agentWorker": {"autoscaling": {"enabled": False}, "replicas": 4},
     "worker": {"autoscaling": {"maxReplicas": 9}},
@@ -121,6 +121,8 @@ def test_overridden_values_render_manifests_that_kubernetes_accepts(
     rule = ingress["spec"]["rules"][0]
     assert rule["host"] == "agents.example.com"
     assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "prod-web"
+    web_port = _container(deployments["prod-web"])["ports"][0]["containerPort"]
+    assert web_port == int(OVERRIDES["config"]["PORT"])
     assert ingress["spec"]["tls"] == [{"hosts": ["agents.example.com"], "secretName": "agents-tls"}]
     config = _by_kind(overridden, "ConfigMap")["prod-config"]["data"]
     assert config["SECRET_STORE"] == "vault"
@@ -142,7 +144,7 @@ def test_web_probes_use_health_and_ready(defaults: list[dict[str, Any]]) -> None
     assert web["startupProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert web["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     config = _by_kind(defaults, "ConfigMap")["agent-platform-config"]["data"]
-    assert config["PORT"] == "3000"
+    assert config["PORT"] == "3000"  # the app listens where the probes knock
     service = _by_kind(defaults, "Service")["agent-platform-web"]
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     pod_labels = _by_kind(defaults, "Deployment")["agent-platform-web"]["spec"]["template"][
