@@ -112,8 +112,12 @@ def start_run(
     schedule_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     webhook_trigger_id: uuid.UUID | None = None,
+    conversation: list[dict[str, str]] | None = None,
 ) -> Execution:
     """A run, written now and enqueued after the caller's commit.
+
+    `conversation`: earlier user/assistant turns the run brings with it (an OpenAI-style
+    client sends the whole exchange each time), put before `message` like a thread's history.
 
     `idempotency_key`: the caller's "this request, once" (a webhook delivery, a retried API
     call). The same key in the same organization returns the run it started; nothing new
@@ -146,7 +150,7 @@ def start_run(
         triggered_by_id=actor.user_id,
         schedule_id=schedule_id,
         thread_id=thread_id,
-        input=data.model_dump(),
+        input={**data.model_dump(), **({"conversation": conversation} if conversation else {})},
         idempotency_key=idempotency_key,
         webhook_trigger_id=webhook_trigger_id,
     )

@@ -1,6 +1,7 @@
 """Runs and conversations over REST (/api/v1, organization API keys). HTTP only: every rule
 lives in `services.runs`; the live stream is the same `services.runtime.follow` the run pages
-use, written out as Server-Sent Events.
+use, written out as Server-Sent Events. Starting, cancelling and new conversations need a key
+with the `run` scope; reading needs any key.
 
     POST /agents/{id}/runs          start a run (message, variables, thread_id; Idempotency-Key)
     GET  /runs                      list, newest first: agent_id, status, since, until; cursor
@@ -32,7 +33,7 @@ from services.runtime.follow import follow, step_event
 from services.webhook_delivery import idempotency_key
 
 from .pagination import Page, Paging, keyset, paged
-from .v1 import ApiActor, RequestSession
+from .v1 import ApiActor, RequestSession, RunActor
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
@@ -172,7 +173,7 @@ def create_run(
     agent_id: str,
     body: RunCreate,
     session: RequestSession,
-    actor: ApiActor,
+    actor: RunActor,
     idempotency: Annotated[
         str | None,
         Header(
@@ -223,7 +224,7 @@ def get_run(run_id: str, session: RequestSession, actor: ApiActor) -> RunDetail:
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
-def cancel_run(run_id: str, session: RequestSession, actor: ApiActor) -> RunOut:
+def cancel_run(run_id: str, session: RequestSession, actor: RunActor) -> RunOut:
     """A queued run ends at once (`cancelled`); a running one stops at its next token or step,
     so it may still read `running` here: follow its events or read it again."""
     return run_out(runs.cancel_run(session, actor, _run_id(run_id)))
@@ -280,7 +281,7 @@ def list_threads(
 
 @router.post("/agents/{agent_id}/threads", response_model=ThreadOut, status_code=201)
 def create_thread(
-    agent_id: str, body: ThreadCreate, session: RequestSession, actor: ApiActor
+    agent_id: str, body: ThreadCreate, session: RequestSession, actor: RunActor
 ) -> ThreadOut:
     return _thread_out(runs.new_thread(session, actor, _agent_id(agent_id), title=body.title))
 

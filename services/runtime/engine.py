@@ -335,6 +335,9 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
             "finish_reason": result.finish_reason,
             "attempts": [a.__dict__ for a in result.attempts],
             "first_token_ms": result.first_token_ms,
+            # the split of `tokens`, for callers that report OpenAI-style usage
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
             # The cost column cannot be NULL: an unpriced call stores 0 and says so here.
             "cost_unknown": result.cost is None,
         },

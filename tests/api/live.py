@@ -30,8 +30,10 @@ from tests.waiting import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def key_headers(session: Session, actor: Actor, role: str = "builder") -> dict[str, str]:
-    created = api_keys.create_key(session, actor, name="ci", role=role)
+def key_headers(
+    session: Session, actor: Actor, role: str = "builder", scopes: list[str] | None = None
+) -> dict[str, str]:
+    created = api_keys.create_key(session, actor, name="ci", role=role, scopes=scopes)
     session.commit()
     return {"Authorization": f"Bearer {created.secret}"}
 

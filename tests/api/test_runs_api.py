@@ -195,3 +195,22 @@ def test_bad_input_is_a_clear_4xx(client: TestClient, session: Session, llm) -> 
         f"/api/v1/agents/{viewer_agent}/runs", json={"message": "hi"}, headers=viewer
     )
     assert refused.status_code == 403
+
+
+def test_a_key_without_the_run_scope_reads_but_does_not_start_or_cancel(
+    client: TestClient, session: Session, llm
+) -> None:
+    headers, agent_id, owner = setup_org(session, llm)
+    run_id = client.post(
+        f"/api/v1/agents/{agent_id}/runs", json={"message": "hi"}, headers=headers
+    ).json()["id"]
+    reader = key_headers(session, owner, scopes=["read"])
+    refused = [
+        client.post(f"/api/v1/agents/{agent_id}/runs", json={"message": "hi"}, headers=reader),
+        client.post(f"/api/v1/runs/{run_id}/cancel", headers=reader),
+        client.post(f"/api/v1/agents/{agent_id}/threads", json={}, headers=reader),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert "run" in refused[0].json()["detail"]
+    assert client.get(f"/api/v1/runs/{run_id}", headers=reader).json()["status"] == "queued"
+    assert len(client.get("/api/v1/runs", headers=reader).json()["data"]) == 1
