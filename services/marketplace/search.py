@@ -201,7 +201,9 @@ def browse(session: Session, params: dict[str, Any]) -> BrowsePage:
     plain = not (query.search.strip() or query.category or query.verified or query.min_rating)
     if query.sort == "popular" and plain and query.price == "any":
         ids = hot_ids(session)
-        if offset + query.per_page <= len(ids) or len(ids) < HOT_SIZE:
+        # the cached order serves pages it covers; a listing gone live since it was cached
+        # (more live listings than it holds) sends the read to the database instead
+        if offset + query.per_page <= len(ids) or len(ids) >= total:
             wanted = ids[offset : offset + query.per_page]
             found = {
                 c.id: c

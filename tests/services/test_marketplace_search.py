@@ -156,6 +156,12 @@ class TestHotList:
         session.commit()
         assert "Report builder" not in titles(search.browse(session, {}))
 
+    def test_a_listing_gone_live_after_the_list_was_cached_still_shows(self, session, market):
+        assert search.browse(session, {}).total == 0  # caches an empty hot list
+        live_listing(session, market)
+        session.commit()
+        assert titles(search.browse(session, {})) == ["Issue triage"]
+
     def test_without_the_cache_popular_is_read_from_the_database(self, session, market, shelf):
         get_redis().delete(search.HOT_KEY)
         assert search.browse(session, {}).total == 3

@@ -1,0 +1,77 @@
+"""The Marketplace pages' state: signed-out browsing, publishing from the dialog (errors in
+words), the admin's approve, the listing page's install and review."""
+
+from __future__ import annotations
+
+from reflex.state import State
+from sqlmodel import Session
+
+from state.marketplace import MarketplaceState
+from state.marketplace_listing import ListingState
+from tests.factories import make_user, personal_actor
+from tests.services.marketplace_helpers import LISTING_FORM, give_provider, published_agent
+from tests.state.helpers import signed_in
+
+
+def _visitor(cls):
+    root = State(_reflex_internal_init=True)
+    return root.get_substate(cls.get_full_name().split(".")[1:])
+
+
+def test_publish_approve_browse_install_review(session: Session) -> None:
+    admin = make_user(session, email="admin@example.com")
+    seller_user = make_user(session, email="seller@example.com")
+    seller = personal_actor(session, seller_user)
+    give_provider(session, seller)
+    agent_id = published_agent(session, seller)
+    session.commit()
+
+    market = signed_in(session, MarketplaceState, seller_user)
+    market.load()
+    assert (market.total, market.loading, market.error) == (0, False, "")
+    market.open_publish()
+    assert [o["id"] for o in market.agent_options] == [str(agent_id)]
+    market.set_field("agent_id", str(agent_id))
+    market.set_field("price", "a lot")
+    assert market.publish() is None and "dollars" in market.form_error
+    for name in ("title", "summary", "description", "category"):
+        market.set_field(name, LISTING_FORM[name])
+    market.set_field("price", "0")
+    market.set_field("title", "")
+    assert market.publish() is None and "title" in market.field_errors
+    market.set_field("title", "Issue triage")
+    assert market.publish() is not None and not market.publishing
+    market.load()
+    assert market.mine[0]["status"] == "pending" and market.total == 0
+
+    moderator = signed_in(session, MarketplaceState, admin)
+    moderator.load()
+    [waiting] = moderator.pending
+    moderator.approve(waiting["id"])
+    assert moderator.pending == [] and moderator.total == 1
+
+    visitor = _visitor(MarketplaceState)
+    visitor.load()
+    assert [c["title"] for c in visitor.cards] == ["Issue triage"]
+    visitor.apply_search({"q": "urgency"})
+    assert visitor.total == 1
+    visitor.apply_search({"q": "zebra"})
+    assert visitor.total == 0 and visitor.error == ""
+
+    buyer = signed_in(session, ListingState, make_user(session, email="buyer@example.com"))
+    buyer._load_identity()  # what load does, without a page URL to read the id from
+    buyer.listing_id = waiting["id"]
+    buyer._fill()
+    assert buyer.found and buyer.listing["price"] == "Free" and buyer.installed_agent == ""
+    buyer.install()
+    assert buyer.installed_agent and any("model provider" in p for p in buyer.placeholders)
+    assert buyer.listing["downloads"] == "1"
+    buyer.set_value("rating_input", "4")
+    buyer.set_value("review_body", "Good")
+    buyer.submit_review()
+    assert buyer.review_rows[0]["stars"] == "★★★★☆" and buyer.review_rows[0]["mine"]
+
+    stranger = _visitor(ListingState)
+    stranger.listing_id = "not-an-id"
+    stranger._fill()
+    assert not stranger.found and stranger.error == "Listing not found."
