@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,7 @@ class RunningApp:
     log_path: Path
     data_dir: Path
     proc: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)  # the platform's environment (its DB)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -98,7 +99,7 @@ def app_server(fake_github) -> Iterator[RunningApp]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    app = RunningApp(f"http://localhost:{port}", log_path, data_dir, proc)
+    app = RunningApp(f"http://localhost:{port}", log_path, data_dir, proc, env)
     try:
         _wait_ready(app, timeout=600)
         yield app
