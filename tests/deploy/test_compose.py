@@ -105,6 +105,17 @@ def test_every_part_is_there_and_starts_after_what_it_needs() -> None:
         assert service["volumes"] == ["platform-data:/data"], name
     assert services["web"]["build"]["context"] == ".."
     assert (COMPOSE.parent / services["web"]["build"]["context"] / "Dockerfile").is_file()
+    # `up --wait` counts a one-shot's exit as a failure unless a running service waits for it.
+    for name, service in services.items():
+        if service.get("restart") == "no":
+            adopters = [
+                other
+                for other, spec in services.items()
+                if spec.get("restart") != "no"
+                and (spec.get("depends_on") or {}).get(name, {}).get("condition")
+                == "service_completed_successfully"
+            ]
+            assert adopters, f"{name} is a one-shot nothing long-running waits for"
     init = services["openbao-init"]
     assert init["depends_on"] == {"openbao": {"condition": "service_healthy"}}
     for mount in init["volumes"] + services["openbao"]["volumes"]:
