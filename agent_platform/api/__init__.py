@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from agent_platform.api import (
     admin,
+    agents,
     auth,
     docs,
     errors,
@@ -33,6 +34,7 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(v1.router)
     api.include_router(auth.router)  # /api/v1/auth/token and /api/v1/api-keys
+    api.include_router(agents.router)  # /api/v1/agents: versions, diffs, YAML
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management

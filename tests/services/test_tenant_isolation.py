@@ -53,6 +53,7 @@ from services import (
     agent_publishing,
     agent_reads,
     agent_versions,
+    agent_yaml,
     agents,
     api_keys,
     audit,
@@ -60,6 +61,7 @@ from services import (
     dashboard_queries,
     invitations,
     model_prices,
+    openai_chat,
     organizations,
     run_costs,
     run_reads,
@@ -510,6 +512,12 @@ CASES: dict[str, Case] = {
         lambda w, i: agents.update_agent(w.session, w.mallory, w.b_agent, name="B", based_on=i),
         quiet=True,  # a stale-edit marker compared with B's own current version
     ),
+    "agent_yaml.export_yaml:agent_id": Case(
+        "agent", lambda w, i: agent_yaml.export_yaml(w.session, w.mallory, i)
+    ),
+    "agent_yaml.apply_yaml:agent_id": Case(
+        "agent", lambda w, i: agent_yaml.apply_yaml(w.session, w.mallory, i, "name: Mine now")
+    ),
     "agents.archive_agent:agent_id": Case(
         "agent", lambda w, i: agents.archive_agent(w.session, w.mallory, i)
     ),
@@ -654,6 +662,9 @@ CASES: dict[str, Case] = {
         lambda w, i: runs.start_run(w.session, w.mallory, w.b_agent, message="hi", thread_id=i),
     ),
     "runs.replay:run_id": Case("run", lambda w, i: runs.replay(w.session, w.mallory, i)),
+    "openai_chat.usage_of:run_id": Case(
+        "run", lambda w, i: openai_chat.usage_of(w.session, w.mallory, i)
+    ),
     "runs.new_thread:agent_id": Case(
         "agent", lambda w, i: runs.new_thread(w.session, w.mallory, i, title="t")
     ),
@@ -967,6 +978,7 @@ SERVICE_MODULES = {
     "agent_graph": agent_graph,
     "agent_publishing": agent_publishing,
     "agent_versions": agent_versions,
+    "agent_yaml": agent_yaml,
     "agents": agents,
     "api_keys": api_keys,
     "audit": audit,
