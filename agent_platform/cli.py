@@ -68,10 +68,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     return code
 
 
+def _serve_metrics(settings: Settings) -> None:
+    """A worker alone in its container serves its own /metrics (METRICS_PORT)."""
+    if not settings.metrics_port:
+        return
+    from agent_platform.observability import worker_endpoint
+
+    try:
+        worker_endpoint.serve(settings.metrics_port, settings.metrics_token)
+    except OSError as exc:
+        print(f"error: METRICS_PORT {settings.metrics_port}: {exc.strerror}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from agent_platform.worker import GENERAL_QUEUES, run_worker
 
-    _reachable()
+    _serve_metrics(_reachable())
     run_worker(args.queues or list(GENERAL_QUEUES), burst=args.burst)
     return 0
 
@@ -79,7 +92,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_agent_worker(args: argparse.Namespace) -> int:
     from agent_platform import run_worker
 
-    _reachable()
+    _serve_metrics(_reachable())
     run_worker.run(concurrency=args.concurrency or None, burst=args.burst)
     return 0
 

@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     metrics_token: str = Field(
         default="", description="Bearer token for /metrics; empty: this machine only."
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Worker processes run alone (containers): serve /metrics on this port; "
+        "0: off (under `up` the web process shows every process's metrics).",
+    )
     otel_exporter_otlp_endpoint: str = Field(
         default="", description="OTLP/HTTP collector base URL for traces; empty: no tracing."
     )

@@ -75,6 +75,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     )
     # Before any child imports prometheus-client: it picks multiprocess mode at import.
     env.setdefault(metrics.MULTIPROC_ENV, str(metrics_dir(settings)))
+    env["METRICS_PORT"] = "0"  # the web process serves them all; children would clash
     return env
 
 
