@@ -2,8 +2,8 @@
 `services.marketplace`; errors become statuses in `api/errors.py`.
 
 Browsing needs no key (live listings are public); a key, when sent, also shows the caller's
-own pending listings and install state. Every write needs an organization API key; moderation
-needs the instance admin's key (as /api/v1/admin does).
+own pending listings and install state. Every write needs a key with the write scope;
+moderation needs the instance admin's key (as /api/v1/admin does).
 
     GET    /listings                      browse: search, category, price, verified, min_rating,
                                           sort (popular|newest|rating), page, per_page
@@ -40,7 +40,7 @@ from services import api_keys, instance_admin
 from services.access import Actor
 from services.marketplace import details, installs, listings, moderation, reviews, search
 
-from .v1 import ApiActor, RequestSession
+from .v1 import ApiActor, RequestSession, WriteActor, bearer
 
 router = APIRouter(prefix="/api/v1/marketplace", tags=["marketplace"])
 MAX_IMAGE_BODY = 2_000_000
@@ -50,8 +50,8 @@ def optional_actor(
     session: RequestSession, authorization: Annotated[str | None, Header()] = None
 ) -> Actor | None:
     """Browsing is public; a key that is sent must still be a valid one."""
-    secret = (authorization or "").removeprefix("Bearer ").strip()
-    return api_keys.actor_for_key(session, secret) if secret else None
+    secret = bearer(authorization)
+    return api_keys.principal_for(session, secret).actor if secret else None
 
 
 MaybeActor = Annotated[Actor | None, Depends(optional_actor)]
@@ -330,7 +330,7 @@ def listing_page(
 
 
 @router.post("/listings", response_model=ListingOut, status_code=201)
-def publish(session: RequestSession, actor: ApiActor, body: PublishIn) -> ListingOut:
+def publish(session: RequestSession, actor: WriteActor, body: PublishIn) -> ListingOut:
     data = body.model_dump(exclude={"agent_id"})
     listing = listings.publish_listing(session, actor, body.agent_id, data)
     return ListingOut(**_listing_out(listing, seller=True))
@@ -339,7 +339,7 @@ def publish(session: RequestSession, actor: ApiActor, body: PublishIn) -> Listin
 @router.patch("/listings/{listing_id}", response_model=ListingOut)
 def edit(
     session: RequestSession,
-    actor: ApiActor,
+    actor: WriteActor,
     listing_id: uuid.UUID,
     body: Annotated[dict[str, Any], Body()],
 ) -> ListingOut:
@@ -353,7 +353,7 @@ class VersionIn(BaseModel):
 
 @router.post("/listings/{listing_id}/versions", response_model=VersionOut, status_code=201)
 def new_version(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, body: VersionIn
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, body: VersionIn
 ) -> VersionOut:
     return _version_out(listings.add_version(session, actor, listing_id, changelog=body.changelog))
 
@@ -365,7 +365,7 @@ async def _image(request: Request) -> bytes:
 
 @router.put("/listings/{listing_id}/icon")
 async def put_icon(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, request: Request
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, request: Request
 ) -> dict[str, str]:
     key = listings.set_icon(session, actor, listing_id, await _image(request))
     return {"url": file_url(key) or ""}
@@ -373,7 +373,7 @@ async def put_icon(
 
 @router.post("/listings/{listing_id}/screenshots", status_code=201)
 async def add_screenshot(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, request: Request
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, request: Request
 ) -> dict[str, str]:
     key = listings.add_screenshot(session, actor, listing_id, await _image(request))
     return {"url": file_url(key) or ""}
@@ -381,7 +381,7 @@ async def add_screenshot(
 
 @router.delete("/listings/{listing_id}/screenshots/{key:path}", status_code=204)
 def remove_screenshot(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, key: str
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, key: str
 ) -> Response:
     listings.remove_screenshot(session, actor, listing_id, key)
     return Response(status_code=204)
@@ -398,7 +398,7 @@ def listing_file(key: str) -> Response:
 
 
 @router.post("/listings/{listing_id}/install", response_model=InstalledOut, status_code=201)
-def install(session: RequestSession, actor: ApiActor, listing_id: uuid.UUID) -> InstalledOut:
+def install(session: RequestSession, actor: WriteActor, listing_id: uuid.UUID) -> InstalledOut:
     copy = installs.install_listing(session, actor, listing_id)
     return _installed(copy, copy.install.version)
 
@@ -412,14 +412,16 @@ def my_installs(session: RequestSession, actor: ApiActor) -> list[InstallOut]:
 
 
 @router.post("/installs/{install_id}/update", response_model=InstalledOut)
-def update_install(session: RequestSession, actor: ApiActor, install_id: uuid.UUID) -> InstalledOut:
+def update_install(
+    session: RequestSession, actor: WriteActor, install_id: uuid.UUID
+) -> InstalledOut:
     copy = installs.update_install(session, actor, install_id)
     return _installed(copy, copy.install.version)
 
 
 @router.put("/listings/{listing_id}/review", response_model=ReviewOut)
 def write_review(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, body: ReviewIn
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, body: ReviewIn
 ) -> ReviewOut:
     review = reviews.review_listing(session, actor, listing_id, body.model_dump())
     return ReviewOut(
@@ -439,7 +441,7 @@ class ReplyIn(BaseModel):
 
 @router.post("/reviews/{review_id}/reply", status_code=204)
 def reply(
-    session: RequestSession, actor: ApiActor, review_id: uuid.UUID, body: ReplyIn
+    session: RequestSession, actor: WriteActor, review_id: uuid.UUID, body: ReplyIn
 ) -> Response:
     reviews.reply_to_review(session, actor, review_id, body.reply)
     return Response(status_code=204)
@@ -447,7 +449,7 @@ def reply(
 
 @router.post("/listings/{listing_id}/reports", status_code=201)
 def report(
-    session: RequestSession, actor: ApiActor, listing_id: uuid.UUID, body: ReportIn
+    session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, body: ReportIn
 ) -> dict[str, str]:
     row = reviews.report(session, actor, listing_id, body.reason, review_id=body.review_id)
     return {"id": str(row.id)}

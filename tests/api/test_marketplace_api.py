@@ -20,9 +20,9 @@ def client() -> TestClient:
     return TestClient(create_api())
 
 
-def key_of(actor, role: str = "builder") -> dict[str, str]:
+def key_of(actor, role: str = "builder", scopes: list[str] | None = None) -> dict[str, str]:
     with session_scope() as session:
-        created = api_keys.create_key(session, actor, name="ci", role=role)
+        created = api_keys.create_key(session, actor, name="ci", role=role, scopes=scopes)
         return {"Authorization": f"Bearer {created.secret}"}
 
 
@@ -39,6 +39,7 @@ def people():
         "admin": key_of(admin, "admin"),
         "seller": key_of(seller),
         "buyer": key_of(buyer),
+        "buyer_read_only": key_of(buyer, scopes=["read"]),
         "agent_id": str(agent_id),
     }
 
