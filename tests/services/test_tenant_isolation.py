@@ -990,6 +990,7 @@ SERVICE_MODULES = {
     "collections": collections,
     "ingest": ingest,
     "model_prices": model_prices,
+    "openai_chat": openai_chat,
     "organizations": organizations,
     "run_reads": run_reads,
     "runs": runs,
