@@ -88,13 +88,20 @@ def visible_entries(actor: Actor) -> SelectOfScalar[AuditEntry]:
     return select(AuditEntry).where(AuditEntry.org_id == actor.org_id)
 
 
-def list_entries(
-    session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
-) -> tuple[list[AuditEntry], int]:
+def listable_entries(actor: Actor, *, action: str = "") -> SelectOfScalar[AuditEntry]:
+    """The entries an actor may list (admins), those whose action starts with `action`, as
+    a query the caller orders and pages (the log page by offset, the REST API by cursor)."""
     require_role(actor, Role.ADMIN)
     query = visible_entries(actor)
     if action:
         query = query.where(col(AuditEntry.action).startswith(action, autoescape=True))
+    return query
+
+
+def list_entries(
+    session: Session, actor: Actor, *, offset: int = 0, limit: int = 50, action: str = ""
+) -> tuple[list[AuditEntry], int]:
+    query = listable_entries(actor, action=action)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
         query.order_by(col(AuditEntry.created_at).desc()).offset(offset).limit(min(limit, 200))

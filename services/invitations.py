@@ -102,18 +102,18 @@ def get_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> 
     return invitation
 
 
-def list_pending(session: Session, actor: Actor) -> list[Invitation]:
+def pending_invitations(actor: Actor) -> SelectOfScalar[Invitation]:
+    """The invitations an actor may list (admins): neither accepted nor revoked yet."""
     require(actor, Permission.ORG_MANAGE)
-    return list(
-        session.exec(
-            visible_invitations(actor)
-            .where(
-                col(Invitation.accepted_at).is_(None),
-                col(Invitation.revoked_at).is_(None),
-            )
-            .order_by(col(Invitation.created_at).desc())
-        ).all()
+    return visible_invitations(actor).where(
+        col(Invitation.accepted_at).is_(None),
+        col(Invitation.revoked_at).is_(None),
     )
+
+
+def list_pending(session: Session, actor: Actor) -> list[Invitation]:
+    query = pending_invitations(actor).order_by(col(Invitation.created_at).desc())
+    return list(session.exec(query).all())
 
 
 def revoke_invitation(session: Session, actor: Actor, invitation_id: uuid.UUID) -> None:

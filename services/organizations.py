@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, func, select
+from sqlalchemy import ColumnElement
+from sqlmodel import Session, and_, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import Membership, Organization, Role, Tier, TierLimit, User
@@ -121,17 +122,24 @@ def get_membership(session: Session, actor: Actor, membership_id: uuid.UUID) -> 
     return membership
 
 
+def member_filter(actor: Actor, *, search: str = "") -> ColumnElement[bool]:
+    """Which members a list shows: the actor's organization's, with `search` in the email or
+    name; for queries that join each membership's user (the list here, the REST API's)."""
+    condition = where_of(visible_members(actor))
+    if search.strip():
+        pattern = f"%{search.strip().lower()}%"
+        condition = and_(condition, col(User.email).ilike(pattern) | col(User.name).ilike(pattern))
+    return condition
+
+
 def list_members(
     session: Session, actor: Actor, *, search: str = "", offset: int = 0, limit: int = 50
 ) -> tuple[list[MemberRow], int]:
     query = (
         select(Membership, User)
         .join(User, col(User.id) == col(Membership.user_id))
-        .where(where_of(visible_members(actor)))
+        .where(member_filter(actor, search=search))
     )
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        query = query.where(col(User.email).ilike(pattern) | col(User.name).ilike(pattern))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(User.email)).offset(offset).limit(min(limit, 200))).all()
     return [MemberRow(m.id, u.id, u.email, u.name, m.role, m.created_at) for m, u in rows], total

@@ -7,13 +7,16 @@ from fastapi import FastAPI
 from agent_platform.api import (
     admin,
     agents,
+    audit_log,
     auth,
+    dashboard,
     docs,
     errors,
     fallback,
     health,
     integrations,
     marketplace,
+    members,
     metrics,
     openai_compat,
     ratelimits,
@@ -35,6 +38,9 @@ def create_api() -> FastAPI:
     api.include_router(v1.router)
     api.include_router(auth.router)  # /api/v1/auth/token and /api/v1/api-keys
     api.include_router(agents.router)  # /api/v1/agents: versions, diffs, YAML
+    api.include_router(members.router)  # /api/v1/members and /api/v1/invitations
+    api.include_router(audit_log.router)  # /api/v1/audit-log
+    api.include_router(dashboard.router)  # /api/v1/dashboard figures
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management

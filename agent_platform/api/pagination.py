@@ -27,9 +27,8 @@ from typing import Annotated, Any, Generic, Protocol, TypedDict, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_
 from sqlmodel import col
-from sqlmodel.sql.expression import SelectOfScalar
 
 from services.errors import Invalid
 
@@ -37,7 +36,7 @@ MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 
 T = TypeVar("T")
-Row = TypeVar("Row")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 class Page(BaseModel, Generic[T]):
@@ -107,11 +106,12 @@ def page_params(
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-def keyset(
-    statement: SelectOfScalar[Row], created_at: Any, id_column: Any, params: PageParams
-) -> SelectOfScalar[Row]:
+def keyset(statement: S, created_at: Any, id_column: Any, params: PageParams) -> S:
     """`statement` ordered newest first, starting after the cursor, one row more than the
-    limit (that extra row tells whether a next page exists; `paged` drops it)."""
+    limit (that extra row tells whether a next page exists; `paged` drops it).
+
+    `created_at` and `id_column` are the paged table's columns; a statement that selects
+    several entities (a membership and its user) pages by the first one's."""
     created, ident = col(created_at), col(id_column)
     if params.cursor is not None:
         at = params.cursor
