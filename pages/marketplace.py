@@ -6,7 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import empty_state, error_callout, shell
-from pages.marketplace_forms import moderation_panel, my_listings, publish_dialog
+from pages.marketplace_forms import (
+    installed_listings,
+    moderation_panel,
+    my_listings,
+    publish_dialog,
+)
 from state.base import SessionState
 from state.marketplace import CATEGORY_OPTIONS, PRICES, RATINGS, SORTS, MarketplaceState
 
@@ -183,6 +188,7 @@ def marketplace_page() -> rx.Component:
     return public_frame(
         _toolbar(),
         _results(),
+        installed_listings(),
         my_listings(),
         moderation_panel(),
         publish_dialog(),

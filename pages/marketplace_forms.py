@@ -115,6 +115,29 @@ def my_listings() -> rx.Component:
     )
 
 
+def installed_listings() -> rx.Component:
+    return rx.cond(
+        MarketplaceState.installed.length() > 0,
+        rx.vstack(
+            rx.heading("Installed", size="4"),
+            rx.foreach(
+                MarketplaceState.installed,
+                lambda i: rx.hstack(
+                    rx.link(i["title"], href="/marketplace/listing?id=" + i["id"]),
+                    rx.text("version ", i["version"], size="2", color_scheme="gray"),
+                    rx.cond(
+                        i["update"] != "",
+                        rx.badge("Update available: version ", i["update"], color_scheme="blue"),
+                    ),
+                    wrap="wrap",
+                ),
+            ),
+            margin_top="32px",
+            id="market-installed",
+        ),
+    )
+
+
 def _pending(p: rx.Var) -> rx.Component:
     return rx.hstack(
         rx.link(p["title"], href="/marketplace/listing?id=" + p["id"]),

@@ -112,6 +112,37 @@ def _actions() -> rx.Component:
     )
 
 
+def _report_listing() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in & ~ListingState.is_seller,
+        rx.vstack(
+            rx.button(
+                "Report this listing",
+                variant="ghost",
+                size="1",
+                color_scheme="gray",
+                on_click=ListingState.open_report("listing"),
+                id="listing-report",
+            ),
+            rx.cond(
+                ListingState.report_review == "listing",
+                rx.hstack(
+                    rx.input(
+                        value=ListingState.report_reason,
+                        on_change=lambda v: ListingState.set_value("report_reason", v),
+                        placeholder="What is wrong with it?",
+                        id="listing-report-reason",
+                        width="100%",
+                    ),
+                    rx.button("Send report", on_click=ListingState.send_report),
+                    width="100%",
+                ),
+            ),
+            width="100%",
+        ),
+    )
+
+
 def _needs() -> rx.Component:
     return rx.vstack(
         rx.heading("What it needs", size="4"),
@@ -236,6 +267,7 @@ def listing_page() -> rx.Component:
                 _badge(),
                 _versions(),
                 reviews_section(),
+                _report_listing(),
                 spacing="5",
                 width="100%",
                 max_width="820px",

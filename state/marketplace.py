@@ -14,7 +14,7 @@ from agent_platform.db import session_scope
 from agent_platform.models import AgentStatus
 from services import agents
 from services.errors import DomainError
-from services.marketplace import listings, moderation, search
+from services.marketplace import installs, listings, moderation, search
 from services.marketplace.listings import CATEGORIES, price_label
 from state.base import SessionState, parse_id
 
@@ -73,6 +73,7 @@ class MarketplaceState(SessionState):
     pending: list[dict[str, str]] = []
     reports: list[dict[str, str]] = []
     mine: list[dict[str, str]] = []
+    installed: list[dict[str, str]] = []
 
     @rx.event
     def load(self) -> None:
@@ -111,7 +112,7 @@ class MarketplaceState(SessionState):
 
     def _fill_side(self) -> None:
         """The seller's listings and, for the instance admin, the moderation queue."""
-        self.mine, self.pending, self.reports = [], [], []
+        self.mine, self.pending, self.reports, self.installed = [], [], [], []
         if not self.signed_in:
             return
         try:
@@ -119,6 +120,17 @@ class MarketplaceState(SessionState):
                 self.mine = [
                     {"id": str(row.id), "title": row.title, "status": row.status.value}
                     for row in listings.my_listings(session, actor)
+                ]
+                self.installed = [
+                    {
+                        "id": str(listing.id),
+                        "title": listing.title,
+                        "version": str(install.version),
+                        "update": str(listing.latest_version)
+                        if listing.latest_version > install.version
+                        else "",
+                    }
+                    for install, listing in installs.list_installs(session, actor)
                 ]
                 if user.is_instance_admin:
                     self.pending = [

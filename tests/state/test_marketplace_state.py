@@ -3,9 +3,13 @@ words), the admin's approve, the listing page's install and review."""
 
 from __future__ import annotations
 
+import uuid
+
 from reflex.state import State
 from sqlmodel import Session
 
+from services import agents
+from services.marketplace import listings
 from state.marketplace import MarketplaceState
 from state.marketplace_listing import ListingState
 from tests.factories import make_user, personal_actor
@@ -58,7 +62,8 @@ def test_publish_approve_browse_install_review(session: Session) -> None:
     visitor.apply_search({"q": "zebra"})
     assert visitor.total == 0 and visitor.error == ""
 
-    buyer = signed_in(session, ListingState, make_user(session, email="buyer@example.com"))
+    buyer_user = make_user(session, email="buyer@example.com")
+    buyer = signed_in(session, ListingState, buyer_user)
     buyer._load_identity()  # what load does, without a page URL to read the id from
     buyer.listing_id = waiting["id"]
     buyer._fill()
@@ -70,6 +75,25 @@ def test_publish_approve_browse_install_review(session: Session) -> None:
     buyer.set_value("review_body", "Good")
     buyer.submit_review()
     assert buyer.review_rows[0]["stars"] == "★★★★☆" and buyer.review_rows[0]["mine"]
+
+    buyer.open_report("listing")
+    buyer.set_value("report_reason", "Misleading title")
+    buyer.send_report()
+    moderator.load()
+    assert moderator.reports[0]["reason"] == "Misleading title"
+
+    agents.update_agent(
+        session, seller, agent_id, config={"model": "openai/gpt-4o-mini", "instructions": "v2"}
+    )
+    listings.add_version(session, seller, uuid.UUID(waiting["id"]), changelog="Sharper.")
+    session.commit()
+    shelf = signed_in(session, MarketplaceState, buyer_user)
+    shelf.load()
+    assert shelf.installed == [
+        {"id": waiting["id"], "title": "Issue triage", "version": "1", "update": "2"}
+    ]
+    buyer.update_install()
+    assert buyer.update_available == "" and buyer.versions[0]["changelog"] == "Sharper."
 
     stranger = _visitor(ListingState)
     stranger.listing_id = "not-an-id"
