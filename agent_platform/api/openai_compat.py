@@ -23,7 +23,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from services.openai_chat import ChatMessage, Usage
 from services.runtime.follow import follow
 
 from .errors import PROBLEM_JSON, problem
+from .runs import with_heartbeats
 from .v1 import ApiActor, RequestSession, RunActor
 
 
@@ -232,7 +233,7 @@ def _chunk(started: Started, delta: dict[str, Any], finish_reason: str | None = 
     return f"data: {json.dumps(body)}\n\n"
 
 
-async def _chunks(started: Started, include_usage: bool) -> AsyncIterator[str]:
+async def _chunks(started: Started, include_usage: bool) -> AsyncGenerator[str]:
     """OpenAI's stream: a role chunk, a chunk per token piece, a finish chunk, the usage chunk
     when asked for, `[DONE]`. A run that fails ends with an `error` object instead (the OpenAI
     SDKs raise it), since the 200 has already gone out."""
@@ -304,7 +305,7 @@ def chat_completions(body: ChatRequest, session: RequestSession, actor: RunActor
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            _chunks(started, include_usage),
+            with_heartbeats(_chunks(started, include_usage)),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -14,9 +14,11 @@ with the `run` scope; reading needs any key.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -195,6 +197,16 @@ def create_run(
     )
     if run.agent_id != agent:
         raise Conflict("This Idempotency-Key was already used to start a run of another agent.")
+    same = (run.input.get("message"), run.input.get("variables") or {}, run.thread_id) == (
+        body.message,
+        body.variables,
+        body.thread_id,
+    )
+    if not same:  # only a key's earlier run can differ from the request
+        raise Conflict(
+            "This Idempotency-Key was already used with another message, variables or "
+            "conversation; use a new key for a new run."
+        )
     return run_out(run)
 
 
@@ -240,7 +252,39 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
-async def _events(actor: Actor, run_id: uuid.UUID) -> AsyncIterator[str]:
+HEARTBEAT_SECONDS = 15.0
+
+
+async def with_heartbeats(
+    chunks: AsyncGenerator[str], every: float = HEARTBEAT_SECONDS
+) -> AsyncIterator[str]:
+    """`chunks`, plus an SSE comment whenever nothing went out for `every` seconds: proxies
+    and load balancers close a connection that stays silent (a run in a long tool call), and
+    SSE clients ignore comments."""
+    pending: asyncio.Future[str] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(chunks))
+            done, _ = await asyncio.wait({pending}, timeout=every)
+            if not done:
+                yield ": keep-alive\n\n"
+                continue
+            next_chunk, pending = pending, None
+            try:
+                chunk = next_chunk.result()
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
+        await chunks.aclose()
+
+
+async def _events(actor: Actor, run_id: uuid.UUID) -> AsyncGenerator[str]:
     async for event in follow(session_scope, actor, run_id):
         data = {k: v for k, v in event.items() if k != "type"}  # `follow` reads it after us
         yield sse("end" if event["type"] == "done" else event["type"], data)
@@ -260,7 +304,7 @@ def run_events(
     ended gives its steps and `end` at once."""
     actor, run_id = followed
     return StreamingResponse(
-        _events(actor, run_id),
+        with_heartbeats(_events(actor, run_id)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -38,14 +38,16 @@ def key_headers(
     return {"Authorization": f"Bearer {created.secret}"}
 
 
-def serve(port: int) -> Iterator[str]:
+def serve() -> Iterator[str]:
+    """The app on a port the system picks (tests run side by side; a fixed port would clash)."""
     server = uvicorn.Server(
-        uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_api(), host="127.0.0.1", port=0, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), 60, what="the API to listen")
-    assert server.started, f"the API did not start on port {port}"
+    assert server.started, "the API did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

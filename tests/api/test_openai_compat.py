@@ -23,12 +23,10 @@ from tests.api.live import (
 from tests.fakes.openai_server import ScriptedLLM, Turn
 from tests.services.runtime_helpers import make_agent, org_with_provider
 
-PORT = 8451
-
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    yield from serve(PORT)
+    yield from serve()
 
 
 def client_for(

@@ -4,8 +4,10 @@ Executed runs and their live stream: test_runs_stream_api.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from agent_platform.api import create_api
+from agent_platform.api.runs import with_heartbeats
 from agent_platform.db import session_scope
 from agent_platform.models import Execution, ExecutionStatus
 from services.access import Actor
@@ -69,6 +72,10 @@ def test_idempotency_key_returns_the_same_run(client: TestClient, session: Sessi
         headers={**headers, "Idempotency-Key": "k1"},
     )
     assert clash.status_code == 409 and "another agent" in clash.text
+    changed = client.post(
+        url, json={"message": "bye"}, headers={**headers, "Idempotency-Key": "k1"}
+    )
+    assert changed.status_code == 409 and "another message" in changed.text
 
     too_long = client.post(
         url, json={"message": "hi"}, headers={**headers, "Idempotency-Key": "x" * 151}
@@ -214,3 +221,26 @@ def test_a_key_without_the_run_scope_reads_but_does_not_start_or_cancel(
     assert "run" in refused[0].json()["detail"]
     assert client.get(f"/api/v1/runs/{run_id}", headers=reader).json()["status"] == "queued"
     assert len(client.get("/api/v1/runs", headers=reader).json()["data"]) == 1
+
+
+def test_heartbeats_fill_the_silences_of_a_stream() -> None:
+    """A comment goes out while the source is silent; the source's chunks pass unchanged."""
+
+    async def collect() -> list[str]:
+        heard = asyncio.Event()
+
+        async def source() -> AsyncGenerator[str]:
+            yield "event: token\n\n"
+            await heard.wait()  # silent until a heartbeat has gone out
+            yield "event: end\n\n"
+
+        out: list[str] = []
+        async for chunk in with_heartbeats(source(), every=0.01):
+            out.append(chunk)
+            if chunk.startswith(":"):
+                heard.set()
+        return out
+
+    out = asyncio.run(collect())
+    assert out[0] == "event: token\n\n" and out[-1] == "event: end\n\n"
+    assert set(out[1:-1]) == {": keep-alive\n\n"}

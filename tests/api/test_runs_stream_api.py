@@ -20,12 +20,10 @@ from tests.api.live import (
 from tests.api.test_runs_api import setup
 from tests.fakes.openai_server import ScriptedLLM, Turn
 
-PORT = 8450
-
 
 @pytest.fixture(scope="module")
 def api_url() -> Iterator[str]:
-    yield from serve(PORT)
+    yield from serve()
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
