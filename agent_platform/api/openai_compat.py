@@ -12,6 +12,11 @@ request (its id is in the `X-Run-Id` header and in the completion's id) and is f
 the same `services.runtime.follow` as the run pages. Variables of the agent's instructions go
 in the request's `variables` (the OpenAI SDK's `extra_body`). Rules: services/openai_chat.py.
 
+A stream carries the text of every model call of the run as it comes. When a model breaks off
+mid-answer and a fallback model answers instead (a `discard` on the run's own event stream),
+the words already sent cannot be taken back in OpenAI's format: the non-streaming answer, and
+the run itself, hold the clean text.
+
 The run is enqueued once the request's transaction commits, which is when the handler has
 returned; so the answer is produced by the response itself (a stream, or a response that
 waits for the run's end), not inside the handler.
