@@ -66,7 +66,7 @@ class RequestContext:
             await send(message)
 
         try:
-            with logs.scope(request_id=request_id):
+            with logs.request_scope(request_id=request_id):
                 await self.app(scope, receive, send_with_id)
         finally:
             metrics.record_request(

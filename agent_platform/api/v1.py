@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
+from agent_platform.observability import logs
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from services import api_keys, api_limits, organizations
 from services.access import Actor
@@ -68,6 +69,7 @@ def api_principal(
     authorization: Annotated[str | None, Header()] = None,
 ) -> KeyPrincipal:
     principal = api_keys.principal_for(session, bearer(authorization))
+    logs.note(org_id=principal.actor.org_id)  # on every log line of this request
     _count(request, principal)
     return principal
 

@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -88,6 +89,20 @@ def redact_secrets(_logger: WrappedLogger, _name: str, event_dict: EventDict) ->
     return redacted
 
 
+# Ids learnt during a request (the org, once the API key is checked). One dict per request,
+# shared by every copy of the context: FastAPI runs sync dependencies and endpoints in threads
+# with copied contexts, where a contextvar set by the dependency would not reach the endpoint.
+_request_notes: ContextVar[dict[str, str] | None] = ContextVar("request_notes", default=None)
+
+
+def add_request_notes(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    notes = _request_notes.get()
+    if notes:
+        for key, value in notes.items():
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 def add_trace_context(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
@@ -102,6 +117,7 @@ LogFormat = Literal["json", "console", "auto"]
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
+        add_request_notes,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -174,6 +190,28 @@ def scope(**values: object) -> Iterator[None]:
     finally:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(**before)
+
+
+@contextmanager
+def request_scope(**values: object) -> Iterator[None]:
+    """A request's log context: `values` now, and what `note` adds later in the request."""
+    token = _request_notes.set({})
+    try:
+        with scope(**values):
+            yield
+    finally:
+        _request_notes.reset(token)
+
+
+def note(**values: object) -> None:
+    """Add ids to the rest of the current request's lines, from any thread serving it
+    (outside a request, the same as `bind`)."""
+    clean = {k: str(v) for k, v in values.items() if v is not None}
+    notes = _request_notes.get()
+    if notes is None:
+        structlog.contextvars.bind_contextvars(**clean)
+    else:
+        notes.update(clean)
 
 
 def bind(**values: object) -> None:

@@ -7,14 +7,19 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Annotated
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import TracerProvider
 
+from agent_platform.api import create_api
 from agent_platform.api.request_context import RequestContext
+from agent_platform.api.v1 import ApiActor
 from agent_platform.observability import logs, tracing
+from services import api_keys
+from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import Turn
 from tests.services.runtime_helpers import execute, make_agent, org_with_provider, start
 
@@ -160,3 +165,44 @@ def test_a_run_logs_with_its_run_and_org(output: io.StringIO, session, llm) -> N
     assert ended["run_id"] == str(run_id) and ended["org_id"] == str(actor.org_id)
     assert ended["agent_id"] == str(agent_id) and ended["logger"] == "services.runtime.engine"
     assert "sk-test-123456" not in output.getvalue()
+
+
+def learn_org() -> str:
+    """A sync dependency, like the API's key check."""
+    logs.note(org_id="org-7")
+    return "org-7"
+
+
+def test_the_org_learnt_in_a_dependency_reaches_the_endpoints_lines(output: io.StringIO) -> None:
+    """FastAPI runs sync dependencies and endpoints in threads with copied contexts."""
+    app = FastAPI()
+
+    @app.get("/work")
+    def work(org: Annotated[str, Depends(learn_org)]) -> dict[str, str]:
+        logging.getLogger("x").info("working for %s", org)
+        return {}
+
+    app.add_middleware(RequestContext)
+    TestClient(app).get("/work", headers={"X-Request-ID": "req-7"})
+    logging.getLogger("x").info("after the request")
+    during, after = [x for x in lines(output) if x["logger"] == "x"]
+    assert during["org_id"] == "org-7" and during["request_id"] == "req-7"
+    assert "org_id" not in after and "request_id" not in after
+
+
+def test_an_api_request_logs_its_org_and_never_its_key(output: io.StringIO, session) -> None:
+    actor = personal_actor(session, make_user(session))
+    secret = api_keys.create_key(session, actor, name="ci", role="builder").secret
+    session.commit()
+    api = create_api()
+
+    @api.get("/probe-log")
+    def probe(who: ApiActor, authorization: Annotated[str, Header()]) -> dict[str, str]:
+        logging.getLogger("agent_platform.api").info("probe with %s", authorization)
+        return {}
+
+    response = TestClient(api).get("/probe-log", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    [line] = [x for x in lines(output) if str(x["event"]).startswith("probe")]
+    assert line["org_id"] == str(actor.org_id) and line["request_id"]
+    assert secret not in output.getvalue()
