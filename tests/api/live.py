@@ -25,6 +25,8 @@ from agent_platform.api import create_api
 from agent_platform.redis_client import get_redis
 from services import api_keys
 from services.access import Actor
+from tests.fakes.openai_server import ScriptedLLM
+from tests.services.runtime_helpers import make_agent, org_with_provider
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,22 @@ def key_headers(
     created = api_keys.create_key(session, actor, name="ci", role=role, scopes=scopes)
     session.commit()
     return {"Authorization": f"Bearer {created.secret}"}
+
+
+def keyed_agent(
+    session: Session, llm: ScriptedLLM, role: str = "builder"
+) -> tuple[dict[str, str], str]:
+    """A key's headers and an agent on the scripted model, in a new organization."""
+    headers, agent_id, _ = keyed_org(session, llm, role)
+    return headers, agent_id
+
+
+def keyed_org(
+    session: Session, llm: ScriptedLLM, role: str = "builder"
+) -> tuple[dict[str, str], str, Actor]:
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor, name="Support bot")
+    return key_headers(session, actor, role), str(agent_id), actor
 
 
 def serve() -> Iterator[str]:

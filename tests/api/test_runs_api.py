@@ -19,10 +19,8 @@ from agent_platform.api import create_api
 from agent_platform.api.runs import with_heartbeats
 from agent_platform.db import session_scope
 from agent_platform.models import Execution, ExecutionStatus
-from services.access import Actor
-from tests.api.live import key_headers
-from tests.fakes.openai_server import ScriptedLLM
-from tests.services.runtime_helpers import make_agent, org_with_provider
+from tests.api.live import key_headers, keyed_agent, keyed_org
+from tests.services.runtime_helpers import make_agent
 
 
 @pytest.fixture
@@ -30,22 +28,8 @@ def client() -> TestClient:
     return TestClient(create_api())
 
 
-def setup(session: Session, llm: ScriptedLLM, role: str = "builder") -> tuple[dict[str, str], str]:
-    """A key's headers and an agent on the scripted model, in a new organization."""
-    headers, agent_id, _ = setup_org(session, llm, role)
-    return headers, agent_id
-
-
-def setup_org(
-    session: Session, llm: ScriptedLLM, role: str = "builder"
-) -> tuple[dict[str, str], str, Actor]:
-    actor = org_with_provider(session, llm.base_url)
-    agent_id = make_agent(session, actor, name="Support bot")
-    return key_headers(session, actor, role), str(agent_id), actor
-
-
 def test_idempotency_key_returns_the_same_run(client: TestClient, session: Session, llm) -> None:
-    headers, agent_id, owner = setup_org(session, llm)
+    headers, agent_id, owner = keyed_org(session, llm)
     url = f"/api/v1/agents/{agent_id}/runs"
     first = client.post(url, json={"message": "hi"}, headers={**headers, "Idempotency-Key": "k1"})
     again = client.post(url, json={"message": "hi"}, headers={**headers, "Idempotency-Key": "k1"})
@@ -56,7 +40,7 @@ def test_idempotency_key_returns_the_same_run(client: TestClient, session: Sessi
         assert s.exec(select(func.count()).select_from(Execution)).one() == 2
 
     # The same key in another organization is another run.
-    other_headers, other_agent = setup(session, llm)
+    other_headers, other_agent = keyed_agent(session, llm)
     theirs = client.post(
         f"/api/v1/agents/{other_agent}/runs",
         json={"message": "hi"},
@@ -86,7 +70,7 @@ def test_idempotency_key_returns_the_same_run(client: TestClient, session: Sessi
 def test_cancelling_a_queued_run_and_its_stream_of_the_end(
     client: TestClient, session: Session, llm
 ) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     run_id = client.post(
         f"/api/v1/agents/{agent_id}/runs", json={"message": "later"}, headers=headers
     ).json()["id"]
@@ -100,7 +84,7 @@ def test_cancelling_a_queued_run_and_its_stream_of_the_end(
 
 
 def test_list_filters_and_pages_by_cursor(client: TestClient, session: Session, llm) -> None:
-    headers, agent_id, owner = setup_org(session, llm)
+    headers, agent_id, owner = keyed_org(session, llm)
     other_agent = make_agent(session, owner, name="Second")
     started = [
         client.post(
@@ -149,14 +133,14 @@ def test_list_filters_and_pages_by_cursor(client: TestClient, session: Session, 
 def test_another_orgs_run_and_thread_are_not_found(
     client: TestClient, session: Session, llm
 ) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     run_id = client.post(
         f"/api/v1/agents/{agent_id}/runs", json={"message": "mine"}, headers=headers
     ).json()["id"]
     thread_id = client.post(f"/api/v1/agents/{agent_id}/threads", json={}, headers=headers).json()[
         "id"
     ]
-    mallory, _ = setup(session, llm)
+    mallory, _ = keyed_agent(session, llm)
     for method, path in [
         ("GET", f"/api/v1/runs/{run_id}"),
         ("GET", f"/api/v1/runs/{run_id}/events"),
@@ -173,7 +157,7 @@ def test_another_orgs_run_and_thread_are_not_found(
 
 
 def test_bad_input_is_a_clear_4xx(client: TestClient, session: Session, llm) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     url = f"/api/v1/agents/{agent_id}/runs"
     empty = client.post(url, json={"message": ""}, headers=headers)
     assert empty.status_code == 422 and "message" in empty.text
@@ -197,7 +181,7 @@ def test_bad_input_is_a_clear_4xx(client: TestClient, session: Session, llm) -> 
     with session_scope() as s:
         assert s.exec(select(func.count()).select_from(Execution)).one() == 0
 
-    viewer, viewer_agent = setup(session, llm, role="viewer")
+    viewer, viewer_agent = keyed_agent(session, llm, role="viewer")
     refused = client.post(
         f"/api/v1/agents/{viewer_agent}/runs", json={"message": "hi"}, headers=viewer
     )
@@ -207,7 +191,7 @@ def test_bad_input_is_a_clear_4xx(client: TestClient, session: Session, llm) -> 
 def test_a_key_without_the_run_scope_reads_but_does_not_start_or_cancel(
     client: TestClient, session: Session, llm
 ) -> None:
-    headers, agent_id, owner = setup_org(session, llm)
+    headers, agent_id, owner = keyed_org(session, llm)
     run_id = client.post(
         f"/api/v1/agents/{agent_id}/runs", json={"message": "hi"}, headers=headers
     ).json()["id"]

@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from tests.api.live import (
     agent_worker,  # noqa: F401 - fixture
+    keyed_agent,
     serve,
 )
-from tests.api.test_runs_api import setup
 from tests.fakes.openai_server import ScriptedLLM, Turn
 
 
@@ -47,7 +47,7 @@ def test_run_streams_its_tokens_steps_and_end_then_reads_back_with_steps(
     api_url: str,
     agent_worker: subprocess.Popen[bytes],  # noqa: F811 - fixture
 ) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     llm.script(Turn(text="The answer is forty-two.", chunk_size=3, chunk_delay=0.05))
     with httpx.Client(base_url=api_url, headers=headers, timeout=60) as http:
         made = http.post(
@@ -95,7 +95,7 @@ def test_conversation_keeps_its_messages_and_history(
     api_url: str,
     agent_worker: subprocess.Popen[bytes],  # noqa: F811 - fixture
 ) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     llm.script(Turn(text="Hi Ada."), Turn(text="You are Ada."))
     with httpx.Client(base_url=api_url, headers=headers, timeout=60) as http:
         thread = http.post(f"/api/v1/agents/{agent_id}/threads", json={"title": "Intro"})
@@ -128,7 +128,7 @@ def test_cancelling_a_running_run_ends_its_stream_cancelled(
     api_url: str,
     agent_worker: subprocess.Popen[bytes],  # noqa: F811 - fixture
 ) -> None:
-    headers, agent_id = setup(session, llm)
+    headers, agent_id = keyed_agent(session, llm)
     # About a minute of tokens: the run is still going when it is cancelled.
     llm.script(Turn(text="word " * 300, chunk_size=5, chunk_delay=0.2))
     with httpx.Client(base_url=api_url, headers=headers, timeout=60) as http:
