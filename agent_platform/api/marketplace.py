@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 from agent_platform.models import ListingVersion, MarketplaceInstall, MarketplaceListing
 from services import api_keys, instance_admin
 from services.access import Actor
-from services.marketplace import details, installs, listings, moderation, reviews, search
+from services.marketplace import details, installs, listings, media, moderation, reviews, search
 
 from .v1 import ApiActor, RequestSession, WriteActor, bearer
 
@@ -367,7 +367,7 @@ async def _image(request: Request) -> bytes:
 async def put_icon(
     session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, request: Request
 ) -> dict[str, str]:
-    key = listings.set_icon(session, actor, listing_id, await _image(request))
+    key = media.set_icon(session, actor, listing_id, await _image(request))
     return {"url": file_url(key) or ""}
 
 
@@ -375,7 +375,7 @@ async def put_icon(
 async def add_screenshot(
     session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, request: Request
 ) -> dict[str, str]:
-    key = listings.add_screenshot(session, actor, listing_id, await _image(request))
+    key = media.add_screenshot(session, actor, listing_id, await _image(request))
     return {"url": file_url(key) or ""}
 
 
@@ -383,13 +383,13 @@ async def add_screenshot(
 def remove_screenshot(
     session: RequestSession, actor: WriteActor, listing_id: uuid.UUID, key: str
 ) -> Response:
-    listings.remove_screenshot(session, actor, listing_id, key)
+    media.remove_screenshot(session, actor, listing_id, key)
     return Response(status_code=204)
 
 
 @router.get("/files/{key:path}")
 def listing_file(key: str) -> Response:
-    data, content_type = listings.listed_file(key)
+    data, content_type = media.listed_file(key)
     return Response(
         data,
         media_type=content_type,

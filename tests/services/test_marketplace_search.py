@@ -32,7 +32,16 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from services.errors import Invalid, NotFound
-from services.marketplace import badges, installs, listings, moderation, reviews, search, storage
+from services.marketplace import (
+    badges,
+    installs,
+    listings,
+    media,
+    moderation,
+    reviews,
+    search,
+    storage,
+)
 from services.testing.safety import BUILTIN_KEY
 from tests.factories import make_user, personal_actor
 from tests.services.marketplace_helpers import (
@@ -246,12 +255,12 @@ class TestStorage:
         listing = live_listing(session, market)
         session.commit()
         with pytest.raises(RuntimeError), session_scope() as scope:
-            listings.set_icon(scope, market.seller, listing.id, PNG)
+            media.set_icon(scope, market.seller, listing.id, PNG)
             raise RuntimeError("rolled back")
         assert list(tmp_path.rglob("*.png")) == []
         with session_scope() as scope:
-            key = listings.set_icon(scope, market.seller, listing.id, PNG)
-        assert listings.listed_file(key) == (PNG, "image/png")
+            key = media.set_icon(scope, market.seller, listing.id, PNG)
+        assert media.listed_file(key) == (PNG, "image/png")
 
 
 class TestBadge:

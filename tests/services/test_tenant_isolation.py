@@ -77,7 +77,7 @@ from services.api_keys import CreatedKey
 from services.errors import DomainError, NotFound, Unauthenticated
 from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
-from services.marketplace import details, installs, listings, moderation, reviews
+from services.marketplace import details, installs, listings, media, moderation, reviews
 from services.memory import collections, ingest
 from services.runtime import follow
 from services.testing import (
@@ -917,14 +917,14 @@ CASES: dict[str, Case] = {
     "listings.update_listing:listing_id": Case(
         "listing", lambda w, i: listings.update_listing(w.session, w.mallory, i, {"title": "M"})
     ),
-    "listings.set_icon:listing_id": Case(
-        "listing", lambda w, i: listings.set_icon(w.session, w.mallory, i, PNG)
+    "media.set_icon:listing_id": Case(
+        "listing", lambda w, i: media.set_icon(w.session, w.mallory, i, PNG)
     ),
-    "listings.add_screenshot:listing_id": Case(
-        "listing", lambda w, i: listings.add_screenshot(w.session, w.mallory, i, PNG)
+    "media.add_screenshot:listing_id": Case(
+        "listing", lambda w, i: media.add_screenshot(w.session, w.mallory, i, PNG)
     ),
-    "listings.remove_screenshot:listing_id": Case(
-        "listing", lambda w, i: listings.remove_screenshot(w.session, w.mallory, i, "x")
+    "media.remove_screenshot:listing_id": Case(
+        "listing", lambda w, i: media.remove_screenshot(w.session, w.mallory, i, "x")
     ),
     "installs.get_install:install_id": Case(
         "install", lambda w, i: installs.get_install(w.session, w.mallory, i)
@@ -1014,6 +1014,7 @@ SERVICE_MODULES = {
     "views": views,
     "suite_schedules": suite_schedules,
     "listings": listings,
+    "media": media,
     "installs": installs,
     "reviews": reviews,
     "details": details,
