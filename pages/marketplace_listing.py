@@ -7,6 +7,7 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout
 from pages.marketplace import public_frame
+from pages.marketplace_listing_parts import badge, needs, report_listing, versions
 from pages.marketplace_reviews import reviews_section
 from state.base import SessionState
 from state.marketplace_listing import ListingState
@@ -112,142 +113,6 @@ def _actions() -> rx.Component:
     )
 
 
-def _report_listing() -> rx.Component:
-    return rx.cond(
-        SessionState.signed_in & ~ListingState.is_seller,
-        rx.vstack(
-            rx.button(
-                "Report this listing",
-                variant="ghost",
-                size="1",
-                color_scheme="gray",
-                on_click=ListingState.open_report("listing"),
-                id="listing-report",
-            ),
-            rx.cond(
-                ListingState.report_review == "listing",
-                rx.hstack(
-                    rx.input(
-                        value=ListingState.report_reason,
-                        on_change=lambda v: ListingState.set_value("report_reason", v),
-                        placeholder="What is wrong with it?",
-                        id="listing-report-reason",
-                        width="100%",
-                    ),
-                    rx.button("Send report", on_click=ListingState.send_report),
-                    width="100%",
-                ),
-            ),
-            width="100%",
-        ),
-    )
-
-
-def _needs() -> rx.Component:
-    return rx.vstack(
-        rx.heading("What it needs", size="4"),
-        rx.text(
-            "Models: ",
-            rx.foreach(ListingState.needs_models, lambda m: rx.code(m, margin_right="6px")),
-            size="2",
-        ),  # noqa: E501
-        rx.cond(
-            ListingState.needs_integrations.length() > 0,
-            rx.text(
-                "Integrations: ",
-                rx.foreach(
-                    ListingState.needs_integrations, lambda i: rx.code(i, margin_right="6px")
-                ),
-                size="2",
-            ),  # noqa: E501
-            rx.text("No integrations.", size="2", color_scheme="gray"),
-        ),
-        rx.cond(
-            ListingState.placeholders.length() > 0,
-            rx.callout(
-                rx.vstack(
-                    rx.text("Set these up on your copy's page:", weight="bold"),
-                    rx.foreach(ListingState.placeholders, lambda p: rx.text("• ", p)),
-                ),
-                id="listing-placeholders",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-    )
-
-
-def _badge() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Tests", size="4"),
-        rx.cond(
-            ListingState.badge["verified"] != "",
-            rx.badge(
-                rx.icon("badge-check", size=14),
-                "Verified",
-                color_scheme="green",
-                size="2",
-                id="listing-verified",
-            ),  # noqa: E501
-            rx.text("Not verified.", size="2", color_scheme="gray"),
-        ),
-        rx.text(
-            "Rests on the latest version's test runs (",
-            ListingState.badge["ran"],
-            "); last checked ",
-            ListingState.badge["checked"],
-            " UTC.",
-            size="1",
-            color_scheme="gray",
-        ),  # noqa: E501
-        rx.foreach(
-            ListingState.scores,
-            lambda s: rx.text(
-                s["suite"], ": ", s["status"], " ", s["score"], " — ", s["cases"], size="2"
-            ),  # noqa: E501
-        ),
-        rx.foreach(
-            ListingState.badge_reasons, lambda r: rx.text("• ", r, size="1", color_scheme="gray")
-        ),
-        spacing="1",
-        width="100%",
-    )
-
-
-def _versions() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Versions", size="4"),
-        rx.foreach(
-            ListingState.versions,
-            lambda v: rx.box(
-                rx.text("Version ", v["version"], " · ", v["when"], weight="bold", size="2"),
-                rx.text(v["changelog"], size="2", white_space="pre-wrap"),
-            ),
-        ),
-        rx.cond(
-            ListingState.is_seller,
-            rx.vstack(
-                rx.text_area(
-                    placeholder="What changed (shown to everyone who installed)",
-                    value=ListingState.changelog,
-                    on_change=lambda v: ListingState.set_value("changelog", v),
-                    id="listing-changelog",
-                    width="100%",
-                ),  # noqa: E501
-                rx.button(
-                    "List the agent's current version",
-                    on_click=ListingState.add_version,
-                    id="listing-add-version",
-                    variant="soft",
-                ),  # noqa: E501
-                width="100%",
-            ),
-        ),
-        spacing="2",
-        width="100%",
-    )
-
-
 def listing_page() -> rx.Component:
     body = rx.cond(
         ListingState.loading,
@@ -263,11 +128,11 @@ def listing_page() -> rx.Component:
                     width="100%",
                     id="listing-description-html",
                 ),  # noqa: E501
-                _needs(),
-                _badge(),
-                _versions(),
+                needs(),
+                badge(),
+                versions(),
                 reviews_section(),
-                _report_listing(),
+                report_listing(),
                 spacing="5",
                 width="100%",
                 max_width="820px",

@@ -1,0 +1,145 @@
+"""Parts of a listing's page: what it needs, the tests behind the badge, versions and
+changelog (with the seller's "new version"), reporting the listing. Layout only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from state.base import SessionState
+from state.marketplace_listing import ListingState
+
+
+def report_listing() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in & ~ListingState.is_seller,
+        rx.vstack(
+            rx.button(
+                "Report this listing",
+                variant="ghost",
+                size="1",
+                color_scheme="gray",
+                on_click=ListingState.open_report("listing"),
+                id="listing-report",
+            ),
+            rx.cond(
+                ListingState.report_review == "listing",
+                rx.hstack(
+                    rx.input(
+                        value=ListingState.report_reason,
+                        on_change=lambda v: ListingState.set_value("report_reason", v),
+                        placeholder="What is wrong with it?",
+                        id="listing-report-reason",
+                        width="100%",
+                    ),
+                    rx.button("Send report", on_click=ListingState.send_report),
+                    width="100%",
+                ),
+            ),
+            width="100%",
+        ),
+    )
+
+
+def needs() -> rx.Component:
+    return rx.vstack(
+        rx.heading("What it needs", size="4"),
+        rx.text(
+            "Models: ",
+            rx.foreach(ListingState.needs_models, lambda m: rx.code(m, margin_right="6px")),
+            size="2",
+        ),  # noqa: E501
+        rx.cond(
+            ListingState.needs_integrations.length() > 0,
+            rx.text(
+                "Integrations: ",
+                rx.foreach(
+                    ListingState.needs_integrations, lambda i: rx.code(i, margin_right="6px")
+                ),
+                size="2",
+            ),  # noqa: E501
+            rx.text("No integrations.", size="2", color_scheme="gray"),
+        ),
+        rx.cond(
+            ListingState.placeholders.length() > 0,
+            rx.callout(
+                rx.vstack(
+                    rx.text("Set these up on your copy's page:", weight="bold"),
+                    rx.foreach(ListingState.placeholders, lambda p: rx.text("• ", p)),
+                ),
+                id="listing-placeholders",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def badge() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Tests", size="4"),
+        rx.cond(
+            ListingState.badge["verified"] != "",
+            rx.badge(
+                rx.icon("badge-check", size=14),
+                "Verified",
+                color_scheme="green",
+                size="2",
+                id="listing-verified",
+            ),  # noqa: E501
+            rx.text("Not verified.", size="2", color_scheme="gray"),
+        ),
+        rx.text(
+            "Rests on the latest version's test runs (",
+            ListingState.badge["ran"],
+            "); last checked ",
+            ListingState.badge["checked"],
+            " UTC.",
+            size="1",
+            color_scheme="gray",
+        ),  # noqa: E501
+        rx.foreach(
+            ListingState.scores,
+            lambda s: rx.text(
+                s["suite"], ": ", s["status"], " ", s["score"], " — ", s["cases"], size="2"
+            ),  # noqa: E501
+        ),
+        rx.foreach(
+            ListingState.badge_reasons, lambda r: rx.text("• ", r, size="1", color_scheme="gray")
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def versions() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Versions", size="4"),
+        rx.foreach(
+            ListingState.versions,
+            lambda v: rx.box(
+                rx.text("Version ", v["version"], " · ", v["when"], weight="bold", size="2"),
+                rx.text(v["changelog"], size="2", white_space="pre-wrap"),
+            ),
+        ),
+        rx.cond(
+            ListingState.is_seller,
+            rx.vstack(
+                rx.text_area(
+                    placeholder="What changed (shown to everyone who installed)",
+                    value=ListingState.changelog,
+                    on_change=lambda v: ListingState.set_value("changelog", v),
+                    id="listing-changelog",
+                    width="100%",
+                ),  # noqa: E501
+                rx.button(
+                    "List the agent's current version",
+                    on_click=ListingState.add_version,
+                    id="listing-add-version",
+                    variant="soft",
+                ),  # noqa: E501
+                width="100%",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
