@@ -7,7 +7,7 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout
 from pages.marketplace import public_frame
-from pages.marketplace_listing_parts import badge, needs, report_listing, versions
+from pages.marketplace_listing_parts import badge, images, needs, report_listing, versions
 from pages.marketplace_reviews import reviews_section
 from state.base import SessionState
 from state.marketplace_listing import ListingState
@@ -128,6 +128,7 @@ def listing_page() -> rx.Component:
                     width="100%",
                     id="listing-description-html",
                 ),  # noqa: E501
+                images(),
                 needs(),
                 badge(),
                 versions(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from state.base import SessionState
-from state.marketplace_listing import ListingState
+from state.marketplace_listing import IMAGE_UPLOAD, ListingState
 
 
 def report_listing() -> rx.Component:
@@ -141,5 +141,60 @@ def versions() -> rx.Component:
             ),
         ),
         spacing="2",
+        width="100%",
+    )
+
+
+def images() -> rx.Component:
+    """Screenshots for everyone; for the seller, an upload zone for the icon and screenshots
+    (PNG, JPEG, WebP or GIF, up to 2 MB; the server checks the bytes, not the name)."""
+    gallery = rx.flex(
+        rx.foreach(
+            ListingState.screenshots,
+            lambda url: rx.image(src=url, max_width="100%", width="360px", border_radius="8px"),
+        ),
+        wrap="wrap",
+        gap="8px",
+        id="listing-screenshots",
+    )
+    uploader = rx.vstack(
+        rx.upload(
+            rx.text(
+                "Drop an image here or click to choose (PNG, JPEG, WebP, GIF ≤ 2 MB)", size="2"
+            ),
+            id=IMAGE_UPLOAD,
+            accept={
+                "image/png": [".png"],
+                "image/jpeg": [".jpg", ".jpeg"],
+                "image/webp": [".webp"],
+                "image/gif": [".gif"],
+            },  # noqa: E501
+            max_files=1,
+            padding="16px",
+            width="100%",
+            border=f"1px dashed {rx.color('gray', 7)}",
+            border_radius="12px",
+            cursor="pointer",
+        ),
+        rx.hstack(
+            rx.button(
+                "Set as icon",
+                variant="soft",
+                on_click=ListingState.upload_icon(rx.upload_files(upload_id=IMAGE_UPLOAD)),
+                id="listing-set-icon",
+            ),
+            rx.button(
+                "Add as screenshot",
+                variant="soft",
+                on_click=ListingState.upload_screenshot(rx.upload_files(upload_id=IMAGE_UPLOAD)),
+                id="listing-add-screenshot",
+            ),
+            wrap="wrap",
+        ),
+        width="100%",
+    )
+    return rx.vstack(
+        rx.cond(ListingState.screenshots.length() > 0, gallery),
+        rx.cond(ListingState.is_seller, uploader),
         width="100%",
     )

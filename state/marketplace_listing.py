@@ -6,6 +6,7 @@ Readable signed out; every action re-resolves the actor (the services decide who
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -13,9 +14,11 @@ import reflex as rx
 
 from agent_platform.db import session_scope
 from services.errors import DomainError, NotFound
-from services.marketplace import details, installs, listings, reviews
+from services.marketplace import details, installs, listings, media, reviews, storage
 from services.marketplace.listings import price_label
 from state.base import SessionState, format_utc, parse_id
+
+IMAGE_UPLOAD = "listing-image-upload"
 
 
 class ListingState(SessionState):
@@ -231,3 +234,29 @@ class ListingState(SessionState):
             self.report_review = ""
 
         return self._act(work, "Reported; an admin will look at it.")
+
+    def _store_image(self, kind: str, data: bytes) -> Any:
+        """Blocking: the upload handler runs it in a thread."""
+
+        def work(session: Any, actor: Any) -> None:
+            if kind == "icon":
+                media.set_icon(session, actor, self._id(), data)
+            else:
+                media.add_screenshot(session, actor, self._id(), data)
+
+        return self._act(work, "Icon saved." if kind == "icon" else "Screenshot added.")
+
+    async def _upload(self, kind: str, files: list[rx.UploadFile]) -> Any:
+        if not files:
+            return rx.toast.error("Choose an image first.")
+        data = await files[0].read(storage.MAX_IMAGE_BYTES + 1)
+        done = await asyncio.to_thread(self._store_image, kind, data)
+        return [rx.clear_selected_files(IMAGE_UPLOAD), done]
+
+    @rx.event
+    async def upload_icon(self, files: list[rx.UploadFile]) -> Any:
+        return await self._upload("icon", files)
+
+    @rx.event
+    async def upload_screenshot(self, files: list[rx.UploadFile]) -> Any:
+        return await self._upload("screenshot", files)

@@ -16,6 +16,8 @@ from tests.factories import make_user, personal_actor
 from tests.services.marketplace_helpers import LISTING_FORM, give_provider, published_agent
 from tests.state.helpers import signed_in
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
 
 def _visitor(cls):
     root = State(_reflex_internal_init=True)
@@ -99,3 +101,31 @@ def test_publish_approve_browse_install_review(session: Session) -> None:
     stranger.listing_id = "not-an-id"
     stranger._fill()
     assert not stranger.found and stranger.error == "Listing not found."
+
+
+def test_seller_sets_the_icon_and_adds_a_screenshot(session: Session, tmp_path, monkeypatch):
+    from services.marketplace import storage
+
+    store = storage.LocalFileStore(tmp_path)
+    monkeypatch.setattr(storage, "file_store", lambda: store)
+    seller_user = make_user(session, email="seller@example.com")
+    seller = personal_actor(session, seller_user)
+    give_provider(session, seller)
+    agent_id = published_agent(session, seller)
+    listing = listings.publish_listing(session, seller, agent_id, LISTING_FORM)
+    session.commit()
+    page = signed_in(session, ListingState, seller_user)
+    page._load_identity()
+    page.listing_id = str(listing.id)
+    page._fill()
+    assert page.is_seller and page.listing["icon"] == ""
+    page._store_image("icon", PNG)
+    page._store_image("screenshot", PNG)
+    assert page.listing["icon"].startswith("/api/v1/marketplace/files/listings/")
+    assert len(page.screenshots) == 1
+    assert len(list(tmp_path.rglob("*.png"))) == 2
+    page._store_image("icon", b"GIF89a" + b"\x00" * 16)  # replaces the PNG icon
+    page._store_image("icon", b"<svg/>")  # refused in words: nothing changes
+    kept = sorted(p.suffix for p in tmp_path.rglob("*") if p.is_file())
+    assert kept == [".gif", ".png"]  # the new icon and the screenshot
+    assert page.listing["icon"].endswith(".gif")
