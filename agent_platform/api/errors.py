@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -28,6 +29,12 @@ from services.validation import in_words, label_of
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/"
+
+# Routes whose bodies may be larger than API_MAX_BODY_BYTES (each route still checks its own
+# limit): marketplace images are up to 2 MB.
+LARGER_BODIES: list[tuple[re.Pattern[str], int]] = [
+    (re.compile(r"/api/v1/marketplace/listings/[^/]+/(icon|screenshots)"), 2_100_000),
+]
 
 # The `type` of each kind of problem: stable identifiers clients may switch on.
 SLUGS = {
@@ -107,6 +114,16 @@ def too_large(limit: int) -> str:
     return f"The request body is larger than {size}; send less."
 
 
+def body_limit(path: str) -> int:
+    """The largest body a request to `path` may send: the setting, raised for the routes
+    listed in LARGER_BODIES (a route's own limit never lowers it)."""
+    limit = get_settings().api_max_body_bytes
+    for pattern, larger in LARGER_BODIES:
+        if pattern.fullmatch(path):
+            return max(limit, larger)
+    return limit
+
+
 class BodyLimit:
     """Refuse `/api/` request bodies over API_MAX_BODY_BYTES with 413, before reading them whole.
 
@@ -122,7 +139,7 @@ class BodyLimit:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
-        limit = get_settings().api_max_body_bytes
+        limit = body_limit(str(scope["path"]))
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await problem(413, too_large(limit), headers={"Connection": "close"})(

@@ -128,3 +128,13 @@ def test_a_body_under_the_limit_is_not_refused(client: TestClient, auth: dict[st
 def test_the_web_app_outside_api_keeps_its_own_errors(client: TestClient) -> None:
     response = client.post("/health", content=b"x" * (MIB + 1))
     assert response.status_code != 413
+
+
+def test_image_uploads_may_be_larger_but_not_unbounded(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    path = "/api/v1/marketplace/listings/00000000-0000-0000-0000-000000000000/screenshots"
+    image = client.post(path, content=b"x" * (MIB + MIB // 2), headers=auth)
+    assert image.status_code != 413, image.text  # past the 1 MiB default, within 2 MB
+    huge = client.post(path, content=b"x" * (3 * MIB), headers=auth)
+    assert_problem(huge, 413, "request-too-large")
