@@ -74,6 +74,7 @@ def test_publish_approve_browse_install_review(
     admin = admin_ctx.new_page()
     admin.on("pageerror", lambda exc: errors.append(str(exc)))
     admin.goto(app_server.url + "/login?next=/marketplace")
+    admin.wait_for_selector("#login-submit")
     admin.fill("#email", "market-admin@example.com")
     admin.fill("#password", PASSWORD)
     admin.click("#login-submit")
