@@ -7,7 +7,14 @@ import reflex as rx
 
 from pages.components import empty_state, error_callout
 from pages.marketplace import public_frame
-from pages.marketplace_listing_parts import badge, images, needs, report_listing, versions
+from pages.marketplace_listing_parts import (
+    badge,
+    edit_dialog,
+    images,
+    needs,
+    report_listing,
+    versions,
+)
 from pages.marketplace_reviews import reviews_section
 from state.base import SessionState
 from state.marketplace_listing import ListingState
@@ -103,9 +110,18 @@ def _actions() -> rx.Component:
             rx.button("Install", on_click=ListingState.install, id="listing-install", size="3"),
         ),
     )
+    seller = rx.hstack(
+        rx.button(
+            "Edit listing",
+            variant="soft",
+            on_click=ListingState.set_editing(True),
+            id="listing-edit",
+        ),
+        edit_dialog(),
+    )
     return rx.cond(
         SessionState.signed_in,
-        rx.cond(ListingState.is_seller, rx.fragment(), install),
+        rx.cond(ListingState.is_seller, seller, install),
         rx.link(
             rx.button("Sign in to install"),
             href="/login?next=/marketplace/listing?id=" + ListingState.listing_id,

@@ -198,3 +198,61 @@ def images() -> rx.Component:
         rx.cond(ListingState.is_seller, uploader),
         width="100%",
     )
+
+
+def _edit_input(label: str, name: str) -> rx.Component:
+    key = "price_cents" if name == "price" else name
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.input(
+            value=ListingState.edit_form[name],
+            on_change=lambda v: ListingState.set_edit_field(name, v),
+            id=f"edit-{name}",
+            width="100%",
+        ),
+        rx.cond(
+            ListingState.edit_errors.contains(key),
+            rx.text(ListingState.edit_errors[key], color_scheme="red", size="1"),
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def edit_dialog() -> rx.Component:
+    """The seller's edit of the listing's text, category, tags and price."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Edit listing"),
+            rx.vstack(
+                rx.cond(
+                    ListingState.edit_errors.contains("form"),
+                    rx.callout(ListingState.edit_errors["form"], color_scheme="red"),
+                ),
+                _edit_input("Title", "title"),
+                _edit_input("Summary", "summary"),
+                rx.text("Description (Markdown)", size="2", weight="medium"),
+                rx.text_area(
+                    value=ListingState.edit_form["description"],
+                    on_change=lambda v: ListingState.set_edit_field("description", v),
+                    rows="6",
+                    width="100%",
+                    id="edit-description",
+                ),
+                _edit_input("Category", "category"),
+                _edit_input("Tags (comma separated)", "tags"),
+                _edit_input("Price in US dollars (0 = free)", "price"),
+                rx.hstack(
+                    rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                    rx.button("Save", on_click=ListingState.save_listing, id="edit-save"),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            max_width="560px",
+        ),
+        open=ListingState.editing,
+        on_open_change=ListingState.set_editing,
+    )

@@ -42,6 +42,7 @@ class ListingState(SessionState):
     update_available: str = ""
     is_seller: bool = False
     placeholders: list[str] = []
+    _edit_source: dict[str, str] = {}
 
     rating_input: str = "5"
     review_body: str = ""
@@ -50,6 +51,9 @@ class ListingState(SessionState):
     reply_text: str = ""
     report_review: str = ""
     report_reason: str = ""
+    editing: bool = False
+    edit_form: dict[str, str] = {}
+    edit_errors: dict[str, str] = {}
 
     @rx.event
     def load(self) -> None:
@@ -95,6 +99,14 @@ class ListingState(SessionState):
             "latest": str(row.latest_version),
         }
         self.description_html = row.description_html
+        self._edit_source = {
+            "title": row.title,
+            "summary": row.summary,
+            "description": row.description,
+            "category": row.category,
+            "tags": ", ".join(str(t) for t in row.tags),
+            "price": f"{row.price_cents / 100:.2f}",
+        }
         self.tags = [str(t) for t in row.tags]
         self.screenshots = [f"/api/v1/marketplace/files/{k}" for k in row.screenshot_keys]
         self.versions = [
@@ -260,3 +272,39 @@ class ListingState(SessionState):
     @rx.event
     async def upload_screenshot(self, files: list[rx.UploadFile]) -> Any:
         return await self._upload("screenshot", files)
+
+    @rx.event
+    def set_editing(self, value: bool) -> None:
+        self.editing = bool(value)
+        self.edit_form, self.edit_errors = dict(self._edit_source), {}
+
+    @rx.event
+    def set_edit_field(self, name: str, value: str) -> None:
+        if name in self._edit_source:
+            self.edit_form = {**self.edit_form, name: value}
+
+    @rx.event
+    def save_listing(self) -> Any:
+        form = self.edit_form
+        try:
+            price = round(float(form.get("price") or 0) * 100)
+        except ValueError:
+            self.edit_errors = {"price_cents": "A price in dollars, e.g. 4.99"}
+            return None
+        data = {
+            "title": form.get("title", ""),
+            "summary": form.get("summary", ""),
+            "description": form.get("description", ""),
+            "category": form.get("category", ""),
+            "tags": [t for t in form.get("tags", "").split(",") if t.strip()],
+            "price_cents": price,
+        }
+        try:
+            with self.acting() as (session, _u, actor):
+                listings.update_listing(session, actor, self._id(), data)
+        except DomainError as exc:
+            self.edit_errors = exc.fields or {"form": exc.message}
+            return None
+        self.editing = False
+        self._fill()
+        return rx.toast.success("Listing saved.")

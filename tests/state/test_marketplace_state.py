@@ -129,3 +129,30 @@ def test_seller_sets_the_icon_and_adds_a_screenshot(session: Session, tmp_path, 
     kept = sorted(p.suffix for p in tmp_path.rglob("*") if p.is_file())
     assert kept == [".gif", ".png"]  # the new icon and the screenshot
     assert page.listing["icon"].endswith(".gif")
+
+
+def test_seller_edits_the_listing_with_errors_in_words(session: Session) -> None:
+    seller_user = make_user(session, email="seller@example.com")
+    seller = personal_actor(session, seller_user)
+    give_provider(session, seller)
+    listing = listings.publish_listing(
+        session, seller, published_agent(session, seller), LISTING_FORM
+    )  # noqa: E501
+    session.commit()
+    page = signed_in(session, ListingState, seller_user)
+    page._load_identity()
+    page.listing_id = str(listing.id)
+    page._fill()
+    page.set_editing(True)
+    assert page.edit_form["title"] == "Issue triage" and page.edit_form["price"] == "0.00"
+    page.set_edit_field("price", "cheap")
+    assert page.save_listing() is None and "price_cents" in page.edit_errors
+    page.set_edit_field("price", "0")
+    page.set_edit_field("category", "nope")
+    assert page.save_listing() is None and "category" in page.edit_errors and page.editing
+    page.set_edit_field("category", "data")
+    page.set_edit_field("title", "Ticket triage")
+    page.set_edit_field("description", "Now with *emphasis*")
+    page.save_listing()
+    assert not page.editing and page.listing["title"] == "Ticket triage"
+    assert "<em>emphasis</em>" in page.description_html
