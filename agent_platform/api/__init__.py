@@ -30,7 +30,12 @@ from agent_platform.api.request_context import RequestContext
 
 
 def create_api() -> FastAPI:
-    api = FastAPI(title="Agent Platform API", docs_url=None, openapi_url="/api/openapi.json")
+    api = FastAPI(
+        title="Agent Platform API",
+        docs_url=None,
+        openapi_url="/api/openapi.json",
+        responses=errors.PROBLEM_RESPONSES,  # every error is application/problem+json
+    )
     errors.install(api)
     api.add_middleware(ratelimits.RateLimitHeaders)  # RateLimit-* on counted responses
     docs.install(api)  # /api/docs with Swagger UI served locally (no CDN)

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +54,38 @@ SLUGS = {
 }
 
 log = logging.getLogger(__name__)
+
+
+class Problem(BaseModel):
+    """An error, as every API endpoint answers it (RFC 9457 problem details)."""
+
+    type: str = Field(description="a stable identifier of the kind of problem")
+    title: str = Field(description="the HTTP status in words")
+    status: int
+    detail: str = Field(description="what went wrong, in words to show a person")
+    errors: dict[str, str] | None = Field(
+        default=None, description="field -> what is wrong with it (for invalid input)"
+    )
+
+
+def _documented(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": schema}},
+    }
+
+
+# Documented on every operation (FastAPI's own 422 schema would describe a shape we never send).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("No valid API key or access token"),
+    403: _documented("The key's role or scopes do not allow this"),
+    404: _documented("Not found (another organization's objects included)"),
+    413: _documented("The request body is too large"),
+    422: _documented("Invalid input; `errors` names each field"),
+    429: _documented("Too many requests; see Retry-After and RateLimit-* headers"),
+}
 
 
 def problem_type(status: int) -> str:

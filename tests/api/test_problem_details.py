@@ -138,3 +138,14 @@ def test_image_uploads_may_be_larger_but_not_unbounded(
     assert image.status_code != 413, image.text  # past the 1 MiB default, within 2 MB
     huge = client.post(path, content=b"x" * (3 * MIB), headers=auth)
     assert_problem(huge, 413, "request-too-large")
+
+
+def test_the_openapi_schema_documents_the_problem_shape(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json").json()
+    responses = spec["paths"]["/api/v1/agents"]["post"]["responses"]
+    for status in ("401", "403", "404", "413", "422", "429"):
+        content = responses[status]["content"]["application/problem+json"]
+        assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]  # a shape never sent
