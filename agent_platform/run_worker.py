@@ -1,4 +1,6 @@
-"""The agent worker: many runs at once on one asyncio loop, fed by RQ's `agents` queue.
+"""The agent worker: many runs at once on one asyncio loop, fed by RQ's `agents` queue —
+and the gradings of finished test runs, from the `grading` queue (taken first, so a suite's
+progress follows its runs closely; a grading is one judge call between reads and writes).
 
 Why not one RQ job per process: model calls are I/O bound (seconds of waiting), so a forking
 worker per concurrent run would need hundreds of processes. This process keeps RQ's queue and
@@ -36,6 +38,7 @@ from rq.utils import now
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.settings import get_settings
+from services.queue import GRADING_QUEUE
 
 log = logging.getLogger("agent_platform.run_worker")
 
@@ -87,8 +90,11 @@ class AsyncRunWorker:
         url = get_settings().resolved_redis_url
         self.redis = AsyncRedis.from_url(url, max_connections=max(32, self.concurrency))
         self.dequeue_redis = Redis.from_url(url, socket_timeout=10)
-        self.queue = Queue("agents", connection=self.dequeue_redis)
-        self.rq_worker = Worker([self.queue], connection=get_redis(), name=self.name)
+        self.queues = [
+            Queue(GRADING_QUEUE, connection=self.dequeue_redis),
+            Queue("agents", connection=self.dequeue_redis),
+        ]
+        self.rq_worker = Worker(self.queues, connection=get_redis(), name=self.name)
         await asyncio.to_thread(self.rq_worker.register_birth)
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
@@ -102,8 +108,8 @@ class AsyncRunWorker:
                     if self.burst and not tasks:
                         break
                     continue
-                job, _queue = found
-                task = asyncio.create_task(self._perform(job, slots))
+                job, queue = found
+                task = asyncio.create_task(self._perform(job, queue, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
@@ -123,7 +129,7 @@ class AsyncRunWorker:
         import time
 
         try:
-            found = Queue.dequeue_any([self.queue], 1, connection=self.dequeue_redis)
+            found = Queue.dequeue_any(self.queues, 1, connection=self.dequeue_redis)
         except DequeueTimeout:
             found = None
         except REDIS_DOWN as exc:
@@ -138,7 +144,10 @@ class AsyncRunWorker:
             self.redis_down_since = None
         return found
 
-    async def _perform(self, job: Job, slots: asyncio.Semaphore) -> None:
+    async def _perform(self, job: Job, queue: Queue, slots: asyncio.Semaphore) -> None:
+        if queue.name == GRADING_QUEUE:
+            await self._grade(job, queue, slots)
+            return
         from agent_platform.db import session_scope
         from services.runtime import engine
 
@@ -146,17 +155,17 @@ class AsyncRunWorker:
         execution: JobExecution | None = None
         try:
             await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
-            execution = await asyncio.to_thread(self._mark_started, job)
+            execution = await asyncio.to_thread(self._mark_started, job, queue)
             self.inflight[run_id] = (job, execution)
             # The run commits step by step; each step's transaction is this wrapper's.
             status = await engine.execute(session_scope, uuid.UUID(run_id), self.redis)
             await asyncio.to_thread(
-                self._mark_finished, job, execution, status.value if status else None
+                self._mark_finished, job, queue, execution, status.value if status else None
             )
         except Exception:  # noqa: BLE001 - the run row already says what happened
             log.exception("run %s crashed in the worker", run_id)
             try:
-                await asyncio.to_thread(self._mark_failed, job, execution)
+                await asyncio.to_thread(self._mark_failed, job, queue, execution)
             except REDIS_DOWN:
                 pass  # the run row is the record; RQ's registries clean up after themselves
         finally:
@@ -168,26 +177,47 @@ class AsyncRunWorker:
             finally:
                 slots.release()
 
-    def _mark_started(self, job: Job) -> JobExecution:
+    async def _grade(self, job: Job, queue: Queue, slots: asyncio.Semaphore) -> None:
+        """A grading job: no lease (a lost grading is found by the reconciler's sweep of test
+        runs without a verdict, not by a lease), RQ's bookkeeping as for a run."""
+        from agent_platform import grading_job
+
+        execution: JobExecution | None = None
+        try:
+            execution = await asyncio.to_thread(self._mark_started, job, queue)
+            verdict = await grading_job.grade(uuid.UUID(job.args[0]))
+            await asyncio.to_thread(self._mark_finished, job, queue, execution, verdict)
+        except Exception:  # noqa: BLE001 - the job fails; the reconciler grades the run again
+            log.exception("grading %s crashed in the worker", job.id)
+            try:
+                await asyncio.to_thread(self._mark_failed, job, queue, execution)
+            except REDIS_DOWN:
+                pass
+        finally:
+            slots.release()
+
+    def _mark_started(self, job: Job, queue: Queue) -> JobExecution:
         """RQ's own bookkeeping: an execution record, the started registry, job status."""
         execution = prepare_execution(self.rq_worker, job)
         with self.dequeue_redis.pipeline() as pipe:
             job.prepare_for_execution(self.name, pipe)
             # Off the intermediate list (as RQ's worker does), or its upkeep would fail the job.
-            pipe.lrem(self.queue.intermediate_queue_key, 1, job.id)
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
             pipe.execute()
         return execution
 
-    def _mark_finished(self, job: Job, execution: JobExecution, result: str | None) -> None:
+    def _mark_finished(
+        self, job: Job, queue: Queue, execution: JobExecution, result: str | None
+    ) -> None:
         job._result = result
         job.ended_at = now()
-        self.rq_worker.handle_job_success(job, self.queue, job.started_job_registry, execution)
+        self.rq_worker.handle_job_success(job, queue, job.started_job_registry, execution)
 
-    def _mark_failed(self, job: Job, execution: JobExecution | None) -> None:
+    def _mark_failed(self, job: Job, queue: Queue, execution: JobExecution | None) -> None:
         job.ended_at = now()
         self.rq_worker.handle_job_failure(
             job,
-            self.queue,
+            queue,
             exc_string="run crashed in the worker; see its log",
             execution=execution,
         )
@@ -195,7 +225,7 @@ class AsyncRunWorker:
     async def _housekeeping(self) -> None:
         """Refresh leases and the worker heartbeat every few seconds, through Redis outages
         (a restarted Redis gets the leases and the worker's registration back), and keep RQ's
-        registries of the agents queue every MAINTENANCE_SECONDS."""
+        registries of its queues every MAINTENANCE_SECONDS."""
         loop = asyncio.get_running_loop()
         maintained = loop.time()
         while True:
@@ -228,7 +258,7 @@ class AsyncRunWorker:
             pipe.execute()
 
     def _maintain(self) -> None:
-        """RQ's registry upkeep for the agents queue, once across workers (RQ's lock): a dead
+        """RQ's registry upkeep for its queues, once across workers (RQ's lock): a dead
         worker's jobs fail once their executions stop beating, which frees their
         organizations' slots and promotes waiting runs; leaked slots are freed too."""
         self.rq_worker.clean_registries()
@@ -237,6 +267,8 @@ class AsyncRunWorker:
 def run(*, concurrency: int | None = None, burst: bool = False) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # noqa: F401 - import once in the parent, never per run (~2.5 s)
+
+    from agent_platform import grading_job  # noqa: F401 - loaded before the loop, not in it
 
     logging.getLogger("rq.worker").setLevel(logging.WARNING)  # one INFO line per job is noise
     asyncio.run(AsyncRunWorker(concurrency=concurrency, burst=burst).main())

@@ -115,10 +115,14 @@ def build_frontend(settings: Settings, *, force: bool = False) -> None:
         return
     log.info("building the frontend (first start or code changed; about a minute)")
     start = time.monotonic()
+    env = child_env(settings)
+    # The build imports the app but serves nothing: no metrics files (their directory may
+    # not exist yet; the supervisor prepares it when it starts the processes that count).
+    env.pop(metrics.MULTIPROC_ENV, None)
     result = subprocess.run(
         [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip", "--env", "prod"],
         cwd=ROOT,
-        env=child_env(settings),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

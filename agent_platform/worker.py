@@ -26,7 +26,7 @@ from services.queue import enqueue_grading, queue
 
 log = logging.getLogger("agent_platform.worker")
 
-QUEUES = ("agents", "testing", "integrations", "default")
+QUEUES = ("agents", "grading", "testing", "integrations", "default")
 GENERAL_QUEUES = ("testing", "integrations", "default")
 
 
@@ -54,40 +54,11 @@ def ingest_document(document_id: str) -> str | None:
 
 
 def grade_test_run(run_id: str) -> str | None:
-    """Grade one finished run of a test suite (and close its suite run when it is the last).
+    """Job body when a plain RQ worker takes a `grading` job (the agent worker awaits the same
+    coroutine beside its runs, which is much faster: no fork per grading)."""
+    from agent_platform import grading_job
 
-    Three steps so no database session is held while a judge model answers. A run that
-    cannot be graded (a case saved under older rules, a grader bug) is recorded as failed with
-    the reason, so its suite run still closes; a database error is left to fail the job, and
-    the reconciler's sweep (`grading.stranded`) grades the run again later."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from agent_platform.db import session_scope
-    from services.errors import DomainError
-    from services.testing import grading
-
-    execution_id = uuid.UUID(run_id)
-    try:
-        with session_scope() as session:
-            task = grading.collect(session, execution_id)
-        if task is None:
-            return None
-        evaluation = asyncio.run(grading.evaluate(task, grading.call_judge))
-    except SQLAlchemyError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded as the run's verdict, and logged
-        log.exception("Grading test run %s failed", run_id)
-        reason = (
-            str(exc)
-            if isinstance(exc, DomainError)
-            else f"an internal error ({type(exc).__name__}); the worker log has the details"
-        )
-        with session_scope() as session:
-            grading.record_failure(session, execution_id, reason)
-        return "failed"
-    with session_scope() as session:
-        grading.record(session, task, evaluation)
-    return "passed" if evaluation.passed else "failed"
+    return asyncio.run(grading_job.grade(uuid.UUID(run_id)))
 
 
 def score_online_run(rule_id: str, run_id: str) -> str | None:

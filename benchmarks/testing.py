@@ -1,7 +1,7 @@
 """Testing-engine benchmark: a 100-case suite × 3 repeats with an LLM judge, then the same again.
 
-Real worker processes (the async agent worker for the runs, forking RQ workers on the testing
-queue for grading) against the scripted OpenAI-compatible server with 100 ms model latency, on
+Real worker processes (the async agent worker for the runs and their gradings, forking RQ
+workers on the testing queue for the rest) against the scripted OpenAI-compatible server with 100 ms model latency, on
 PostgreSQL/Redis at 127.0.0.1 when they answer, SQLite and the bundled Redis otherwise. The
 agent's answer and the judge's verdict are the same JSON text, so the rerun sees identical
 answers and every verdict comes from the cache. The baseline beside it: the same 300 runs
@@ -146,7 +146,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--graders", type=int, default=2, help="RQ workers on `testing`")
+    parser.add_argument("--graders", type=int, default=1, help="RQ workers on `testing`")
+    parser.add_argument("--agent-workers", type=int, default=1, help="async agent workers")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--redis-db", type=int, default=14)
     parser.add_argument("--timeout", type=float, default=600)
@@ -161,7 +162,7 @@ def main() -> None:
     llm, base_url = start_llm_server()
     set_default(base_url, args.latency)
     log = Path(os.environ["DATA_DIR"]) / "workers.log"
-    procs = [spawn(["agent-worker"], log)]
+    procs = [spawn(["agent-worker"], log) for _ in range(args.agent_workers)]
     procs += [spawn(["worker", "--queues", "testing"], log) for _ in range(args.graders)]
     try:
         actor, agent_id = setup_org(base_url)

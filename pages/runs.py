@@ -137,7 +137,7 @@ def _fact(label: str, value: rx.Var) -> rx.Component:
 
 
 def _origin() -> rx.Component:
-    """Which version ran, and for a replay the run it repeats."""
+    """Which version ran, for a replay the run it repeats, for a test run its suite run."""
     return rx.fragment(
         rx.cond(
             RunDetailState.run["version"] != "",
@@ -151,6 +151,19 @@ def _origin() -> rx.Component:
                 href="/run?id=" + RunDetailState.run["replay_of"],
                 size="1",
                 id="run-replay-of",
+            ),
+        ),
+        rx.cond(
+            RunDetailState.run["suite_run"] != "",
+            rx.link(
+                rx.badge(
+                    rx.icon("flask-conical", size=12),
+                    "test run: not in statistics or the bill",
+                    color_scheme="violet",
+                    variant="soft",
+                ),
+                href=RunDetailState.run["suite_run"],
+                id="run-test-run",
             ),
         ),
     )

@@ -46,10 +46,12 @@ def enqueue_run(run_id: uuid.UUID, org_id: uuid.UUID | None = None, cap: int = -
 
 
 GRADE_JOB = "agent_platform.worker.grade_test_run"
+# The agent worker takes this queue before `agents` and awaits gradings beside its runs.
+GRADING_QUEUE = "grading"
 
 
 def enqueue_grading(run_id: uuid.UUID) -> None:
-    """Grade a finished test run on the `testing` queue; one job per run, however often asked."""
-    queue("testing").enqueue(
+    """Grade a finished test run on the `grading` queue; one job per run, however often asked."""
+    queue(GRADING_QUEUE).enqueue(
         GRADE_JOB, str(run_id), job_id=f"grade-{run_id}", result_ttl=300, failure_ttl=86400
     )

@@ -17,6 +17,7 @@ from services.errors import DomainError
 from services.integrations import approvals
 from services.money import format_money
 from services.runtime.follow import follow, step_event
+from services.testing import runner
 from state.base import SessionState, actor_from_token
 from state.playground import trace_row
 
@@ -159,7 +160,11 @@ class RunDetailState(SessionState):
                     agent_versions.version_number(session, actor, r.agent_version_id) or ""
                 ),
                 "replay_of": _run_ref(r.input.get("replay_of")),
+                "suite_run": "",
             }
+            if r.test_run_id is not None:  # a run of a test suite: say so, link its results
+                suite_run = runner.get_suite_run(session, actor, r.test_run_id)
+                self.run["suite_run"] = f"/tests?suite={suite_run.suite_id}&run={suite_run.id}"
             self.steps = [trace_row(step_event(s)) for s in runs.get_steps(session, actor, run_id)]
             self.approvals = [
                 {

@@ -150,7 +150,11 @@ class TestsState(SessionState):
         self._refresh()
         suite_id = query.get("suite", "")
         if suite_id:
+            # `run` opens one suite run (the link on a test run's page), else the latest.
+            self.run_id = query.get("run", "")
             self._open_suite(suite_id)
+            if self.run_id:
+                self._open_run(self.run_id)
         else:
             self.suite_id, self.suite, self.run_id = "", {}, ""
         return None

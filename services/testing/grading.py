@@ -9,11 +9,12 @@ spent, and closes it when every run is in. The job wrapper owns the sessions and
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -174,6 +175,8 @@ def attach_judges(
         refs = AgentConfig.model_validate(version.config).model_chain[:1] if version else []
     if not refs:
         task.judge_problem = "no judge model: set one on the suite or give the agent a model"
+    if suite_id is not None:
+        task.examples = _examples(session, suite_id)
     for ref in refs:
         try:
             task.judges.append(resolve(session, task.org_id, ref))
@@ -187,13 +190,12 @@ def attach_judges(
             task.criteria,
             ref,
             reference=task.reference,
+            examples=task.examples,
         )
         task.keys[ref] = key
         hit = session.get(JudgeVerdict, key)
         if hit is not None:
             task.cached[ref] = judge.JudgeOutcome.from_json(hit.verdict)
-    if suite_id is not None:
-        task.examples = _examples(session, suite_id)
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -246,6 +248,36 @@ def _judge_grades(task: GradingTask, outcomes: list[judge.JudgeOutcome]) -> dict
     return grades
 
 
+# Judge questions being asked right now in this process, by cache key. The repeats of a case
+# finish together with the same answer; one judge call answers them all (the others count
+# as cache hits), instead of each missing the cache and paying for the same verdict.
+_asking: dict[str, asyncio.Future[judge.JudgeOutcome]] = {}
+
+
+async def _ask(
+    key: str,
+    model: ResolvedModel,
+    messages: list[dict[str, Any]],
+    call_judge: JudgeCall,
+    criteria: Sequence[judge.Criterion],
+) -> tuple[judge.JudgeOutcome, Decimal]:
+    answered: asyncio.Future[judge.JudgeOutcome] = asyncio.get_running_loop().create_future()
+    if key:
+        _asking[key] = answered
+    outcome = judge.JudgeOutcome(model=model.ref, error="the judge was not asked")
+    cost = Decimal("0")
+    try:
+        text, cost = await call_judge(model, messages)
+        outcome = judge.parse_reply(model.ref, text, criteria)
+    except Exception as exc:  # noqa: BLE001 - a failed judge is a failing vote, kept
+        outcome = judge.JudgeOutcome(model=model.ref, error=f"the judge failed: {exc}")
+    finally:  # also when cancelled: nobody waiting on this question waits for ever
+        if key:
+            _asking.pop(key, None)
+        answered.set_result(outcome)
+    return outcome, cost
+
+
 async def evaluate(
     task: GradingTask, call_judge: JudgeCall, embed: Embed | None = None
 ) -> Evaluation:
@@ -265,15 +297,15 @@ async def evaluate(
             if cached is not None:
                 outcomes.append(cached)
                 continue
-            try:
-                text, cost = await call_judge(model, messages)
-            except Exception as exc:  # noqa: BLE001 - a failed judge is a failing vote, kept
-                outcomes.append(
-                    judge.JudgeOutcome(model=model.ref, error=f"the judge failed: {exc}")
-                )
+            key = task.keys.get(model.ref, "")
+            asked = _asking.get(key) if key else None
+            if asked is not None:  # the same question is with the judge right now
+                shared = await asyncio.shield(asked)
+                outcomes.append(replace(shared, cached=shared.error is None))
                 continue
+            outcome, cost = await _ask(key, model, messages, call_judge, task.criteria)
             judge_cost += cost
-            outcomes.append(judge.parse_reply(model.ref, text, task.criteria))
+            outcomes.append(outcome)
     judged = _judge_grades(task, outcomes)
     embedder = embed or (lambda texts: get_embedder().embed(texts))
     grades: list[tuple[Grade, float]] = []

@@ -149,11 +149,15 @@ def cache_key(
     model: str,
     *,
     reference: str | None,
+    examples: Sequence[Example] = (),
 ) -> str:
-    """Everything the judge is shown about the case is in the key: a changed reference answer
-    is a new question for the judge, not a cache hit with the old verdict."""
+    """Everything the judge is shown about the case is in the key: a changed reference answer,
+    or a person's overruling that joins the examples in the prompt, is a new question for the
+    judge, not a cache hit with the old verdict."""
+    shown = [(e.output, e.passed, e.note) for e in list(examples)[:MAX_EXAMPLES]]
     payload = json.dumps(
-        [str(org_id), question, answer, [(c.text, c.id) for c in criteria], model, reference],
+        [str(org_id), question, answer, [(c.text, c.id) for c in criteria], model, reference]
+        + ([shown] if shown else []),
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -79,11 +79,15 @@ def test_generate_accept_run_and_read_results(
     with page.expect_navigation():
         results.get_by_text("Trace").first.click()
     expect(page.get_by_text("On Sunday we open at 10").first).to_be_visible(timeout=30_000)
+    # ...marked as a test run, its badge leading back to the suite run's results.
+    with page.expect_navigation():
+        page.locator("#run-test-run").click()
+    expect(page.locator("#results-table")).to_contain_text("Sunday hours", timeout=30_000)
 
     # At phone width the tables become cards and nothing widens the page.
     phone = ctx.new_page()
     phone.set_viewport_size({"width": 390, "height": 844})
-    phone.goto(page.url.split("/run")[0] + "/tests")
+    phone.goto(page.url.split("/tests")[0] + "/tests")
     expect(phone.locator("#suites-table")).to_contain_text("Generated tests", timeout=30_000)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width

@@ -35,7 +35,7 @@ from services import (
 )
 from services.access import Actor
 from services.errors import Conflict, Invalid, NotFound
-from services.queue import queue
+from services.queue import GRADING_QUEUE, queue
 from services.testing import runner, suite_schedules, suites
 from tests.factories import make_user, personal_actor
 from tests.fakes.openai_server import ScriptedLLM, Turn
@@ -86,10 +86,10 @@ def _config(session: Session, agent_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _grade_all() -> int:
-    """Let a real RQ worker take every grading job off the testing queue."""
-    testing = queue("testing")
-    jobs = testing.get_jobs()
-    SimpleWorker([testing], connection=get_redis()).work(burst=True)
+    """Let a real RQ worker take every grading job off the grading queue."""
+    grading = queue(GRADING_QUEUE)
+    jobs = grading.get_jobs()
+    SimpleWorker([grading], connection=get_redis()).work(burst=True)
     finished = [job for job in jobs if job.get_status(refresh=True) == JobStatus.FINISHED]
     return len(finished)
 
@@ -419,6 +419,16 @@ def test_a_person_overrules_and_the_judge_learns_from_it(
     _grade_all()
     prompt = [r for r in llm.requests if r.model == "gpt-b"][-1]["body"]["messages"][1]["content"]
     assert "A reviewer decided: PASS — Short is fine for this bot" in prompt
+    # The first answer again: not the verdict cached before the overruling (the judge's
+    # prompt has changed since), the judge is asked anew.
+    asked = len([r for r in llm.requests if r.model == "gpt-b"])
+    suite_run_3, rows_3 = _start(actor, suite_id)
+    llm.script(Turn(text="Fine."), model="gpt-a")
+    llm.script(_verdict(0.8), model="gpt-b")
+    execute(rows_3[0].execution_id)
+    _grade_all()
+    assert len([r for r in llm.requests if r.model == "gpt-b"]) == asked + 1
+    assert _suite_run(suite_run_3).status == SuiteRunStatus.PASSED
     other = personal_actor(session, make_user(session))
     session.commit()
     with session_scope() as s, pytest.raises(NotFound):

@@ -17,7 +17,7 @@ from agent_platform.models import AgentTest, Execution, ExecutionStatus, SuiteRu
 from agent_platform.redis_client import get_redis
 from services import runs
 from services.errors import Conflict
-from services.queue import queue
+from services.queue import GRADING_QUEUE, queue
 from services.runtime.events import cancel_key
 from services.testing import grading, runner, suites
 from tests.fakes.openai_server import ScriptedLLM, Turn
@@ -187,7 +187,7 @@ def test_the_reconciler_grades_a_run_whose_grading_job_was_lost(
     suite_run_id, [row] = _start(actor, suite_id)
     llm.script(Turn(text="Hello."), model="gpt-a")
     execute(row.execution_id)
-    queue("testing").empty()  # Redis lost the grading job
+    queue(GRADING_QUEUE).empty()  # Redis lost the grading job
     assert worker.reconcile_runs()["gradings_requeued"] == 0  # it only just ended
     with session_scope() as s:
         run = s.get(Execution, row.execution_id)

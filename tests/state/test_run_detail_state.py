@@ -1,4 +1,5 @@
-"""The run page says which version of the agent ran, and what a replay repeats."""
+"""The run page says which version of the agent ran, what a replay repeats, and that a test
+run is one (linking its suite run)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import uuid
 
 import pytest
 from reflex.state import State
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from agent_platform.models import Execution, ExecutionStatus
 from services import accounts, agent_versions, agents, runs
+from services.testing import runner, suites
 from state.runs import RunDetailState
 from tests.factories import PASSWORD, limiter, make_user, personal_actor
 
@@ -76,3 +78,15 @@ def test_another_orgs_version_has_no_number(page, session) -> None:
     _open, original, _replayed, _actor = page
     stranger = personal_actor(session, make_user(session, name="Mallory"))
     assert agent_versions.version_number(session, stranger, original.agent_version_id) is None
+
+
+def test_a_test_run_is_marked_and_links_to_its_suite_run(page, session) -> None:
+    open_run, original, _replayed, actor = page
+    assert open_run(original.id)["suite_run"] == ""  # a production run is not marked
+    suite = suites.create_suite(session, actor, original.agent_id, {"name": "Smoke"})
+    suites.add_case(session, actor, suite.id, {"name": "Hello", "message": "hi"})
+    suite_run = runner.start_suite_run(session, actor, suite.id)
+    session.commit()
+    [test_run] = session.exec(select(Execution).where(Execution.test_run_id == suite_run.id)).all()
+    shown = open_run(test_run.id)
+    assert shown["suite_run"] == f"/tests?suite={suite.id}&run={suite_run.id}"
