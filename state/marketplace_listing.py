@@ -15,8 +15,8 @@ import reflex as rx
 from agent_platform.db import session_scope
 from services.errors import DomainError, NotFound
 from services.marketplace import details, installs, listings, media, reviews, storage
-from services.marketplace.listings import price_label
-from state.base import SessionState, format_utc, parse_id
+from state.base import SessionState, parse_id
+from state.marketplace_rows import listing_vars
 
 IMAGE_UPLOAD = "listing-image-upload"
 
@@ -81,85 +81,12 @@ class ListingState(SessionState):
         self.loading = False
 
     def _show(self, detail: details.ListingDetail) -> None:
-        row = detail.listing
-        self.listing = {
-            "title": row.title,
-            "summary": row.summary,
-            "publisher": detail.publisher,
-            "category": row.category,
-            "price": price_label(row.price_cents),
-            "paid": "yes" if row.price_cents else "",
-            "kind": row.kind.value,
-            "status": row.status.value,
-            "note": row.moderation_note if detail.is_seller else "",
-            "rating": f"{row.rating:.1f}",
-            "reviews": str(row.rating_count),
-            "downloads": str(row.downloads),
-            "icon": f"/api/v1/marketplace/files/{row.icon_key}" if row.icon_key else "",
-            "latest": str(row.latest_version),
-        }
-        self.description_html = row.description_html
-        self._edit_source = {
-            "title": row.title,
-            "summary": row.summary,
-            "description": row.description,
-            "category": row.category,
-            "tags": ", ".join(str(t) for t in row.tags),
-            "price": f"{row.price_cents / 100:.2f}",
-        }
-        self.tags = [str(t) for t in row.tags]
-        self.screenshots = [f"/api/v1/marketplace/files/{k}" for k in row.screenshot_keys]
-        self.versions = [
-            {
-                "version": str(v.version),
-                "changelog": v.changelog,
-                "when": format_utc(v.created_at),
-                "verified": "yes" if v.verified else "",
-            }
-            for v in detail.versions
-        ]
-        latest = detail.latest
-        self.needs_integrations = [
-            f"{i.get('provider') or 'an integration'}: {i.get('action')}"
-            for i in latest.required_integrations
-        ]
-        self.needs_models = [str(m) for m in latest.required_models]
-        badge = detail.badge
-        self.badge = {
-            "verified": "yes" if badge["verified"] else "",
-            "checked": (badge.get("checked_at") or "")[:16].replace("T", " "),
-            "ran": (badge.get("tests_ran_at") or "")[:16].replace("T", " "),
-        }
-        self.scores = [
-            {
-                "suite": str(s["suite"]),
-                "status": str(s["status"]),
-                "score": "" if s["score"] is None else f"{float(s['score']):.0%}",
-                "cases": f"{s['passed_cases']} passed, {s['failed_cases']} failed",
-            }
-            for s in badge.get("suites", [])
-        ]
-        self.badge_reasons = [str(r) for r in badge.get("reasons", [])]
-        self.review_rows = [
-            {
-                "id": str(r.id),
-                "org": r.org_name,
-                "stars": "★" * r.rating + "☆" * (5 - r.rating),
-                "body": r.body,
-                "reply": r.reply or "",
-                "when": format_utc(r.updated_at),
-                "mine": "yes" if r.mine else "",
-            }
-            for r in detail.reviews
-        ]
-        self.is_seller = detail.is_seller
-        install = detail.install
-        self.install_id = str(install.id) if install else ""
-        self.installed_agent = str(install.agent_id) if install and install.agent_id else ""
-        self.update_available = str(detail.update_available or "")
-        mine = next((r for r in detail.reviews if r.mine), None)
-        if mine is not None and not self.review_body:
-            self.rating_input, self.review_body = str(mine.rating), mine.body
+        values = listing_vars(detail)
+        own = values.pop("own_review", None)
+        for name, value in values.items():
+            setattr(self, name, value)
+        if own is not None and not self.review_body:
+            self.rating_input, self.review_body = own["rating"], own["body"]
 
     def _act(self, work: Any, done: str) -> Any:
         try:
