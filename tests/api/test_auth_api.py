@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import pytest
@@ -296,3 +296,29 @@ def test_an_unknown_key_id_in_a_path_is_not_found_or_invalid(client: TestClient)
     admin = bearer(new_key(scopes=["admin"]))
     problem(client.delete(f"/api/v1/api-keys/{uuid.uuid4()}", headers=admin), 404)
     problem(client.delete("/api/v1/api-keys/not-an-id", headers=admin), 422)
+
+
+def test_scoped_run_admits_run_and_admin_keys_only() -> None:
+    """`scoped("run")` as the runs router uses it: a read/write key is refused, admin implies
+    every scope."""
+    from fastapi import Depends, FastAPI
+
+    from agent_platform.api import errors
+    from agent_platform.api.v1 import scoped
+    from services.access import Actor
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.post("/api/v1/probe")
+    def probe(actor: Annotated[Actor, Depends(scoped("run"))]) -> dict[str, str]:
+        return {"org": str(actor.org_id)}
+
+    client = TestClient(app)
+    assert client.post("/api/v1/probe", headers=bearer(new_key(scopes=["run"]))).status_code == 200
+    assert (
+        client.post("/api/v1/probe", headers=bearer(new_key(scopes=["admin"]))).status_code == 200
+    )
+    refused = client.post("/api/v1/probe", headers=bearer(new_key(scopes=["read", "write"])))
+    assert "“run” scope" in problem(refused, 403)["detail"]
+    problem(client.post("/api/v1/probe"), 401)
