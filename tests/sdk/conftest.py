@@ -1,0 +1,27 @@
+"""Shared by the SDK tests: the real API app over real HTTP, for clients that are not Python
+test clients (the SDKs speak HTTP like any user's script would)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session
+
+from tests.api.live import key_headers, serve
+from tests.factories import make_user, personal_actor
+
+
+@pytest.fixture(scope="module")
+def live_api() -> Iterator[str]:
+    """The base URL of `create_api()` served by uvicorn in a thread (per module: every test
+    still gets an empty database and Redis from conftest's `clean_state`)."""
+    yield from serve()
+
+
+@pytest.fixture
+def api_key(session: Session) -> str:
+    """A builder's API key with every scope (read, run, write), in a new organization."""
+    actor = personal_actor(session, make_user(session))
+    headers = key_headers(session, actor, scopes=["read", "run", "write"])
+    return headers["Authorization"].removeprefix("Bearer ")
