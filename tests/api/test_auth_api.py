@@ -9,15 +9,18 @@ from typing import Annotated, Any
 
 import jwt
 import pytest
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from agent_platform.api import create_api
+from agent_platform.api import create_api, errors
+from agent_platform.api.v1 import scoped
 from agent_platform.db import session_scope
 from agent_platform.models import ApiKey, Role
 from agent_platform.models.base import utcnow
 from agent_platform.settings import get_settings
 from services import access_tokens, api_keys
+from services.access import Actor
 from services.errors import Invalid
 from tests.factories import make_user, personal_actor
 
@@ -301,12 +304,6 @@ def test_an_unknown_key_id_in_a_path_is_not_found_or_invalid(client: TestClient)
 def test_scoped_run_admits_run_and_admin_keys_only() -> None:
     """`scoped("run")` as the runs router uses it: a read/write key is refused, admin implies
     every scope."""
-    from fastapi import Depends, FastAPI
-
-    from agent_platform.api import errors
-    from agent_platform.api.v1 import scoped
-    from services.access import Actor
-
     app = FastAPI()
     errors.install(app)
 
