@@ -291,7 +291,8 @@ def principal_for(session: Session, credential: str | None) -> KeyPrincipal:
             actor=principal.actor,
             key_id=principal.key_id,
             creator_id=principal.creator_id,
-            scopes=principal.scopes & claims.scopes,
+            # what the token names and its key still allows (admin allows every scope)
+            scopes=frozenset(s for s in claims.scopes if s in SCOPES and principal.has(Scope(s))),
         )
     raise Unauthenticated(_REFUSED)
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from agent_platform.api import create_api, errors
+from agent_platform.api.auth import router as auth_router
 from agent_platform.api.v1 import scoped
 from agent_platform.db import session_scope
 from agent_platform.models import ApiKey, Role
@@ -319,3 +320,23 @@ def test_scoped_run_admits_run_and_admin_keys_only() -> None:
     refused = client.post("/api/v1/probe", headers=bearer(new_key(scopes=["read", "write"])))
     assert "“run” scope" in problem(refused, 403)["detail"]
     problem(client.post("/api/v1/probe"), 401)
+
+
+def test_a_run_token_of_an_admin_key_may_run() -> None:
+    app = FastAPI()
+    errors.install(app)
+    app.include_router(auth_router)
+
+    @app.post("/api/v1/probe")
+    def probe(actor: Annotated[Actor, Depends(scoped("run"))]) -> dict[str, str]:
+        return {"org": str(actor.org_id)}
+
+    client = TestClient(app)
+    secret = new_key(scopes=["admin"])
+    token = client.post(
+        "/api/v1/auth/token", json={"scopes": ["run"]}, headers=bearer(secret)
+    ).json()
+    assert token["scopes"] == ["read", "run"]
+    assert client.post("/api/v1/probe", headers=bearer(token["access_token"])).status_code == 200
+    refused = client.get("/api/v1/api-keys", headers=bearer(token["access_token"]))
+    assert "“admin” scope" in problem(refused, 403)["detail"]
