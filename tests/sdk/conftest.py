@@ -3,13 +3,21 @@ test clients (the SDKs speak HTTP like any user's script would)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
 from tests.api.live import key_headers, serve
 from tests.factories import make_user, personal_actor
+
+# The Python SDK is its own package (sdk/python), not installed into the app's environment:
+# its tests import it from the source tree, as `pip install -e sdk/python` would.
+SDK_PYTHON = Path(__file__).resolve().parents[2] / "sdk" / "python"
+if str(SDK_PYTHON) not in sys.path:
+    sys.path.insert(0, str(SDK_PYTHON))
 
 
 @pytest.fixture(scope="module")
