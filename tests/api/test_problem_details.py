@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from agent_platform.api import create_api
+from agent_platform.api import create_api, errors
 from agent_platform.db import session_scope
 from services import api_keys
 from tests.factories import make_user, personal_actor
@@ -149,3 +150,17 @@ def test_the_openapi_schema_documents_the_problem_shape(client: TestClient) -> N
     problem = spec["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]  # a shape never sent
+
+
+def test_an_unexpected_error_is_a_500_problem_without_a_trace() -> None:
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/api/v1/broken")
+    def broken() -> None:
+        raise RuntimeError("secret internals")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/api/v1/broken")
+    body = assert_problem(response, 500, "internal-error")
+    assert body["detail"] == "Something went wrong on our side; the error was logged."
+    assert "secret internals" not in response.text
