@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import agent_platform_sdk._core as sdk_core
 import httpx
 import pytest
 from agent_platform_sdk import (
@@ -28,6 +29,7 @@ from agent_platform_sdk import (
     TokenEvent,
     Tool,
 )
+from agent_platform_sdk._core import KeyAuth
 from sqlmodel import Session
 
 from agent_platform.settings import get_settings
@@ -90,6 +92,31 @@ def test_agents_are_created_listed_across_pages_read_updated_and_exported(
     assert copy.name == "Agent copy" and copy.config["temperature"] == 0.2
     # The key went over the wire once, for its token; every call carried the token.
     assert paths.count("/api/v1/auth/token") == 1 and paths[0] == "/api/v1/auth/token"
+
+
+def test_the_token_is_fetched_again_before_it_ends_and_after_a_refusal(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths: list[str] = []
+    client.http.event_hooks["request"].append(lambda r: paths.append(r.url.path))
+    client.agents.create("Kept", config=BASE)
+    list(client.agents.list())
+    assert paths.count("/api/v1/auth/token") == 1
+
+    # A token the server no longer accepts (signed with a rotated secret, say): one 401, a
+    # new exchange, the call repeated - the caller sees only the answer.
+    auth = client.http.auth
+    assert isinstance(auth, KeyAuth)
+    monkeypatch.setattr(auth, "_token", "not-a-token")
+    paths.clear()
+    assert [a.name for a in client.agents.list()] == ["Kept"]
+    assert paths == ["/api/v1/agents", "/api/v1/auth/token", "/api/v1/agents"]
+
+    # Within the margin of its end, the token is replaced before the call goes out.
+    monkeypatch.setattr(sdk_core, "REFRESH_MARGIN_SECONDS", 10_000.0)
+    paths.clear()
+    client.agents.find("Kept")
+    assert paths[0] == "/api/v1/auth/token" and paths.count("/api/v1/auth/token") == 2
 
 
 def test_class_based_agent_deploys_then_updates_the_same_agent(client: Client) -> None:
