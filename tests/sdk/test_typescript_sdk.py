@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +22,7 @@ from agent_platform.api import create_api
 from agent_platform.models import AgentVersion, Execution, ExecutionStatus
 from tests.api.live import key_headers
 from tests.fakes.openai_server import ScriptedLLM
-from tests.services.runtime_helpers import org_with_provider
+from tests.services.runtime_helpers import execute, org_with_provider, start
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "sdk" / "typescript"
@@ -106,22 +107,38 @@ def built_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def test_sdk_against_the_running_api(
-    built_sdk: Path, live_api: str, session: Session, llm: ScriptedLLM
-) -> None:
-    actor = org_with_provider(session, llm.base_url)
-    key = key_headers(session, actor)["Authorization"].removeprefix("Bearer ")
-    env = {"AP_BASE_URL": live_api, "AP_API_KEY": key, "AP_MODEL": "fake/gpt-a"}
+def _node(script: str, cwd: Path, **env: str) -> object:
+    """Run one of the package's test scripts with Node; its last line of output is JSON."""
     done = subprocess.run(
-        [_tool("node"), "test/smoke.mjs"],
-        cwd=built_sdk,
+        [_tool("node"), f"test/{script}"],
+        cwd=cwd,
         env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_event_stream_reader(built_sdk: Path) -> None:
+    """Chunks cut inside a line, inside a UTF-8 character and between CR and LF; keep-alive
+    comments; an unfinished event at the end is dropped (as the SSE standard says)."""
+    assert _node("sse.mjs", built_sdk) == [
+        {"event": "token", "data": '{"text": "Grüße"}'},
+        {"event": "step", "data": "line one\nline two", "id": "7"},
+        {"event": "message", "data": "no event name", "id": "7"},
+    ]
+
+
+def test_sdk_against_the_running_api(
+    built_sdk: Path, live_api: str, session: Session, llm: ScriptedLLM
+) -> None:
+    actor = org_with_provider(session, llm.base_url)
+    key = key_headers(session, actor)["Authorization"].removeprefix("Bearer ")
+    env = {"AP_BASE_URL": live_api, "AP_API_KEY": key, "AP_MODEL": "fake/gpt-a"}
+    seen = _node("smoke.mjs", built_sdk, **env)
+    assert isinstance(seen, dict)
 
     # deploy: created the first time, then updated in place (a new version only on a change)
     first, second, same = seen["first"], seen["second"], seen["same"]
@@ -167,3 +184,15 @@ def test_sdk_against_the_running_api(
     assert seen["invalid"]["status"] == 422 and seen["invalid"]["type"].endswith(":invalid")
     assert seen["invalid"]["errors"], seen["invalid"]
     assert seen["badKey"]["status"] == 401 and seen["badKey"]["type"].endswith(":unauthenticated")
+
+    # a run that really ran: its steps and end, read through the SDK's stream
+    llm.script({"text": "Ask about SDKs."})
+    ran = start(actor, uuid.UUID(first["id"]), "hi", variables={"product": "SDKs"})
+    assert execute(ran)[0].status == ExecutionStatus.SUCCEEDED
+    events = _node("follow.mjs", built_sdk, AP_RUN_ID=str(ran), **env)
+    assert isinstance(events, list)
+    assert [e["type"] for e in events] == ["step", "end"]
+    assert events[0]["data"]["kind"] == "model"
+    assert events[0]["data"]["text"] == "Ask about SDKs."
+    assert events[1]["data"]["status"] == "succeeded"
+    assert events[1]["data"]["output"]["text"] == "Ask about SDKs."

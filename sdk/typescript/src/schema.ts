@@ -507,6 +507,11 @@ export interface Page_MemberOut_ {
   next_cursor: string | null;
 }
 
+export interface Page_ProviderOut_ {
+  data: Array<ProviderOut>;
+  next_cursor: string | null;
+}
+
 export interface Page_RunOut_ {
   data: Array<RunOut>;
   next_cursor: string | null;
@@ -538,6 +543,30 @@ export interface Problem {
   detail: string;
   /** field -> what is wrong with it (for invalid input) */
   errors?: Record<string, string> | null;
+}
+
+export interface ProviderIn {
+  name: string;
+  kind: string;
+  /** write-only; empty on update keeps the stored one */
+  api_key?: string;
+  api_base?: string;
+  api_version?: string;
+  models?: Array<string>;
+}
+
+export interface ProviderOut {
+  id: string;
+  name: string;
+  kind: string;
+  api_base: string | null;
+  api_version: string | null;
+  models: Array<string>;
+  /** the key's first and last characters; never the key */
+  key_hint: string | null;
+  last_checked_at: string | null;
+  last_error: string | null;
+  created_at: string;
 }
 
 export interface PublishIn {
@@ -1191,6 +1220,57 @@ export interface Operations {
     headers: {};
     body: undefined;
     response: DashboardData;
+  };
+  /** List Providers */
+  listProviders: {
+    path: {};
+    query: {
+      /** next_cursor of the previous page; empty: the first page */
+      cursor?: string | null;
+      /** rows per page */
+      limit?: number;
+    };
+    headers: {};
+    body: undefined;
+    response: Page_ProviderOut_;
+  };
+  /** Create Provider */
+  createProvider: {
+    path: {};
+    query: {};
+    headers: {};
+    body: ProviderIn;
+    response: ProviderOut;
+  };
+  /** Get Provider */
+  getProvider: {
+    path: {
+      provider_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ProviderOut;
+  };
+  /** Update Provider */
+  updateProvider: {
+    path: {
+      provider_id: string;
+    };
+    query: {};
+    headers: {};
+    body: ProviderIn;
+    response: ProviderOut;
+  };
+  /** Delete Provider */
+  deleteProvider: {
+    path: {
+      provider_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: undefined;
   };
   /** List Integrations */
   listIntegrations: {
@@ -2025,6 +2105,11 @@ export const OPERATIONS: {
   revokeInvitation: { method: "DELETE", path: "/api/v1/invitations/{invitation_id}", bodyType: null, reads: "none" },
   listAuditLog: { method: "GET", path: "/api/v1/audit-log", bodyType: null, reads: "json" },
   dashboardFigures: { method: "GET", path: "/api/v1/dashboard", bodyType: null, reads: "json" },
+  listProviders: { method: "GET", path: "/api/v1/providers", bodyType: null, reads: "json" },
+  createProvider: { method: "POST", path: "/api/v1/providers", bodyType: "application/json", reads: "json" },
+  getProvider: { method: "GET", path: "/api/v1/providers/{provider_id}", bodyType: null, reads: "json" },
+  updateProvider: { method: "PUT", path: "/api/v1/providers/{provider_id}", bodyType: "application/json", reads: "json" },
+  deleteProvider: { method: "DELETE", path: "/api/v1/providers/{provider_id}", bodyType: null, reads: "none" },
   listIntegrations: { method: "GET", path: "/api/v1/integrations", bodyType: null, reads: "json" },
   listOrgs: { method: "GET", path: "/api/v1/admin/orgs", bodyType: null, reads: "json" },
   getOrg: { method: "GET", path: "/api/v1/admin/orgs/{org_id}", bodyType: null, reads: "json" },

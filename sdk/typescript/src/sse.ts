@@ -25,6 +25,8 @@ export async function* readEvents(
       buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        // A CR that ends the chunk may be half of a CRLF: wait for the next one to know.
+        if (!done && newline === buffer.length - 1 && buffer.endsWith("\r")) break;
         const line = buffer.slice(0, newline);
         const width = buffer.startsWith("\r\n", newline) ? 2 : 1;
         buffer = buffer.slice(newline + width);
