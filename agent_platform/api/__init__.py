@@ -15,6 +15,7 @@ from agent_platform.api import (
     fallback,
     health,
     integrations,
+    knowledge,
     marketplace,
     members,
     metrics,
@@ -48,6 +49,7 @@ def create_api() -> FastAPI:
     api.include_router(audit_log.router)  # /api/v1/audit-log
     api.include_router(dashboard.router)  # /api/v1/dashboard figures
     api.include_router(providers.router)  # /api/v1/providers (keys write-only)
+    api.include_router(knowledge.router)  # /api/v1/knowledge: collections, documents, search
     api.include_router(integrations.router)
     api.include_router(admin.router)  # /api/v1/admin/*: the instance admin
     api.include_router(webhooks.router)  # /api/v1/hooks/{token} and trigger management

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -32,9 +33,13 @@ PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/"
 
 # Routes whose bodies may be larger than API_MAX_BODY_BYTES (each route still checks its own
-# limit): marketplace images are up to 2 MB.
-LARGER_BODIES: list[tuple[re.Pattern[str], int]] = [
-    (re.compile(r"/api/v1/marketplace/listings/[^/]+/(icon|screenshots)"), 2_100_000),
+# limit): marketplace images are up to 2 MB, knowledge uploads up to MAX_UPLOAD_BYTES.
+LARGER_BODIES: list[tuple[re.Pattern[str], Callable[[], int]]] = [
+    (re.compile(r"/api/v1/marketplace/listings/[^/]+/(icon|screenshots)"), lambda: 2_100_000),
+    (
+        re.compile(r"/api/v1/knowledge/collections/[^/]+/documents"),
+        lambda: get_settings().max_upload_bytes,
+    ),
 ]
 
 # The `type` of each kind of problem: stable identifiers clients may switch on.
@@ -153,7 +158,7 @@ def body_limit(path: str) -> int:
     limit = get_settings().api_max_body_bytes
     for pattern, larger in LARGER_BODIES:
         if pattern.fullmatch(path):
-            return max(limit, larger)
+            return max(limit, larger())
     return limit
 
 
