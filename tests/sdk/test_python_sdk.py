@@ -292,6 +292,26 @@ def test_run_streams_to_its_end_and_an_idempotency_key_returns_the_same_run(
     assert reused.value.status == 409
 
 
+def test_cancelling_a_run_mid_answer_ends_its_stream_cancelled(
+    client: Client,
+    llm: ScriptedLLM,
+    agent_worker: subprocess.Popen[bytes],  # noqa: F811 - fixture
+) -> None:
+    agent = client.agents.create("Talker", config=BASE)
+    # About a minute of tokens: the run is still going when it is cancelled.
+    llm.script(Turn(text="word " * 300, chunk_size=5, chunk_delay=0.2))
+    run = client.runs.create(agent.id, "go")
+    seen: list[str] = []
+    for event in client.runs.stream(run.id):
+        if not seen:
+            assert isinstance(event, TokenEvent)
+            client.runs.cancel(run.id)
+        seen.append(event.type)
+    assert isinstance(event, EndEvent) and event.status == "cancelled"
+    assert seen.count("end") == 1
+    assert client.runs.get(run.id).status == "cancelled"
+
+
 def test_async_client_deploys_runs_and_streams(
     live_api: str,
     model_key: str,
