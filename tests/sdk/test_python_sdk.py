@@ -324,7 +324,7 @@ def test_async_client_deploys_runs_and_streams(
         async with AsyncClient(live_api, model_key) as sdk:
             agent = await SupportBot().adeploy(sdk)
             run = await sdk.runs.create(agent.id, "Hi")
-            kinds = [event.type async for event in sdk.runs.stream(run.id)]
+            kinds: list[str] = [event.type async for event in sdk.runs.stream(run.id)]
             done = await sdk.runs.wait(run.id, timeout=60)
             names = [a.name async for a in sdk.agents.list()]
             with pytest.raises(ApiError) as missing:
