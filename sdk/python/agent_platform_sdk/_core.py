@@ -149,7 +149,11 @@ def yaml_name(text: str) -> str | None:
             continue
         value = line.removeprefix("name:").split(" #", 1)[0].strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            inner = value[1:-1]
-            return inner.replace("''", "'") if value[0] == "'" else json.loads(value)
+            if value[0] == "'":
+                return value[1:-1].replace("''", "'")
+            try:
+                return str(json.loads(value))
+            except ValueError:
+                return None
         return value or None
     return None
