@@ -1,11 +1,11 @@
 """Testing-engine benchmark: a 100-case suite × 3 repeats with an LLM judge, then the same again.
 
 Real worker processes (the async agent worker for the runs and their gradings, forking RQ
-workers on the testing queue for the rest) against the scripted OpenAI-compatible server with 100 ms model latency, on
-PostgreSQL/Redis at 127.0.0.1 when they answer, SQLite and the bundled Redis otherwise. The
-agent's answer and the judge's verdict are the same JSON text, so the rerun sees identical
-answers and every verdict comes from the cache. The baseline beside it: the same 300 runs
-without any grading (a plain start of 300 runs, waited for in the same way).
+workers on the testing queue for the rest) against the scripted OpenAI-compatible server with
+100 ms model latency, on PostgreSQL/Redis at 127.0.0.1 when they answer, SQLite and the
+bundled Redis otherwise. The agent's answer and the judge's verdict are the same JSON text, so
+the rerun sees identical answers and every verdict comes from the cache. The baseline beside
+it: the same 300 runs without any grading (a plain start of 300 runs, waited for alike).
 
 Ends with one JSON line: suite_wall_s (goal ≤ 15), judge_calls, rerun_wall_s,
 rerun_judge_cache_hit (goal 1.0), plain_runs_wall_s (the baseline).
