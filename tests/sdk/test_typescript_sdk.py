@@ -157,6 +157,7 @@ def test_sdk_against_the_running_api(
     latest = max(versions, key=lambda v: v.version)
     assert latest.config["instructions"] == "Answer briefly about {{product}}."
 
+    assert "name: SDK support bot" in seen["exported"]  # a text answer, read as text
     assert seen["token"]["exchanged"] is True  # the key went out once, for a token
     assert seen["listed"] == [{"id": first["id"], "name": "SDK support bot", "model": "fake/gpt-a"}]
     assert seen["generic"] == 1
@@ -183,6 +184,8 @@ def test_sdk_against_the_running_api(
     assert seen["missingRun"]["status"] == 404 and seen["missingRun"]["thrown"] is True
     assert seen["invalid"]["status"] == 422 and seen["invalid"]["type"].endswith(":invalid")
     assert seen["invalid"]["errors"], seen["invalid"]
+    assert seen["staleToken"] == 1  # an ended token with a key: a new token, the call retried
+    assert seen["staleWithoutKey"]["status"] == 401
     assert seen["badKey"]["status"] == 401 and seen["badKey"]["type"].endswith(":unauthenticated")
 
     # a run that really ran: its steps and end, read through the SDK's stream

@@ -86,6 +86,8 @@ def ts_type(schema: Any, pad: str = "") -> str:
     if isinstance(kind, list):
         return _union([ts_type({**schema, "type": k}, pad) for k in kind])
     if kind == "string":
+        if schema.get("format") == "binary" or "contentMediaType" in schema:
+            return "Blob | ArrayBuffer | Uint8Array | string"  # bytes, sent as they are
         return "string"
     if kind in ("integer", "number"):
         return "number"

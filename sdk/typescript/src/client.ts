@@ -23,7 +23,8 @@ export interface ClientOptions {
   baseUrl: string;
   /** An API key (`ap_…`); exchanged for short-lived access tokens as needed. */
   apiKey?: string;
-  /** An access token to use as is (it ends after 15 minutes). */
+  /** An access token to use as is (it ends after 15 minutes; with an `apiKey` too, a new one
+   * is exchanged when it has ended). */
   accessToken?: string;
   /** Send the key itself on every call instead of exchanging it for a token. */
   exchangeToken?: boolean;
@@ -154,6 +155,10 @@ export class Client {
     yield* readEvents(response.body);
   }
 
+  private mayExchangeAgain(bearer: string, credential: string | undefined): boolean {
+    return credential === undefined && this.exchange && !!this.apiKey && bearer !== this.apiKey;
+  }
+
   private async send<K extends OperationName>(
     name: K,
     args: CallArgs<K>,
@@ -174,19 +179,24 @@ export class Client {
         url.searchParams.append(key, String(item));
       }
     }
-    const headers: Record<string, string> = {
-      Accept: accept,
-      Authorization: `Bearer ${credential ?? (await this.credential())}`,
-    };
+    const bearer = credential ?? (await this.credential());
+    const headers: Record<string, string> = { Accept: accept, Authorization: `Bearer ${bearer}` };
     for (const [key, value] of Object.entries((args.headers ?? {}) as Record<string, unknown>)) {
       if (value !== undefined && value !== null) headers[key] = String(value);
     }
-    let body: string | undefined;
+    let body: BodyInit | undefined;
     if (args.body !== undefined && op.bodyType) {
       headers["Content-Type"] = op.bodyType;
-      body = typeof args.body === "string" ? args.body : JSON.stringify(args.body);
+      body = op.bodyType.endsWith("json") ? JSON.stringify(args.body) : (args.body as BodyInit);
     }
     const response = await this.fetcher(url, { method: op.method, headers, body });
+    if (response.status === 401 && this.mayExchangeAgain(bearer, credential)) {
+      // The token ended early (revoked, or a clock that runs behind): one new one, one retry.
+      await response.body?.cancel();
+      this.token = undefined;
+      this.tokenEnds = 0;
+      return this.send(name, args, await this.credential(), accept);
+    }
     if (!response.ok) throw await ApiError.fromResponse(response);
     return response;
   }

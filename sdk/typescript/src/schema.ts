@@ -212,6 +212,19 @@ export interface Choice {
   logprobs?: null;
 }
 
+export interface CollectionIn {
+  name: string;
+  description?: string;
+}
+
+export interface CollectionOut {
+  id: string;
+  name: string;
+  description: string;
+  embedder: string;
+  created_at: string;
+}
+
 export interface ComparisonOut {
   case: string;
   before: boolean | null;
@@ -293,6 +306,18 @@ export interface DiffRowOut {
   old: unknown;
   new: unknown;
   kind: string;
+}
+
+export interface DocumentOut {
+  id: string;
+  collection_id: string;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+  chunk_count: number;
+  status: string;
+  error: string | null;
+  created_at: string;
 }
 
 export type ExecutionStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
@@ -494,6 +519,16 @@ export interface Page_ApiKeyOut_ {
 
 export interface Page_AuditEntryOut_ {
   data: Array<AuditEntryOut>;
+  next_cursor: string | null;
+}
+
+export interface Page_CollectionOut_ {
+  data: Array<CollectionOut>;
+  next_cursor: string | null;
+}
+
+export interface Page_DocumentOut_ {
+  data: Array<DocumentOut>;
   next_cursor: string | null;
 }
 
@@ -724,6 +759,24 @@ export interface ScoreOut {
   passed: boolean;
   score: number;
   created_at: string;
+}
+
+/** One matching chunk, with what a model needs to cite it. */
+export interface SearchHit {
+  text: string;
+  score: number;
+  filename: string;
+  document_id: string;
+  collection_id: string;
+  collection_name: string;
+  chunk: number;
+}
+
+export interface SearchIn {
+  query: string;
+  /** empty: every collection of the organization */
+  collection_ids?: Array<string> | null;
+  top_k?: number;
 }
 
 /** One step as the live stream's `step` event carries it (the same shape in both). */
@@ -1271,6 +1324,83 @@ export interface Operations {
     headers: {};
     body: undefined;
     response: undefined;
+  };
+  /** List Collections */
+  listCollections: {
+    path: {};
+    query: {
+      /** next_cursor of the previous page; empty: the first page */
+      cursor?: string | null;
+      /** rows per page */
+      limit?: number;
+    };
+    headers: {};
+    body: undefined;
+    response: Page_CollectionOut_;
+  };
+  /** Create Collection */
+  createCollection: {
+    path: {};
+    query: {};
+    headers: {};
+    body: CollectionIn;
+    response: CollectionOut;
+  };
+  /** Delete Collection */
+  deleteCollection: {
+    path: {
+      collection_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: undefined;
+  };
+  /** List Documents */
+  listDocuments: {
+    path: {
+      collection_id: string;
+    };
+    query: {
+      /** next_cursor of the previous page; empty: the first page */
+      cursor?: string | null;
+      /** rows per page */
+      limit?: number;
+    };
+    headers: {};
+    body: undefined;
+    response: Page_DocumentOut_;
+  };
+  /** Upload Document */
+  uploadDocument: {
+    path: {
+      collection_id: string;
+    };
+    query: {
+      /** e.g. handbook.pdf */
+      filename: string;
+    };
+    headers: {};
+    body: Blob | ArrayBuffer | Uint8Array | string;
+    response: DocumentOut;
+  };
+  /** Delete Document */
+  deleteDocument: {
+    path: {
+      document_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: undefined;
+  };
+  /** Search */
+  search: {
+    path: {};
+    query: {};
+    headers: {};
+    body: SearchIn;
+    response: Array<SearchHit>;
   };
   /** List Integrations */
   listIntegrations: {
@@ -2110,6 +2240,13 @@ export const OPERATIONS: {
   getProvider: { method: "GET", path: "/api/v1/providers/{provider_id}", bodyType: null, reads: "json" },
   updateProvider: { method: "PUT", path: "/api/v1/providers/{provider_id}", bodyType: "application/json", reads: "json" },
   deleteProvider: { method: "DELETE", path: "/api/v1/providers/{provider_id}", bodyType: null, reads: "none" },
+  listCollections: { method: "GET", path: "/api/v1/knowledge/collections", bodyType: null, reads: "json" },
+  createCollection: { method: "POST", path: "/api/v1/knowledge/collections", bodyType: "application/json", reads: "json" },
+  deleteCollection: { method: "DELETE", path: "/api/v1/knowledge/collections/{collection_id}", bodyType: null, reads: "none" },
+  listDocuments: { method: "GET", path: "/api/v1/knowledge/collections/{collection_id}/documents", bodyType: null, reads: "json" },
+  uploadDocument: { method: "POST", path: "/api/v1/knowledge/collections/{collection_id}/documents", bodyType: "application/octet-stream", reads: "json" },
+  deleteDocument: { method: "DELETE", path: "/api/v1/knowledge/documents/{document_id}", bodyType: null, reads: "none" },
+  search: { method: "POST", path: "/api/v1/knowledge/search", bodyType: "application/json", reads: "json" },
   listIntegrations: { method: "GET", path: "/api/v1/integrations", bodyType: null, reads: "json" },
   listOrgs: { method: "GET", path: "/api/v1/admin/orgs", bodyType: null, reads: "json" },
   getOrg: { method: "GET", path: "/api/v1/admin/orgs/{org_id}", bodyType: null, reads: "json" },

@@ -41,6 +41,8 @@ seen.second = { id: second.id, created: second.created, version: second.current_
 const same = await changed.deploy(client);
 seen.same = { id: same.id, created: same.created, newVersion: same.new_version };
 
+seen.exported = await client.call("exportAgent", { path: { agent_id: first.id } });
+
 const token = await client.credential();
 seen.token = { exchanged: !token.startsWith("ap_"), length: token.length };
 
@@ -64,6 +66,10 @@ seen.run = {
   cancelled: cancelled.status,
   events: events.map((e) => ({ type: e.type, status: e.data.status })),
 };
+
+const stale = new Client({ baseUrl, apiKey, accessToken: "ended-token" });
+seen.staleToken = (await stale.agents.list()).data.length;
+seen.staleWithoutKey = await problem(new Client({ baseUrl, accessToken: "ended-token" }).agents.list());
 
 seen.missingAgent = await problem(client.agents.get("00000000-0000-4000-8000-000000000000"));
 seen.missingRun = await problem(client.runs.get("not-a-run"));
