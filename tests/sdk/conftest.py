@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
-from tests.api.live import key_headers, serve
-from tests.factories import make_user, personal_actor
+from tests.api.live import serve
 
 # The Python SDK is its own package (sdk/python), not installed into the app's environment:
 # its tests import it from the source tree, as `pip install -e sdk/python` would.
@@ -25,11 +23,3 @@ def live_api() -> Iterator[str]:
     """The base URL of `create_api()` served by uvicorn in a thread (per module: every test
     still gets an empty database and Redis from conftest's `clean_state`)."""
     yield from serve()
-
-
-@pytest.fixture
-def api_key(session: Session) -> str:
-    """A builder's API key with every scope (read, run, write), in a new organization."""
-    actor = personal_actor(session, make_user(session))
-    headers = key_headers(session, actor, scopes=["read", "run", "write"])
-    return headers["Authorization"].removeprefix("Bearer ")
