@@ -122,4 +122,3 @@ def reason_of(exc: BaseException | None) -> Reason:
     if isinstance(exc, requests.RequestException):
         return "unreachable"
     return "error"
-
