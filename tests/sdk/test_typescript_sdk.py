@@ -20,9 +20,12 @@ from sqlmodel import Session, select
 
 from agent_platform.api import create_api
 from agent_platform.models import AgentVersion, Execution, ExecutionStatus
+from agent_platform.redis_client import get_redis
+from services.runtime.events import channel
 from tests.api.live import key_headers
 from tests.fakes.openai_server import ScriptedLLM
 from tests.services.runtime_helpers import execute, org_with_provider, start
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "sdk" / "typescript"
@@ -199,3 +202,38 @@ def test_sdk_against_the_running_api(
     assert events[0]["data"]["text"] == "Ask about SDKs."
     assert events[1]["data"]["status"] == "succeeded"
     assert events[1]["data"]["output"]["text"] == "Ask about SDKs."
+
+    # the same, followed live: the stream is open before the run starts, so tokens arrive
+    llm.script({"text": "Tokens as they come.", "chunk_size": 3})
+    live = start(actor, uuid.UUID(first["id"]), "again", variables={"product": "SDKs"})
+    follower = subprocess.Popen(
+        [_tool("node"), "test/follow.mjs"],
+        cwd=built_sdk,
+        env={**os.environ, **env, "AP_RUN_ID": str(live)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        redis = get_redis()
+        wait_until(
+            lambda: redis.pubsub_numsub(channel(live))[0][1] > 0 or follower.poll() is not None,
+            60,
+            what="the SDK to open the run's stream",
+        )
+        assert execute(live)[0].status == ExecutionStatus.SUCCEEDED
+        out, err = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+    assert follower.returncode == 0, err[-4000:]
+    streamed = json.loads(out.strip().splitlines()[-1])
+    kinds = [e["type"] for e in streamed]
+    assert kinds[-2:] == ["step", "end"] and "token" in kinds[:-2], kinds
+    assert all(
+        e["data"]["text"] and e["data"]["text"] in "Tokens as they come."
+        for e in streamed
+        if e["type"] == "token"
+    )
+    assert streamed[-1]["data"]["output"]["text"] == "Tokens as they come."
