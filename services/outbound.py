@@ -422,7 +422,11 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             ssl_context=httpx.create_ssl_context(verify=verify),
             network_backend=GuardedNetworkBackend(guard),
             max_connections=20,
-            max_keepalive_connections=5,
+            # Keep every connection the pool may open: with fewer kept than open, a busy
+            # client (one per model endpoint, shared by a worker's runs) closed most
+            # connections after each answer and opened a new one (TCP, guard DNS check,
+            # TLS with a real provider) for nearly every model call.
+            max_keepalive_connections=20,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
