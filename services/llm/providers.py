@@ -185,8 +185,15 @@ def delete_provider(session: Session, actor: Actor, provider_id: uuid.UUID) -> N
     )
 
 
-def resolve(session: Session, org_id: uuid.UUID, ref: str) -> ResolvedModel:
-    """`<provider name>/<model>` → what LiteLLM needs, with the key read from the secret store."""
+def resolve(
+    session: Session,
+    org_id: uuid.UUID,
+    ref: str,
+    *,
+    allow_hosts: tuple[str, ...] | None = None,
+) -> ResolvedModel:
+    """`<provider name>/<model>` → what LiteLLM needs, with the key read from the secret store.
+    `allow_hosts`: the org's private hosts when the caller has read them already."""
     name, _, model = ref.partition("/")
     row = session.exec(
         select(ProviderCredential).where(
@@ -207,13 +214,25 @@ def resolve(session: Session, org_id: uuid.UUID, ref: str) -> ResolvedModel:
         api_base=row.api_base,
         api_key=secrets.get(session, row.secret_ref) if row.secret_ref else "not-needed",
         api_version=row.api_version,
-        allow_hosts=private_hosts.org_entries(session, org_id),
+        allow_hosts=(
+            private_hosts.org_entries(session, org_id) if allow_hosts is None else allow_hosts
+        ),
         price=model_prices.price_of(session, org_id, ref),
     )
 
 
-def resolve_chain(session: Session, org_id: uuid.UUID, refs: list[str]) -> list[ResolvedModel]:
-    return [resolve(session, org_id, ref) for ref in refs]
+def resolve_chain(
+    session: Session,
+    org_id: uuid.UUID,
+    refs: list[str],
+    *,
+    allow_hosts: tuple[str, ...] | None = None,
+) -> list[ResolvedModel]:
+    """The org's private hosts are read once for the chain (the session's identity map holds
+    the organization only weakly, so each read was a query), or not at all when given."""
+    if allow_hosts is None:
+        allow_hosts = private_hosts.org_entries(session, org_id)
+    return [resolve(session, org_id, ref, allow_hosts=allow_hosts) for ref in refs]
 
 
 def configured_names(session: Session, org_id: uuid.UUID) -> set[str]:

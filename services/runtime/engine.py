@@ -145,7 +145,8 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
         run = session.get(Execution, run_id)
         assert run is not None
         config = _config_of(session, run.agent_version_id)
-        chain = resolve_chain(session, run.org_id, config.model_chain)
+        allow_hosts = private_hosts.org_entries(session, run.org_id)
+        chain = resolve_chain(session, run.org_id, config.model_chain, allow_hosts=allow_hosts)
         system = config.render_instructions(run.input.get("variables", {}))
         if config.output.format == "json":
             system += (
@@ -168,7 +169,7 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             messages=messages,
             tools=tools_for(config),
             transaction=transaction,
-            allow_hosts=private_hosts.org_entries(session, run.org_id),
+            allow_hosts=allow_hosts,
             agent_name=_agent_name(session, run.agent_id) if tracing.enabled() else "",
             thread_id=run.thread_id,
         )
