@@ -20,11 +20,13 @@ from services import api_keys, schedules
 from services.access import Actor
 from services.errors import NotFound
 
-from .v1 import api_actor
+from .v1 import api_actor, scoped
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"])
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
+# Changes need a key with the write scope (a read-only key reads).
+WriteActor = Annotated[Actor, Depends(scoped("write"))]
 
 
 class ScheduleOut(BaseModel):
@@ -134,7 +136,7 @@ def list_schedules(
 def create_schedule(
     agent_id: str,
     data: dict[str, Any],
-    actor: ApiActor,
+    actor: WriteActor,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ScheduleOut:
     runs_as = _key_creator(authorization)
@@ -153,7 +155,7 @@ def get_schedule(schedule_id: str, actor: ApiActor) -> ScheduleOut:
 def update_schedule(
     schedule_id: str,
     data: dict[str, Any],
-    actor: ApiActor,
+    actor: WriteActor,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ScheduleOut:
     runs_as = _key_creator(authorization)
@@ -165,14 +167,14 @@ def update_schedule(
 
 
 @router.post("/schedules/{schedule_id}/pause", response_model=ScheduleOut)
-def pause_schedule(schedule_id: str, actor: ApiActor) -> ScheduleOut:
+def pause_schedule(schedule_id: str, actor: WriteActor) -> ScheduleOut:
     with session_scope() as session:
         return _out(schedules.set_enabled(session, actor, _id(schedule_id), enabled=False))
 
 
 @router.post("/schedules/{schedule_id}/resume", response_model=ScheduleOut)
 def resume_schedule(
-    schedule_id: str, actor: ApiActor, authorization: Annotated[str | None, Header()] = None
+    schedule_id: str, actor: WriteActor, authorization: Annotated[str | None, Header()] = None
 ) -> ScheduleOut:
     runs_as = _key_creator(authorization)
     with session_scope() as session:
@@ -183,7 +185,7 @@ def resume_schedule(
 
 
 @router.delete("/schedules/{schedule_id}", status_code=204)
-def delete_schedule(schedule_id: str, actor: ApiActor) -> Response:
+def delete_schedule(schedule_id: str, actor: WriteActor) -> Response:
     with session_scope() as session:
         schedules.delete_schedule(session, actor, _id(schedule_id))
     return Response(status_code=204)

@@ -43,7 +43,7 @@ from agent_platform.models import (
 from services.errors import Invalid, NotFound
 from services.testing import alerts, generate, online, runner, safety, suites, views
 
-from .v1 import ApiActor, RequestSession
+from .v1 import ApiActor, RequestSession, RunActor, WriteActor
 
 router = APIRouter(prefix="/api/v1", tags=["tests"])
 MAX_YAML_BYTES = 2_000_000
@@ -228,7 +228,7 @@ def list_suites(
 
 @router.post("/agents/{agent_id}/suites", response_model=SuiteOut, status_code=201)
 def create_suite(
-    agent_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+    agent_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> SuiteOut:
     return _suite_out(suites.create_suite(session, actor, _id(agent_id), data))
 
@@ -238,7 +238,7 @@ async def import_suite(
     agent_id: str,
     request: Request,
     session: RequestSession,
-    actor: ApiActor,
+    actor: WriteActor,
     name: str | None = None,
     kind: TestKind = TestKind.FUNCTIONAL,
 ) -> SuiteOut:
@@ -254,7 +254,7 @@ async def import_suite(
 
 
 @router.post("/agents/{agent_id}/suites/safety", response_model=SuiteOut)
-def safety_suite(agent_id: str, session: RequestSession, actor: ApiActor) -> SuiteOut:
+def safety_suite(agent_id: str, session: RequestSession, actor: WriteActor) -> SuiteOut:
     return _suite_out(safety.ensure_safety_suite(session, actor, _id(agent_id)))
 
 
@@ -265,13 +265,13 @@ def get_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> SuiteO
 
 @router.put("/suites/{suite_id}", response_model=SuiteOut)
 def update_suite(
-    suite_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+    suite_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> SuiteOut:
     return _suite_out(suites.update_suite(session, actor, _id(suite_id), data))
 
 
 @router.delete("/suites/{suite_id}", status_code=204)
-def delete_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> Response:
+def delete_suite(suite_id: str, session: RequestSession, actor: WriteActor) -> Response:
     suites.delete_suite(session, actor, _id(suite_id))
     return Response(status_code=204)
 
@@ -300,37 +300,37 @@ def list_cases(
 
 @router.post("/suites/{suite_id}/cases", response_model=CaseOut, status_code=201)
 def add_case(
-    suite_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+    suite_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> CaseOut:
     return _case_out(suites.add_case(session, actor, _id(suite_id), data))
 
 
 @router.put("/cases/{case_id}", response_model=CaseOut)
 def update_case(
-    case_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+    case_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> CaseOut:
     return _case_out(suites.update_case(session, actor, _id(case_id), data))
 
 
 @router.delete("/cases/{case_id}", status_code=204)
-def delete_case(case_id: str, session: RequestSession, actor: ApiActor) -> Response:
+def delete_case(case_id: str, session: RequestSession, actor: WriteActor) -> Response:
     suites.delete_case(session, actor, _id(case_id))
     return Response(status_code=204)
 
 
 @router.post("/cases/{case_id}/accept", response_model=CaseOut)
-def accept_case(case_id: str, session: RequestSession, actor: ApiActor) -> CaseOut:
+def accept_case(case_id: str, session: RequestSession, actor: WriteActor) -> CaseOut:
     return _case_out(suites.set_case_status(session, actor, _id(case_id), CaseStatus.ACCEPTED))
 
 
 @router.post("/cases/{case_id}/reject", response_model=CaseOut)
-def reject_case(case_id: str, session: RequestSession, actor: ApiActor) -> CaseOut:
+def reject_case(case_id: str, session: RequestSession, actor: WriteActor) -> CaseOut:
     return _case_out(suites.set_case_status(session, actor, _id(case_id), CaseStatus.REJECTED))
 
 
 @router.post("/agents/{agent_id}/tests/run", response_model=SuiteRunOut, status_code=202)
 def run_tests(
-    agent_id: str, data: RunRequest, session: RequestSession, actor: ApiActor
+    agent_id: str, data: RunRequest, session: RequestSession, actor: RunActor
 ) -> SuiteRunOut:
     target = _id(agent_id)
     if data.suite_id is not None:
@@ -359,7 +359,7 @@ def run_tests(
 
 @router.post("/agents/{agent_id}/tests/generate", response_model=GenerateOut)
 def generate_tests(
-    agent_id: str, data: GenerateRequest, session: RequestSession, actor: ApiActor
+    agent_id: str, data: GenerateRequest, session: RequestSession, actor: WriteActor
 ) -> GenerateOut:
     """Drafts proposed by the agent's model (and the safety probes); a person accepts them."""
     drafting = generate.prepare(session, actor, _id(agent_id), suite_id=data.suite_id)
@@ -382,13 +382,13 @@ def get_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -
 
 
 @router.post("/tests/runs/{suite_run_id}/cancel", response_model=SuiteRunOut)
-def cancel_suite_run(suite_run_id: str, session: RequestSession, actor: ApiActor) -> SuiteRunOut:
+def cancel_suite_run(suite_run_id: str, session: RequestSession, actor: WriteActor) -> SuiteRunOut:
     return _run_out(runner.cancel_suite_run(session, actor, _id(suite_run_id)))
 
 
 @router.post("/tests/results/{result_id}/overrule", response_model=ResultOut)
 def overrule_result(
-    result_id: str, data: OverruleRequest, session: RequestSession, actor: ApiActor
+    result_id: str, data: OverruleRequest, session: RequestSession, actor: WriteActor
 ) -> ResultOut:
     """A person's verdict on one result; the suite's judge sees it as an example afterwards."""
     result = runner.overrule(session, actor, _id(result_id), passed=data.passed, note=data.note)
@@ -465,13 +465,13 @@ def list_rules(agent_id: str, session: RequestSession, actor: ApiActor) -> list[
 
 @router.post("/agents/{agent_id}/eval-rules", response_model=RuleOut, status_code=201)
 def create_rule(
-    agent_id: str, data: dict[str, Any], session: RequestSession, actor: ApiActor
+    agent_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> RuleOut:
     return _rule_out(online.create_rule(session, actor, _id(agent_id), data))
 
 
 @router.delete("/eval-rules/{rule_id}", status_code=204)
-def delete_rule(rule_id: str, session: RequestSession, actor: ApiActor) -> Response:
+def delete_rule(rule_id: str, session: RequestSession, actor: WriteActor) -> Response:
     online.delete_rule(session, actor, _id(rule_id))
     return Response(status_code=204)
 

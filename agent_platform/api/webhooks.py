@@ -33,7 +33,7 @@ from services.webhook_delivery import (
 )
 
 from .errors import problem, retry_after
-from .v1 import api_actor
+from .v1 import api_actor, scoped
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -168,6 +168,8 @@ def _id(value: str) -> uuid.UUID:
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
+# Changes need a key with the write scope (a read-only key reads).
+WriteActor = Annotated[Actor, Depends(scoped("write"))]
 
 
 @router.get("/agents/{agent_id}/webhooks", response_model=list[TriggerOut])
@@ -180,7 +182,7 @@ def list_triggers(agent_id: str, actor: ApiActor) -> list[TriggerOut]:
 def create_trigger(
     agent_id: str,
     data: dict[str, Any],
-    actor: ApiActor,
+    actor: WriteActor,
     authorization: Annotated[str | None, Header()] = None,
 ) -> IssuedOut:
     secret = (authorization or "").removeprefix("Bearer ").strip()
@@ -202,13 +204,13 @@ def get_trigger(trigger_id: str, actor: ApiActor) -> TriggerOut:
 
 
 @router.patch("/webhooks/{trigger_id}", response_model=TriggerOut)
-def update_trigger(trigger_id: str, data: dict[str, Any], actor: ApiActor) -> TriggerOut:
+def update_trigger(trigger_id: str, data: dict[str, Any], actor: WriteActor) -> TriggerOut:
     with session_scope() as session:
         return _out(webhooks.update_webhook(session, actor, _id(trigger_id), data=data))
 
 
 @router.post("/webhooks/{trigger_id}/rotate", response_model=IssuedOut)
-def rotate_trigger(trigger_id: str, data: RotateIn, actor: ApiActor) -> IssuedOut:
+def rotate_trigger(trigger_id: str, data: RotateIn, actor: WriteActor) -> IssuedOut:
     with session_scope() as session:
         issued = webhooks.rotate_webhook(
             session, actor, _id(trigger_id), token=data.token, secret=data.secret
@@ -217,7 +219,7 @@ def rotate_trigger(trigger_id: str, data: RotateIn, actor: ApiActor) -> IssuedOu
 
 
 @router.delete("/webhooks/{trigger_id}", status_code=204)
-def delete_trigger(trigger_id: str, actor: ApiActor) -> Response:
+def delete_trigger(trigger_id: str, actor: WriteActor) -> Response:
     with session_scope() as session:
         webhooks.delete_webhook(session, actor, _id(trigger_id))
     return Response(status_code=204)
