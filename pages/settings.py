@@ -5,7 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from pages.components import data_table, empty_state, error_callout, field, shell
-from state.settings import DEFAULT_ROLE_NAME, KEY_ROLES, MEMBER_ROLES, SettingsState
+from state.settings import (
+    DEFAULT_ROLE_NAME,
+    KEY_DAYS,
+    KEY_ROLES,
+    KEY_SCOPE_CHOICES,
+    MEMBER_ROLES,
+    SettingsState,
+)
 
 
 def _pager(page: rx.Var, pages: rx.Var, total: rx.Var, on_move, *, id_: str) -> rx.Component:
@@ -283,6 +290,27 @@ def invitations_tab() -> rx.Component:
     )
 
 
+def _key_scopes() -> rx.Component:
+    """What the new key may do besides reading (every key reads)."""
+    return rx.vstack(
+        rx.text("Scopes (read is always on)", size="2", weight="medium"),
+        rx.hstack(
+            *[
+                rx.checkbox(
+                    scope,
+                    checked=SettingsState.key_scopes.contains(scope),
+                    on_change=lambda on, scope=scope: SettingsState.toggle_key_scope(scope, on),
+                    id=f"key-scope-{scope}",
+                )
+                for scope in KEY_SCOPE_CHOICES
+            ],
+            spacing="3",
+            padding_top="6px",
+        ),
+        spacing="1",
+    )
+
+
 def keys_tab() -> rx.Component:
     return _admin_only(
         rx.form(
@@ -300,6 +328,12 @@ def keys_tab() -> rx.Component:
                 rx.vstack(
                     rx.text("Role", size="2", weight="medium"),
                     rx.select(KEY_ROLES, name="key_role", default_value=DEFAULT_ROLE_NAME),
+                    spacing="1",
+                ),
+                _key_scopes(),
+                rx.vstack(
+                    rx.text("Expires after (days)", size="2", weight="medium"),
+                    rx.select(KEY_DAYS, name="key_days", default_value="never", id="key-days"),
                     spacing="1",
                 ),
                 rx.button("Create API key", type="submit", id="key-submit", margin_top="22px"),
@@ -321,12 +355,14 @@ def keys_tab() -> rx.Component:
             SettingsState.keys.length() == 0,
             empty_state("key-round", "No API keys", "Create a key to use the REST API."),
             data_table(
-                ["Name", "Key", "Role", "Created", "Last used", ""],
+                ["Name", "Key", "Role", "Scopes", "Expires", "Created", "Last used", ""],
                 SettingsState.keys,
                 lambda k: rx.table.row(
                     rx.table.cell(k["name"]),
                     rx.table.cell(rx.code(k["prefix"])),
                     rx.table.cell(rx.badge(k["role"])),
+                    rx.table.cell(k["scopes"]),
+                    rx.table.cell(k["expires"]),
                     rx.table.cell(k["created"]),
                     rx.table.cell(k["last_used"]),
                     rx.table.cell(

@@ -16,6 +16,9 @@ PAGE_SIZE = 20
 # The role choices the forms offer, as the services define them (they refuse the rest).
 MEMBER_ROLES = ROLES
 KEY_ROLES = api_keys.KEY_ROLES
+# Scopes a person picks for a new key (every key reads); admin needs the admin role.
+KEY_SCOPE_CHOICES = [s for s in api_keys.SCOPES if s != "read"]
+KEY_DAYS = ["never", "30", "90", "365"]
 DEFAULT_ROLE_NAME = DEFAULT_ROLE.value
 
 
@@ -34,6 +37,7 @@ class SettingsState(SessionState):
     new_invite_link: str = ""
     keys: list[dict[str, str]] = []
     new_key_secret: str = ""
+    key_scopes: list[str] = [s for s in api_keys.DEFAULT_SCOPES if s != "read"]  # read: always
     allow_self_approval: bool = False
     audit_rows: list[dict[str, str]] = []
     audit_total: int = 0
@@ -121,6 +125,8 @@ class SettingsState(SessionState):
                     "role": k.role.value,
                     "created": format_utc(k.created_at),
                     "last_used": format_utc(k.last_used_at) or "never",
+                    "scopes": ", ".join(k.scopes),
+                    "expires": format_utc(k.expires_at) or "never",
                 }
                 for k in api_keys.list_keys(session, actor)
             ]
@@ -248,11 +254,14 @@ class SettingsState(SessionState):
         self.error, self.field_errors, self.new_key_secret = "", {}, ""
         try:
             with self.acting() as (session, _u, actor):
+                days = form_text(form, "key_days", "never")
                 created = api_keys.create_key(
                     session,
                     actor,
                     name=form_text(form, "key_name", ""),
                     role=form_text(form, "key_role", DEFAULT_ROLE_NAME),
+                    scopes=["read", *self.key_scopes],
+                    expires_in_days=int(days) if days.isdigit() else None,
                 )
                 secret = created.secret
         except DomainError as exc:
@@ -264,6 +273,11 @@ class SettingsState(SessionState):
         self.new_key_secret = secret
         self._refresh()
         return rx.toast.success("API key created. Copy it now; it is shown only once.")
+
+    @rx.event
+    def toggle_key_scope(self, scope: str, on: bool) -> None:
+        rest = [s for s in self.key_scopes if s != scope]
+        self.key_scopes = sorted([*rest, scope]) if on else rest
 
     @rx.event
     def revoke_key(self, key_id: str) -> rx.event.EventSpec | None:
