@@ -364,7 +364,7 @@ def keys_tab() -> rx.Component:
                     rx.table.cell(k["scopes"]),
                     rx.table.cell(k["expires"]),
                     rx.table.cell(k["created"]),
-                    rx.table.cell(k["last_used"]),
+                    rx.table.cell(k["last_used"], class_name="key-last-used"),
                     rx.table.cell(
                         rx.button(
                             "Revoke",

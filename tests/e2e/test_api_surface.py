@@ -36,7 +36,8 @@ def test_unknown_api_paths_are_json_404_not_the_web_app(app_server: RunningApp) 
     for path in ("/api/v1/nope", "/api/v1/org/extra", "/api/v2/anything"):
         status, kind, body = fetch(app_server.url + path)
         assert status == 404, (path, status, body[:200])
-        assert kind.startswith("application/json"), (path, kind)
-        assert "error" in json.loads(body)
+        assert kind.startswith("application/problem+json"), (path, kind)  # the one error shape
+        problem = json.loads(body)
+        assert problem["status"] == 404 and problem["detail"], problem
     status, kind, _ = fetch(app_server.url + "/agents")  # the web app still answers its pages
     assert status == 200 and kind.startswith("text/html")
