@@ -49,7 +49,9 @@ def test_admin_opens_a_private_host_and_the_provider_then_connects(
     # A bad entry is explained under the field; a good one is saved.
     page.fill("#private_hosts", "127.0.0.2\nhttp://ollama:11434")
     page.click("#private-hosts-save")
-    expect(page.locator("#private-hosts-error")).to_contain_text("is not a host name")
+    expect(page.locator("#private-hosts-error")).to_contain_text(
+        "is not a host name", timeout=20_000
+    )
     page.fill("#private_hosts", "127.0.0.2")
     page.click("#private-hosts-save")
     expect(page.locator("#private-hosts-error")).to_have_count(0, timeout=20_000)
