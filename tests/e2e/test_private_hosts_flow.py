@@ -45,9 +45,12 @@ def test_admin_opens_a_private_host_and_the_provider_then_connects(
         "Private hosts this organization may reach", timeout=20_000
     )
     page.click("#provider-cancel")
+    # The dialog gone and the page settled, or its refresh can empty the field typed next.
+    expect(page.locator("#provider_name")).to_have_count(0, timeout=20_000)
 
     # A bad entry is explained under the field; a good one is saved.
     page.fill("#private_hosts", "127.0.0.2\nhttp://ollama:11434")
+    expect(page.locator("#private_hosts")).to_have_value("127.0.0.2\nhttp://ollama:11434")
     page.click("#private-hosts-save")
     expect(page.locator("#private-hosts-error")).to_contain_text(
         "is not a host name", timeout=20_000
