@@ -50,6 +50,7 @@ from agent_platform.models.runtime import (
     StoredSecret,
     Thread,
 )
+from agent_platform.models.spend import SpendAlert
 from agent_platform.models.testing import (
     AgentTest,
     CaseSource,
@@ -123,6 +124,7 @@ __all__ = [
     "EvalRule",
     "OnlineScore",
     "QualityAlert",
+    "SpendAlert",
     "Tier",
     "TierLimit",
     "User",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +69,12 @@ class Organization(SQLModel, table=True):
     max_runs_per_month: int | None = None
     max_concurrent_runs: int | None = None
     max_members: int | None = None
+    # The organization's own cap on a month's spend in USD (None: none), billing or not;
+    # alerts at 80 % and 100 % go in-app and to `alert_webhook_url` when set.
+    monthly_spend_cap_usd: Decimal | None = Field(
+        default=None, sa_type=sa.Numeric(14, 6), nullable=True
+    )
+    alert_webhook_url: str | None = Field(default=None, max_length=500)
 
 
 class TierLimit(SQLModel, table=True):

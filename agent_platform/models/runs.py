@@ -89,6 +89,8 @@ class Execution(SQLModel, table=True):
     test_run_id: uuid.UUID | None = fk(
         "suite_runs.id", ondelete="SET NULL", nullable=True, index=False
     )
+    # The most this run may spend (the request's, else its agent's setting; None: no budget).
+    budget_usd: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 6), nullable=True)
 
 
 # A model step worth a second look: it had failed attempts, or its model had no known price.

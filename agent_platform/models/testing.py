@@ -228,6 +228,9 @@ class OnlineScore(SQLModel, table=True):
     passed: bool
     score: float
     details: dict[str, Any] = json_field()
+    # What the judge's calls for this score cost: 0 with no judge call (or a cached verdict),
+    # None when the judge model had no known price.
+    judge_cost: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 6), nullable=True)
     created_at: datetime = created_field()
 
 
