@@ -194,6 +194,16 @@ def recheck_marketplace_badges() -> int:
         return badges.recheck_badges(session)
 
 
+def refresh_version_badges(agent_version_id: str) -> int:
+    """Job: a suite run on this agent version ended; its listings' badges are asked again now
+    rather than at the next hourly re-check (services.testing.closing enqueues it)."""
+    from agent_platform.db import session_scope
+    from services.marketplace import badges
+
+    with session_scope() as session:
+        return badges.refresh_badges_of(session, uuid.UUID(agent_version_id))
+
+
 def fire_schedules() -> int:
     """One schedule tick in its own transaction (the DB decides what fires; see
     services.schedule_tick): run by every scheduler process, however many there are."""

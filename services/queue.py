@@ -55,3 +55,14 @@ def enqueue_grading(run_id: uuid.UUID) -> None:
     queue(GRADING_QUEUE).enqueue(
         GRADE_JOB, str(run_id), job_id=f"grade-{run_id}", result_ttl=300, failure_ttl=86400
     )
+
+
+BADGE_REFRESH_JOB = "agent_platform.worker.refresh_version_badges"
+
+
+def enqueue_badge_refresh(agent_version_id: uuid.UUID) -> None:
+    """Re-check the verified badge of every listing of this agent version (a suite run on it
+    just ended). Idempotent: a second job asks the same question again."""
+    queue("default").enqueue(
+        BADGE_REFRESH_JOB, str(agent_version_id), result_ttl=300, failure_ttl=86400
+    )

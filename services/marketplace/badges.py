@@ -2,8 +2,10 @@
 
 Earned, not granted: `services.testing.verification.verification` decides (the platform safety
 suite passed in full and the agent's own functional suites at their thresholds, recently, on
-this exact agent version). The answer is asked when a version is listed and again on a
-schedule (`recheck_badges`, a periodic job); a failing or stale re-check takes the badge away.
+this exact agent version). The answer is asked when a version is listed, the moment a suite
+run on that agent version ends (`refresh_badges_of`, a job the testing engine enqueues after
+its commit) and again on a schedule (`recheck_badges`, a periodic job, which also catches a
+lost job and answers that went stale); a failing or stale re-check takes the badge away.
 What the badge rests on — the suites, their scores and when they ran — is stored beside it and
 shown, with when it was last checked.
 """
@@ -41,6 +43,16 @@ def refresh_badge(session: Session, listing_version_id: uuid.UUID) -> ListingVer
         listing.verified = verified
         session.add(listing)
     return row
+
+
+def refresh_badges_of(session: Session, agent_version_id: uuid.UUID) -> int:
+    """Re-check every listing version made from this agent version; returns how many."""
+    ids = session.exec(
+        select(ListingVersion.id).where(ListingVersion.agent_version_id == agent_version_id)
+    ).all()
+    for listing_version_id in ids:
+        refresh_badge(session, listing_version_id)
+    return len(ids)
 
 
 def _basis(ran_at: Any, reasons: list[str], evidence: Any = ()) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """Closing a suite run: stopping what has not run, and summing up its cases.
 
 Shared by the runner (cancel) and grading (budget reached, last run graded), so neither
-imports the other.
+imports the other. A suite run that ends (or is summed up again after an overruling) asks for
+the marketplace badges of its agent version to be re-checked, by a job after commit: the
+marketplace builds on testing, so testing never imports it (tests/test_import_structure.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 from sqlalchemy import update
@@ -17,6 +20,7 @@ from agent_platform.db import after_commit
 from agent_platform.models import (
     Execution,
     ExecutionStatus,
+    ListingVersion,
     SuiteRun,
     SuiteRunStatus,
     TestKind,
@@ -25,6 +29,7 @@ from agent_platform.models import (
 )
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
+from services.queue import enqueue_badge_refresh
 from services.runtime.events import cancel_key
 from services.testing.alerts import raise_alert
 
@@ -134,6 +139,20 @@ def finalize(session: Session, suite_run: SuiteRun) -> None:
     session.add(suite_run)
     if first_close and suite is not None:
         _alert_if_needed(session, suite, suite_run)
+    _recheck_listed_badges(session, suite_run)
+
+
+def _recheck_listed_badges(session: Session, suite_run: SuiteRun) -> None:
+    """A marketplace badge rests on this version's latest suite runs: when the version is
+    listed, its badges are asked again once this run's end is committed (the job reads it)."""
+    version_id = suite_run.agent_version_id
+    if version_id is None:
+        return
+    listed = session.exec(
+        select(ListingVersion.id).where(ListingVersion.agent_version_id == version_id).limit(1)
+    ).first()
+    if listed is not None:
+        after_commit(session, partial(enqueue_badge_refresh, version_id))
 
 
 def _alert_if_needed(session: Session, suite: TestSuite, suite_run: SuiteRun) -> None:

@@ -1106,6 +1106,7 @@ TRUSTED: dict[str, str] = {
     "moderation.take_down_listing": INSTANCE_ADMIN,
     "moderation.resolve_report": INSTANCE_ADMIN,
     "badges.refresh_badge": "the badge of a listing version the platform just wrote or re-checks",
+    "badges.refresh_badges_of": JOB,
 }
 
 
