@@ -340,3 +340,92 @@ def take_in_windows(
             f"Too many {what}. Try again in {_wait_words(wait)}.", retry_after=wait, uses=uses
         )
     return uses
+
+
+# KEYS[1]: a month's spend (a hash of micro-dollars: spent, reserved, the cap last seen).
+# ARGV: cap, amount to reserve, seed spent and seed reserved (-1: not counted yet), idle seconds.
+# Returns {1, spent, reserved}: reserved now; {0, spent, reserved}: refused (at the cap);
+# {2, spent, reserved}: refused (the amount does not fit in what is left); {-1, 0, 0}: no
+# counter yet (the caller sums the database and calls again with the seed).
+_SPEND_TAKE = """
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+if fresh then
+  if tonumber(ARGV[3]) < 0 then return {-1, 0, 0} end
+  redis.call('HSET', KEYS[1], 'spent', ARGV[3], 'reserved', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+redis.call('HSET', KEYS[1], 'cap', ARGV[1])
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+if spent + reserved >= tonumber(ARGV[1]) then return {0, spent, reserved} end
+if spent + reserved + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return {2, spent, reserved} end
+redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {1, spent, reserved + tonumber(ARGV[2])}
+"""
+
+# KEYS[1]: a month's spend. ARGV: the amount reserved, the amount spent. Returns {before,
+# after} (spent, micro-dollars), or {-1, -1} when no counter exists (nothing to settle: the
+# next reservation sums the database, which holds this spend).
+_SPEND_SETTLE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1} end
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0') - tonumber(ARGV[1])
+if reserved < 0 then reserved = 0 end
+local before = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local after = before + tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'spent', after, 'reserved', reserved)
+return {before, after}
+"""
+
+
+@dataclass(frozen=True)
+class SpendTake:
+    taken: bool
+    over_cap: bool  # refused because the cap is reached (else: the amount did not fit)
+    seeded: bool  # the counter was (re)made from the database's figures by this call
+    spent: int  # micro-dollars settled this month
+    reserved: int  # micro-dollars held by runs in flight (this one's included when taken)
+
+
+class SpendMeter:
+    """A month's spend per organization against its cap, in micro-dollars, checked and
+    reserved atomically: a run reserves its budget when it starts and settles its real cost
+    when it ends, so of two starts that would together pass the cap, one is refused.
+
+    Seeded from the database like `Quota` (whenever Redis holds no counter, and after
+    `idle_seconds` without a reservation, which heals drift); a refusal does not extend the
+    idle time.
+    """
+
+    def __init__(self, redis: Redis, *, idle_seconds: int = 600) -> None:
+        self.redis = redis
+        self.idle_seconds = idle_seconds
+        self._take = redis.register_script(_SPEND_TAKE)
+        self._settle = redis.register_script(_SPEND_SETTLE)
+
+    def take(
+        self, key: str, *, cap: int, amount: int, seed: Callable[[], tuple[int, int]]
+    ) -> SpendTake:
+        """Reserve `amount` unless spent + reserved already reached `cap` or `amount` does not
+        fit in what is left (an amount of 0 passes while anything is left); `seed()` gives
+        (spent, reserved) from the database, asked only when Redis has no counter."""
+        taken, spent, reserved = self._take(
+            keys=[key], args=[cap, amount, -1, -1, self.idle_seconds]
+        )
+        seeded = int(taken) < 0
+        if seeded:
+            seed_spent, seed_reserved = seed()
+            taken, spent, reserved = self._take(
+                keys=[key], args=[cap, amount, seed_spent, seed_reserved, self.idle_seconds]
+            )
+        return SpendTake(int(taken) == 1, int(taken) == 0, seeded, int(spent), int(reserved))
+
+    def settle(self, key: str, *, reserved: int, spent: int) -> tuple[int, int] | None:
+        """A run ended: its reservation is released and its cost counted. (before, after)
+        spent, or None when there was no counter."""
+        before, after = self._settle(keys=[key], args=[reserved, spent])
+        return None if int(before) < 0 else (int(before), int(after))
+
+    def release(self, key: str, amount: int) -> None:
+        """Give a reservation back (its start rolled back)."""
+        self._settle(keys=[key], args=[amount, 0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -18,6 +19,7 @@ from agent_platform.db import after_commit, after_rollback
 from agent_platform.models import (
     Agent,
     AgentStatus,
+    AgentVersion,
     Execution,
     ExecutionStatus,
     ExecutionStep,
@@ -26,6 +28,7 @@ from agent_platform.models import (
 )
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
+from services import spend
 from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Conflict, Invalid, NotFound
@@ -113,6 +116,7 @@ def start_run(
     idempotency_key: str | None = None,
     webhook_trigger_id: uuid.UUID | None = None,
     conversation: list[dict[str, str]] | None = None,
+    budget_usd: Decimal | str | float | None = None,
 ) -> Execution:
     """A run, written now and enqueued after the caller's commit.
 
@@ -123,6 +127,10 @@ def start_run(
     call). The same key in the same organization returns the run it started; nothing new
     starts and no plan allowance is taken. Two starts with one key at the very same moment:
     the unique index lets one in and the other is a `Conflict` to retry (it then gets the run).
+
+    `budget_usd`: the most this run may spend; without it, the agent's "maximum spend per
+    run" setting. The engine stops the run cleanly when its cost reaches it, and the
+    organization's monthly spend cap holds it while the run is in flight.
     """
     require_role(actor, Role.BUILDER)
     if idempotency_key is not None:
@@ -136,7 +144,9 @@ def start_run(
         raise Invalid("This agent is archived; restore it to run it.")
     if agent.current_version_id is None:
         raise Invalid("This agent has no saved version yet.")
+    budget = _budget_of(session, agent.current_version_id, budget_usd)
     _take_run_allowance(session, actor.org_id)
+    spend.take_spend_allowance(session, actor.org_id, reserve=budget)
     if thread_id is not None:
         thread = get_thread(session, actor, thread_id)
         if thread.agent_id != agent.id:
@@ -153,6 +163,7 @@ def start_run(
         input={**data.model_dump(), **({"conversation": conversation} if conversation else {})},
         idempotency_key=idempotency_key,
         webhook_trigger_id=webhook_trigger_id,
+        budget_usd=budget,
     )
     session.add(run)
     try:
@@ -169,6 +180,18 @@ def start_run(
     return run
 
 
+def _budget_of(
+    session: Session, version_id: uuid.UUID, requested: Decimal | str | float | None
+) -> Decimal | None:
+    """The run's budget: the request's, else the agent version's maximum spend per run."""
+    budget = spend.parse_usd(requested, what="The run's budget")
+    if budget is not None:
+        return budget
+    version = session.get(AgentVersion, version_id)
+    setting = (version.config or {}).get("max_spend_per_run_usd") if version else None
+    return spend.parse_usd(setting, what="The agent's maximum spend per run")
+
+
 def _run_for_key(session: Session, org_id: uuid.UUID, key: str) -> Execution | None:
     return session.exec(
         select(Execution).where(Execution.org_id == org_id, Execution.idempotency_key == key)
@@ -182,12 +205,14 @@ def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
     if original.agent_id is None or original.agent_version_id is None:
         raise Invalid("The agent of this run was deleted; it cannot be replayed.")
     _take_run_allowance(session, actor.org_id)
+    spend.take_spend_allowance(session, actor.org_id, reserve=original.budget_usd)
     run = Execution(
         org_id=actor.org_id,
         agent_id=original.agent_id,
         agent_version_id=original.agent_version_id,
         triggered_by_id=actor.user_id,
         input={**original.input, "replay_of": str(original.id)},
+        budget_usd=original.budget_usd,
     )
     session.add(run)
     session.flush()
@@ -336,6 +361,7 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
         run.finished_at = utcnow()
         run.error = "Cancelled before it started."
         session.add(run)
+        spend.settle_after_commit(session, run)
         # Its job will find it final and do nothing: grade it here, or its suite run would
         # wait for it forever.
         _grade_if_test(session, run)
@@ -382,6 +408,7 @@ def finish(
     run.finished_at = now
     run.latency_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
     session.add(run)
+    spend.settle_after_commit(session, run)
     _grade_if_test(session, run)
 
 
@@ -440,6 +467,7 @@ def reconcile(
         run.error = "The worker running this run stopped (crash or restart); run it again."
         run.finished_at = now
         session.add(run)
+        spend.settle_after_commit(session, run)
         _grade_if_test(session, run)
         failed += 1
     for run_id, org_id in lost:

@@ -67,6 +67,9 @@ class AgentConfig(BaseModel):
     timeout_seconds: int = Field(default=120, ge=1, le=3600)
     first_token_timeout_seconds: float = Field(default=30, gt=0, le=600)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    # The most one run may spend in USD (None: no budget); a run request may set its own.
+    # The run stops cleanly once its cost reaches it (services.runtime.engine).
+    max_spend_per_run_usd: float | None = Field(default=None, gt=0, le=1_000_000)
     # Where the builder's canvas shows each node ({node id: {"x": .., "y": ..}}); saved with
     # the version so restoring a version restores its picture too. Never affects a run.
     layout: dict[str, dict[str, float]] = Field(default_factory=dict, max_length=300)

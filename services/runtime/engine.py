@@ -37,6 +37,7 @@ from services import private_hosts, runs
 from services.errors import DomainError
 from services.llm import gateway
 from services.llm.providers import ResolvedModel, resolve_chain
+from services.money import format_money
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
 from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
@@ -48,6 +49,17 @@ log = logging.getLogger(__name__)
 
 class RunCancelled(gateway.StopCall):
     pass
+
+
+class BudgetReached(Exception):
+    """The run's cost reached its budget: it stops before the next model call."""
+
+    def __init__(self, budget: Decimal, spent: Decimal) -> None:
+        super().__init__()
+        self.message = (
+            f"Stopped: reached its budget of {format_money(budget)} "
+            f"(spent {format_money(spent)}); the steps so far are kept."
+        )
 
 
 @dataclass
@@ -65,6 +77,14 @@ class RunPlan:
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, for its tools' requests
     agent_name: str = ""  # read only when tracing is on (the span's name)
     thread_id: uuid.UUID | None = None
+    budget: Decimal | None = None  # the most the run may spend (run's or agent's setting)
+
+
+def _budget(run: Execution, config: AgentConfig) -> Decimal | None:
+    """The smaller of the run's own budget and its agent version's setting."""
+    setting = config.max_spend_per_run_usd
+    budgets = [b for b in (run.budget_usd, Decimal(str(setting)) if setting else None) if b]
+    return min(budgets) if budgets else None
 
 
 @dataclass
@@ -172,6 +192,7 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             allow_hosts=allow_hosts,
             agent_name=_agent_name(session, run.agent_id) if tracing.enabled() else "",
             thread_id=run.thread_id,
+            budget=_budget(run, config),
         )
 
 
@@ -412,8 +433,12 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
     for _ in range(plan.config.max_steps):
         if await events.cancel_requested():
             raise RunCancelled()
+        if plan.budget is not None and totals.cost >= plan.budget:
+            raise BudgetReached(plan.budget, totals.cost)
         result = await _model_step(plan, events, totals)
         if result.tool_calls:
+            if plan.budget is not None and totals.cost >= plan.budget:
+                raise BudgetReached(plan.budget, totals.cost)  # before its tools act
             await _tool_steps(plan, events, totals, result.tool_calls)
             continue
         try:
@@ -496,6 +521,8 @@ async def _execute(
         )
     except RunCancelled:
         status, error = ExecutionStatus.CANCELLED, "Cancelled."
+    except BudgetReached as exc:
+        status, error = ExecutionStatus.CANCELLED, exc.message
     except gateway.LLMError as exc:
         status, error = ExecutionStatus.FAILED, exc.message
     except DomainError as exc:

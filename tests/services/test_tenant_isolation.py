@@ -1107,6 +1107,9 @@ TRUSTED: dict[str, str] = {
     "moderation.resolve_report": INSTANCE_ADMIN,
     "badges.refresh_badge": "the badge of a listing version the platform just wrote or re-checks",
     "badges.refresh_badges_of": JOB,
+    "spend.take_spend_allowance": "runs.start_run/replay, for the actor's own org",
+    "spend.month_spend": ORG_OF_CALLER,
+    "spend.record_alerts": JOB,
 }
 
 
