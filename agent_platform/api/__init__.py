@@ -25,6 +25,7 @@ from agent_platform.api import (
     runs,
     schedules,
     testing,
+    usage,
     v1,
     webhooks,
 )
@@ -58,6 +59,7 @@ def create_api() -> FastAPI:
     api.include_router(runs.router)  # /api/v1 runs, their live events, threads
     api.include_router(openai_compat.router)  # /api/v1/openai: agents as OpenAI models
     api.include_router(marketplace.router)  # /api/v1/marketplace: browse, publish, install
+    api.include_router(usage.router)  # /api/v1/usage and the org's spend cap
     api.include_router(metrics.router)  # /metrics for Prometheus
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     api.add_middleware(RequestContext)  # request id, log context and HTTP metrics

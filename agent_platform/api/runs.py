@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -52,6 +53,11 @@ class RunCreate(BaseModel):
     thread_id: uuid.UUID | None = Field(
         default=None, description="A conversation of this agent to continue (its history)."
     )
+    budget_usd: Decimal | None = Field(
+        default=None,
+        description="The most this run may spend, in USD; it stops cleanly (cancelled, with "
+        "its steps kept) once its cost reaches it. Default: the agent's maximum spend per run.",
+    )
 
 
 class RunOut(BaseModel):
@@ -66,6 +72,7 @@ class RunOut(BaseModel):
     error: str | None
     tokens_used: int
     cost: str
+    budget_usd: str | None = None
     latency_ms: int | None
     created_at: datetime
     started_at: datetime | None
@@ -147,6 +154,7 @@ def run_out(run: Execution) -> RunOut:
         error=run.error,
         tokens_used=run.tokens_used,
         cost=str(run.cost),
+        budget_usd=str(run.budget_usd) if run.budget_usd is not None else None,
         latency_ms=run.latency_ms,
         created_at=run.created_at,
         started_at=run.started_at,
@@ -194,6 +202,7 @@ def create_run(
         variables=body.variables,
         thread_id=body.thread_id,
         idempotency_key=KEY_PREFIX + key if key else None,
+        budget_usd=body.budget_usd,
     )
     if run.agent_id != agent:
         raise Conflict("This Idempotency-Key was already used to start a run of another agent.")
