@@ -13,6 +13,9 @@ config = rx.Config(
     backend_port=_settings.port,
     api_url=_settings.resolved_base_url,
     deploy_url=_settings.resolved_base_url,
+    # Page state in Redis when several web processes serve one URL (WEB_PROCESSES > 1 or
+    # REFLEX_REDIS_URL): a tab's next event or reconnect may reach another process.
+    redis_url=_settings.page_state_redis_url or None,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],

@@ -117,6 +117,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from reflex_base.environment import environment
 
     settings = _reachable()
+    # Reflex would start up to 8 server processes as soon as its state is in Redis; we start
+    # exactly WEB_PROCESSES (one per pod when Kubernetes runs several pods instead).
+    os.environ["GRANIAN_WORKERS"] = str(settings.web_processes)
     environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
     environment.REFLEX_SKIP_COMPILE.set(True)
     reflex_exec.run_backend_prod(

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     api_requests_per_minute_per_key: int = Field(default=600, ge=1, le=1_000_000)
     api_requests_per_minute_per_org: int = Field(default=3000, ge=1, le=10_000_000)
 
+    web_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Web server processes on PORT; more than one keeps page state in Redis.",
+    )
+    reflex_redis_url: str = Field(
+        default="",
+        description="Where Reflex keeps each browser tab's page state, shared by every web "
+        "process behind one URL; empty: REDIS_URL when WEB_PROCESSES > 1, else in memory.",
+    )
     worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
     agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")
     run_lease_seconds: int = Field(default=15, ge=1, le=600, description="dead-worker detection")
@@ -221,7 +232,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL (OTLP over HTTP)")
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "reflex_redis_url")
     @classmethod
     def _known_redis(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
@@ -248,6 +259,14 @@ class Settings(BaseSettings):
     @property
     def resolved_redis_url(self) -> str:
         return self.redis_url or f"unix://{self.bundled_redis_socket}"
+
+    @property
+    def page_state_redis_url(self) -> str:
+        """Reflex's state in Redis, or "" to keep it in the web process's memory (one process
+        only: a second one would not know the tabs the first one served)."""
+        if self.reflex_redis_url:
+            return self.reflex_redis_url
+        return self.resolved_redis_url if self.web_processes > 1 else ""
 
     @property
     def resolved_base_url(self) -> str:

@@ -68,3 +68,21 @@ def test_defaults_work_offline_with_sqlite_and_bundled_redis(
         Settings(_env_file=None, database_url="postgresql://u@h/d").database_url
         == "postgresql+psycopg://u@h/d"
     )
+
+
+def test_page_state_stays_in_memory_for_one_web_process_and_moves_to_redis_for_more(
+    tmp_path: Path,
+) -> None:
+    """Several web processes behind one URL must share each tab's state, so they keep it in
+    Redis: REDIS_URL by default (the bundled one under `up`), REFLEX_REDIS_URL when set (also
+    for one process per machine behind a load balancer)."""
+    one = Settings(data_dir=tmp_path, redis_url="redis://r:6379/0", reflex_redis_url="")
+    assert one.page_state_redis_url == ""
+    four = Settings(data_dir=tmp_path, redis_url="redis://r:6379/0", web_processes=4)
+    assert four.page_state_redis_url == "redis://r:6379/0"
+    bundled = Settings(data_dir=tmp_path, redis_url="", web_processes=2)
+    assert bundled.page_state_redis_url == f"unix://{(tmp_path / 'redis.sock').resolve()}"
+    shared = Settings(data_dir=tmp_path, reflex_redis_url="redis://state:6379/3")
+    assert shared.page_state_redis_url == "redis://state:6379/3"
+    with pytest.raises(ValueError, match="redis://"):
+        Settings(reflex_redis_url="http://state")

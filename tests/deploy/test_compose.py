@@ -185,3 +185,24 @@ def test_the_env_file_fills_in_every_setting() -> None:
     missing = dict(env, POSTGRES_PASSWORD="")
     with pytest.raises(ValueError, match="POSTGRES_PASSWORD"):
         interpolate(COMPOSE.read_text(), missing)
+
+
+def test_metrics_reach_prometheus_from_every_process() -> None:
+    """The web container's /metrics sums its server processes; each worker container serves
+    its own on METRICS_PORT. Both need prometheus-client's multiprocess directory (a forked RQ
+    job, several web processes), empty at each start: a tmpfs mount."""
+    env = {k: v or f"{k.lower()}0" for k, v in _env_example().items()}
+    services = yaml.safe_load(interpolate(COMPOSE.read_text(), env))["services"]
+    for name in PLATFORM:
+        service = services[name]
+        directory = service["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert directory in service["tmpfs"], name
+        assert service["environment"]["METRICS_TOKEN"] == "metrics_token0", name
+    for name in ("worker", "agent-worker"):
+        port = services[name]["environment"]["METRICS_PORT"]
+        assert int(port) > 0 and services[name]["expose"] == [port], name
+    assert "METRICS_PORT" not in services["web"]["environment"]  # its /metrics is on port 3000
+    assert services["web"]["environment"]["WEB_PROCESSES"] == 1  # deploy/.env: WEB_PROCESSES
+    assert "METRICS_TOKEN" not in {
+        m.group(1) for m in _VARIABLE.finditer(COMPOSE.read_text()) if m.group(2) == ":?"
+    }, "optional: without it each container answers only itself"

@@ -130,9 +130,73 @@ def test_overridden_values_render_manifests_that_kubernetes_accepts(
     without_key = manifests(render_chart(CHART, {"localSecretKeySecret": ""}))
     _validate(without_key)
     web = _by_kind(without_key, "Deployment")["agent-platform-web"]["spec"]["template"]["spec"]
-    assert [v["name"] for v in web["volumes"]] == ["data"]
+    assert [v["name"] for v in web["volumes"]] == ["data", "prometheus"]
     assert (
         "SECRET_KEY_FILE" not in _by_kind(without_key, "ConfigMap")["agent-platform-config"]["data"]
+    )
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def _mounts(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Mount path -> the pod volume mounted there."""
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    return {m["mountPath"]: volumes[m["name"]] for m in _container(deployment)["volumeMounts"]}
+
+
+def test_every_pod_that_counts_serves_metrics_from_a_fresh_multiprocess_dir(
+    defaults: list[dict[str, Any]],
+) -> None:
+    """Web pods sum their server processes on PORT; worker pods serve their own (a forked RQ
+    job writes files the parent must find) on METRICS_PORT. METRICS_TOKEN comes from the
+    Secret like every other secret, so no pod names it."""
+    deployments = _by_kind(defaults, "Deployment")
+    for component, port in (("web", 3000), ("worker", 9100), ("agent-worker", 9100)):
+        deployment = deployments[f"agent-platform-{component}"]
+        container = _container(deployment)
+        directory = _env(container)["PROMETHEUS_MULTIPROC_DIR"]
+        assert _mounts(deployment)[directory]["emptyDir"]["medium"] == "Memory", component
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }, component
+        assert port in [p["containerPort"] for p in container["ports"]], component
+        assert "METRICS_TOKEN" not in _env(container), component
+        if component != "web":
+            assert _env(container)["METRICS_PORT"] == str(port)
+            assert {"name": "metrics", "containerPort": port} in container["ports"]
+    assert "METRICS_PORT" not in _env(_container(deployments["agent-platform-web"]))
+    scheduler = _container(deployments["agent-platform-scheduler"])
+    assert "ports" not in scheduler  # it serves nothing
+    quiet = manifests(
+        render_chart(CHART, {"metrics": {"workerPort": 9500, "podAnnotations": False}})
+    )
+    _validate(quiet)
+    worker = _by_kind(quiet, "Deployment")["agent-platform-worker"]
+    assert "annotations" not in worker["spec"]["template"]["metadata"]
+    assert _env(_container(worker))["METRICS_PORT"] == "9500"
+
+
+def test_web_pods_share_page_state_through_redis(
+    defaults: list[dict[str, Any]], overridden: list[dict[str, Any]]
+) -> None:
+    """Three web pods (the overrides) serve one URL: each takes REFLEX_REDIS_URL from the
+    Secret's REDIS_URL, so a tab's websocket may reconnect to any pod, also during a rollout."""
+    web = _env(_container(_by_kind(overridden, "Deployment")["prod-web"]))
+    assert web["REFLEX_REDIS_URL"] == {
+        "secretKeyRef": {"name": "prod-platform", "key": "REDIS_URL"}
+    }
+    assert web["WEB_PROCESSES"] == "1"
+    two = manifests(render_chart(CHART, {"web": {"processes": 2, "stateInRedis": False}}))
+    _validate(two)
+    web = _env(_container(_by_kind(two, "Deployment")["agent-platform-web"]))
+    assert web["WEB_PROCESSES"] == "2" and "REFLEX_REDIS_URL" not in web
+    assert "REFLEX_REDIS_URL" in _env(
+        _container(_by_kind(defaults, "Deployment")["agent-platform-web"])
     )
 
 
@@ -222,7 +286,7 @@ def _secret_settings() -> set[str]:
     names = {name.upper() for name in Settings.model_fields}
     secret = {n for n in names if re.search(r"SECRET|TOKEN|PASSWORD|API_KEY", n)}
     secret -= {"SECRET_STORE", "SECRET_KEY_FILE"}  # a choice and a path, not secrets
-    return secret | {"DATABASE_URL", "REDIS_URL"}  # URLs that carry passwords
+    return secret | {"DATABASE_URL", "REDIS_URL", "REFLEX_REDIS_URL"}  # URLs with passwords
 
 
 def test_no_secret_in_any_template_or_value(
@@ -238,7 +302,9 @@ def test_no_secret_in_any_template_or_value(
             for container in (
                 doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
             ):
-                assert not secrets & {e["name"] for e in container.get("env", [])}
+                # Named in `env` only when taken from the Secret (valueFrom), never as a value.
+                written = {e["name"] for e in container.get("env", []) if "value" in e}
+                assert not secrets & written, doc["metadata"]["name"]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert not secrets & set(values["config"])
     credential = re.compile(
