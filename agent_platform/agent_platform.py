@@ -23,6 +23,7 @@ from pages import (
     schedules,
     settings,
     tests,
+    usage,
 )
 from pages.frame_guard import frame_guard_script
 from state.admin import AdminState
@@ -43,6 +44,7 @@ from state.runs import RunDetailState, RunsState
 from state.schedules import SchedulesState
 from state.settings import SettingsState
 from state.tests import TestsState
+from state.usage import UsageState
 from state.webhooks import WebhooksState
 
 process.configure()  # the web server's workers import this module: their logs and traces
@@ -107,6 +109,7 @@ app.add_page(
 app.add_page(
     settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load
 )
+app.add_page(usage.usage_page, route="/usage", title="Usage", on_load=UsageState.load)
 app.add_page(invite.invite_page, route="/invite", title="Invitation", on_load=InviteState.load)
 app.add_page(
     providers.providers_page,

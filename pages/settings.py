@@ -425,6 +425,13 @@ def settings_page() -> rx.Component:
             id="to-providers",
             margin_bottom="12px",
         ),
+        rx.link(
+            rx.hstack(rx.icon("gauge", size=16), rx.text("Usage and monthly spend cap →")),
+            href="/usage",
+            id="to-usage",
+            margin_bottom="12px",
+            margin_left="16px",
+        ),
         rx.tabs.root(
             rx.tabs.list(
                 rx.tabs.trigger("Organization", value="organization", id="tab-organization"),
