@@ -3,32 +3,26 @@ admin's moderation queue. Layout only."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import reflex as rx
 
 from pages.components import error_callout
+from pages.marketplace_fields import labelled_field, listing_field
 from state.marketplace import CATEGORY_OPTIONS, MarketplaceState
 
 CATEGORIES = {k: v for k, v in CATEGORY_OPTIONS.items() if k != "all"}
 
 
-def _input(label: str, name: str, **props: object) -> rx.Component:
-    error_key = "price_cents" if name == "price" else name
-    return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium", html_for=f"listing-{name}"),
-        rx.input(
-            value=MarketplaceState.form[name],
-            on_change=lambda v: MarketplaceState.set_field(name, v),
-            id=f"listing-{name}",
-            width="100%",
-            **props,
-        ),
-        rx.cond(
-            MarketplaceState.field_errors.contains(error_key),
-            rx.text(MarketplaceState.field_errors[error_key], color_scheme="red", size="1"),
-        ),
-        spacing="1",
-        width="100%",
-    )
+# A text field of the publish form (typing is sent after 300 ms of quiet).
+_input = partial(
+    listing_field,
+    values=MarketplaceState.form,
+    set_value=MarketplaceState.set_field,
+    errors=MarketplaceState.field_errors,
+    prefix="listing",
+    debounce_timeout=300,
+)
 
 
 def _choice(label: str, name: str, options: rx.Var | dict[str, str]) -> rx.Component:
@@ -37,16 +31,15 @@ def _choice(label: str, name: str, options: rx.Var | dict[str, str]) -> rx.Compo
         if isinstance(options, dict)
         else [rx.foreach(options, lambda o: rx.select.item(o["name"], value=o["id"]))]
     )
-    return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
+    return labelled_field(
+        label,
         rx.select.root(
             rx.select.trigger(id=f"listing-{name}", width="100%", placeholder="Choose"),
             rx.select.content(*items),
             value=MarketplaceState.form[name],
             on_change=lambda v: MarketplaceState.set_field(name, v),
         ),
-        spacing="1",
-        width="100%",
+        field_id=f"listing-{name}",
     )
 
 
@@ -62,20 +55,12 @@ def publish_dialog() -> rx.Component:
             rx.vstack(
                 error_callout(MarketplaceState.form_error, id_="listing-error"),
                 _choice("Published agent", "agent_id", MarketplaceState.agent_options),
-                _input("Title", "title", debounce_timeout=300),
-                _input("Summary (one line)", "summary", debounce_timeout=300),
-                rx.text("Description (Markdown)", size="2", weight="medium"),
-                rx.text_area(
-                    value=MarketplaceState.form["description"],
-                    on_change=lambda v: MarketplaceState.set_field("description", v),
-                    id="listing-description",
-                    rows="6",
-                    width="100%",
-                    debounce_timeout=300,
-                ),
+                _input("Title", "title"),
+                _input("Summary (one line)", "summary"),
+                _input("Description (Markdown)", "description", multiline=True, rows="6"),
                 _choice("Category", "category", CATEGORIES),
-                _input("Tags (comma separated)", "tags", debounce_timeout=300),
-                _input("Price in US dollars (0 = free)", "price", debounce_timeout=300),
+                _input("Tags (comma separated)", "tags"),
+                _input("Price in US dollars (0 = free)", "price"),
                 _choice(
                     "Kind",
                     "kind",

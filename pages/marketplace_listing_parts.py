@@ -3,8 +3,11 @@ changelog (with the seller's "new version"), reporting the listing. Layout only.
 
 from __future__ import annotations
 
+from functools import partial
+
 import reflex as rx
 
+from pages.marketplace_fields import listing_field, send_row
 from state.base import SessionState
 from state.marketplace_listing import IMAGE_UPLOAD, ListingState
 
@@ -23,16 +26,11 @@ def report_listing() -> rx.Component:
             ),
             rx.cond(
                 ListingState.report_review == "listing",
-                rx.hstack(
-                    rx.input(
-                        value=ListingState.report_reason,
-                        on_change=lambda v: ListingState.set_value("report_reason", v),
-                        placeholder="What is wrong with it?",
-                        id="listing-report-reason",
-                        width="100%",
-                    ),
-                    rx.button("Send report", on_click=ListingState.send_report),
-                    width="100%",
+                send_row(
+                    "report_reason",
+                    "What is wrong with it?",
+                    "listing-report-reason",
+                    ("Send report", ListingState.send_report),
                 ),
             ),
             width="100%",
@@ -200,23 +198,14 @@ def images() -> rx.Component:
     )
 
 
-def _edit_input(label: str, name: str) -> rx.Component:
-    key = "price_cents" if name == "price" else name
-    return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        rx.input(
-            value=ListingState.edit_form[name],
-            on_change=lambda v: ListingState.set_edit_field(name, v),
-            id=f"edit-{name}",
-            width="100%",
-        ),
-        rx.cond(
-            ListingState.edit_errors.contains(key),
-            rx.text(ListingState.edit_errors[key], color_scheme="red", size="1"),
-        ),
-        spacing="1",
-        width="100%",
-    )
+# A text field of the seller's edit form.
+_edit_input = partial(
+    listing_field,
+    values=ListingState.edit_form,
+    set_value=ListingState.set_edit_field,
+    errors=ListingState.edit_errors,
+    prefix="edit",
+)
 
 
 def edit_dialog() -> rx.Component:
@@ -231,14 +220,7 @@ def edit_dialog() -> rx.Component:
                 ),
                 _edit_input("Title", "title"),
                 _edit_input("Summary", "summary"),
-                rx.text("Description (Markdown)", size="2", weight="medium"),
-                rx.text_area(
-                    value=ListingState.edit_form["description"],
-                    on_change=lambda v: ListingState.set_edit_field("description", v),
-                    rows="6",
-                    width="100%",
-                    id="edit-description",
-                ),
+                _edit_input("Description (Markdown)", "description", multiline=True, rows="6"),
                 _edit_input("Category", "category"),
                 _edit_input("Tags (comma separated)", "tags"),
                 _edit_input("Price in US dollars (0 = free)", "price"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pages.marketplace_fields import send_row
 from state.base import SessionState
 from state.marketplace_listing import ListingState
 
@@ -49,32 +50,22 @@ def _review(r: rx.Var) -> rx.Component:
             ),
             rx.cond(
                 ListingState.reply_to == r["id"],
-                rx.hstack(
-                    rx.input(
-                        value=ListingState.reply_text,
-                        on_change=lambda v: ListingState.set_value("reply_text", v),
-                        placeholder="Your reply",
-                        id="review-reply-text",
-                        width="100%",
-                    ),  # noqa: E501
-                    rx.button("Post", on_click=ListingState.send_reply, id="review-reply-send"),
-                    width="100%",
+                send_row(
+                    "reply_text",
+                    "Your reply",
+                    "review-reply-text",
+                    ("Post", ListingState.send_reply),
+                    button_id="review-reply-send",
                 ),
             ),
             rx.cond(
                 ListingState.report_review == r["id"],
-                rx.hstack(
-                    rx.input(
-                        value=ListingState.report_reason,
-                        on_change=lambda v: ListingState.set_value("report_reason", v),
-                        placeholder="What is wrong?",
-                        id="review-report-reason",
-                        width="100%",
-                    ),  # noqa: E501
-                    rx.button(
-                        "Send report", on_click=ListingState.send_report, id="review-report-send"
-                    ),
-                    width="100%",
+                send_row(
+                    "report_reason",
+                    "What is wrong?",
+                    "review-report-reason",
+                    ("Send report", ListingState.send_report),
+                    button_id="review-report-send",
                 ),
             ),
             spacing="2",
