@@ -37,6 +37,7 @@ class GrantChoice:
     connection_id: uuid.UUID
     connection_name: str
     action: Action
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,18 @@ class EditorView:
     recent_runs: list[Execution]
 
 
+def grant_choices(session: Session, actor: Actor) -> list[GrantChoice]:
+    """Every action of every connection of the organization: what an agent may be given."""
+    return [
+        GrantChoice(
+            connection_id=row.id, connection_name=row.name, action=action, provider=row.provider
+        )
+        for row in connections.list_connections(session, actor)
+        if row.provider in PROVIDERS
+        for action in PROVIDERS[row.provider].actions
+    ]
+
+
 def editor_view(session: Session, actor: Actor, agent_id: uuid.UUID) -> EditorView:
     """The agent (NotFound for another organization's) and everything its editor offers."""
     agent = agents.get_agent(session, actor, agent_id)
@@ -65,12 +78,7 @@ def editor_view(session: Session, actor: Actor, agent_id: uuid.UUID) -> EditorVi
         agent=agent,
         config=config,
         builtin_tools=[n for n in builtin_names() if n != IMPLIED_TOOL or n in chosen],
-        grant_choices=[
-            GrantChoice(connection_id=row.id, connection_name=row.name, action=action)
-            for row in connections.list_connections(session, actor)
-            if row.provider in PROVIDERS
-            for action in PROVIDERS[row.provider].actions
-        ],
+        grant_choices=grant_choices(session, actor),
         other_agents=[a for a in others if a.id != agent.id],
         collections=[c.name for c in list_collections(session, actor)],
         versions=agent_versions.version_history(session, actor, agent_id),

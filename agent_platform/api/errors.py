@@ -60,6 +60,9 @@ SLUGS = {
 
 log = logging.getLogger(__name__)
 
+NOT_JSON = "The body is not valid JSON."
+UNREADABLE_BODY = "There was an error parsing the body"  # FastAPI's words for an undecodable body
+
 
 class Problem(BaseModel):
     """An error, as every API endpoint answers it (RFC 9457 problem details)."""
@@ -73,7 +76,7 @@ class Problem(BaseModel):
     )
 
 
-def _documented(description: str) -> dict[str, Any]:
+def documented(description: str) -> dict[str, Any]:
     schema = {"$ref": "#/components/schemas/Problem"}
     return {
         "model": Problem,
@@ -84,12 +87,14 @@ def _documented(description: str) -> dict[str, Any]:
 
 # Documented on every operation (FastAPI's own 422 schema would describe a shape we never send).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _documented("No valid API key or access token"),
-    403: _documented("The key's role or scopes do not allow this"),
-    404: _documented("Not found (another organization's objects included)"),
-    413: _documented("The request body is too large"),
-    422: _documented("Invalid input; `errors` names each field"),
-    429: _documented("Too many requests; see Retry-After and RateLimit-* headers"),
+    401: documented("No valid API key or access token"),
+    403: documented("The key's role or scopes do not allow this"),
+    404: documented("Not found (another organization's objects included)"),
+    409: documented("It conflicts with the current state (a name in use, a change in between)"),
+    413: documented("The request body is too large"),
+    422: documented("Invalid input; `errors` names each field"),
+    429: documented("Too many requests; see Retry-After and RateLimit-* headers"),
+    503: documented("A service it needs is unavailable for now; try again"),
 }
 
 
@@ -139,7 +144,7 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
     errors: dict[str, str] = {}
     for err in exc.errors():
         if err.get("type") == "json_invalid":
-            errors.setdefault("body", "The body is not valid JSON.")
+            errors.setdefault("body", NOT_JSON)
             continue
         field = _field_of(tuple(err.get("loc", ())))
         words = in_words(err)
@@ -216,6 +221,10 @@ def install(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         if not request.url.path.startswith(API_PREFIX):
             return await http_exception_handler(request, exc)  # the web app's own pages
+        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): the same 422 as a body
+            # that is not JSON, so a client handles one case.
+            return problem(422, "Please correct: " + NOT_JSON, errors={"body": NOT_JSON})
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return problem(exc.status_code, detail, headers=dict(exc.headers or {}) or None)
 

@@ -110,7 +110,10 @@ def _may_see_details(request: Request, authorization: str | None) -> bool:
     return loopback and not untrusted_hop
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={503: {"description": "A dependency does not answer: status not_ready"}},
+)
 def ready(request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
     checks = {
         "database": _check(_database),

@@ -35,6 +35,7 @@ from services.errors import Conflict, NotFound
 from services.runtime.follow import follow, step_event
 from services.webhook_delivery import idempotency_key
 
+from .errors import documented
 from .pagination import Page, Paging, keyset, paged
 from .v1 import ApiActor, RequestSession, RunActor
 
@@ -178,7 +179,12 @@ def _thread_out(thread: Thread) -> ThreadOut:
     )
 
 
-@router.post("/agents/{agent_id}/runs", response_model=RunOut, status_code=201)
+@router.post(
+    "/agents/{agent_id}/runs",
+    response_model=RunOut,
+    status_code=201,
+    responses={400: documented("The Idempotency-Key header is empty, too long or not ASCII")},
+)
 def create_run(
     agent_id: str,
     body: RunCreate,

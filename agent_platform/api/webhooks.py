@@ -32,7 +32,7 @@ from services.webhook_delivery import (
     wait_seconds,
 )
 
-from .errors import problem, retry_after
+from .errors import documented, problem, retry_after
 from .v1 import api_actor, scoped
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
@@ -67,7 +67,15 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/hooks/{token}", status_code=202)
+@router.post(
+    "/hooks/{token}",
+    status_code=202,
+    responses={
+        200: {"description": "The run ended within the wait: run_id, status, output, error"},
+        400: documented("The body, ?wait or Idempotency-Key cannot be used; detail says why"),
+        415: documented("The payload is not JSON"),
+    },
+)
 async def call_hook(token: str, request: Request, wait: str | None = None) -> Response:
     """Start the trigger's run: 202 `{"run_id": ...}` at once, or — with `?wait=N` or
     `Prefer: wait=N` — 200 with the run's outcome if it ends within min(N, the trigger's

@@ -82,6 +82,15 @@ def test_a_body_that_is_not_json_is_a_422_problem(client: TestClient, auth: dict
     assert body["errors"] == {"body": "The body is not valid JSON."}
 
 
+def test_a_body_that_is_not_utf8_is_the_same_422(client: TestClient, auth: dict[str, str]) -> None:
+    """FastAPI answers 400 "There was an error parsing the body" here; clients see one case."""
+    response = client.post(
+        "/api/v1/agents", content=b"\xff\xfe{", headers={**auth, "Content-Type": "application/json"}
+    )
+    body = assert_problem(response, 422, "invalid")
+    assert body["errors"] == {"body": "The body is not valid JSON."}
+
+
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
     client: TestClient, auth: dict[str, str]
 ) -> None:

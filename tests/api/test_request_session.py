@@ -65,7 +65,7 @@ def test_the_rest_views_declare_their_response_models(client: TestClient) -> Non
         return schema
 
     assert answer("/api/v1/runs/{run_id}") == {"$ref": "#/components/schemas/RunDetail"}
-    assert answer("/api/v1/integrations")["items"] == {"$ref": "#/components/schemas/ConnectionOut"}
+    assert answer("/api/v1/integrations") == {"$ref": "#/components/schemas/Page_ConnectionOut_"}
     models = spec["components"]["schemas"]
     assert set(models["RunDetail"]["properties"]) >= {
         "id", "agent_id", "status", "message", "variables", "output", "error", "tokens_used",

@@ -5,6 +5,18 @@
 export const API_TITLE = "Agent Platform API";
 export const API_VERSION = "0.1.0";
 
+export interface ActionOut {
+  /** e.g. slack.post_message: the name a grant uses */
+  name: string;
+  description: string;
+  /** JSON schema of the action's arguments */
+  parameters: Record<string, unknown>;
+  /** OAuth scopes the connection must have been granted */
+  scopes: Array<string>;
+  /** changes something outside: may need an approval */
+  side_effect: boolean;
+}
+
 export interface AdminOrgOut {
   id: string;
   name: string;
@@ -115,6 +127,21 @@ export interface ApiKeyOut {
   expires_at: string | null;
 }
 
+export interface ApprovalOut {
+  id: string;
+  run_id: string;
+  connection_id: string | null;
+  /** null: the connection was removed */
+  connection_name: string | null;
+  action: string;
+  /** as the model asked, credentials redacted */
+  arguments: Record<string, unknown>;
+  status: string;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+}
+
 export interface AuditEntryOut {
   id: string;
   action: string;
@@ -183,7 +210,7 @@ export interface ChatCompletion {
   created: number;
   model: string;
   choices: Array<Choice>;
-  usage: UsageOut;
+  usage: agent_platform__api__openai_compat__UsageOut;
 }
 
 /** One message as OpenAI clients send it; fields we do not use are allowed and ignored. */
@@ -203,6 +230,14 @@ export interface ChatRequest {
   tools?: Array<unknown> | null;
   /** Values for the {{variables}} of the instructions. */
   variables?: Record<string, string>;
+}
+
+export interface CheckOut {
+  ok: boolean;
+  /** what the provider answered, when the check failed */
+  problem: string | null;
+  account: string;
+  connection: ConnectionOut;
 }
 
 export interface Choice {
@@ -237,6 +272,41 @@ export interface CompletionMessage {
   content: string;
 }
 
+/**
+ * One of the two credential forms. Only the fields of the chosen kind are read; every
+ * secret field is write-only.
+ */
+export interface ConnectionCreate {
+  /** http: an HTTP API with a static credential; oauth2: your own OAuth 2.0 app (answered with a sign_in_url to open) */
+  form?: "http" | "oauth2";
+  name: string;
+  base_url: string;
+  /** form http: how the API checks the credential */
+  auth_kind?: "api_key" | "bearer" | "basic";
+  /** api_key: the header (X-API-Key) */
+  header_name?: string;
+  /** api_key: write-only */
+  api_key?: string;
+  /** bearer: write-only */
+  token?: string;
+  /** basic */
+  username?: string;
+  /** basic: write-only */
+  password?: string;
+  /** form oauth2 */
+  authorize_url?: string;
+  /** form oauth2 */
+  token_url?: string;
+  /** form oauth2, optional */
+  revoke_url?: string;
+  /** form oauth2 */
+  client_id?: string;
+  /** form oauth2: write-only */
+  client_secret?: string;
+  /** form oauth2 */
+  scopes?: Array<string>;
+}
+
 /** A connection as the API shows it: never its credential. */
 export interface ConnectionOut {
   id: string;
@@ -246,8 +316,25 @@ export interface ConnectionOut {
   status: string;
   scopes: Array<string>;
   account: string;
+  base_url: string | null;
+  /** builders may grant it to agents (else admins) */
+  builders_may_use: boolean;
+  /** when the access token must be refreshed */
+  expires_at: string | null;
   last_used_at: string | null;
+  last_checked_at: string | null;
   last_error: string | null;
+  created_at: string;
+}
+
+export interface ConnectionPatch {
+  builders_may_use: boolean;
+}
+
+export interface ConnectionSaved {
+  connection: ConnectionOut;
+  /** your own OAuth app: open it in a browser signed in as the key's creator to give consent; null for a static credential */
+  sign_in_url: string | null;
 }
 
 export interface CreatedInvitation {
@@ -354,6 +441,47 @@ export interface GenerateOut {
 
 export interface GenerateRequest {
   suite_id?: string | null;
+}
+
+export interface GrantChoiceOut {
+  connection_id: string;
+  connection_name: string;
+  provider: string;
+  action: string;
+  description: string;
+  side_effect: boolean;
+}
+
+export interface GrantIn {
+  connection_id: string;
+  /** an action of the connection's provider, e.g. http.request */
+  action: string;
+  /** ask a person before each call */
+  approval?: boolean;
+}
+
+export interface GrantOut {
+  connection_id: string;
+  connection_name: string;
+  provider: string;
+  action: string;
+  approval: boolean;
+}
+
+export interface GrantsIn {
+  grants: Array<GrantIn>;
+  /** the version the change was made on: refused (409) if another save came in between */
+  based_on_version?: number | null;
+}
+
+export interface GrantsOut {
+  agent_id: string;
+  grants: Array<GrantOut>;
+  /** every action of every connection */
+  available: Array<GrantChoiceOut>;
+  current_version: number | null;
+  /** the version this change made; null: unchanged or a read */
+  new_version?: number | null;
 }
 
 export interface InstallOut {
@@ -475,6 +603,15 @@ export interface MessageOut {
   created_at: string;
 }
 
+export interface MeterOut {
+  /** runs, concurrent_runs, agents or seats */
+  key: string;
+  label: string;
+  used: number;
+  /** None: unlimited */
+  limit: number | null;
+}
+
 export interface ModelList {
   object?: string;
   data: Array<ModelOut>;
@@ -527,6 +664,11 @@ export interface Page_CollectionOut_ {
   next_cursor: string | null;
 }
 
+export interface Page_ConnectionOut_ {
+  data: Array<ConnectionOut>;
+  next_cursor: string | null;
+}
+
 export interface Page_DocumentOut_ {
   data: Array<DocumentOut>;
   next_cursor: string | null;
@@ -543,7 +685,7 @@ export interface Page_MemberOut_ {
 }
 
 export interface Page_ProviderOut_ {
-  data: Array<ProviderOut>;
+  data: Array<agent_platform__api__providers__ProviderOut>;
   next_cursor: string | null;
 }
 
@@ -590,20 +732,6 @@ export interface ProviderIn {
   models?: Array<string>;
 }
 
-export interface ProviderOut {
-  id: string;
-  name: string;
-  kind: string;
-  api_base: string | null;
-  api_version: string | null;
-  models: Array<string>;
-  /** the key's first and last characters; never the key */
-  key_hint: string | null;
-  last_checked_at: string | null;
-  last_error: string | null;
-  created_at: string;
-}
-
 export interface PublishIn {
   agent_id: string;
   title: string;
@@ -613,6 +741,12 @@ export interface PublishIn {
   tags?: Array<string>;
   price_cents?: number;
   kind?: "template" | "service";
+}
+
+export interface RemovedOut {
+  /** false: the provider did not confirm the revocation */
+  revoked: boolean;
+  problem: string | null;
 }
 
 export interface ReplyIn {
@@ -682,6 +816,8 @@ export interface RunCreate {
   variables?: Record<string, string>;
   /** A conversation of this agent to continue (its history). */
   thread_id?: string | null;
+  /** The most this run may spend, in USD; it stops cleanly (cancelled, with its steps kept) once its cost reaches it. Default: the agent's maximum spend per run. */
+  budget_usd?: number | string | null;
 }
 
 export interface RunDetail {
@@ -696,6 +832,7 @@ export interface RunDetail {
   error: string | null;
   tokens_used: number;
   cost: string;
+  budget_usd?: string | null;
   latency_ms: number | null;
   created_at: string;
   started_at: string | null;
@@ -715,6 +852,7 @@ export interface RunOut {
   error: string | null;
   tokens_used: number;
   cost: string;
+  budget_usd?: string | null;
   latency_ms: number | null;
   created_at: string;
   started_at: string | null;
@@ -777,6 +915,30 @@ export interface SearchIn {
   /** empty: every collection of the organization */
   collection_ids?: Array<string> | null;
   top_k?: number;
+}
+
+export interface SignInOut {
+  /** open in a browser signed in as the key's creator; the Integrations page finishes the connection */
+  sign_in_url: string;
+}
+
+export interface SignInStart {
+  /** a catalog provider connected by sign-in, e.g. slack */
+  provider: string;
+  /** empty: the provider's name */
+  name?: string;
+}
+
+export interface SpendCapIn {
+  /** USD a month; new runs are refused once this month's spend reaches it, with alerts at 80 % and 100 %. null: no cap. */
+  monthly_spend_cap_usd?: number | string | null;
+  /** Where the spend alerts are POSTed (null: in the app only). */
+  alert_webhook_url?: string | null;
+}
+
+export interface SpendCapOut {
+  monthly_spend_cap_usd: string | null;
+  alert_webhook_url: string | null;
 }
 
 /** One step as the live stream's `step` event carries it (the same shape in both). */
@@ -904,12 +1066,6 @@ export interface Usage {
   unpriced?: number;
 }
 
-export interface UsageOut {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
-
 export interface VersionDetail {
   version: number;
   created_at: string;
@@ -929,6 +1085,17 @@ export interface agent_platform__api__agents__VersionOut {
   current: boolean;
 }
 
+export interface agent_platform__api__integrations__ProviderOut {
+  key: string;
+  label: string;
+  auth_kinds: Array<string>;
+  /** sign-in: POST /integrations/sign-in; form: POST /integrations */
+  connect_with: "sign-in" | "form";
+  /** false: this instance has no OAuth app for the provider (an operator must configure one) */
+  ready: boolean;
+  actions: Array<ActionOut>;
+}
+
 export interface agent_platform__api__marketplace__VersionOut {
   version: number;
   agent_version: number;
@@ -939,6 +1106,45 @@ export interface agent_platform__api__marketplace__VersionOut {
   verified_checked_at: string | null;
   verification: Record<string, unknown>;
   created_at: string;
+}
+
+export interface agent_platform__api__openai_compat__UsageOut {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface agent_platform__api__providers__ProviderOut {
+  id: string;
+  name: string;
+  kind: string;
+  api_base: string | null;
+  api_version: string | null;
+  models: Array<string>;
+  /** the key's first and last characters; never the key */
+  key_hint: string | null;
+  last_checked_at: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface agent_platform__api__usage__UsageOut {
+  /** the calendar month counted, UTC (YYYY-MM) */
+  month: string;
+  tier: string;
+  /** false: no tier limits apply (billing is off) */
+  plans_enabled: boolean;
+  /** with plans on, the tier an upgrade gives */
+  next_tier: string | null;
+  meters: Array<MeterOut>;
+  /** tokens used by this month's runs, test runs included */
+  tokens: number;
+  /** USD spent by this month's runs, test runs included */
+  cost: string;
+  test_runs: number;
+  /** the monthly spend cap in USD (None: no cap) */
+  spend_cap: string | null;
+  spend_percent: number | null;
 }
 
 /** Every operation of the API: its parameters, body and answer. */
@@ -1293,7 +1499,7 @@ export interface Operations {
     query: {};
     headers: {};
     body: ProviderIn;
-    response: ProviderOut;
+    response: agent_platform__api__providers__ProviderOut;
   };
   /** Get Provider */
   getProvider: {
@@ -1303,7 +1509,7 @@ export interface Operations {
     query: {};
     headers: {};
     body: undefined;
-    response: ProviderOut;
+    response: agent_platform__api__providers__ProviderOut;
   };
   /** Update Provider */
   updateProvider: {
@@ -1313,7 +1519,7 @@ export interface Operations {
     query: {};
     headers: {};
     body: ProviderIn;
-    response: ProviderOut;
+    response: agent_platform__api__providers__ProviderOut;
   };
   /** Delete Provider */
   deleteProvider: {
@@ -1402,13 +1608,154 @@ export interface Operations {
     body: SearchIn;
     response: Array<SearchHit>;
   };
-  /** List Integrations */
-  listIntegrations: {
+  /** List Providers */
+  listProvidersApiV1IntegrationsProvidersGet: {
     path: {};
     query: {};
     headers: {};
     body: undefined;
-    response: Array<ConnectionOut>;
+    response: Array<agent_platform__api__integrations__ProviderOut>;
+  };
+  /** List Integrations */
+  listIntegrations: {
+    path: {};
+    query: {
+      /** next_cursor of the previous page; empty: the first page */
+      cursor?: string | null;
+      /** rows per page */
+      limit?: number;
+    };
+    headers: {};
+    body: undefined;
+    response: Page_ConnectionOut_;
+  };
+  /** Create Integration */
+  createIntegration: {
+    path: {};
+    query: {};
+    headers: {};
+    body: ConnectionCreate;
+    response: ConnectionSaved;
+  };
+  /** Start Sign In */
+  startSignIn: {
+    path: {};
+    query: {};
+    headers: {};
+    body: SignInStart;
+    response: SignInOut;
+  };
+  /** Get Integration */
+  getIntegration: {
+    path: {
+      integration_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ConnectionOut;
+  };
+  /** Update Integration */
+  updateIntegration: {
+    path: {
+      integration_id: string;
+    };
+    query: {};
+    headers: {};
+    body: ConnectionPatch;
+    response: ConnectionOut;
+  };
+  /** Remove Integration */
+  removeIntegration: {
+    path: {
+      integration_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: RemovedOut;
+  };
+  /** Reconnect Integration */
+  reconnectIntegration: {
+    path: {
+      integration_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: SignInOut;
+  };
+  /** Check Integration */
+  checkIntegration: {
+    path: {
+      integration_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: CheckOut;
+  };
+  /** Get Grants */
+  getGrants: {
+    path: {
+      agent_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: GrantsOut;
+  };
+  /** Replace Grants */
+  replaceGrants: {
+    path: {
+      agent_id: string;
+    };
+    query: {};
+    headers: {};
+    body: GrantsIn;
+    response: GrantsOut;
+  };
+  /** List Approvals */
+  listApprovals: {
+    path: {};
+    query: {
+      /** only this run's requests */
+      run_id?: string | null;
+      limit?: number;
+    };
+    headers: {};
+    body: undefined;
+    response: Array<ApprovalOut>;
+  };
+  /** Get Approval */
+  getApproval: {
+    path: {
+      approval_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ApprovalOut;
+  };
+  /** Approve */
+  approve: {
+    path: {
+      approval_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ApprovalOut;
+  };
+  /** Decline */
+  decline: {
+    path: {
+      approval_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ApprovalOut;
   };
   /** List Orgs */
   listOrgs: {
@@ -1452,7 +1799,7 @@ export interface Operations {
     };
     headers: {};
     body: undefined;
-    response: unknown;
+    response: undefined;
   };
   /** List Triggers */
   listTriggers: {
@@ -2162,7 +2509,7 @@ export interface Operations {
     response: ModerationOut;
   };
   /** Approve */
-  approve: {
+  approveApiV1MarketplaceModerationListingsListingIdApprovePost: {
     path: {
       listing_id: string;
     };
@@ -2190,6 +2537,30 @@ export interface Operations {
     headers: {};
     body: ResolveIn;
     response: undefined;
+  };
+  /** Get Usage */
+  getUsage: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: agent_platform__api__usage__UsageOut;
+  };
+  /** Get Spend Cap */
+  getSpendCap: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: SpendCapOut;
+  };
+  /** Put Spend Cap */
+  putSpendCap: {
+    path: {};
+    query: {};
+    headers: {};
+    body: SpendCapIn;
+    response: SpendCapOut;
   };
 }
 
@@ -2247,11 +2618,25 @@ export const OPERATIONS: {
   uploadDocument: { method: "POST", path: "/api/v1/knowledge/collections/{collection_id}/documents", bodyType: "application/octet-stream", reads: "json" },
   deleteDocument: { method: "DELETE", path: "/api/v1/knowledge/documents/{document_id}", bodyType: null, reads: "none" },
   search: { method: "POST", path: "/api/v1/knowledge/search", bodyType: "application/json", reads: "json" },
+  listProvidersApiV1IntegrationsProvidersGet: { method: "GET", path: "/api/v1/integrations/providers", bodyType: null, reads: "json" },
   listIntegrations: { method: "GET", path: "/api/v1/integrations", bodyType: null, reads: "json" },
+  createIntegration: { method: "POST", path: "/api/v1/integrations", bodyType: "application/json", reads: "json" },
+  startSignIn: { method: "POST", path: "/api/v1/integrations/sign-in", bodyType: "application/json", reads: "json" },
+  getIntegration: { method: "GET", path: "/api/v1/integrations/{integration_id}", bodyType: null, reads: "json" },
+  updateIntegration: { method: "PATCH", path: "/api/v1/integrations/{integration_id}", bodyType: "application/json", reads: "json" },
+  removeIntegration: { method: "DELETE", path: "/api/v1/integrations/{integration_id}", bodyType: null, reads: "json" },
+  reconnectIntegration: { method: "POST", path: "/api/v1/integrations/{integration_id}/sign-in", bodyType: null, reads: "json" },
+  checkIntegration: { method: "POST", path: "/api/v1/integrations/{integration_id}/check", bodyType: null, reads: "json" },
+  getGrants: { method: "GET", path: "/api/v1/agents/{agent_id}/grants", bodyType: null, reads: "json" },
+  replaceGrants: { method: "PUT", path: "/api/v1/agents/{agent_id}/grants", bodyType: "application/json", reads: "json" },
+  listApprovals: { method: "GET", path: "/api/v1/approvals", bodyType: null, reads: "json" },
+  getApproval: { method: "GET", path: "/api/v1/approvals/{approval_id}", bodyType: null, reads: "json" },
+  approve: { method: "POST", path: "/api/v1/approvals/{approval_id}/approve", bodyType: null, reads: "json" },
+  decline: { method: "POST", path: "/api/v1/approvals/{approval_id}/decline", bodyType: null, reads: "json" },
   listOrgs: { method: "GET", path: "/api/v1/admin/orgs", bodyType: null, reads: "json" },
   getOrg: { method: "GET", path: "/api/v1/admin/orgs/{org_id}", bodyType: null, reads: "json" },
   updateOrgPlan: { method: "PATCH", path: "/api/v1/admin/orgs/{org_id}", bodyType: "application/json", reads: "json" },
-  callHook: { method: "POST", path: "/api/v1/hooks/{token}", bodyType: null, reads: "json" },
+  callHook: { method: "POST", path: "/api/v1/hooks/{token}", bodyType: null, reads: "none" },
   listTriggers: { method: "GET", path: "/api/v1/agents/{agent_id}/webhooks", bodyType: null, reads: "json" },
   createTrigger: { method: "POST", path: "/api/v1/agents/{agent_id}/webhooks", bodyType: "application/json", reads: "json" },
   getTrigger: { method: "GET", path: "/api/v1/webhooks/{trigger_id}", bodyType: null, reads: "json" },
@@ -2320,7 +2705,10 @@ export const OPERATIONS: {
   report: { method: "POST", path: "/api/v1/marketplace/listings/{listing_id}/reports", bodyType: "application/json", reads: "json" },
   mine: { method: "GET", path: "/api/v1/marketplace/mine", bodyType: null, reads: "json" },
   queue: { method: "GET", path: "/api/v1/marketplace/moderation", bodyType: null, reads: "json" },
-  approve: { method: "POST", path: "/api/v1/marketplace/moderation/listings/{listing_id}/approve", bodyType: null, reads: "json" },
+  approveApiV1MarketplaceModerationListingsListingIdApprovePost: { method: "POST", path: "/api/v1/marketplace/moderation/listings/{listing_id}/approve", bodyType: null, reads: "json" },
   takeDown: { method: "POST", path: "/api/v1/marketplace/moderation/listings/{listing_id}/take-down", bodyType: "application/json", reads: "json" },
   resolve: { method: "POST", path: "/api/v1/marketplace/moderation/reports/{report_id}", bodyType: "application/json", reads: "none" },
+  getUsage: { method: "GET", path: "/api/v1/usage", bodyType: null, reads: "json" },
+  getSpendCap: { method: "GET", path: "/api/v1/org/spend-cap", bodyType: null, reads: "json" },
+  putSpendCap: { method: "PUT", path: "/api/v1/org/spend-cap", bodyType: "application/json", reads: "json" },
 };
