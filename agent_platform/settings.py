@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, ge=0, le=64, description="RQ workers (general)")
     agent_worker_processes: int = Field(default=1, ge=0, le=64, description="async run workers")
     run_lease_seconds: int = Field(default=15, ge=1, le=600, description="dead-worker detection")
+    execution_retention_months: int = Field(
+        default=0,
+        ge=0,
+        le=1200,
+        description="Runs (with their steps) older than this many whole months are dropped by "
+        "a daily job; 0: kept for ever.",
+    )
     run_concurrency: int = Field(default=200, ge=1, le=5000, description="runs per agent worker")
     session_days: int = Field(default=14, ge=1, le=365)
     invite_days: int = Field(default=7, ge=1, le=90)

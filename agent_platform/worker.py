@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -194,6 +195,26 @@ def recheck_marketplace_badges() -> int:
         return badges.recheck_badges(session)
 
 
+def maintain_executions() -> dict[str, object]:
+    """Periodic job (daily): next months' partitions of the runs table made ahead, runs older
+    than EXECUTION_RETENTION_MONTHS dropped (services.execution_retention)."""
+    from agent_platform.db import session_scope
+    from agent_platform.settings import get_settings
+    from services import execution_retention
+
+    months = get_settings().execution_retention_months
+    with session_scope() as session:
+        upkeep = execution_retention.maintain(
+            session, now=datetime.now(UTC), retention_months=months
+        )
+    if upkeep.refused:
+        log.warning(
+            "runs of %s sit in the default partition; those months stay unpartitioned",
+            ", ".join(upkeep.refused),
+        )
+    return dataclasses.asdict(upkeep)
+
+
 def refresh_version_badges(agent_version_id: str) -> int:
     """Job: a suite run on this agent version ended; its listings' badges are asked again now
     rather than at the next hourly re-check (services.testing.closing enqueues it)."""
@@ -279,6 +300,8 @@ TICK_OFFSET_SECONDS = 0.005
 RECONCILE_JOB = "reconcile-runs"
 BADGE_RECHECK_EVERY_SECONDS = 3600
 BADGE_JOB = "marketplace-badges"
+EXECUTIONS_UPKEEP_EVERY_SECONDS = 86400
+EXECUTIONS_UPKEEP_JOB = "executions-upkeep"
 SCHEDULER_BEAT = "platform:beat:scheduler"
 RECONCILER_BEAT = "platform:beat:reconciler"
 
@@ -302,6 +325,7 @@ def schedule_periodic_jobs(scheduler: Scheduler) -> None:
     periodic = [
         (RECONCILE_JOB, reconcile_runs, RECONCILE_EVERY_SECONDS),
         (BADGE_JOB, recheck_marketplace_badges, BADGE_RECHECK_EVERY_SECONDS),
+        (EXECUTIONS_UPKEEP_JOB, maintain_executions, EXECUTIONS_UPKEEP_EVERY_SECONDS),
     ]
     for job_id, func, every in periodic:
         if job_id in scheduler:
