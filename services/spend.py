@@ -133,7 +133,10 @@ def settle_after_commit(session: Session, run: Execution) -> None:
     """Once the run's end is committed: its reservation released, its cost counted, and the
     alert check queued when this cost crossed 80 % or 100 % of the cap."""
     org_id, month = run.org_id, month_start(run.created_at)
-    reserved, spent = micros(run.budget_usd), micros(run.cost)
+    # Only runs started through start_run/replay reserved their budget against the cap; a
+    # test run's budget is its allowance out of its suite's budget (services.testing).
+    reserved = micros(run.budget_usd) if run.test_run_id is None else 0
+    spent = micros(run.cost)
 
     def settle() -> None:
         result = SpendMeter(get_redis()).settle(

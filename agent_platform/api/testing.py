@@ -412,6 +412,7 @@ class ScoreOut(BaseModel):
     run_id: str
     passed: bool
     score: float
+    judge_cost: str | None = None  # USD the judge's calls for this score cost
     created_at: datetime
 
 
@@ -480,7 +481,11 @@ def delete_rule(rule_id: str, session: RequestSession, actor: WriteActor) -> Res
 def rule_scores(rule_id: str, session: RequestSession, actor: ApiActor) -> list[ScoreOut]:
     return [
         ScoreOut(
-            run_id=str(s.execution_id), passed=s.passed, score=s.score, created_at=s.created_at
+            run_id=str(s.execution_id),
+            passed=s.passed,
+            score=s.score,
+            judge_cost=str(s.judge_cost) if s.judge_cost is not None else None,
+            created_at=s.created_at,
         )
         for s in online.recent_scores(session, actor, _id(rule_id))
     ]

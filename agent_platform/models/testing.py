@@ -228,8 +228,8 @@ class OnlineScore(SQLModel, table=True):
     passed: bool
     score: float
     details: dict[str, Any] = json_field()
-    # What the judge's calls for this score cost: 0 with no judge call (or a cached verdict),
-    # None when the judge model had no known price.
+    # What the judge's calls for this score cost: 0 with no judge call, a cached verdict or
+    # an unpriced judge model; None for scores kept before it was recorded.
     judge_cost: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 6), nullable=True)
     created_at: datetime = created_field()
 

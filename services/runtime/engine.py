@@ -40,6 +40,7 @@ from services.llm.providers import ResolvedModel, resolve_chain
 from services.money import format_money
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
+from services.testing import suite_budget
 from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
 from services.tools.registry import builtin_names, tools_for
 from services.tools.sub_agent import SubAgent
@@ -80,10 +81,12 @@ class RunPlan:
     budget: Decimal | None = None  # the most the run may spend (run's or agent's setting)
 
 
-def _budget(run: Execution, config: AgentConfig) -> Decimal | None:
-    """The smaller of the run's own budget and its agent version's setting."""
+def _budget(run: Execution, config: AgentConfig, allowance: Decimal | None) -> Decimal | None:
+    """The smallest of the run's own budget, its agent version's setting and, for a test
+    run, its allowance out of the suite's budget."""
     setting = config.max_spend_per_run_usd
-    budgets = [b for b in (run.budget_usd, Decimal(str(setting)) if setting else None) if b]
+    candidates = (run.budget_usd, Decimal(str(setting)) if setting else None, allowance)
+    budgets = [b for b in candidates if b]
     return min(budgets) if budgets else None
 
 
@@ -164,6 +167,9 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             return None
         run = session.get(Execution, run_id)
         assert run is not None
+        allowance = suite_budget.allowance(session, run) if run.test_run_id else None
+        if run.status != ExecutionStatus.RUNNING:
+            return None  # its suite's budget left nothing for it: closed as skipped
         config = _config_of(session, run.agent_version_id)
         allow_hosts = private_hosts.org_entries(session, run.org_id)
         chain = resolve_chain(session, run.org_id, config.model_chain, allow_hosts=allow_hosts)
@@ -192,7 +198,7 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             allow_hosts=allow_hosts,
             agent_name=_agent_name(session, run.agent_id) if tracing.enabled() else "",
             thread_id=run.thread_id,
-            budget=_budget(run, config),
+            budget=_budget(run, config, allowance),
         )
 
 

@@ -24,6 +24,7 @@ from services import audit
 from services.access import Actor, Permission, require
 from services.agent_reads import get_agent
 from services.errors import Invalid, NotFound
+from services.money import format_money
 from services.queue import queue
 from services.testing import judge
 from services.testing.alerts import raise_alert
@@ -219,6 +220,7 @@ def record(session: Session, task: GradingTask, evaluation: Evaluation) -> Onlin
         execution_id=task.result_id,
         passed=evaluation.passed,
         score=round(evaluation.score, 4),
+        judge_cost=evaluation.judge_cost,  # 0 with no judge call or a cached verdict
         details={
             "grades": [g.to_dict() for g in evaluation.grades],
             "judges": [o.to_json() for o in evaluation.judge_outcomes],
@@ -232,8 +234,13 @@ def record(session: Session, task: GradingTask, evaluation: Evaluation) -> Onlin
             agent_id=rule.agent_id,
             kind="online_score",
             message=f"A production run scored {score.score:.2f} on “{rule.name}”, below "
-            f"{rule.alert_below:.2f}.",
-            details={"rule_id": str(rule.id), "run_id": str(task.result_id), "score": score.score},
+            f"{rule.alert_below:.2f} (judging it cost {format_money(evaluation.judge_cost)}).",
+            details={
+                "rule_id": str(rule.id),
+                "run_id": str(task.result_id),
+                "score": score.score,
+                "judge_cost": str(evaluation.judge_cost),
+            },
             webhook_url=rule.alert_webhook_url,
         )
     return score
