@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import hashlib
 import logging
 import os
@@ -42,6 +43,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 TokenSink = Callable[[str], Awaitable[None]]
 DiscardSink = Callable[[str, str], Awaitable[None]]
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Providers whose pooled client is the OpenAI SDK's (see _new_client): called without LiteLLM.
+SDK_PREFIXES = ("openai", "azure")
 
 
 class StopCall(Exception):  # noqa: N818 - a signal, not an error
@@ -209,7 +212,7 @@ def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
 
     guard = default_guard(model.allow_hosts)
     prefix = model.litellm_model.partition("/")[0]
-    if prefix in ("openai", "azure"):
+    if prefix in SDK_PREFIXES:
         http = guard.client(refuse_redirects=True, timeout=options.request_timeout)
         # openai 3 types http_client as httpx2's client only, but accepts a legacy
         # httpx.AsyncClient at runtime (is_legacy_httpx_async_client); our SSRF guard is httpx's.
@@ -290,13 +293,24 @@ def _failure(model: ResolvedModel, exc: BaseException) -> Failure:
         wait = _retry_after(headers)
         asks = f"; it asks to wait {wait:g} s" if wait is not None else ""
         return Failure(f"{name} is rate limiting requests (429{asks})", True, wait)
-    if isinstance(exc, litellm.ContextWindowExceededError):
+    if isinstance(exc, litellm.ContextWindowExceededError) or _context_too_long(causes):
         return Failure(f"{name}: the conversation is too long for this model")
     if status >= 500:
         return Failure(f"{name} had a server error ({status})", True, _retry_after(headers))
     if status == 400 or isinstance(exc, litellm.BadRequestError):
         return Failure(f"{name} rejected the request: {_short(exc)}")
     return Failure(f"{name} failed ({status}: {_short(exc)})")
+
+
+def _context_too_long(causes: list[BaseException]) -> bool:
+    """OpenAI's own words for an over-long conversation (LiteLLM maps them to its
+    ContextWindowExceededError; a direct SDK call sees the 400 itself)."""
+    for cause in causes:
+        if getattr(cause, "code", None) == "context_length_exceeded":
+            return True
+        if "maximum context length" in str(getattr(cause, "message", "")):
+            return True
+    return False
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -366,8 +380,13 @@ def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> D
         per_input, per_output = model.price
         total = (per_input * prompt_tokens + per_output * completion_tokens) / 1_000_000
         return total.quantize(Decimal("0.000001"))
-    import litellm
-
+    unit = _unit_prices(model.litellm_model)
+    if unit is not None:
+        total = Decimal(str(unit[0])) * prompt_tokens + Decimal(str(unit[1])) * completion_tokens
+        return Decimal(str(round(float(total), 6)))
+    if not _known_to_price_map(model.litellm_model):
+        return None
+    litellm = _litellm()
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(
             model=model.litellm_model,
@@ -379,6 +398,33 @@ def _cost(model: ResolvedModel, prompt_tokens: int, completion_tokens: int) -> D
     return Decimal(str(round(prompt_cost + completion_cost, 6)))
 
 
+@functools.cache
+def _unit_prices(litellm_model: str) -> tuple[float, float] | None:
+    """The flat per-token prices of LiteLLM's price map for this model, looked up once: the
+    map's generic lookup costs ~1 ms per call. None (use `cost_per_token`) when the entry has
+    tiers (a higher price above some prompt length) or is not a plain pair of prices."""
+    entry = _litellm().model_cost.get(litellm_model) or _litellm().model_cost.get(
+        litellm_model.partition("/")[2]
+    )
+    if not isinstance(entry, dict) or any("above" in key for key in entry):
+        return None
+    prices = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+    if not all(isinstance(p, int | float) for p in prices):
+        return None
+    return float(prices[0]), float(prices[1])  # type: ignore[arg-type]  # checked just above
+
+
+@functools.cache
+def _known_to_price_map(litellm_model: str) -> bool:
+    """Whether LiteLLM can price this model at all, asked once: a self-hosted model's failed
+    lookup walks the whole map and raises, on every call otherwise."""
+    try:
+        _litellm().cost_per_token(model=litellm_model, prompt_tokens=1, completion_tokens=1)
+    except Exception:  # noqa: BLE001 - unknown to the cost map: self-hosted or new model
+        return False
+    return True
+
+
 async def _one_model(
     model: ResolvedModel,
     messages: list[dict[str, Any]],
@@ -387,7 +433,6 @@ async def _one_model(
     on_token: TokenSink,
     emitted: list[int],
 ) -> ModelResult:
-    litellm = _litellm()
     start = time.perf_counter()
     kwargs: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
     if tools:
@@ -398,29 +443,33 @@ async def _one_model(
         kwargs["top_p"] = options.top_p
     if options.max_tokens is not None:
         kwargs["max_tokens"] = options.max_tokens
-    if model.api_base:
-        kwargs["api_base"] = model.api_base
-    if model.api_version:
-        kwargs["api_version"] = model.api_version
     text_parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}
     finish_reason = None
     usage = None
     first_token_ms = None
     client = _guarded_client(model, options)
+    prefix, _, name = model.litellm_model.partition("/")
     try:
-        stream = await asyncio.wait_for(
-            litellm.acompletion(
+        if prefix in SDK_PREFIXES:
+            # The OpenAI SDK client LiteLLM would have wrapped, called directly: LiteLLM adds
+            # 10+ ms of CPU per streamed call (chunk re-wrapping, success logging that
+            # recomputes the cost) for no gain on a provider that already speaks this format.
+            request = client.chat.completions.create(
+                model=name, messages=messages, timeout=options.request_timeout, **kwargs
+            )
+        else:
+            kwargs.update(api_base=model.api_base, api_version=model.api_version)
+            request = _litellm().acompletion(
                 model=model.litellm_model,
                 messages=messages,
                 api_key=model.api_key,
                 client=client,
                 timeout=options.request_timeout,
                 max_retries=0,
-                **kwargs,
-            ),
-            timeout=options.first_token_timeout,
-        )
+                **{k: v for k, v in kwargs.items() if v is not None},
+            )
+        stream = await asyncio.wait_for(request, timeout=options.first_token_timeout)
     except TimeoutError:
         raise ModelTimeout(options.first_token_timeout, started=False) from None
     iterator = stream.__aiter__()
