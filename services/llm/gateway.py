@@ -8,11 +8,13 @@ a stream that stalls or breaks after some tokens is discarded (`on_discard`) and
 model answers instead. Every failed try is an `Attempt` (model, error in words, time lost) that
 the run's trace shows.
 
-Every call goes through the outbound guard at connect time: LiteLLM gets an SDK client (OpenAI,
-Azure) or HTTP handler (Anthropic, Gemini, Ollama) built on `GuardedTransport`, with the org's
-private hosts added and redirects refused before their body is read, so neither a DNS answer
-that changed since the provider was saved nor a 307 to loopback reaches an internal address,
-and no error message can carry a redirected or refused answer's body.
+OpenAI, Azure OpenAI and OpenAI-compatible providers are called through the OpenAI SDK
+directly (LiteLLM's wrapping cost more CPU than the call itself); Anthropic, Gemini and Ollama
+through LiteLLM. Every call goes through the outbound guard at connect time: the SDK client
+(OpenAI, Azure) or LiteLLM's HTTP handler (the others) is built on `GuardedTransport`, with
+the org's private hosts added and redirects refused before their body is read, so neither a
+DNS answer that changed since the provider was saved nor a 307 to loopback reaches an
+internal address, and no error message can carry a redirected or refused answer's body.
 """
 
 from __future__ import annotations

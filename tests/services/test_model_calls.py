@@ -292,6 +292,22 @@ class TestFallback:
             "OpenAI-compatible server rejected the key"
         ]
 
+    def test_a_conversation_too_long_for_the_model_is_named_as_such(
+        self, session: Session, open_llm: ScriptedLLM
+    ) -> None:
+        actor = org_with_provider(session, open_llm.base_url)
+        agent_id = make_agent(session, actor)
+        open_llm.set_default(
+            Turn(
+                status=400,
+                error="This model's maximum context length is 8192 tokens.",
+                error_code="context_length_exceeded",
+            )
+        )
+        run, _ = execute(start(actor, agent_id))
+        assert run.status == ExecutionStatus.FAILED
+        assert "the conversation is too long for this model" in (run.error or "")
+
     def test_stalls_and_broken_streams_are_worded_for_people(
         self, session: Session, open_llm: ScriptedLLM
     ) -> None:
