@@ -138,6 +138,18 @@ class TestBrowse:
         assert (one.total, one.pages, len(one.cards), len(two.cards)) == (3, 2, 2, 1)
         assert not set(titles(one)) & set(titles(two))
 
+    def test_a_search_counts_every_match_on_each_page_and_past_the_end(self, session, market):
+        live_listing(session, market, {"title": "Ledger one"})
+        for name in ("Ledger two", "Ledger three"):
+            agent = published_agent(session, market.seller, name=name)
+            listings.publish_listing(session, market.seller, agent, {**LISTING_FORM, "title": name})
+        session.commit()
+        ask = {"search": "ledger", "per_page": 2}
+        pages = [search.browse(session, {**ask, "page": p}) for p in (1, 2, 3)]
+        assert [(p.total, len(p.cards)) for p in pages] == [(3, 2), (3, 1), (3, 0)]
+        assert not set(titles(pages[0])) & set(titles(pages[1]))
+        assert search.browse(session, {"search": "nothing-like-this", "page": 2}).total == 0
+
     def test_bad_query_is_refused_in_words(self, session):
         with pytest.raises(Invalid):
             search.browse(session, {"sort": "price; drop table", "page": 0})
