@@ -23,6 +23,7 @@ from agent_platform.models import (
     AgentVersion,
     Execution,
     Integration,
+    Organization,
     ToolRef,
 )
 from agent_platform.models.base import utcnow
@@ -37,6 +38,7 @@ from services.errors import Conflict, Invalid
 from services.integrations import connections
 from services.integrations.providers import find_action
 from services.organizations import limits_for
+from services.plan_limits import limit_reached
 from services.read_scope import where_of
 from services.testing.gates import run_on_new_version
 from services.validation import parse
@@ -147,14 +149,25 @@ def list_agents(
 
 
 def _check_agent_limit(session: Session, org_id: uuid.UUID) -> None:
+    """Counted under a lock on the organization's row, so two creations at the last free
+    place cannot both count one agent less than there will be (PostgreSQL; on SQLite the
+    second writer cannot commit on a snapshot older than the first's insert)."""
     limits = limits_for(session, org_id)
     if limits is None or limits.max_agents < 0:
         return
+    session.get(Organization, org_id, with_for_update=True, populate_existing=True)
     count = session.exec(
         select(func.count()).where(Agent.org_id == org_id, Agent.status != AgentStatus.ARCHIVED)
     ).one()
     if count >= limits.max_agents:
-        raise Invalid(f"Your plan allows {limits.max_agents} agents; archive one or upgrade.")
+        raise Invalid(
+            limit_reached(
+                limits,
+                allows=f"{limits.max_agents:,} agents",
+                more="more agents",
+                instead="Archive one",
+            )
+        )
 
 
 def check_agent_tools(

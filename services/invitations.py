@@ -15,6 +15,7 @@ from services import audit
 from services.access import Actor, Permission, require
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.organizations import limits_for, member_count, visible_members
+from services.plan_limits import limit_reached
 from services.read_scope import where_of
 from services.tokens import new_token, token_hash
 from services.validation import parse
@@ -26,12 +27,21 @@ class InviteInput(BaseModel):
 
 
 def _check_member_limit(session: Session, org_id: uuid.UUID) -> None:
-    """Checked when inviting and again when accepting: several links may be out at once."""
+    """Checked when inviting and again when accepting: several links may be out at once.
+    Under a lock on the organization's row, so two acceptances of the last seat cannot both
+    pass (see agents._check_agent_limit)."""
     limits = limits_for(session, org_id)
-    if limits and limits.max_members >= 0 and member_count(session, org_id) >= limits.max_members:
+    if limits is None or limits.max_members < 0:
+        return
+    session.get(Organization, org_id, with_for_update=True, populate_existing=True)
+    if member_count(session, org_id) >= limits.max_members:
         raise Invalid(
-            f"This organization's plan allows {limits.max_members} members; "
-            "upgrade or remove a member first."
+            limit_reached(
+                limits,
+                allows=f"{limits.max_members:,} members",
+                more="more seats",
+                instead="Remove a member",
+            )
         )
 
 

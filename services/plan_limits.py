@@ -22,12 +22,17 @@ def tier_name(tier: Tier) -> str:
     return tier.value.capitalize()
 
 
-def upgrade_hint(limits: Limits, more: str) -> str:
-    """The sentence after a refusal: "Upgrade to Pro for more runs a month." with plans on;
-    the instance administrator otherwise (or on the top tier)."""
-    if not limits.plans_enabled:
-        return "Ask your instance administrator to raise it."
-    upgrade = next_tier(limits.tier)
-    if upgrade is None:
-        return "Contact us to raise it."
-    return f"Upgrade to {tier_name(upgrade)} for {more}."
+def limit_reached(limits: Limits, *, allows: str, more: str, instead: str = "") -> str:
+    """A refusal in words, e.g. "Your Starter plan allows 3 agents. Archive one, or upgrade
+    to Pro for more agents." With plans off the limit is an instance administrator's override
+    ("… limited to 3 agents by your instance administrator. Archive one, or ask them to raise
+    it."): no plan is offered that nobody sells. `instead`: what the person can do without
+    more allowance ("Archive one"), or empty."""
+    if limits.plans_enabled:
+        said = f"Your {tier_name(limits.tier)} plan allows {allows}."
+        upgrade = next_tier(limits.tier)
+        way = f"upgrade to {tier_name(upgrade)} for {more}" if upgrade else "contact us for more"
+    else:
+        said = f"Your organization is limited to {allows} by your instance administrator."
+        way = "ask them to raise it"
+    return f"{said} {instead}, or {way}." if instead else f"{said} {way[0].upper()}{way[1:]}."

@@ -33,6 +33,7 @@ from services.access import Actor, require_role
 from services.agents import get_agent
 from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
+from services.plan_limits import limit_reached
 from services.queue import enqueue_grading, enqueue_run
 from services.ratelimit import Quota, monthly_runs_key
 from services.read_scope import where_of
@@ -79,8 +80,8 @@ def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
         return
     if limits.max_concurrent_runs == 0:
         raise Invalid(
-            "Runs are paused for your organization (its plan allows none at once); "
-            "ask your instance administrator."
+            "Runs are paused for your organization. "
+            + limit_reached(limits, allows="no runs at once", more="runs at once")
         )
     if limits.max_runs_per_month < 0:
         return
@@ -99,7 +100,11 @@ def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
     quota = Quota(get_redis())
     if not quota.take(key, limit=limits.max_runs_per_month, count=used):
         raise Invalid(
-            f"Your plan allows {limits.max_runs_per_month:,} runs a month; upgrade for more."
+            limit_reached(
+                limits,
+                allows=f"{limits.max_runs_per_month:,} runs a month",
+                more="more runs a month",
+            )
         )
     after_rollback(session, lambda: quota.give_back(key))
 
