@@ -107,7 +107,8 @@ def _limits() -> rx.Component:
         _input("Max output tokens", "max_output_tokens"),
         _input("Max steps", "max_steps"),
         _input("Timeout (s)", "timeout_seconds"),
-        columns=rx.breakpoints(initial="2", md="4"),
+        _input("Max spend per run, USD (empty: none)", "max_spend_per_run_usd"),
+        columns=rx.breakpoints(initial="2", md="5"),
         spacing="3",
         width="100%",
     )

@@ -105,6 +105,15 @@ def _message_form() -> rx.Component:
                 rows="2",
                 disabled=PlaygroundState.running,
             ),
+            rx.input(
+                name="budget_usd",
+                placeholder="Budget $",
+                title="The most this run may spend, in USD (empty: the agent's setting)",
+                input_mode="decimal",
+                width="96px",
+                flex_shrink="0",
+                id="chat-budget",
+            ),
             rx.cond(
                 PlaygroundState.running,
                 rx.button(

@@ -255,6 +255,7 @@ def send_message(
     *,
     message: str,
     thread_id: uuid.UUID | None = None,
+    budget_usd: Decimal | str | float | None = None,
 ) -> Execution:
     """A chat message: its run, in the given conversation or in a new one titled after it.
 
@@ -266,7 +267,9 @@ def send_message(
     if thread_id is None:
         title = title_for(session, actor, agent_id, data.message)
         thread_id = new_thread(session, actor, agent_id, title=title).id
-    return start_run(session, actor, agent_id, message=message, thread_id=thread_id)
+    return start_run(
+        session, actor, agent_id, message=message, thread_id=thread_id, budget_usd=budget_usd
+    )
 
 
 def list_threads(

@@ -97,6 +97,9 @@ class AgentEditorState(SessionState):
             "max_output_tokens": str(config.max_output_tokens),
             "max_steps": str(config.max_steps),
             "timeout_seconds": str(config.timeout_seconds),
+            "max_spend_per_run_usd": (
+                "" if config.max_spend_per_run_usd is None else str(config.max_spend_per_run_usd)
+            ),
             "conversation": "on" if config.memory.conversation else "off",
             "window": str(config.memory.window),
             "output_format": config.output.format,
@@ -215,6 +218,7 @@ class AgentEditorState(SessionState):
             "max_output_tokens": number("max_output_tokens"),
             "max_steps": number("max_steps"),
             "timeout_seconds": number("timeout_seconds"),
+            "max_spend_per_run_usd": form_text(form, "max_spend_per_run_usd", "").strip() or None,
             "tools": [{"kind": "builtin", "name": t} for t in self.tools]
             + [{"kind": "agent", "name": a} for a in self.agent_tools]
             + [

@@ -166,7 +166,12 @@ class PlaygroundState(SessionState):
             with self.acting() as (session, _u, actor):
                 thread_id = uuid.UUID(self.thread_id) if self.thread_id else None
                 run = runs.send_message(
-                    session, actor, uuid.UUID(self.agent_id), message=message, thread_id=thread_id
+                    session,
+                    actor,
+                    uuid.UUID(self.agent_id),
+                    message=message,
+                    thread_id=thread_id,
+                    budget_usd=form_text(form, "budget_usd", "").strip() or None,
                 )
                 run_id, run_thread = str(run.id), str(run.thread_id)
                 if run_thread != self.thread_id:  # a new conversation, titled by the service
