@@ -21,6 +21,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,6 +62,7 @@ SLUGS = {
 log = logging.getLogger(__name__)
 
 NOT_JSON = "The body is not valid JSON."
+NUL_TEXT = "Text cannot contain the NUL character (\\u0000 in JSON, %00 in a URL); remove it."
 UNREADABLE_BODY = "There was an error parsing the body"  # FastAPI's words for an undecodable body
 
 
@@ -234,3 +236,11 @@ def install(app: FastAPI) -> None:
             return PlainTextResponse("Internal Server Error", status_code=500)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "Something went wrong on our side; the error was logged.")
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # PostgreSQL refuses the NUL character in text, in a filter as in a stored value
+        # (SQLite takes it): the client's input, so a 422 in words, not a 500.
+        if request.url.path.startswith(API_PREFIX) and "NUL" in str(exc.orig):
+            return problem(422, NUL_TEXT)
+        return await _unexpected(request, exc)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from agent_platform.api import create_api, errors
 from agent_platform.db import session_scope
 from services import api_keys
+from tests.conftest import USE_PG
 from tests.factories import make_user, personal_actor
 
 MIB = 1024 * 1024
@@ -89,6 +90,19 @@ def test_a_body_that_is_not_utf8_is_the_same_422(client: TestClient, auth: dict[
     )
     body = assert_problem(response, 422, "invalid")
     assert body["errors"] == {"body": "The body is not valid JSON."}
+
+
+def test_a_nul_character_is_a_422_not_a_server_error(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text (found by schemathesis); SQLite takes it."""
+    searched = client.get("/api/v1/schedules?search=a%00b", headers=auth)
+    named = client.post("/api/v1/agents", json={"name": "a\u0000b"}, headers=auth)
+    for response in (searched, named):
+        assert response.status_code < 500, response.text
+    assert_problem(named, 422, "invalid")  # names refuse control characters themselves
+    if USE_PG:
+        assert assert_problem(searched, 422, "invalid")["detail"] == errors.NUL_TEXT
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
