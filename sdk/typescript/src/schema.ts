@@ -896,6 +896,7 @@ export interface ScoreOut {
   run_id: string;
   passed: boolean;
   score: number;
+  judge_cost?: string | null;
   created_at: string;
 }
 
