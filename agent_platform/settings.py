@@ -148,6 +148,19 @@ class Settings(BaseSettings):
     billing_enabled: bool = Field(
         default=False, description="Apply the tier limits; needs STRIPE_SECRET_KEY."
     )
+    stripe_api_base: str = Field(
+        default="", description="Stripe API origin; empty: Stripe's own (tests: a local fake)."
+    )
+    marketplace_fee_percent: float = Field(
+        default=10.0, ge=0, le=100, description="the platform's share of each marketplace sale"
+    )
+    stripe_plan_prices: dict[str, str] = Field(
+        default_factory=dict,
+        description='Stripe price id per plan, JSON: {"pro": "price_...", "team": "price_..."}',
+    )
+    stripe_meter_event: str = Field(
+        default="marketplace_service_run", description="meter event name of a billed service run"
+    )
     # Marketplace icons and screenshots: a folder under DATA_DIR unless a bucket is set.
     marketplace_s3_bucket: str = Field(
         default="", description="S3-compatible bucket for listing files; empty: DATA_DIR."

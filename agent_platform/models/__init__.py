@@ -13,6 +13,15 @@ from agent_platform.models.accounts import (
 )
 from agent_platform.models.agent_config import AgentConfig, MemoryConfig, OutputConfig, ToolRef
 from agent_platform.models.agents import Agent, AgentStatus, AgentVersion
+from agent_platform.models.billing import (
+    EventStatus,
+    OrgSubscription,
+    Purchase,
+    PurchaseStatus,
+    SellerAccount,
+    SellerPayout,
+    StripeEvent,
+)
 from agent_platform.models.marketplace import (
     ListingKind,
     ListingStatus,
@@ -93,6 +102,13 @@ __all__ = [
     "Integration",
     "IntegrationStatus",
     "Invitation",
+    "EventStatus",
+    "OrgSubscription",
+    "Purchase",
+    "PurchaseStatus",
+    "SellerAccount",
+    "SellerPayout",
+    "StripeEvent",
     "ListingKind",
     "ListingStatus",
     "ListingVersion",

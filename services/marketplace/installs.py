@@ -10,8 +10,10 @@ Downloads count organizations: the install row is unique per (org, listing), so 
 again, or two people of one org at once, never counts twice. A new listing version does not
 touch installed agents: the installer sees "update available" and updates when they choose.
 
-Money is not here yet: a paid listing, or a service listing (run on the seller's version,
-billed per run), cannot be installed until billing arrives, and says so.
+A paid template installs only for an organization holding its licence (a paid, unrefunded
+purchase: services/billing/purchases.py, which installs right after the sale's webhook); a
+refund revokes it, and with it reinstalling and updates. A service listing (run on the
+seller's version, billed per run) cannot be installed as a copy, and says so.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from services import agents, audit
 from services.access import Actor, require_role
 from services.agent_publishing import keep_publishable
 from services.agent_reads import visible_agents
+from services.billing.licences import ever_refunded, licensed
 from services.errors import Conflict, Forbidden, NotFound
 from services.llm.providers import configured_names
 from services.marketplace.listings import get_listing, latest_version, price_label
@@ -82,17 +85,22 @@ def list_installs(
     return [(install, listing) for install, listing in rows]
 
 
-def check_installable(listing: MarketplaceListing) -> None:
-    """Refuse, in words, what needs billing (paid listings, services)."""
+def check_installable(session: Session, listing: MarketplaceListing, org_id: uuid.UUID) -> None:
+    """Refuse, in words, a service listing and a paid listing the org holds no licence of."""
     if listing.kind == ListingKind.SERVICE:
         raise Forbidden(
             "This is a service listing: you would run the seller's own version, billed per "
-            "run. Running services arrives with billing; until then it can only be viewed."
+            "run, not install a copy of it."
         )
-    if listing.price_cents > 0:
+    if listing.price_cents > 0 and not licensed(session, org_id, listing.id):
+        if ever_refunded(session, org_id, listing.id):
+            raise Forbidden(
+                "Your organization's purchase of this listing was refunded, so its licence "
+                "is revoked: buy it again to install or update it."
+            )
         raise Forbidden(
-            f"Buying arrives with billing: this listing costs "
-            f"{price_label(listing.price_cents)}, and paid listings cannot be installed yet."
+            f"This listing costs {price_label(listing.price_cents)}: buy it first; it "
+            "installs once the payment is confirmed."
         )
 
 
@@ -192,7 +200,7 @@ def install_listing(session: Session, actor: Actor, listing_id: uuid.UUID) -> In
     listing = get_listing(session, actor, listing_id)
     if listing.publisher_org_id == actor.org_id:
         raise Conflict("This is your own listing: its agent is already in your organization.")
-    check_installable(listing)
+    check_installable(session, listing, actor.org_id)
     existing = install_of(session, actor, listing.id)
     if existing is not None and existing.agent_id is not None:
         raise Conflict("Your organization installed this listing already; open its agent.")
@@ -244,6 +252,7 @@ def update_install(session: Session, actor: Actor, install_id: uuid.UUID) -> Ins
     require_role(actor, Role.BUILDER)
     install = get_install(session, actor, install_id)
     listing = get_listing(session, actor, install.listing_id)
+    check_installable(session, listing, actor.org_id)
     if listing.latest_version <= install.version:
         raise Conflict("This agent is on the listing's latest version already.")
     version = latest_version(session, listing)

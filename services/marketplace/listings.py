@@ -5,6 +5,10 @@ public, signed in or not; a pending or taken-down listing exists only for its se
 organization (and the instance admin's queue), so anyone else naming it gets NotFound, exactly
 as for an id that exists nowhere.
 
+What the public sees: a live listing that is free, or — only with Stripe configured — a paid
+one whose seller's Stripe account can take charges (services/billing/connect.py). Without
+Stripe everything is free and paid listings are hidden; the seller still sees their own.
+
 Why a seller's first listing waits: the instance admin approves the first one of each
 organization (`moderation.approve_listing`); once one was approved, later listings go live at
 once. Taking down is the admin's too, at any time.
@@ -18,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import ColumnElement, text
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, and_, col, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import (
@@ -30,11 +34,13 @@ from agent_platform.models import (
     ListingVersion,
     MarketplaceListing,
     Role,
+    SellerAccount,
 )
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
 from services.agent_reads import get_agent
+from services.billing.stripe_api import stripe_configured
 from services.errors import Conflict, Invalid, NotFound
 from services.marketplace import badges
 from services.marketplace.text import render_markdown
@@ -109,9 +115,22 @@ def price_label(price_cents: int) -> str:
 # --- read scopes --------------------------------------------------------------------------
 
 
+def on_sale() -> ColumnElement[bool]:
+    """Live, and free — or paid, with Stripe on and the seller's account taking charges."""
+    live = col(MarketplaceListing.status) == ListingStatus.LIVE
+    free = and_(
+        col(MarketplaceListing.price_cents) == 0,
+        col(MarketplaceListing.kind) == ListingKind.TEMPLATE,
+    )
+    if not stripe_configured():
+        return and_(live, free)
+    sellers = select(SellerAccount.org_id).where(col(SellerAccount.charges_enabled).is_(True))
+    return and_(live, or_(free, col(MarketplaceListing.publisher_org_id).in_(sellers)))
+
+
 def visible_listings(actor: Actor | None) -> SelectOfScalar[MarketplaceListing]:
-    """Live listings, plus the actor's own organization's whatever their state."""
-    live: ColumnElement[bool] = col(MarketplaceListing.status) == ListingStatus.LIVE
+    """Listings on sale, plus the actor's own organization's whatever their state."""
+    live = on_sale()
     if actor is None:
         return select(MarketplaceListing).where(live)
     return select(MarketplaceListing).where(

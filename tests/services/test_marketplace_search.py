@@ -20,6 +20,7 @@ from agent_platform.db import make_engine
 from agent_platform.models import (
     ListingVersion,
     MarketplaceListing,
+    SellerAccount,
     SuiteRun,
     SuiteRunStatus,
 )
@@ -31,6 +32,7 @@ from agent_platform.models import (
 )
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
+from agent_platform.settings import get_settings
 from services.errors import Invalid, NotFound
 from services.marketplace import (
     badges,
@@ -64,8 +66,16 @@ def titles(page: search.BrowsePage) -> list[str]:
 
 
 @pytest.fixture
-def shelf(session, market):
-    """Three live listings: a free engineering one, a paid writing one, a free data one."""
+def shelf(session, market, monkeypatch):
+    """Three live listings: a free engineering one, a paid writing one, a free data one.
+    Stripe is configured and the seller's account takes charges, so the paid one is on sale."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_shelf")
+    get_settings.cache_clear()
+    session.add(
+        SellerAccount(
+            org_id=market.seller.org_id, stripe_account_id="acct_shelf", charges_enabled=True
+        )
+    )
     first = live_listing(session, market)
     second_agent = published_agent(session, market.seller, name="Writer")
     second = listings.publish_listing(
@@ -95,7 +105,8 @@ def shelf(session, market):
         },
     )
     session.commit()
-    return first, second, third
+    yield first, second, third
+    get_settings.cache_clear()
 
 
 class TestBrowse:

@@ -37,6 +37,7 @@ from agent_platform.models import (
     Membership,
     ModelPrice,
     ProviderCredential,
+    Purchase,
     Role,
     SuiteRun,
     SuiteRunStatus,
@@ -74,6 +75,7 @@ from services import (
 from services.access import Actor, actor_for
 from services.agent_graph import Graph
 from services.api_keys import CreatedKey
+from services.billing import purchases
 from services.errors import DomainError, NotFound, Unauthenticated
 from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
@@ -938,6 +940,12 @@ CASES: dict[str, Case] = {
     "installs.update_install:install_id": Case(
         "install", lambda w, i: installs.update_install(w.session, w.mallory, i)
     ),
+    "purchases.buy_listing:listing_id": Case(
+        "listing", lambda w, i: purchases.buy_listing(w.session, w.mallory, i)
+    ),
+    "purchases.get_purchase:purchase_id": Case(
+        "purchase", lambda w, i: purchases.get_purchase(w.session, w.mallory, i)
+    ),
     "reviews.review_listing:listing_id": Case(
         "listing", lambda w, i: reviews.review_listing(w.session, w.mallory, i, {"rating": 1})
     ),
@@ -974,6 +982,7 @@ NOT_READS: dict[str, str] = {
 }
 
 SERVICE_MODULES = {
+    "purchases": purchases,
     "agent_reads": agent_reads,
     "agent_graph": agent_graph,
     "agent_publishing": agent_publishing,
@@ -1110,6 +1119,15 @@ TRUSTED: dict[str, str] = {
     "spend.take_spend_allowance": "runs.start_run/replay, for the actor's own org",
     "spend.month_spend": ORG_OF_CALLER,
     "spend.record_alerts": JOB,
+    "connect.seller_account": ORG_OF_CALLER,
+    "connect.can_take_charges": "the seller of a listing read through visible_listings",
+    "connect.refresh_account": "a Stripe account.updated event: the account Stripe names",
+    "earnings.apply_payout": "a Stripe payout event of the connected account Stripe names",
+    "events.process": JOB,
+    "events.mark_failed": JOB,
+    "installs.check_installable": ORG_OF_CALLER,
+    "licences.licensed": ORG_OF_CALLER,
+    "licences.ever_refunded": ORG_OF_CALLER,
 }
 
 
@@ -1272,8 +1290,21 @@ def _marketplace(session: Session, alice: Actor) -> dict[str, uuid.UUID]:
     moderation.approve_listing(session, alice.user_id, c_listing.id)  # alice: the first user
     install = installs.install_listing(session, alice, c_listing.id).install
     review = reviews.review_listing(session, alice, c_listing.id, {"rating": 4})
+    purchase = Purchase(
+        org_id=alice.org_id,
+        listing_id=c_listing.id,
+        seller_org_id=carol.org_id,
+        amount_cents=500,
+        fee_cents=50,
+    )
+    session.add(purchase)
     session.flush()
-    return {"listing": listing.id, "install": install.id, "review": review.id}
+    return {
+        "listing": listing.id,
+        "install": install.id,
+        "review": review.id,
+        "purchase": purchase.id,
+    }
 
 
 def snapshot_of_org(session: Session, org_id: uuid.UUID) -> dict[str, list[str]]:
