@@ -115,10 +115,12 @@ def create_partition(session: Session, first_of_month: datetime) -> bool:
 
 
 def drop_partition(session: Session, name: str) -> None:
-    """Delete the month's run keys (the children cascade), then drop its table."""
+    """Delete the month's run keys (the children cascade), detach its table (PostgreSQL checks
+    that no key still points into it) and drop it."""
     if not PARTITION_NAME.match(name):
         raise ValueError(f"not a monthly partition of executions: {name!r}")
     session.execute(text(f"DELETE FROM execution_keys k USING {name} p WHERE k.id = p.id"))
+    session.execute(text(f"ALTER TABLE executions DETACH PARTITION {name}"))
     session.execute(text(f"DROP TABLE {name}"))
 
 
