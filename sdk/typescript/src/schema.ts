@@ -156,6 +156,15 @@ export interface AuditEntryOut {
   created_at: string;
 }
 
+export interface BillingOut {
+  configured: boolean;
+  enforced: boolean;
+  tier: string;
+  status: string;
+  has_customer: boolean;
+  plans: Array<PlanOut>;
+}
+
 export interface BrowseOut {
   total: number;
   page: number;
@@ -238,6 +247,10 @@ export interface CheckOut {
   problem: string | null;
   account: string;
   connection: ConnectionOut;
+}
+
+export interface CheckoutIn {
+  tier: string;
 }
 
 export interface Choice {
@@ -405,6 +418,16 @@ export interface DocumentOut {
   status: string;
   error: string | null;
   created_at: string;
+}
+
+export interface EarningsOut {
+  gross_cents: number;
+  fees_cents: number;
+  refunded_cents: number;
+  net_cents: number;
+  paid_out_cents: number;
+  sales: Array<SaleOut>;
+  payouts: Array<PayoutOut>;
 }
 
 export type ExecutionStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
@@ -699,6 +722,20 @@ export interface Page_VersionOut_ {
   next_cursor: string | null;
 }
 
+export interface PayoutOut {
+  id: string;
+  amount_cents: number;
+  currency: string;
+  status: string;
+  arrival_date: string | null;
+}
+
+export interface PlanOut {
+  tier: string;
+  current: boolean;
+  purchasable: boolean;
+}
+
 export interface PointOut {
   suite_run_id: string;
   label: string;
@@ -741,6 +778,20 @@ export interface PublishIn {
   tags?: Array<string>;
   price_cents?: number;
   kind?: "template" | "service";
+}
+
+export interface PurchaseOut {
+  id: string;
+  listing_id: string;
+  status: string;
+  amount_cents: number;
+  currency: string;
+  checkout_url: string | null;
+}
+
+export interface ReceivedOut {
+  received: boolean;
+  duplicate: boolean;
 }
 
 export interface RemovedOut {
@@ -866,6 +917,18 @@ export interface RunRequest {
   budget_usd?: number | string | null;
 }
 
+export interface SaleOut {
+  purchase_id: string;
+  listing_id: string;
+  listing_title: string;
+  amount_cents: number;
+  fee_cents: number;
+  net_cents: number;
+  refunded: boolean;
+  currency: string;
+  paid_at: string | null;
+}
+
 export interface ScheduleOut {
   id: string;
   agent_id: string;
@@ -916,6 +979,15 @@ export interface SearchIn {
   /** empty: every collection of the organization */
   collection_ids?: Array<string> | null;
   top_k?: number;
+}
+
+export interface SellerOut {
+  configured: boolean;
+  connected: boolean;
+  charges_enabled: boolean;
+  payouts_enabled: boolean;
+  details_submitted: boolean;
+  message: string;
 }
 
 export interface SignInOut {
@@ -1056,6 +1128,10 @@ export interface TriggerOut {
   enabled: boolean;
   created_at: string;
   last_called_at: string | null;
+}
+
+export interface UrlOut {
+  url: string;
 }
 
 export interface Usage {
@@ -2563,6 +2639,84 @@ export interface Operations {
     body: SpendCapIn;
     response: SpendCapOut;
   };
+  /** Stripe Webhook */
+  stripeWebhook: {
+    path: {};
+    query: {};
+    headers: {
+      "stripe-signature"?: string | null;
+    };
+    body: undefined;
+    response: ReceivedOut;
+  };
+  /** Billing */
+  billing: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: BillingOut;
+  };
+  /** Plan Checkout */
+  planCheckout: {
+    path: {};
+    query: {};
+    headers: {};
+    body: CheckoutIn;
+    response: UrlOut;
+  };
+  /** Portal */
+  portal: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: UrlOut;
+  };
+  /** Seller */
+  seller: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: SellerOut;
+  };
+  /** Onboarding */
+  onboarding: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: UrlOut;
+  };
+  /** Seller Earnings */
+  sellerEarnings: {
+    path: {};
+    query: {};
+    headers: {};
+    body: undefined;
+    response: EarningsOut;
+  };
+  /** Buy */
+  buy: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: PurchaseOut;
+  };
+  /** Purchase */
+  purchase: {
+    path: {
+      purchase_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: PurchaseOut;
+  };
 }
 
 export type OperationName = keyof Operations;
@@ -2712,4 +2866,13 @@ export const OPERATIONS: {
   getUsage: { method: "GET", path: "/api/v1/usage", bodyType: null, reads: "json" },
   getSpendCap: { method: "GET", path: "/api/v1/org/spend-cap", bodyType: null, reads: "json" },
   putSpendCap: { method: "PUT", path: "/api/v1/org/spend-cap", bodyType: "application/json", reads: "json" },
+  stripeWebhook: { method: "POST", path: "/api/v1/stripe/webhook", bodyType: null, reads: "json" },
+  billing: { method: "GET", path: "/api/v1/billing", bodyType: null, reads: "json" },
+  planCheckout: { method: "POST", path: "/api/v1/billing/checkout", bodyType: "application/json", reads: "json" },
+  portal: { method: "POST", path: "/api/v1/billing/portal", bodyType: null, reads: "json" },
+  seller: { method: "GET", path: "/api/v1/billing/seller", bodyType: null, reads: "json" },
+  onboarding: { method: "POST", path: "/api/v1/billing/seller/onboarding", bodyType: null, reads: "json" },
+  sellerEarnings: { method: "GET", path: "/api/v1/billing/earnings", bodyType: null, reads: "json" },
+  buy: { method: "POST", path: "/api/v1/marketplace/listings/{listing_id}/buy", bodyType: null, reads: "json" },
+  purchase: { method: "GET", path: "/api/v1/billing/purchases/{purchase_id}", bodyType: null, reads: "json" },
 };
