@@ -17,6 +17,7 @@ NAV = [
     ("Integrations", "/integrations", "plug"),
     ("Tests", "/tests", "flask-conical"),
     ("Schedules", "/schedules", "calendar-clock"),
+    ("Usage", "/usage", "gauge"),
     ("Settings", "/settings", "settings"),
 ]
 

@@ -157,6 +157,26 @@ def _loaded() -> rx.Component:
             width="100%",
         ),
         _spend_cap(),
+        rx.cond(
+            UsageState.alerts.length() > 0,
+            rx.vstack(
+                rx.heading("Spend alerts", size="4"),
+                rx.foreach(
+                    UsageState.alerts,
+                    lambda a: rx.callout(
+                        rx.text(
+                            a["message"], " ", rx.text(a["at"], as_="span", color_scheme="gray")
+                        ),
+                        icon="bell",
+                        color_scheme="amber",
+                        size="1",
+                        width="100%",
+                    ),
+                ),
+                width="100%",
+                id="spend-alerts",
+            ),
+        ),
         spacing="5",
         width="100%",
         id="usage-loaded",

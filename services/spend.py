@@ -25,7 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from agent_platform.db import after_commit, after_rollback
-from agent_platform.models import Execution, ExecutionStatus, Organization, SpendAlert
+from agent_platform.models import (
+    Execution,
+    ExecutionStatus,
+    Organization,
+    QualityAlert,
+    SpendAlert,
+)
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from services import audit
@@ -195,6 +201,18 @@ def record_alerts(session: Session, org_id: uuid.UUID, month: datetime) -> list[
         )
         sent.append(threshold)
     return sent
+
+
+def recent_alerts(session: Session, actor: Actor, *, limit: int = 5) -> list[QualityAlert]:
+    """The organization's latest spend alerts (any member may read them)."""
+    return list(
+        session.exec(
+            alerts.visible_alerts(actor)
+            .where(col(QualityAlert.kind).in_([f"spend_{t}" for t in THRESHOLDS]))
+            .order_by(col(QualityAlert.created_at).desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def _alert_message(threshold: int, spent: Decimal, cap: Decimal) -> str:

@@ -8,7 +8,7 @@ from services import spend, usage
 from services.access import Permission
 from services.errors import DomainError
 from services.money import format_money
-from state.base import SessionState, form_text
+from state.base import SessionState, form_text, format_utc
 
 
 class UsageState(SessionState):
@@ -27,6 +27,7 @@ class UsageState(SessionState):
     cap_input: str = ""
     webhook_input: str = ""
     cap_error: str = ""
+    alerts: list[dict[str, str]] = []  # this organization's latest spend alerts
     saving: bool = False
 
     @rx.var
@@ -50,6 +51,10 @@ class UsageState(SessionState):
         with self.acting() as (session, _user, actor):
             found = usage.usage_of(session, actor)
             settings = spend.get_spend_settings(session, actor)
+            self.alerts = [
+                {"id": str(a.id), "message": a.message, "at": format_utc(a.created_at)}
+                for a in spend.recent_alerts(session, actor)
+            ]
         self.month = found.month
         self.plan = f"{found.tier} plan" if found.plans_enabled else "self-hosted, no plan"
         self.upgrade = f"Upgrade to {found.next_tier} for higher limits." if found.next_tier else ""

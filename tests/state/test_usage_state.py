@@ -31,6 +31,29 @@ def test_it_starts_loading_and_shows_an_empty_month(session: Session) -> None:
         "seats": "unlimited",
     }
     assert state.cost == "$0.00" and state.spend_cap == "" and state.spend_percent == -1
+    assert state.alerts == []
+
+
+def test_spend_alerts_are_listed(session: Session) -> None:
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    spend.set_spend_settings(session, actor, monthly_spend_cap_usd="1", alert_webhook_url=None)
+    session.add(
+        Execution(
+            org_id=actor.org_id,
+            status=ExecutionStatus.SUCCEEDED,
+            input={"message": "x"},
+            cost=Decimal("0.9"),
+        )
+    )
+    session.commit()
+    spend.record_alerts(session, actor.org_id, spend.month_start())
+    session.commit()
+    state = signed_in(session, UsageState, user)
+    state.load()
+    [alert] = state.alerts
+    assert alert["message"] == "80 % of the monthly spend cap used: $0.90 of $1.00."
+    assert state.spend_percent == 90
 
 
 @pytest.mark.usefixtures("billing_on")
