@@ -93,16 +93,14 @@ def _matches(session: Session, words: str) -> ColumnElement[bool]:
     if session.get_bind().dialect.name == "postgresql":
         vector = func.to_tsvector(literal_column("'english'"), literal_column(SEARCH_TEXT))
         query = func.plainto_tsquery(literal_column("'english'"), words)
-        # The matches are gathered first, through the GIN index, in a materialized CTE: with
-        # the match inline the planner may walk the `created_at` index for "newest" and
-        # compute each listing's text vector to filter it (0.1 ms and more per listing).
+        # The matches are gathered through the GIN index in a subquery the planner keeps
+        # apart (OFFSET 0). With the match inline it may walk the `created_at` index for
+        # "newest" and compute each listing's text vector to filter it: 0.7-2.5 s for a word
+        # in one listing of ten at 10,000 listings (benchmarks/marketplace.py).
         matched = (
-            select(MarketplaceListing.id)
-            .where(vector.op("@@")(query))
-            .cte("matched")
-            .prefix_with("MATERIALIZED")
+            select(MarketplaceListing.id).where(vector.op("@@")(query)).offset(0).correlate(None)
         )
-        return col(MarketplaceListing.id).in_(select(matched.c.id))
+        return col(MarketplaceListing.id).in_(matched)
     terms = fts_query(words)
     if not terms:
         return col(MarketplaceListing.id).is_(None)
