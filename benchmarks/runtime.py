@@ -1,7 +1,7 @@
 """Runtime benchmark: platform overhead, 100 concurrent runs, sustained runs per second.
 
 Everything runs against the scripted OpenAI-compatible server (a subprocess), side by side with
-a direct LiteLLM call to the same server as the baseline. Uses PostgreSQL/Redis on 127.0.0.1
+a direct OpenAI SDK call to the same server as the baseline. Uses PostgreSQL/Redis on 127.0.0.1
 when they answer (like CI), SQLite and the bundled Redis otherwise. Prints a table and ends with
 one JSON line: overhead_p50_ms, overhead_p95_ms, concurrent100_wall_s, concurrent100_peak_mb,
 sustained_runs_per_s, direct_p50_ms.
@@ -175,15 +175,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def direct_calls(base_url: str, n: int) -> list[float]:
-    import litellm
+    """The baseline: the same streamed call made straight through the OpenAI SDK, the client
+    the platform itself uses for OpenAI-compatible providers."""
+    import openai
 
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
     samples = []
     for _ in range(n):
         start = time.perf_counter()
-        stream = await litellm.acompletion(
-            model="openai/gpt-a",
-            api_base=base_url,
-            api_key="sk-bench",
+        stream = await client.chat.completions.create(
+            model="gpt-a",
             messages=[
                 {"role": "system", "content": "Answer."},
                 {"role": "user", "content": "ping"},
@@ -194,6 +195,7 @@ async def direct_calls(base_url: str, n: int) -> list[float]:
         async for _chunk in stream:
             pass
         samples.append((time.perf_counter() - start) * 1000)
+    await client.close()
     return samples
 
 
@@ -238,7 +240,7 @@ def main() -> None:
         warm = start_runs(actor, agent_id, 10)
         watcher.wait(warm)
 
-        # (a) overhead per single-step run vs a direct LiteLLM streamed call
+        # (a) overhead per single-step run vs a direct streamed call through the OpenAI SDK
         direct = asyncio.run(direct_calls(base_url, args.overhead_runs))
         platform = []
         for _ in range(args.overhead_runs):
@@ -303,7 +305,7 @@ def main() -> None:
             f"{args.workers} agent workers"
         )
         print(
-            f"direct LiteLLM call       p50 {direct_p50:7.1f} ms   "
+            f"direct OpenAI SDK call    p50 {direct_p50:7.1f} ms   "
             f"p95 {percentile(direct, 0.95):7.1f} ms"
         )
         print(
