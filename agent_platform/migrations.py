@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,46 @@ UNMODELLED_TABLE_PREFIXES = ("marketplace_search",)
 UNMODELLED_INDEXES = ("ix_marketplace_listings_search",)
 
 
+# PostgreSQL only (0016): `executions` is partitioned by month. Its partitions and
+# `execution_keys` (where a run id and an org's idempotency key are unique across months, and
+# what the foreign keys to a run point at) have no model: the models describe the one table
+# SQLite keeps, so these differences stay out of the comparison there.
+PARTITION_TABLE_PREFIXES = ("executions_y", "executions_default", "execution_keys")
+EXECUTIONS_UNIQUE_INDEXES = ("uq_executions_org_idempotency",)
+
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ == "table":
         return not (name or "").startswith(UNMODELLED_TABLE_PREFIXES)
     return not (type_ == "index" and name in UNMODELLED_INDEXES)
+
+
+def include_name_for(dialect: str) -> Callable[[str | None, str, object], bool]:
+    """`include_name` for one database kind: on PostgreSQL the runs' partitions too."""
+    if dialect != "postgresql":
+        return include_name
+
+    def include(name: str | None, type_: str, parent_names: object) -> bool:
+        if type_ == "table" and (name or "").startswith(PARTITION_TABLE_PREFIXES):
+            return False
+        return include_name(name, type_, parent_names)
+
+    return include
+
+
+def include_object_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Models and database alike: on PostgreSQL, leave out the foreign keys to a run (they
+    point at execution_keys there: fk_<table>_<column>_executions) and the runs' unique
+    idempotency index (it lives on execution_keys)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        if dialect != "postgresql":
+            return True
+        if type_ == "foreign_key_constraint":
+            return not (name or "").endswith("_executions")
+        return not (type_ == "index" and name in EXECUTIONS_UNIQUE_INDEXES)
+
+    return include
 
 
 def pending_changes(connection: Connection) -> list[Any]:
@@ -51,7 +88,12 @@ def pending_changes(connection: Connection) -> list[Any]:
     import agent_platform.models  # noqa: F401
 
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_name": include_name}
+        connection,
+        opts={
+            "compare_type": True,
+            "include_name": include_name_for(connection.dialect.name),
+            "include_object": include_object_for(connection.dialect.name),
+        },
     )
     changes: list[Any] = compare_metadata(context, SQLModel.metadata)
     return changes

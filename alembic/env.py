@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 import agent_platform.models  # noqa: F401  (registers every table)
 from agent_platform.db import get_engine
-from agent_platform.migrations import include_name
+from agent_platform.migrations import include_name_for, include_object_for
 from alembic import context
 
 target_metadata = SQLModel.metadata
@@ -40,7 +40,8 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
-        include_name=include_name,
+        include_name=include_name_for(connection.dialect.name),
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

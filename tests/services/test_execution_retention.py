@@ -8,7 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlalchemy import text
+from sqlmodel import Session, col, func, select
 
 from agent_platform.models import Execution, ExecutionStatus, ExecutionStep
 from agent_platform.worker import (
@@ -18,6 +19,7 @@ from agent_platform.worker import (
 )
 from services import execution_retention as retention
 from services.access import Actor
+from tests.conftest import USE_PG
 from tests.factories import make_user, personal_actor
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -132,3 +134,99 @@ class TestJob:
         session.expire_all()
         assert gone not in run_ids(session)
         assert outcome["refused"] == []
+
+
+@pytest.mark.skipif(not USE_PG, reason="PostgreSQL only: SQLite keeps one table")
+class TestMonthlyPartitions:
+    """On PostgreSQL after migration 0016: each month is its own table."""
+
+    @pytest.fixture(autouse=True)
+    def _partitioned(self, session: Session) -> None:
+        assert retention.is_partitioned(session), "migration 0016 partitions executions"
+
+    def where(self, session: Session, run_id: uuid.UUID) -> str:
+        return session.execute(
+            text("SELECT tableoid::regclass::text FROM executions WHERE id = :id"), {"id": run_id}
+        ).scalar_one()
+
+    def test_rows_land_in_their_months_partition(self, session: Session, actor: Actor) -> None:
+        now = datetime.now(UTC)
+        retention.maintain(session, now=now, retention_months=0)  # this month and 3 ahead
+        this_month = retention.month_start(now)
+        next_month = retention.add_months(this_month, 1)
+        here = add_run(session, actor, now)
+        later = add_run(session, actor, next_month + timedelta(days=3))
+        ancient = add_run(session, actor, datetime(2001, 1, 1, tzinfo=UTC))
+        session.commit()
+        assert self.where(session, here) == retention.partition_name(this_month)
+        assert self.where(session, later) == retention.partition_name(next_month)
+        assert self.where(session, ancient) == "executions_default"
+
+    def test_upkeep_makes_months_ahead_and_drops_old_ones_whole(
+        self, session: Session, actor: Actor
+    ) -> None:
+        now = datetime.now(UTC)
+        old_month = datetime(2024, 3, 1, tzinfo=UTC)
+        assert retention.create_partition(session, old_month)
+        old = add_run(session, actor, old_month + timedelta(days=10), steps=3)
+        kept = add_run(session, actor, now)
+        session.commit()
+        assert self.where(session, old) == "executions_y2024m03"
+
+        upkeep = retention.maintain(session, now=now, retention_months=6)
+        session.commit()
+        assert upkeep.dropped == ["executions_y2024m03"]
+        names = set(retention.monthly_partitions(session))
+        this_month = retention.month_start(now)
+        ahead = {retention.partition_name(retention.add_months(this_month, n)) for n in range(4)}
+        assert ahead <= names and "executions_y2024m03" not in names
+        assert run_ids(session) >= {kept} and old not in run_ids(session)
+        steps = session.exec(
+            select(func.count())
+            .select_from(ExecutionStep)
+            .where(col(ExecutionStep.execution_id) == old)
+        ).one()
+        assert steps == 0  # went with the run's key
+        keys = session.execute(
+            text("SELECT count(*) FROM execution_keys WHERE id = :id"), {"id": old}
+        ).scalar_one()
+        assert keys == 0
+
+    def test_a_month_already_in_the_default_partition_is_reported_not_lost(
+        self, session: Session, actor: Actor
+    ) -> None:
+        month = datetime(2031, 5, 1, tzinfo=UTC)
+        stray = add_run(session, actor, month + timedelta(days=2))
+        session.commit()
+        upkeep = retention.maintain(session, now=month, retention_months=0)
+        session.commit()
+        assert "executions_y2031m05" in upkeep.refused
+        assert "executions_y2031m06" in upkeep.created
+        assert self.where(session, stray) == "executions_default"
+
+    def test_the_idempotency_key_is_unique_across_months(
+        self, session: Session, actor: Actor
+    ) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        session.add(Execution(org_id=actor.org_id, input={}, idempotency_key="k", created_at=NOW))
+        session.commit()
+        session.add(
+            Execution(
+                org_id=actor.org_id,
+                input={},
+                idempotency_key="k",
+                created_at=NOW - timedelta(days=400),
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
+
+    def test_a_step_needs_a_run_that_exists(self, session: Session) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        session.add(ExecutionStep(execution_id=uuid.uuid4(), position=0, kind="model"))
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
