@@ -10,6 +10,7 @@ from pages import (
     agent_editor,
     agents,
     auth,
+    billing,
     builder,
     dashboard,
     integrations,
@@ -30,6 +31,7 @@ from state.admin import AdminState
 from state.agent_editor import AgentEditorState
 from state.agents import AgentsState
 from state.auth import AuthFormState
+from state.billing import BillingState
 from state.builder import BuilderState
 from state.dashboard import DashboardState
 from state.integrations import IntegrationsState
@@ -110,6 +112,7 @@ app.add_page(
     settings.settings_page, route="/settings", title="Settings", on_load=SettingsState.load
 )
 app.add_page(usage.usage_page, route="/usage", title="Usage", on_load=UsageState.load)
+app.add_page(billing.billing_page, route="/billing", title="Billing", on_load=BillingState.load)
 app.add_page(invite.invite_page, route="/invite", title="Invitation", on_load=InviteState.load)
 app.add_page(
     providers.providers_page,

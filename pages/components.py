@@ -18,6 +18,7 @@ NAV = [
     ("Tests", "/tests", "flask-conical"),
     ("Schedules", "/schedules", "calendar-clock"),
     ("Usage", "/usage", "gauge"),
+    ("Billing", "/billing", "credit-card"),
     ("Settings", "/settings", "settings"),
 ]
 

@@ -101,13 +101,32 @@ def _actions() -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(
-            (ListingState.listing["paid"] != "") | (ListingState.listing["kind"] == "service"),
+            ListingState.listing["kind"] == "service",
             rx.callout(
-                "Buying arrives with billing: paid and service listings cannot be installed yet.",
+                "A service listing runs on the seller's version, billed per run: this instance "
+                "does not offer running services yet.",
                 icon="info",
                 id="listing-billing-note",
             ),
-            rx.button("Install", on_click=ListingState.install, id="listing-install", size="3"),
+            rx.cond(
+                (ListingState.listing["paid"] != "") & ~ListingState.licensed,
+                rx.vstack(
+                    rx.button(
+                        "Buy for ",
+                        ListingState.listing["price"],
+                        on_click=ListingState.buy,
+                        id="listing-buy",
+                        size="3",
+                    ),
+                    rx.cond(
+                        ListingState.purchase_note != "",
+                        rx.callout(
+                            ListingState.purchase_note, icon="info", id="listing-purchase-note"
+                        ),
+                    ),
+                ),
+                rx.button("Install", on_click=ListingState.install, id="listing-install", size="3"),
+            ),
         ),
     )
     seller = rx.hstack(

@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 
 from agent_platform.db import session_scope
+from services.billing import licences, purchases
 from services.errors import DomainError, NotFound
 from services.marketplace import details, installs, listings, media, reviews, storage
 from state.base import SessionState, parse_id
@@ -41,6 +42,8 @@ class ListingState(SessionState):
     install_id: str = ""
     update_available: str = ""
     is_seller: bool = False
+    licensed: bool = False  # the org bought this paid listing (and holds the licence)
+    purchase_note: str = ""  # back from Stripe Checkout: what happens next
     placeholders: list[str] = []
     _edit_source: dict[str, str] = {}
 
@@ -59,6 +62,12 @@ class ListingState(SessionState):
     def load(self) -> None:
         self._load_identity()
         self.listing_id = self.router.url.query_parameters.get("id", "")
+        self.purchase_note = (
+            "Payment sent: your copy installs as soon as Stripe confirms it (usually within "
+            "seconds); reload to see it."
+            if self.router.url.query_parameters.get("purchase")
+            else ""
+        )
         self.placeholders, self.reply_to, self.report_review = [], "", ""
         self._fill()
 
@@ -70,6 +79,7 @@ class ListingState(SessionState):
                 with self.acting() as (session, _u, actor):
                     detail = details.listing_detail(session, actor, listing_id)
                     self._show(detail)
+                    self.licensed = licences.licensed(session, actor.org_id, listing_id)
             else:
                 with session_scope() as session:
                     self._show(details.listing_detail(session, None, listing_id))
@@ -107,6 +117,16 @@ class ListingState(SessionState):
             self.placeholders = [*copy.placeholders, *(f"Not copied: {d}" for d in copy.dropped)]
 
         return self._act(work, "Installed as a draft agent in your organization.")
+
+    @rx.event
+    def buy(self) -> Any:
+        """Open Stripe Checkout for this paid listing; the install follows the payment."""
+        try:
+            with self.acting() as (session, _u, actor):
+                url = purchases.buy_listing(session, actor, self._id()).checkout_url or ""
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        return rx.redirect(url, is_external=True)
 
     @rx.event
     def update_install(self) -> Any:

@@ -150,8 +150,8 @@ def _checkout_session(purchase: Purchase, listing: MarketplaceListing, destinati
             "metadata": reference,
         },
         "metadata": reference,
-        "success_url": f"{base}/marketplace/{listing.id}?purchase={purchase.id}",
-        "cancel_url": f"{base}/marketplace/{listing.id}",
+        "success_url": f"{base}/marketplace/listing?id={listing.id}&purchase={purchase.id}",
+        "cancel_url": f"{base}/marketplace/listing?id={listing.id}",
     }
     return stripe_api.call(
         "open the checkout",

@@ -1,0 +1,61 @@
+"""The Billing page's state and the listing page's Buy: free without Stripe; with Stripe (the
+fake in front of localstripe) onboarding and Checkout answer Stripe's URLs to go to."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from agent_platform.models import User
+from pages.billing import billing_page
+from services.access import Actor
+from services.billing import connect
+from state.billing import BillingState
+from state.marketplace_listing import ListingState
+from tests.factories import make_user
+from tests.services.billing_helpers import (  # noqa: F401 - fixtures
+    localstripe,
+    stripe,
+    stripe_server,
+)
+from tests.services.marketplace_helpers import live_listing, make_market
+from tests.state.helpers import signed_in
+
+
+def test_without_stripe_everything_is_free(session: Session) -> None:
+    user = make_user(session)
+    page = signed_in(session, BillingState, user)
+    page.load()
+    assert (page.loading, page.error, page.configured) == (False, "", False)
+    assert "Payments are off" in page.seller_message
+    assert page.figures["gross"] == "$0.00" and page.sales == []
+    assert billing_page() is not None
+
+
+def test_onboarding_and_buying_go_to_stripe(session: Session, stripe) -> None:  # noqa: F811
+    market = make_market(session)
+    listing = live_listing(session, market, {"price_cents": 2500})
+    session.commit()
+    seller = signed_in(session, BillingState, _user_of(session, market.seller))
+    seller.load()
+    assert seller.configured and seller.is_admin and not seller.seller_connected
+    go = seller.onboard()
+    assert go is not None and "connect.stripe.com" in str(go)
+    account_id = next(iter(stripe.accounts))
+    stripe.enable_charges(account_id)
+    seller.check_seller()
+    assert seller.seller_charges and seller.error == ""
+
+    buyer = signed_in(session, ListingState, _user_of(session, market.buyer))
+    buyer._load_identity()
+    buyer.listing_id = str(listing.id)
+    buyer._fill()
+    assert buyer.found and buyer.listing["paid"] == "yes" and not buyer.licensed
+    go = buyer.buy()
+    assert "checkout.stripe.com" in str(go)
+    assert connect.can_take_charges(session, market.seller.org_id)
+
+
+def _user_of(session: Session, actor: Actor) -> User:
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    return user
