@@ -86,3 +86,27 @@ def test_page_state_stays_in_memory_for_one_web_process_and_moves_to_redis_for_m
     assert shared.page_state_redis_url == "redis://state:6379/3"
     with pytest.raises(ValueError, match="redis://"):
         Settings(reflex_redis_url="http://state")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "None"),
+        ({"WEB_PROCESSES": "2"}, "redis://state.example:6379/4"),
+        ({"REFLEX_REDIS_URL": "redis://other.example:6379/1"}, "redis://other.example:6379/1"),
+    ],
+)
+def test_reflex_reads_where_page_state_lives_from_our_settings(
+    tmp_path: Path, extra: dict[str, str], expected: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REFLEX_REDIS_URL", "WEB_PROCESSES")}
+    env.update(DATA_DIR=str(tmp_path), REDIS_URL="redis://state.example:6379/4", **extra)
+    done = subprocess.run(
+        [sys.executable, "-c", "import rxconfig; print(rxconfig.config.redis_url)"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected
