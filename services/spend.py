@@ -93,6 +93,7 @@ def _in_flight(session: Session, org_id: uuid.UUID, month: datetime) -> Decimal:
             Execution.org_id == org_id,
             col(Execution.created_at) >= month,
             col(Execution.status).in_([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]),
+            col(Execution.test_run_id).is_(None),  # a test run's budget is its suite's share
         )
     ).one()
     return Decimal(str(total))

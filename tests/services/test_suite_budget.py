@@ -19,7 +19,7 @@ from agent_platform.models import (
     QualityAlert,
     SuiteRunStatus,
 )
-from services import model_prices, runs
+from services import model_prices, runs, spend
 from services.testing import online
 from services.testing.suite_budget import NOT_RUN
 from tests.fakes.openai_server import ScriptedLLM, Turn
@@ -143,3 +143,22 @@ def test_an_online_scores_judge_cost_is_kept_and_shown_in_its_alert(
         [alert] = s.exec(select(QualityAlert).where(QualityAlert.org_id == actor.org_id)).all()
         assert "judging it cost $0.02" in alert.message
         assert Decimal(alert.details["judge_cost"]) == score.judge_cost
+
+
+def test_a_test_runs_allowance_is_not_held_against_the_orgs_cap(
+    session: Session, llm: ScriptedLLM
+) -> None:
+    """A test run's budget is its share of its suite's budget, which the org's monthly cap
+    never reserved: a start counted from the database leaves it out."""
+    actor = priced(session, llm)
+    agent_id = make_agent(session, actor)
+    suite_id = _suite(session, actor, agent_id)
+    _case(session, actor, suite_id, name="Case", message="question")
+    _suite_run_id, rows = _start(actor, suite_id)
+    with session_scope() as s:
+        in_flight = s.get(Execution, rows[0].execution_id)
+        in_flight.status, in_flight.budget_usd = ExecutionStatus.RUNNING, Decimal("0.9")
+        s.add(in_flight)
+    with session_scope() as s:
+        spend.set_spend_settings(s, actor, monthly_spend_cap_usd="1", alert_webhook_url=None)
+    assert start(actor, agent_id, budget_usd="0.5")
