@@ -302,6 +302,8 @@ BADGE_RECHECK_EVERY_SECONDS = 3600
 BADGE_JOB = "marketplace-badges"
 EXECUTIONS_UPKEEP_EVERY_SECONDS = 86400
 EXECUTIONS_UPKEEP_JOB = "executions-upkeep"
+STRIPE_EVENTS_EVERY_SECONDS = 60
+STRIPE_EVENTS_JOB = "stripe-events-requeue"
 SCHEDULER_BEAT = "platform:beat:scheduler"
 RECONCILER_BEAT = "platform:beat:reconciler"
 
@@ -316,6 +318,13 @@ def last_beat(key: str) -> float | None:
     return float(value) if value is not None else None
 
 
+def requeue_stripe_events() -> int:
+    """Stripe webhook events whose job never finished, queued again (periodic)."""
+    from agent_platform import billing_jobs
+
+    return billing_jobs.requeue_stripe_events()
+
+
 def schedule_periodic_jobs(scheduler: Scheduler) -> None:
     """Register the platform's own periodic jobs if Redis does not hold them.
 
@@ -326,6 +335,7 @@ def schedule_periodic_jobs(scheduler: Scheduler) -> None:
         (RECONCILE_JOB, reconcile_runs, RECONCILE_EVERY_SECONDS),
         (BADGE_JOB, recheck_marketplace_badges, BADGE_RECHECK_EVERY_SECONDS),
         (EXECUTIONS_UPKEEP_JOB, maintain_executions, EXECUTIONS_UPKEEP_EVERY_SECONDS),
+        (STRIPE_EVENTS_JOB, requeue_stripe_events, STRIPE_EVENTS_EVERY_SECONDS),
     ]
     for job_id, func, every in periodic:
         if job_id in scheduler:

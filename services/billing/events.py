@@ -13,9 +13,11 @@ dropped, a refund whose sale has not arrived waits on the sale (`purchases`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 import stripe
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 EVENT_JOB = "agent_platform.billing_jobs.process_stripe_event"
 TOLERANCE_SECONDS = 300
 DONE = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.DEFERRED)
+MAX_ATTEMPTS = 8  # then the event stays FAILED, with its error, for a person to look at
 
 
 class BadSignature(DomainError):
@@ -103,6 +106,27 @@ def process(session: Session, event_id: str) -> EventStatus:
         row.waiting_for = str(row.payload["data"]["object"].get("payment_intent") or "") or None
     session.add(row)
     return status
+
+
+def requeue_unfinished(session: Session, *, older_than: timedelta) -> list[str]:
+    """Queue again (after the commit) events whose job never finished: the worker crashed,
+    Redis lost the job, or it failed and has attempts left. Stripe got its 200 when the event
+    was stored, so it will not send it again: this is what retries it."""
+    ids = list(
+        session.exec(
+            select(StripeEvent.id)
+            .where(
+                col(StripeEvent.status).in_([EventStatus.RECEIVED, EventStatus.FAILED]),
+                col(StripeEvent.received_at) < utcnow() - older_than,
+                col(StripeEvent.attempts) < MAX_ATTEMPTS,
+            )
+            .order_by(col(StripeEvent.stripe_created))
+            .limit(500)
+        ).all()
+    )
+    for event_id in ids:
+        after_commit(session, functools.partial(enqueue_event, event_id))
+    return ids
 
 
 def mark_failed(session: Session, event_id: str, error: str) -> None:

@@ -1,8 +1,9 @@
 """A small Stripe for tests: what `localstripe` lacks, in Stripe's real wire format.
 
-localstripe (a stateful fake Stripe API, run as a real HTTP server by tests/billing_fixtures.py)
-has customers, charges, refunds and subscriptions but no Connect accounts, account links,
-Checkout Sessions or billing portal. This server speaks those endpoints as Stripe does —
+localstripe (a stateful fake Stripe API, run as a real HTTP server by
+tests/services/billing_helpers.py) has customers, charges, refunds and subscriptions but no
+Connect accounts, account links, Checkout Sessions, billing portal or billing meter events.
+This server speaks those endpoints as Stripe does —
 form-encoded bracketed parameters in (`line_items[0][price_data][currency]=usd`), JSON
 objects out, `Idempotency-Key` honoured (the same key and path answer the first response
 again), Stripe's error envelope — and forwards every other path to localstripe, so the
@@ -92,6 +93,7 @@ class FakeStripe:
     localstripe: str = ""  # base URL everything unknown is forwarded to
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meter_events: dict[str, dict[str, Any]] = field(default_factory=dict)  # by identifier
     requests: list[Seen] = field(default_factory=list)
     _replies: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,6 +131,7 @@ class FakeStripe:
         with self._lock:
             self.accounts.clear()
             self.sessions.clear()
+            self.meter_events.clear()
             self.requests.clear()
             self._replies.clear()
 
@@ -194,6 +197,8 @@ class FakeStripe:
             return self._checkout
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._portal
+        if method == "POST" and path == "/v1/billing/meter_events":
+            return self._meter_event
         return None
 
     def _forward(
@@ -292,6 +297,28 @@ class FakeStripe:
             "return_url": params.get("return_url"),
             "url": f"https://billing.stripe.com/p/session/{secrets.token_hex(8)}",
         }
+
+    def _meter_event(self, params: dict[str, Any], _path: str) -> tuple[int, Any]:
+        identifier = params.get("identifier") or f"id_{secrets.token_hex(8)}"
+        payload = params.get("payload") or {}
+        if not params.get("event_name") or not payload.get("stripe_customer_id"):
+            return 400, json.loads(_error(400, "Missing event_name or customer", "payload")[1])
+        with self._lock:
+            if identifier in self.meter_events:  # Stripe keeps one event per identifier
+                return 400, json.loads(
+                    _error(400, f"An event with identifier {identifier} already exists.")[1]
+                )
+            event = {
+                "object": "billing.meter_event",
+                "created": int(time.time()),
+                "event_name": params["event_name"],
+                "identifier": identifier,
+                "livemode": False,
+                "payload": payload,
+                "timestamp": int(params.get("timestamp") or time.time()),
+            }
+            self.meter_events[identifier] = event
+        return 200, event
 
 
 def _error(status: int, message: str, param: str | None = None) -> tuple[int, bytes]:

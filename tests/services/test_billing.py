@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from agent_platform import billing_jobs
 from agent_platform.api import create_api
 from agent_platform.db import session_scope
 from agent_platform.models import (
     AuditEntry,
     EventStatus,
+    Execution,
+    ExecutionStatus,
     MarketplaceInstall,
     Organization,
     Purchase,
@@ -25,12 +29,13 @@ from agent_platform.models import (
     StripeEvent,
     Tier,
 )
+from agent_platform.settings import get_settings
 from services import api_keys
-from services.billing import connect, earnings
+from services.billing import connect, earnings, usage
 from services.errors import Forbidden, NotFound
 from services.marketplace import installs, listings, search
 from tests.fakes.stripe_server import event
-from tests.services.billing_helpers import deliver, post_event, run_jobs
+from tests.services.billing_helpers import SECRET_KEY, deliver, post_event, run_jobs
 from tests.services.marketplace_helpers import live_listing, make_market
 
 PRICE = 1500
@@ -349,3 +354,68 @@ class TestEarnings:
             f"/api/v1/billing/purchases/{purchase_id}", headers=key_of(market.seller)
         )
         assert answer.status_code == 404
+
+
+class TestMeteredUsage:
+    def test_a_billed_run_is_one_meter_event_however_often_it_is_reported(
+        self, stripe, market, client
+    ):
+        started = client.post(
+            "/api/v1/billing/checkout", json={"tier": "pro"}, headers=key_of(market.buyer)
+        )
+        assert started.status_code == 200, started.text  # the org's Stripe customer exists now
+        with session_scope() as session:
+            run = Execution(org_id=market.buyer.org_id, status=ExecutionStatus.SUCCEEDED)
+            session.add(run)
+            session.flush()
+            usage.bill_service_run(session, run.id)
+            usage.bill_service_run(session, run.id)  # asked twice: one job (its id is the run's)
+        run_jobs()
+        with session_scope() as session:  # a retry of the job: Stripe answers the first again
+            assert usage.report_service_run(session, run.id) == f"run-{run.id}"
+        assert list(stripe.meter_events) == [f"run-{run.id}"]
+        [sent] = stripe.meter_events.values()
+        assert sent["event_name"] == "marketplace_service_run"
+        assert sent["payload"]["value"] == "1"
+        assert sent["payload"]["stripe_customer_id"].startswith("cus_")
+        posts = stripe.seen("/v1/billing/meter_events")
+        assert {p.headers["idempotency-key"] for p in posts} == {f"meter-{run.id}"}
+
+    def test_a_rolled_back_run_is_never_billed(self, stripe, market):
+        with pytest.raises(RuntimeError), session_scope() as session:
+            run = Execution(org_id=market.buyer.org_id)
+            session.add(run)
+            session.flush()
+            usage.bill_service_run(session, run.id)
+            raise RuntimeError("the run's transaction fails")
+        run_jobs()
+        assert stripe.meter_events == {}
+
+
+class TestRetries:
+    def test_an_event_whose_job_failed_is_queued_again_and_finishes(self, stripe, market, client):
+        account_id = seller_onboarded(stripe, market)
+        stale = {**stripe.accounts[account_id], "charges_enabled": False}
+        real_base = stripe.base_url
+        with session_scope() as session:
+            seller = session.get(SellerAccount, market.seller.org_id)
+        assert seller is not None
+        # Stripe unreachable while the job runs: the event is kept FAILED with the reason
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
+            get_settings.cache_clear()
+            deliver(client, "account.updated", stale)
+            run_jobs()
+            get_settings.cache_clear()
+        assert real_base == get_settings().stripe_api_base
+        with session_scope() as session:
+            [failed] = session.exec(select(StripeEvent)).all()
+            assert failed.status == EventStatus.FAILED and "Stripe" in failed.error
+            assert SECRET_KEY not in failed.error
+            failed.received_at = failed.received_at - timedelta(minutes=5)
+            session.add(failed)
+        assert billing_jobs.requeue_stripe_events() == 1
+        run_jobs()
+        with session_scope() as session:
+            assert session.exec(select(StripeEvent)).one().status == EventStatus.PROCESSED
+            assert session.get(SellerAccount, market.seller.org_id).charges_enabled

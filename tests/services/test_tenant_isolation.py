@@ -1128,6 +1128,8 @@ TRUSTED: dict[str, str] = {
     "installs.check_installable": ORG_OF_CALLER,
     "licences.licensed": ORG_OF_CALLER,
     "licences.ever_refunded": ORG_OF_CALLER,
+    "usage.bill_service_run": "the runtime, for the run it has just finished",
+    "usage.report_service_run": JOB,
 }
 
 
