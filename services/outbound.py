@@ -177,15 +177,24 @@ class OutboundGuard:
 
     # --- transport ----------------------------------------------------------------------
 
-    def transport(self, *, refuse_redirects: bool = False) -> GuardedTransport:
+    def transport(
+        self, *, refuse_redirects: bool = False, max_connections: int = 20
+    ) -> GuardedTransport:
         """An httpx transport enforcing this guard on every connection it opens.
 
         `refuse_redirects` turns any 3xx-with-Location answer into `OutboundRefused` before
         its body is read: for SDKs (LiteLLM, OpenAI, Anthropic) that would otherwise follow it
         or put the body of the redirecting answer into their error message."""
-        return GuardedTransport(self, verify=self.verify, refuse_redirects=refuse_redirects)
+        return GuardedTransport(
+            self,
+            verify=self.verify,
+            refuse_redirects=refuse_redirects,
+            max_connections=max_connections,
+        )
 
-    def client(self, *, refuse_redirects: bool = False, **kwargs: Any) -> httpx.AsyncClient:
+    def client(
+        self, *, refuse_redirects: bool = False, max_connections: int = 20, **kwargs: Any
+    ) -> httpx.AsyncClient:
         """An httpx client for SDKs that want one (e.g. `AsyncOpenAI(http_client=...)`).
 
         `trust_env` is forced off: httpx mounts HTTP(S)_PROXY transports *over* a custom
@@ -194,9 +203,10 @@ class OutboundGuard:
         kwargs.setdefault("timeout", self.timeout)
         if refuse_redirects:
             kwargs["follow_redirects"] = False
-        return httpx.AsyncClient(
-            transport=self.transport(refuse_redirects=refuse_redirects), **kwargs
+        transport = self.transport(
+            refuse_redirects=refuse_redirects, max_connections=max_connections
         )
+        return httpx.AsyncClient(transport=transport, **kwargs)
 
     async def request(
         self,
@@ -416,17 +426,18 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         *,
         verify: ssl.SSLContext | bool = True,
         refuse_redirects: bool = False,
+        max_connections: int = 20,
     ) -> None:
         self._refuse_redirects = refuse_redirects
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify),
             network_backend=GuardedNetworkBackend(guard),
-            max_connections=20,
+            max_connections=max_connections,
             # Keep every connection the pool may open: with fewer kept than open, a busy
             # client (one per model endpoint, shared by a worker's runs) closed most
             # connections after each answer and opened a new one (TCP, guard DNS check,
             # TLS with a real provider) for nearly every model call.
-            max_keepalive_connections=20,
+            max_keepalive_connections=max_connections,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from agent_platform.observability import metrics, tracing
+from agent_platform.settings import get_settings
 from services.llm.providers import ResolvedModel
 from services.outbound import OutboundError, OutboundRefused, default_guard
 
@@ -208,6 +209,15 @@ def _forget_client(model: ResolvedModel, options: CallOptions) -> None:
         _CLIENTS.get(asyncio.get_running_loop(), {}).pop(_client_key(model, options), None)
 
 
+def _model_connections() -> int:
+    """Connections one pooled model client may hold. A worker's runs share one client per
+    endpoint and a streamed answer holds its connection to the end, so the pool admits as
+    many calls as a worker runs at once (RUN_CONCURRENCY): at 20, 100 concurrent 1 s answers
+    on 2 workers waited for connections in 3 rounds. A provider's own rate limit answers 429,
+    which the fallback handles."""
+    return max(20, get_settings().run_concurrency)
+
+
 def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
     import openai
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
@@ -215,7 +225,11 @@ def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
     guard = default_guard(model.allow_hosts)
     prefix = model.litellm_model.partition("/")[0]
     if prefix in SDK_PREFIXES:
-        http = guard.client(refuse_redirects=True, timeout=options.request_timeout)
+        http = guard.client(
+            refuse_redirects=True,
+            timeout=options.request_timeout,
+            max_connections=_model_connections(),
+        )
         # openai 3 types http_client as httpx2's client only, but accepts a legacy
         # httpx.AsyncClient at runtime (is_legacy_httpx_async_client); our SSRF guard is httpx's.
         if prefix == "azure":
@@ -237,7 +251,7 @@ def _new_client(model: ResolvedModel, options: CallOptions) -> Any:
         )
     return AsyncHTTPHandler(
         timeout=options.request_timeout,
-        transport=guard.transport(refuse_redirects=True),
+        transport=guard.transport(refuse_redirects=True, max_connections=_model_connections()),
         follow_redirects=False,
     )
 
