@@ -298,7 +298,7 @@ def main() -> None:
                 proc.wait(30)
         llm_proc.terminate()
         if redis_proc is not None:
-            redis_proc.terminate()  # type: ignore[attr-defined]
+            redis_proc.terminate()
         else:
             from agent_platform.redis_client import get_redis
 
