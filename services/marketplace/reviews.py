@@ -32,6 +32,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
+from services.billing.licences import licensed
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.marketplace.installs import install_of
 from services.marketplace.listings import get_listing, get_own_listing
@@ -87,6 +88,8 @@ def review_listing(
         raise Forbidden("You cannot review your own listing.")
     if install_of(session, actor, listing.id) is None:
         raise Forbidden("Only organizations that installed this listing can review it.")
+    if listing.price_cents > 0 and not licensed(session, actor.org_id, listing.id):
+        raise Forbidden("Only organizations that bought this listing can review it.")
     form = parse(ReviewInput, dict(data))
     review = session.exec(
         select(MarketplaceReview)

@@ -33,7 +33,7 @@ from agent_platform.settings import get_settings
 from services import api_keys
 from services.billing import connect, earnings, usage
 from services.errors import Forbidden, NotFound
-from services.marketplace import installs, listings, search
+from services.marketplace import installs, listings, reviews, search
 from tests.fakes.stripe_server import event
 from tests.services.billing_helpers import SECRET_KEY, deliver, post_event, run_jobs
 from tests.services.marketplace_helpers import live_listing, make_market
@@ -210,8 +210,11 @@ class TestPurchase:
         with session_scope() as session:
             purchase = session.get(Purchase, uuid.UUID(purchase_id))
             assert purchase.status == PurchaseStatus.REFUNDED
+        with session_scope() as session, pytest.raises(Forbidden, match="bought"):
+            reviews.review_listing(session, market.buyer, market.listing_id, {"rating": 5})
+        with session_scope() as session:
             install = session.exec(select(MarketplaceInstall)).one()
-            session.delete(session.get(type(install), install.id))
+            session.delete(install)
         with session_scope() as session, pytest.raises(Forbidden, match="refunded"):
             installs.install_listing(session, market.buyer, market.listing_id)
         with session_scope() as session:
