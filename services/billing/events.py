@@ -3,8 +3,8 @@
 `receive` checks the signature (Stripe's scheme, `t=…,v1=HMAC-SHA256`, with the 300 s
 tolerance against replays of an old capture), stores the event under Stripe's own id — a
 second delivery of the same id finds the row and does nothing — and queues its job after the
-commit. `process` runs in the job, once per event: an event already processed, ignored or
-deferred is left alone, so a job that runs twice changes nothing.
+commit. `process` runs in the job, once per event: an event already processed or ignored
+is left alone, so a job that runs twice changes nothing.
 
 Order: Stripe does not promise it. Each handler compares state instead of trusting arrival:
 an account is read fresh from Stripe, a subscription event older than the one applied is
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from agent_platform.db import after_commit
-from agent_platform.models import EventStatus, StripeEvent
+from agent_platform.models import EventStatus, Purchase, StripeEvent
 from agent_platform.models.base import utcnow
 from agent_platform.settings import get_settings
 from services.billing import connect, earnings, plans, purchases
@@ -34,7 +34,7 @@ from services.queue import queue
 log = logging.getLogger(__name__)
 EVENT_JOB = "agent_platform.billing_jobs.process_stripe_event"
 TOLERANCE_SECONDS = 300
-DONE = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.DEFERRED)
+DONE = (EventStatus.PROCESSED, EventStatus.IGNORED)
 MAX_ATTEMPTS = 8  # then the event stays FAILED, with its error, for a person to look at
 
 
@@ -102,6 +102,7 @@ def process(session: Session, event_id: str) -> EventStatus:
     row.status = status
     row.error = ""
     row.processed_at = utcnow()
+    row.waiting_for = None
     if status == EventStatus.DEFERRED:
         row.waiting_for = str(row.payload["data"]["object"].get("payment_intent") or "") or None
     session.add(row)
@@ -111,15 +112,21 @@ def process(session: Session, event_id: str) -> EventStatus:
 def requeue_unfinished(session: Session, *, older_than: timedelta) -> list[str]:
     """Queue again (after the commit) events whose job never finished: the worker crashed,
     Redis lost the job, or it failed and has attempts left. Stripe got its 200 when the event
-    was stored, so it will not send it again: this is what retries it."""
+    was stored, so it will not send it again: this is what retries it.
+
+    Also a deferred refund whose sale is known by now: the sale's job applies the refunds
+    waiting for it, but one stored while that job ran (two workers, at once) is not seen by
+    it; this picks it up."""
+    unfinished = col(StripeEvent.status).in_([EventStatus.RECEIVED, EventStatus.FAILED]) & (
+        col(StripeEvent.attempts) < MAX_ATTEMPTS
+    )
+    sale_known = (col(StripeEvent.status) == EventStatus.DEFERRED) & col(
+        StripeEvent.waiting_for
+    ).in_(select(Purchase.payment_intent_id).where(col(Purchase.payment_intent_id).is_not(None)))
     ids = list(
         session.exec(
             select(StripeEvent.id)
-            .where(
-                col(StripeEvent.status).in_([EventStatus.RECEIVED, EventStatus.FAILED]),
-                col(StripeEvent.received_at) < utcnow() - older_than,
-                col(StripeEvent.attempts) < MAX_ATTEMPTS,
-            )
+            .where(unfinished | sale_known, col(StripeEvent.received_at) < utcnow() - older_than)
             .order_by(col(StripeEvent.stripe_created))
             .limit(500)
         ).all()

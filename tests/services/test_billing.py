@@ -29,6 +29,7 @@ from agent_platform.models import (
     StripeEvent,
     Tier,
 )
+from agent_platform.models.base import utcnow
 from agent_platform.settings import get_settings
 from services import api_keys
 from services.billing import connect, earnings, usage
@@ -422,3 +423,33 @@ class TestRetries:
         with session_scope() as session:
             assert session.exec(select(StripeEvent)).one().status == EventStatus.PROCESSED
             assert session.get(SellerAccount, market.seller.org_id).charges_enabled
+
+    def test_a_refund_deferred_while_its_sale_was_processed_is_picked_up(
+        self, stripe, market, client
+    ):
+        seller_onboarded(stripe, market)
+        with session_scope() as session:
+            connect.refresh_seller(session, market.seller)
+        purchase_id, paid = bought(client, stripe, market, key_of(market.buyer, "builder"))
+        deliver(client, "checkout.session.completed", paid)
+        run_jobs()
+        refund = {"id": "ch_3", "payment_intent": paid["payment_intent"], "refunded": True}
+        body = event("charge.refunded", refund)
+        with session_scope() as session:  # what a refund job racing the sale's job left behind
+            session.add(
+                StripeEvent(
+                    id=body["id"],
+                    type=body["type"],
+                    stripe_created=body["created"],
+                    payload=body,
+                    status=EventStatus.DEFERRED,
+                    waiting_for=paid["payment_intent"],
+                    received_at=utcnow() - timedelta(minutes=5),
+                )
+            )
+        assert billing_jobs.requeue_stripe_events() == 1
+        run_jobs()
+        with session_scope() as session:
+            assert session.get(Purchase, uuid.UUID(purchase_id)).status == PurchaseStatus.REFUNDED
+            assert session.get(StripeEvent, body["id"]).status == EventStatus.PROCESSED
+        assert billing_jobs.requeue_stripe_events() == 0
