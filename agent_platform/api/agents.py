@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -125,6 +125,22 @@ def _saved(
         new_version=version.version if version else None,
     )
 
+
+class YamlResponse(PlainTextResponse):
+    """A YAML file (an agent's, a suite's), documented as application/yaml."""
+
+    media_type = "application/yaml"
+
+
+def yaml_file(keys: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a YAML file: a mapping with these top-level keys (clients that
+    parse it get an object, not a string)."""
+    schema = {"type": "object", "description": f"YAML with the keys {keys}"}
+    return {200: {"content": {"application/yaml": {"schema": schema}}}}
+
+
+MAX_VERSION = 2**31 - 1  # the column's range: a larger number names no version
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 YamlText = Annotated[
     str, Body(media_type="application/yaml", description="name, description, config")
@@ -243,7 +259,7 @@ def _version_out(version: AgentVersion, agent: Agent) -> VersionOut:
 
 @router.get("/agents/{agent_id}/versions/{number}", response_model=VersionDetail)
 def get_version(
-    agent_id: str, number: int, session: RequestSession, actor: ApiActor
+    agent_id: str, number: VersionNumber, session: RequestSession, actor: ApiActor
 ) -> VersionDetail:
     ident = _agent_id(agent_id)
     version = agent_versions.get_version(session, actor, ident, number)
@@ -253,7 +269,7 @@ def get_version(
 
 @router.post("/agents/{agent_id}/versions/{number}/restore", response_model=AgentSaved)
 def restore_version(
-    agent_id: str, number: int, session: RequestSession, actor: WriteActor
+    agent_id: str, number: VersionNumber, session: RequestSession, actor: WriteActor
 ) -> AgentSaved:
     """The old config becomes current again as a new version (history is never rewritten)."""
     ident = _agent_id(agent_id)
@@ -266,8 +282,8 @@ def diff_versions(
     agent_id: str,
     session: RequestSession,
     actor: ApiActor,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION)],
     include_same: bool = False,
 ) -> DiffOut:
     """What changed from version `from` to version `to` (dotted paths, e.g. `memory.window`)."""
@@ -281,11 +297,14 @@ def diff_versions(
     )
 
 
-@router.get("/agents/{agent_id}/export", response_class=PlainTextResponse)
-def export_agent(agent_id: str, session: RequestSession, actor: ApiActor) -> PlainTextResponse:
+@router.get(
+    "/agents/{agent_id}/export",
+    response_class=YamlResponse,
+    responses=yaml_file("name, description, config"),
+)
+def export_agent(agent_id: str, session: RequestSession, actor: ApiActor) -> YamlResponse:
     """The agent file (YAML: name, description, config) to keep in git."""
-    text = agent_yaml.export_yaml(session, actor, _agent_id(agent_id))
-    return PlainTextResponse(text, media_type="application/yaml")
+    return YamlResponse(agent_yaml.export_yaml(session, actor, _agent_id(agent_id)))
 
 
 @router.put("/agents/{agent_id}/import", response_model=AgentSaved)

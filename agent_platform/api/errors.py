@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 NOT_JSON = "The body is not valid JSON."
 NUL_TEXT = "Text cannot contain the NUL character (\\u0000 in JSON, %00 in a URL); remove it."
+OUT_OF_RANGE = "A number in the request is too large (or too small); use a smaller one."
 UNREADABLE_BODY = "There was an error parsing the body"  # FastAPI's words for an undecodable body
 
 
@@ -239,8 +240,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> Response:
-        # PostgreSQL refuses the NUL character in text, in a filter as in a stored value
-        # (SQLite takes it): the client's input, so a 422 in words, not a 500.
-        if request.url.path.startswith(API_PREFIX) and "NUL" in str(exc.orig):
-            return problem(422, NUL_TEXT)
+        # Values the database cannot take, in a filter as in a stored value: PostgreSQL refuses
+        # the NUL character in text (SQLite takes it) and numbers past a column's range (an
+        # offset of 10^20). They come from the request, so a 422 in words, not a 500.
+        if request.url.path.startswith(API_PREFIX):
+            reason = str(exc.orig)
+            if "NUL" in reason:
+                return problem(422, NUL_TEXT)
+            if "out of range" in reason:
+                log.warning("out-of-range value on %s: %s", request.url.path, reason)
+                return problem(422, OUT_OF_RANGE)
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # SQLite's driver refuses a Python int past 64 bits before the query runs.
+        if request.url.path.startswith(API_PREFIX):
+            log.warning("number too large on %s: %s", request.url.path, exc)
+            return problem(422, OUT_OF_RANGE)
         return await _unexpected(request, exc)

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from agent_platform.models import (
@@ -43,6 +43,7 @@ from agent_platform.models import (
 from services.errors import Invalid, NotFound
 from services.testing import alerts, generate, online, runner, safety, suites, views
 
+from .agents import YamlResponse, yaml_file
 from .v1 import ApiActor, RequestSession, RunActor, WriteActor
 
 router = APIRouter(prefix="/api/v1", tags=["tests"])
@@ -276,10 +277,13 @@ def delete_suite(suite_id: str, session: RequestSession, actor: WriteActor) -> R
     return Response(status_code=204)
 
 
-@router.get("/suites/{suite_id}/export", response_class=PlainTextResponse)
-def export_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> PlainTextResponse:
-    text = suites.export_yaml(session, actor, _id(suite_id))
-    return PlainTextResponse(text, media_type="application/yaml")
+@router.get(
+    "/suites/{suite_id}/export",
+    response_class=YamlResponse,
+    responses=yaml_file("description, defaultTest, tests (promptfoo-style)"),
+)
+def export_suite(suite_id: str, session: RequestSession, actor: ApiActor) -> YamlResponse:
+    return YamlResponse(suites.export_yaml(session, actor, _id(suite_id)))
 
 
 @router.get("/suites/{suite_id}/cases", response_model=list[CaseOut])

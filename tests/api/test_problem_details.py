@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,6 +104,17 @@ def test_a_nul_character_is_a_422_not_a_server_error(
     assert_problem(named, 422, "invalid")  # names refuse control characters themselves
     if USE_PG:
         assert assert_problem(searched, 422, "invalid")["detail"] == errors.NUL_TEXT
+
+
+def test_a_number_past_the_databases_range_is_a_422(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """An offset of 10^20 (bigint on PostgreSQL, 64 bits in SQLite's driver): found by
+    schemathesis on the admin and schedule lists."""
+    response = client.get("/api/v1/schedules?offset=100000000000000000000", headers=auth)
+    assert assert_problem(response, 422, "invalid")["detail"] == errors.OUT_OF_RANGE
+    version = client.get(f"/api/v1/agents/{uuid.uuid4()}/versions/756094739544", headers=auth)
+    assert "number" in assert_problem(version, 422, "invalid")["errors"]
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
