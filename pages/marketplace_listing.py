@@ -75,6 +75,10 @@ def _header() -> rx.Component:
             ListingState.listing["note"] != "",
             rx.callout(ListingState.listing["note"], color_scheme="orange"),
         ),
+        rx.cond(
+            ListingState.sale_note != "",
+            rx.callout(ListingState.sale_note, color_scheme="orange", id="listing-sale-note"),
+        ),
         spacing="2",
         width="100%",
     )

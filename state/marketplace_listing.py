@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from agent_platform.db import session_scope
-from services.billing import licences, purchases
+from services.billing import connect, licences, purchases
 from services.errors import DomainError, NotFound
 from services.marketplace import details, installs, listings, media, reviews, storage
 from state.base import SessionState, parse_id
@@ -44,6 +44,7 @@ class ListingState(SessionState):
     is_seller: bool = False
     licensed: bool = False  # the org bought this paid listing (and holds the licence)
     purchase_note: str = ""  # back from Stripe Checkout: what happens next
+    sale_note: str = ""  # the seller's: why buyers do not see this paid listing
     placeholders: list[str] = []
     _edit_source: dict[str, str] = {}
 
@@ -80,6 +81,11 @@ class ListingState(SessionState):
                     detail = details.listing_detail(session, actor, listing_id)
                     self._show(detail)
                     self.licensed = licences.licensed(session, actor.org_id, listing_id)
+                    self.sale_note = (
+                        connect.hidden_from_buyers(session, detail.listing)
+                        if detail.is_seller
+                        else ""
+                    )
             else:
                 with session_scope() as session:
                     self._show(details.listing_detail(session, None, listing_id))

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from agent_platform.models import SellerAccount
+from agent_platform.models import ListingKind, MarketplaceListing, SellerAccount
 from agent_platform.models.base import utcnow
 from agent_platform.settings import get_settings
 from services import audit
@@ -54,6 +54,20 @@ def seller_account(session: Session, org_id: uuid.UUID) -> SellerAccount | None:
 def can_take_charges(session: Session, org_id: uuid.UUID) -> bool:
     account = seller_account(session, org_id)
     return stripe_api.stripe_configured() and account is not None and account.charges_enabled
+
+
+def hidden_from_buyers(session: Session, listing: MarketplaceListing) -> str:
+    """Why buyers do not see this (paid or service) listing, in words; "" when they can."""
+    if listing.price_cents == 0 and listing.kind == ListingKind.TEMPLATE:
+        return ""
+    if not stripe_api.stripe_configured():
+        return "Payments are off on this instance: buyers do not see paid or service listings."
+    if not can_take_charges(session, listing.publisher_org_id):
+        return (
+            "Buyers do not see this listing until your Stripe account takes payments: "
+            "set up payouts under Billing."
+        )
+    return ""
 
 
 def seller_state(session: Session, actor: Actor) -> SellerState:

@@ -38,12 +38,19 @@ def test_onboarding_and_buying_go_to_stripe(session: Session, stripe) -> None:  
     seller = signed_in(session, BillingState, _user_of(session, market.seller))
     seller.load()
     assert seller.configured and seller.is_admin and not seller.seller_connected
+    own = signed_in(session, ListingState, _user_of(session, market.seller))
+    own._load_identity()
+    own.listing_id = str(listing.id)
+    own._fill()
+    assert "until your Stripe account takes payments" in own.sale_note
     go = seller.onboard()
     assert go is not None and "connect.stripe.com" in str(go)
     account_id = next(iter(stripe.accounts))
     stripe.enable_charges(account_id)
     seller.check_seller()
     assert seller.seller_charges and seller.error == ""
+    own._fill()
+    assert own.sale_note == ""
 
     buyer = signed_in(session, ListingState, _user_of(session, market.buyer))
     buyer._load_identity()
