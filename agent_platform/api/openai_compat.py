@@ -48,7 +48,7 @@ from services.runtime.follow import follow
 
 from .errors import PROBLEM_JSON, problem
 from .runs import with_heartbeats
-from .v1 import ApiActor, RequestSession, RunActor
+from .v1 import ApiActor, RequestSession, RunStarter
 
 
 def openai_error(response: Response) -> Response:
@@ -279,7 +279,7 @@ async def _chunks(started: Started, include_usage: bool) -> AsyncGenerator[str]:
         }
     },
 )
-def chat_completions(body: ChatRequest, session: RequestSession, actor: RunActor) -> Response:
+def chat_completions(body: ChatRequest, session: RequestSession, actor: RunStarter) -> Response:
     if body.n not in (None, 1):
         raise Invalid(
             "Only one choice per request: leave n out or set it to 1.", fields={"n": ">1"}

@@ -37,7 +37,7 @@ from services.webhook_delivery import idempotency_key
 
 from .errors import documented
 from .pagination import Page, Paging, keyset, paged
-from .v1 import ApiActor, RequestSession, RunActor
+from .v1 import ApiActor, RequestSession, RunActor, RunStarter
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
@@ -189,7 +189,7 @@ def create_run(
     agent_id: str,
     body: RunCreate,
     session: RequestSession,
-    actor: RunActor,
+    actor: RunStarter,
     idempotency: Annotated[
         str | None,
         Header(

@@ -11,6 +11,7 @@ Every authenticated request is counted against its key's and its organization's 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -102,6 +103,17 @@ def scoped(scope: str) -> Callable[[KeyPrincipal], Actor]:
 RunActor = Annotated[Actor, Depends(scoped("run"))]
 WriteActor = Annotated[Actor, Depends(scoped("write"))]
 AdminActor = Annotated[Actor, Depends(scoped("admin"))]
+
+
+def run_starter(principal: ApiPrincipal) -> Actor:
+    """The actor a key starts runs as: the key's creator (with the key's role), so the run
+    records who started it. Recorded as nobody, a run's "ask a person first" approvals
+    could be approved by the very key that started it."""
+    api_keys.require_scope(principal, Scope.RUN)
+    return dataclasses.replace(principal.actor, user_id=principal.creator_id)
+
+
+RunStarter = Annotated[Actor, Depends(run_starter)]
 
 
 class OrgOut(BaseModel):

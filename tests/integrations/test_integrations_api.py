@@ -297,3 +297,31 @@ def test_another_organizations_objects_are_not_found(
     # the owner's objects are untouched
     assert client.get(f"/api/v1/integrations/{conn['id']}", headers=auth).status_code == 200
     assert client.get(f"/api/v1/approvals/{asked}", headers=auth).json()["status"] == "pending"
+
+
+def test_a_key_cannot_approve_a_run_it_started_itself(
+    client: TestClient, session: Session, fakes: dict[str, Any]
+) -> None:
+    """A key acts for its creator: the run it starts is that person's, so the same key (or
+    another key of the same person) approving it is refused like the person would be."""
+    owner, auth = admin_org(session)
+    conn = http_connection(client, auth, fakes["echo"]).json()["connection"]
+    grant = {"kind": "integration", "name": "http.request"}
+    agent_id = make_agent(
+        session, owner, tools=[{**grant, "settings": {"connection": conn["id"], "approval": True}}]
+    )
+    started = client.post(f"/api/v1/agents/{agent_id}/runs", json={"message": "hi"}, headers=auth)
+    assert started.status_code == 201, started.text
+    run_id = uuid.UUID(started.json()["id"])
+    with session_scope() as s:
+        asked = approvals.request(
+            s,
+            org_id=owner.org_id,
+            run_id=run_id,
+            integration_id=uuid.UUID(conn["id"]),
+            action="http.request",
+            arguments={"path": "/orders"},
+            timeout_seconds=60,
+        ).id
+    own = client.post(f"/api/v1/approvals/{asked}/approve", headers=auth)
+    assert "You started this run" in problem(own, 403)["detail"]
