@@ -42,7 +42,9 @@ UNMODELLED_INDEXES = ("ix_marketplace_listings_search",)
 # what the foreign keys to a run point at) have no model: the models describe the one table
 # SQLite keeps, so these differences stay out of the comparison there.
 PARTITION_TABLE_PREFIXES = ("executions_y", "executions_default", "execution_keys")
-EXECUTIONS_UNIQUE_INDEXES = ("uq_executions_org_idempotency",)
+# The models' unique idempotency index is on execution_keys there; `executions` has a
+# non-unique partial index for the lookups by key instead.
+EXECUTIONS_PG_INDEXES = ("uq_executions_org_idempotency", "ix_executions_org_idempotency")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -66,15 +68,15 @@ def include_name_for(dialect: str) -> Callable[[str | None, str, object], bool]:
 
 def include_object_for(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """Models and database alike: on PostgreSQL, leave out the foreign keys to a run (they
-    point at execution_keys there: fk_<table>_<column>_executions) and the runs' unique
-    idempotency index (it lives on execution_keys)."""
+    point at execution_keys there: fk_<table>_<column>_executions) and the runs' idempotency
+    indexes (the unique one lives on execution_keys, a non-unique one on executions)."""
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
         if dialect != "postgresql":
             return True
         if type_ == "foreign_key_constraint":
             return not (name or "").endswith("_executions")
-        return not (type_ == "index" and name in EXECUTIONS_UNIQUE_INDEXES)
+        return not (type_ == "index" and name in EXECUTIONS_PG_INDEXES)
 
     return include
 

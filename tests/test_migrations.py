@@ -87,3 +87,29 @@ def test_foreign_keys_cascade_from_organization(session) -> None:
     session.delete(session.get(Organization, actor.org_id))
     session.commit()
     assert session.exec(select(Membership).where(Membership.org_id == actor.org_id)).all() == []
+
+
+def test_partitioned_runs_keep_an_index_for_idempotency_lookups() -> None:
+    """0016 (PostgreSQL): the unique (org, key) index moves to execution_keys, and `executions`
+    keeps a non-unique one so a keyed run start or webhook call does not read every month;
+    downgrading gives back exactly 0015's indexes."""
+    from alembic import command
+
+    require_postgres("0016 partitions executions on PostgreSQL only")
+    name = create_pg_database()
+    engine = make_engine(pg_url(name))
+    indexes = text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'executions'")
+    try:
+        with engine.begin() as conn:
+            migrations.upgrade(conn, "0015")
+            before = dict(conn.execute(indexes).all())
+            migrations.upgrade(conn)
+            after = dict(conn.execute(indexes).all())
+            lookup = after["ix_executions_org_idempotency"]
+            assert "UNIQUE" not in lookup and "(org_id, idempotency_key)" in lookup
+            assert "uq_executions_org_idempotency" not in after
+            command.downgrade(migrations.alembic_config(conn), "0015")
+            assert dict(conn.execute(indexes).all()) == before
+    finally:
+        engine.dispose()
+        drop_pg_database(name)

@@ -16,7 +16,8 @@ partitioned table, and a foreign key must point at such a unique index. So:
 
 - the primary key is (id, created_at);
 - "one run per (org, idempotency key)" and "a run id exists once" can no longer be unique
-  indexes of `executions` (they would hold per month only), and the five tables that point at
+  indexes of `executions` (they would hold per month only; the key's lookups use a non-unique
+  partial index, ix_executions_org_idempotency, in its place), and the five tables that point at
   a run by id alone (execution_steps, action_approvals, online_scores with ON DELETE CASCADE;
   test_results, schedule_fires with SET NULL) cannot reference it by id any more.
 
@@ -59,6 +60,9 @@ depends_on: str | Sequence[str] | None = None
 
 MONTHS_AHEAD = 3
 IDEMPOTENCY_INDEX = "uq_executions_org_idempotency"
+# Its non-unique stand-in on the partitioned table: a keyed run start and a webhook call look
+# their key up by (org_id, idempotency_key) on `executions` (services.runs, webhook_calls).
+IDEMPOTENCY_LOOKUP = "ix_executions_org_idempotency"
 
 
 def _months(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
@@ -163,6 +167,10 @@ def upgrade() -> None:
     for _name, definition, unique, is_primary in indexes:
         if not unique and not is_primary:
             op.execute(_on(definition, "executions"))
+    op.execute(
+        f"CREATE INDEX {IDEMPOTENCY_LOOKUP} ON executions (org_id, idempotency_key) "
+        "WHERE idempotency_key IS NOT NULL"
+    )
     for name, definition in outbound:
         op.execute(f"ALTER TABLE executions ADD CONSTRAINT {name} {definition}")
 
@@ -230,8 +238,8 @@ def downgrade() -> None:
     )
     primary = next(name for name, _, _, is_primary in indexes if is_primary)
     op.execute(f"ALTER TABLE executions ADD CONSTRAINT {primary} PRIMARY KEY (id)")
-    for _name, definition, _unique, is_primary in indexes:
-        if not is_primary:
+    for name, definition, _unique, is_primary in indexes:
+        if not is_primary and name != IDEMPOTENCY_LOOKUP:  # the unique index comes back
             op.execute(_on(definition, "executions"))
     op.execute(f"CREATE UNIQUE INDEX {IDEMPOTENCY_INDEX} ON executions (org_id, idempotency_key)")
     for name, definition in outbound:
