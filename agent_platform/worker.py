@@ -197,16 +197,13 @@ def recheck_marketplace_badges() -> int:
 
 def maintain_executions() -> dict[str, object]:
     """Periodic job (daily): next months' partitions of the runs table made ahead, runs older
-    than EXECUTION_RETENTION_MONTHS dropped (services.execution_retention)."""
-    from agent_platform.db import session_scope
+    than EXECUTION_RETENTION_MONTHS dropped, a month per transaction
+    (agent_platform.execution_upkeep)."""
+    from agent_platform.execution_upkeep import upkeep_executions
     from agent_platform.settings import get_settings
-    from services import execution_retention
 
     months = get_settings().execution_retention_months
-    with session_scope() as session:
-        upkeep = execution_retention.maintain(
-            session, now=datetime.now(UTC), retention_months=months
-        )
+    upkeep = upkeep_executions(now=datetime.now(UTC), retention_months=months)
     if upkeep.refused:
         log.warning(
             "runs of %s sit in the default partition; those months stay unpartitioned",

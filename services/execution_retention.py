@@ -12,10 +12,13 @@ Retention (`EXECUTION_RETENTION_MONTHS`, 0: keep everything): runs created befor
 day of the month N months ago go, with everything that hangs off them (steps, scores,
 approvals cascade; test results keep their row with the run unset). Whole months: a run is
 kept at least N and at most N + 1 months. The runs' children reference `execution_keys`, the
-one unpartitioned row per run (see the migration), so a month's keys are deleted first —
-the cascade removes the children — and then its partition is dropped. SQLite (and a
-PostgreSQL database not partitioned) keeps one table and deletes the old rows; so does the
-default partition.
+one unpartitioned row per run (see the migration), so a month's runs are deleted first — the
+cascade removes their keys and children, under row locks only — and then its emptied
+partition is detached and dropped. DETACH locks the whole runs table (ACCESS EXCLUSIVE) until
+the commit, so these are separate steps: the job (agent_platform.execution_upkeep) commits
+after each, a month at a time, and gives up on a month whose DETACH waits too long for the
+lock (tried again the next day). SQLite (and a PostgreSQL database not partitioned) keeps one
+table and deletes the old rows; so does the default partition.
 
 Identifiers in the DDL below are made from integers (year, month), never from input.
 """
@@ -26,8 +29,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, text
+from sqlalchemy import CursorResult, delete, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
@@ -37,14 +41,16 @@ log = logging.getLogger(__name__)
 
 MONTHS_AHEAD = 3
 PARTITION_NAME = re.compile(r"^executions_y(\d{4})m(\d{2})$")
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass
 class Upkeep:
     created: list[str] = field(default_factory=list)  # partitions made now
     dropped: list[str] = field(default_factory=list)  # partitions dropped (whole months)
-    deleted_runs: int = 0  # rows deleted one by one (SQLite, or the default partition)
+    deleted_runs: int = 0  # runs deleted (the old months', the default partition's, SQLite's)
     refused: list[str] = field(default_factory=list)  # months the default partition holds
+    busy: list[str] = field(default_factory=list)  # emptied, not dropped: executions was busy
 
 
 def month_start(moment: datetime) -> datetime:
@@ -114,36 +120,63 @@ def create_partition(session: Session, first_of_month: datetime) -> bool:
     return True
 
 
-def drop_partition(session: Session, name: str) -> None:
-    """Delete the month's run keys (the children cascade), detach its table (PostgreSQL checks
-    that no key still points into it) and drop it."""
-    if not PARTITION_NAME.match(name):
-        raise ValueError(f"not a monthly partition of executions: {name!r}")
-    session.execute(text(f"DELETE FROM execution_keys k USING {name} p WHERE k.id = p.id"))
+def months_ahead(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+    """Make this month's partition and the next MONTHS_AHEAD ones where missing: (made,
+    refused: the default partition already holds rows of that month)."""
+    existing = monthly_partitions(session)
+    made: list[str] = []
+    refused: list[str] = []
+    for ahead in range(MONTHS_AHEAD + 1):
+        month = add_months(month_start(now), ahead)
+        name = partition_name(month)
+        if name not in existing:
+            (made if create_partition(session, month) else refused).append(name)
+    return made, refused
+
+
+def months_past(session: Session, cutoff: datetime) -> list[str]:
+    """Our monthly partitions wholly before `cutoff`, oldest first."""
+    months = monthly_partitions(session)
+    return [
+        name
+        for name, month in sorted(months.items(), key=lambda item: item[1])
+        if add_months(month, 1) <= cutoff
+    ]
+
+
+def delete_month(session: Session, name: str) -> int:
+    """Delete the month's runs; their keys and children (steps, scores, approvals) cascade.
+    Row locks only: run starts and reads of other months go on meanwhile."""
+    _check_name(name)
+    deleted = cast("CursorResult[Any]", session.execute(text(f"DELETE FROM {name}")))
+    return deleted.rowcount
+
+
+def detach_and_drop(session: Session, name: str, *, lock_timeout_ms: int) -> None:
+    """Detach the (emptied) month and drop it. DETACH takes an ACCESS EXCLUSIVE lock on
+    `executions` until the commit, so the caller commits right after; waiting longer than
+    `lock_timeout_ms` for it raises (is_lock_timeout) instead of queueing every run start
+    behind it. PostgreSQL checks that no run key still points into the month."""
+    _check_name(name)
+    session.execute(
+        text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(lock_timeout_ms)}ms"}
+    )
     session.execute(text(f"ALTER TABLE executions DETACH PARTITION {name}"))
     session.execute(text(f"DROP TABLE {name}"))
 
 
-def maintain(session: Session, *, now: datetime, retention_months: int) -> Upkeep:
-    """One upkeep pass; idempotent (running it twice changes nothing the second time)."""
-    upkeep = Upkeep()
-    cutoff = retention_cutoff(now, retention_months)
-    if is_partitioned(session):
-        existing = monthly_partitions(session)
-        this_month = month_start(now)
-        for ahead in range(MONTHS_AHEAD + 1):
-            month = add_months(this_month, ahead)
-            name = partition_name(month)
-            if name in existing:
-                continue
-            (upkeep.created if create_partition(session, month) else upkeep.refused).append(name)
-        for name, month in sorted(existing.items(), key=lambda item: item[1]):
-            if cutoff is not None and add_months(month, 1) <= cutoff:
-                drop_partition(session, name)
-                upkeep.dropped.append(name)
-    if cutoff is not None:
-        # One table (SQLite), or what is left in the default partition: row by row; the
-        # foreign keys (PostgreSQL: the delete trigger and execution_keys) take the children.
-        deleted = session.exec(delete(Execution).where(col(Execution.created_at) < cutoff))
-        upkeep.deleted_runs = deleted.rowcount
-    return upkeep
+def delete_older_runs(session: Session, cutoff: datetime) -> int:
+    """Row by row: one table (SQLite), or what is left in the default partition; the foreign
+    keys (PostgreSQL: through execution_keys) take the children."""
+    deleted = session.exec(delete(Execution).where(col(Execution.created_at) < cutoff))
+    return deleted.rowcount
+
+
+def is_lock_timeout(exc: DBAPIError) -> bool:
+    """PostgreSQL gave up waiting for a lock (lock_timeout, SQLSTATE 55P03)."""
+    return getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
+def _check_name(name: str) -> None:
+    if not PARTITION_NAME.match(name):
+        raise ValueError(f"not a monthly partition of executions: {name!r}")

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
+from agent_platform.db import get_engine
+from agent_platform.execution_upkeep import upkeep_executions
 from agent_platform.models import Execution, ExecutionStatus, ExecutionStep
 from agent_platform.worker import (
     EXECUTIONS_UPKEEP_JOB,
@@ -40,6 +42,19 @@ def add_run(session: Session, actor: Actor, created: datetime, *, steps: int = 1
         )
     session.flush()
     return run.id
+
+
+def run_upkeep(
+    session: Session, *, now: datetime, retention_months: int, lock_timeout_ms: int = 5000
+) -> retention.Upkeep:
+    """The daily job's pass (its own transactions); the test's transaction ends first, as a
+    DETACH waits for every open reader of the runs table."""
+    session.commit()
+    outcome = upkeep_executions(
+        now=now, retention_months=retention_months, lock_timeout_ms=lock_timeout_ms
+    )
+    session.expire_all()
+    return outcome
 
 
 def run_ids(session: Session) -> set[uuid.UUID]:
@@ -79,7 +94,7 @@ class TestRetention:
         kept = add_run(session, actor, datetime(2026, 9, 1, tzinfo=UTC))
         current = add_run(session, actor, NOW - timedelta(minutes=5))
         session.commit()
-        upkeep = retention.maintain(session, now=NOW, retention_months=2)
+        upkeep = run_upkeep(session, now=NOW, retention_months=2)
         session.commit()
         assert run_ids(session) == {kept, current}
         assert step_count(session) == 2  # one each for the runs kept
@@ -89,7 +104,7 @@ class TestRetention:
     def test_no_retention_keeps_every_run(self, session: Session, actor: Actor) -> None:
         ancient = add_run(session, actor, datetime(2019, 3, 1, tzinfo=UTC))
         session.commit()
-        upkeep = retention.maintain(session, now=NOW, retention_months=0)
+        upkeep = run_upkeep(session, now=NOW, retention_months=0)
         session.commit()
         assert ancient in run_ids(session)
         assert upkeep.dropped == [] and upkeep.deleted_runs == 0
@@ -97,9 +112,9 @@ class TestRetention:
     def test_a_second_pass_changes_nothing(self, session: Session, actor: Actor) -> None:
         add_run(session, actor, datetime(2026, 1, 1, tzinfo=UTC))
         session.commit()
-        retention.maintain(session, now=NOW, retention_months=3)
+        run_upkeep(session, now=NOW, retention_months=3)
         session.commit()
-        again = retention.maintain(session, now=NOW, retention_months=3)
+        again = run_upkeep(session, now=NOW, retention_months=3)
         session.commit()
         assert (again.created, again.dropped, again.deleted_runs) == ([], [], 0)
 
@@ -151,7 +166,7 @@ class TestMonthlyPartitions:
 
     def test_rows_land_in_their_months_partition(self, session: Session, actor: Actor) -> None:
         now = datetime.now(UTC)
-        retention.maintain(session, now=now, retention_months=0)  # this month and 3 ahead
+        run_upkeep(session, now=now, retention_months=0)  # this month and 3 ahead
         this_month = retention.month_start(now)
         next_month = retention.add_months(this_month, 1)
         here = add_run(session, actor, now)
@@ -173,7 +188,7 @@ class TestMonthlyPartitions:
         session.commit()
         assert self.where(session, old) == "executions_y2024m03"
 
-        upkeep = retention.maintain(session, now=now, retention_months=6)
+        upkeep = run_upkeep(session, now=now, retention_months=6)
         session.commit()
         assert upkeep.dropped == ["executions_y2024m03"]
         names = set(retention.monthly_partitions(session))
@@ -198,7 +213,7 @@ class TestMonthlyPartitions:
         month = datetime(2031, 5, 1, tzinfo=UTC)
         stray = add_run(session, actor, month + timedelta(days=2))
         session.commit()
-        upkeep = retention.maintain(session, now=month, retention_months=0)
+        upkeep = run_upkeep(session, now=month, retention_months=0)
         session.commit()
         assert "executions_y2031m05" in upkeep.refused
         assert "executions_y2031m06" in upkeep.created
@@ -230,3 +245,50 @@ class TestMonthlyPartitions:
         with pytest.raises(IntegrityError):
             session.flush()
         session.rollback()
+
+    def old_months(self, session: Session, actor: Actor) -> tuple[uuid.UUID, uuid.UUID]:
+        runs = []
+        for month in (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)):
+            assert retention.create_partition(session, month)
+            runs.append(add_run(session, actor, month + timedelta(days=10), steps=2))
+        session.commit()
+        return runs[0], runs[1]
+
+    def test_a_busy_month_waits_for_the_next_pass_and_the_earlier_one_stays_dropped(
+        self, session: Session, actor: Actor
+    ) -> None:
+        march, april = self.old_months(session, actor)
+        with get_engine().connect() as other:  # a reader holding April's table
+            other.execute(text("LOCK TABLE executions_y2024m04 IN ACCESS SHARE MODE"))
+            upkeep = run_upkeep(session, now=NOW, retention_months=6, lock_timeout_ms=200)
+            other.rollback()
+        assert upkeep.dropped == ["executions_y2024m03"]
+        assert upkeep.busy == ["executions_y2024m04"]
+        names = set(retention.monthly_partitions(session))
+        assert "executions_y2024m03" not in names and "executions_y2024m04" in names
+        # April's runs went in their own transaction, with their steps; only its empty
+        # table waits for the next pass
+        assert march not in run_ids(session) and april not in run_ids(session)
+        assert step_count(session) == 0
+        again = run_upkeep(session, now=NOW, retention_months=6, lock_timeout_ms=200)
+        assert again.dropped == ["executions_y2024m04"] and again.busy == []
+
+    def test_a_failing_month_leaves_the_months_before_it_dropped(
+        self, session: Session, actor: Actor, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self.old_months(session, actor)
+        detach = retention.detach_and_drop
+
+        def failing(s: Session, name: str, *, lock_timeout_ms: int) -> None:
+            if name == "executions_y2024m04":
+                raise RuntimeError("disk full")
+            detach(s, name, lock_timeout_ms=lock_timeout_ms)
+
+        monkeypatch.setattr(retention, "detach_and_drop", failing)
+        with pytest.raises(RuntimeError):
+            run_upkeep(session, now=NOW, retention_months=6)
+        session.expire_all()
+        names = set(retention.monthly_partitions(session))
+        assert "executions_y2024m03" not in names and "executions_y2024m04" in names
+        monkeypatch.undo()
+        assert run_upkeep(session, now=NOW, retention_months=6).dropped == ["executions_y2024m04"]
