@@ -5,7 +5,9 @@
 - The monthly cap (`Organization.monthly_spend_cap_usd`) is the owner's own, so it applies
   with billing off too (off until set). A start reserves its budget in the one limiter
   (services.ratelimit.SpendMeter), atomically, so two starts cannot both pass the cap; a run
-  settles its real cost when it ends. At 100 % new runs are refused.
+  settles its real cost when it ends. At 100 % new runs are refused, and so are new suite
+  runs (services.testing.runner) and sub-agent hand-offs (services.tools.sub_agent, whose
+  budget is what is left of the parent's, held inside the parent's reservation).
 - Alerts at 80 % and 100 %: each once per organization, month and threshold (a unique
   `spend_alerts` row decides), shown in the app and posted to the organization's alert
   webhook through the quality-alert delivery (services.testing.alerts).
@@ -127,13 +129,30 @@ def take_spend_allowance(session: Session, org_id: uuid.UUID, *, reserve: Decima
             "set a smaller budget, or an admin can raise the cap in Settings → Usage."
         )
     if not took.taken:
-        raise Invalid(
-            f"Your organization reached its monthly spend cap of {format_money(cap)} "
-            f"({format_money(Decimal(took.spent) / MICROS)} spent this month); new runs "
-            "start again next month, or an admin can raise the cap in Settings → Usage."
-        )
+        raise Invalid(_cap_reached(cap, Decimal(took.spent) / MICROS))
     if amount:
         after_rollback(session, lambda: meter.release(key, amount))
+
+
+def refuse_when_cap_reached(session: Session, org_id: uuid.UUID) -> None:
+    """For a run whose budget is already held against the cap (a sub-agent run, inside its
+    parent's reservation): refused once this month's spend reached the cap. Reservations do
+    not count here, so the parent's own cannot refuse its hand-off."""
+    org = session.get(Organization, org_id)
+    cap = org.monthly_spend_cap_usd if org is not None else None
+    if cap is None:
+        return
+    spent = month_spend(session, org_id, month_start())
+    if spent >= cap:
+        raise Invalid(_cap_reached(cap, spent))
+
+
+def _cap_reached(cap: Decimal, spent: Decimal) -> str:
+    return (
+        f"Your organization reached its monthly spend cap of {format_money(cap)} "
+        f"({format_money(spent)} spent this month); new runs start again next month, or an "
+        "admin can raise the cap in Settings → Usage."
+    )
 
 
 def settle_after_commit(session: Session, run: Execution) -> None:
@@ -141,8 +160,10 @@ def settle_after_commit(session: Session, run: Execution) -> None:
     alert check queued when this cost crossed 80 % or 100 % of the cap."""
     org_id, month = run.org_id, month_start(run.created_at)
     # Only runs started through start_run/replay reserved their budget against the cap; a
-    # test run's budget is its allowance out of its suite's budget (services.testing).
-    reserved = micros(run.budget_usd) if run.test_run_id is None else 0
+    # test run's budget is its allowance out of its suite's budget (services.testing), a
+    # sub-agent run's is out of its parent's (services.tools.sub_agent).
+    own = run.test_run_id is None and "parent_run_id" not in (run.input or {})
+    reserved = micros(run.budget_usd) if own else 0
     spent = micros(run.cost)
 
     def settle() -> None:

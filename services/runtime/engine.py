@@ -97,6 +97,21 @@ class Totals:
     cost_unknown: bool = False  # some model call had no known price
     position: int = 0
     pending: dict[str, Any] | None = None
+    delegated: Decimal = Decimal("0")  # what its sub-agent runs spent (their own ones too)
+    held: Decimal = Decimal("0")  # the budgets given to its sub-agent runs still running
+
+    @property
+    def spent(self) -> Decimal:
+        """What counts against the run's budget: its own calls and its sub-agent runs'."""
+        return self.cost + self.delegated
+
+
+def _child_budget(plan: RunPlan, totals: Totals) -> Decimal | None:
+    """A sub-agent run's budget: what is left of this run's (None: this run has none). Held
+    until the child ends, so hand-offs at once cannot each get the same remainder."""
+    if plan.budget is None:
+        return None
+    return max(plan.budget - totals.spent - totals.held, Decimal("0"))
 
 
 def _history(session: Any, run: Execution, window: int) -> list[dict[str, Any]]:
@@ -236,10 +251,10 @@ def _tool_label(name: str, tool: Tool | None) -> str:
 
 
 async def _call_tool(
-    plan: RunPlan, call: gateway.ToolCall
+    plan: RunPlan, totals: Totals, call: gateway.ToolCall
 ) -> tuple[dict[str, Any] | None, str | None, int]:
     with tracing.tool_span(call.name, call.id) as span:
-        result, error, latency_ms = await _run_tool(plan, call)
+        result, error, latency_ms = await _run_tool(plan, totals, call)
         tracing.end_tool(span, error)
     tool = plan.tools.get(call.name)
     metrics.record_tool_call(
@@ -249,7 +264,7 @@ async def _call_tool(
 
 
 async def _run_tool(
-    plan: RunPlan, call: gateway.ToolCall
+    plan: RunPlan, totals: Totals, call: gateway.ToolCall
 ) -> tuple[dict[str, Any] | None, str | None, int]:
     start = time.perf_counter()
     tool = plan.tools.get(call.name)
@@ -266,6 +281,7 @@ async def _run_tool(
             ) from None
         if not isinstance(args, dict):
             raise ToolError("The arguments must be a JSON object.")
+        budget_left = _child_budget(plan, totals) if isinstance(tool, SubAgent) else None
         ctx = ToolContext(
             org_id=plan.org_id,
             agent_id=plan.agent_id,
@@ -274,10 +290,17 @@ async def _run_tool(
             depth=plan.depth,
             redis=plan.redis,
             allow_hosts=plan.allow_hosts,
-            run_child=_run_child(plan.redis, plan.transaction),
+            run_child=_run_child(plan, totals),
             transaction=plan.transaction,
+            budget_left_usd=budget_left,
         )
-        result = await asyncio.wait_for(tool.run(args, ctx), timeout=getattr(tool, "timeout", 60))
+        totals.held += budget_left or 0
+        try:
+            result = await asyncio.wait_for(
+                tool.run(args, ctx), timeout=getattr(tool, "timeout", 60)
+            )
+        finally:
+            totals.held -= budget_left or 0
         return result, None, int((time.perf_counter() - start) * 1000)
     except ToolError as exc:
         return None, exc.message, int((time.perf_counter() - start) * 1000)
@@ -401,7 +424,7 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
 async def _tool_steps(
     plan: RunPlan, events: RunEvents, totals: Totals, calls: list[gateway.ToolCall]
 ) -> None:
-    outcomes = await asyncio.gather(*(_call_tool(plan, call) for call in calls))
+    outcomes = await asyncio.gather(*(_call_tool(plan, totals, call) for call in calls))
     for call, (result, error, latency_ms) in zip(calls, outcomes, strict=True):
         try:
             arguments = json.loads(call.arguments or "{}")
@@ -439,12 +462,12 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
     for _ in range(plan.config.max_steps):
         if await events.cancel_requested():
             raise RunCancelled()
-        if plan.budget is not None and totals.cost >= plan.budget:
-            raise BudgetReached(plan.budget, totals.cost)
+        if plan.budget is not None and totals.spent >= plan.budget:
+            raise BudgetReached(plan.budget, totals.spent)
         result = await _model_step(plan, events, totals)
         if result.tool_calls:
-            if plan.budget is not None and totals.cost >= plan.budget:
-                raise BudgetReached(plan.budget, totals.cost)  # before its tools act
+            if plan.budget is not None and totals.spent >= plan.budget:
+                raise BudgetReached(plan.budget, totals.spent)  # before its tools act
             await _tool_steps(plan, events, totals, result.tool_calls)
             continue
         try:
@@ -468,27 +491,34 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
     raise DomainError(f"The agent did not finish within {plan.config.max_steps} steps.")
 
 
-def _run_child(redis: Any, transaction: Transaction) -> ChildRunner:
+def _run_child(plan: RunPlan, totals: Totals) -> ChildRunner:
     """How a sub-agent tool runs its child run inline: handed to the tool through its context,
-    so the tools never import the engine that calls them."""
+    so the tools never import the engine that calls them. The child's cost is charged to
+    this run's budget."""
 
     async def run(child_id: uuid.UUID, depth: int) -> str | None:
-        status = await execute(transaction, child_id, redis, depth=depth)
+        status = await execute(plan.transaction, child_id, plan.redis, depth=depth, charge=totals)
         return status.value if status else None
 
     return run
 
 
 async def execute(
-    transaction: Transaction, run_id: uuid.UUID, redis: Any, *, depth: int = 0
+    transaction: Transaction,
+    run_id: uuid.UUID,
+    redis: Any,
+    *,
+    depth: int = 0,
+    charge: Totals | None = None,
 ) -> ExecutionStatus | None:
     """Run one queued run to its end. Idempotent: a run that is not queued is left alone.
-    `transaction` opens each step's transaction (the job wrapper's `session_scope`).
+    `transaction` opens each step's transaction (the job wrapper's `session_scope`);
+    `charge`: a sub-agent run's parent's totals, charged with what this run spent.
 
     Observed here: the run's log context, its `invoke_agent` span, and its metrics."""
     started = time.perf_counter()
     with logs.scope(run_id=run_id), tracing.agent_span(run_id) as span, metrics.run_in_progress():
-        status = await _execute(transaction, run_id, redis, depth, span)
+        status = await _execute(transaction, run_id, redis, depth, span, charge)
         if status is not None:
             log.debug("run ended: %s", status.value)
     if status is not None:
@@ -497,7 +527,12 @@ async def execute(
 
 
 async def _execute(
-    transaction: Transaction, run_id: uuid.UUID, redis: Any, depth: int, span: Span
+    transaction: Transaction,
+    run_id: uuid.UUID,
+    redis: Any,
+    depth: int,
+    span: Span,
+    charge: Totals | None,
 ) -> ExecutionStatus | None:
     events = RunEvents(redis, run_id)
     try:
@@ -533,6 +568,8 @@ async def _execute(
         status, error = ExecutionStatus.FAILED, exc.message
     except DomainError as exc:
         status, error = ExecutionStatus.FAILED, exc.message
+    if charge is not None:
+        charge.delegated += totals.spent
     await asyncio.to_thread(
         _finish,
         transaction,

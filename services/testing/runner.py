@@ -32,7 +32,7 @@ from agent_platform.models import (
     TestResult,
 )
 from agent_platform.models.base import utcnow
-from services import audit
+from services import audit, spend
 from services.access import Actor, Permission, require
 from services.agent_reads import get_agent, visible_versions
 from services.errors import Conflict, Invalid, NotFound
@@ -145,6 +145,8 @@ def start_suite_run(
             f"{len(cases)} cases × {repeats} repeats is more than "
             f"{MAX_RUNS_PER_SUITE_RUN:,} runs; lower the repeats or split the suite."
         )
+    # Test runs cost real money: none once the organization's monthly spend cap is reached.
+    spend.take_spend_allowance(session, actor.org_id, reserve=None)
     now = utcnow()
     suite_run = SuiteRun(
         org_id=actor.org_id,

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class ToolContext:
     allow_hosts: tuple[str, ...] = ()  # the org's private hosts, added to the instance's
     run_child: ChildRunner | None = None  # the engine's inline runner, for sub-agent tools
     transaction: Transaction | None = None  # how the run's entry point opens a transaction
+    # What is left of the run's budget, for a sub-agent run's own (None: the run has none).
+    budget_left_usd: Decimal | None = None
 
     def begin(self) -> AbstractContextManager[Session]:
         """One transaction for a tool's database work (call it in a thread). Tools never open

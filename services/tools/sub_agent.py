@@ -3,6 +3,10 @@
 The sub-run is a real run (its own execution row and steps, visible on the runs page) executed
 inline by the same worker, so it never waits for a free queue slot behind its parent. Depth is
 capped: an agent that hands off to itself, directly or in a loop, stops with a clear error.
+
+Spend: no hand-off once the organization's monthly spend cap is reached, and the sub-run's
+budget is what is left of its parent's (the parent's reservation against the cap covers it;
+the engine charges its cost to the parent), so a $1 run cannot delegate more than $1.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import uuid
 from typing import Any
 
 from agent_platform.models import Agent, Execution
+from services import spend
+from services.errors import Invalid
 from services.tools.base import ToolContext, ToolError, ToolSpec
 
 MAX_DEPTH = 3
@@ -54,15 +60,26 @@ class SubAgent:
         return {"answer": (output or {}).get("text", ""), "run_id": str(child_id)}
 
     def _create_run(self, ctx: ToolContext, message: str) -> uuid.UUID:
+        budget = ctx.budget_left_usd
+        if budget is not None and budget <= 0:
+            raise ToolError(
+                "This run's budget is spent (or held by the hand-offs running now), so it "
+                "cannot hand off more work; answer with what you have."
+            )
         with ctx.begin() as session:
             agent = session.get(Agent, uuid.UUID(self.agent_id))
             if agent is None or agent.org_id != ctx.org_id or agent.current_version_id is None:
                 raise ToolError("That agent no longer exists.")
+            try:
+                spend.refuse_when_cap_reached(session, ctx.org_id)
+            except Invalid as exc:
+                raise ToolError(exc.message) from None
             run = Execution(
                 org_id=ctx.org_id,
                 agent_id=agent.id,
                 agent_version_id=agent.current_version_id,
                 input={"message": message, "variables": {}, "parent_run_id": str(ctx.run_id)},
+                budget_usd=budget,
             )
             session.add(run)
             session.flush()

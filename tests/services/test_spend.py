@@ -259,3 +259,94 @@ class TestAlerts:
         with session_scope() as s:
             assert spend.record_alerts(s, actor.org_id, spend.month_start()) == []
             assert spend.record_alerts(s, other.org_id, spend.month_start()) == []  # no cap
+
+
+class TestCapCoversSuitesAndHandOffs:
+    """Every way work starts counts against the cap, not only start_run/replay."""
+
+    def test_a_suite_does_not_start_once_the_cap_is_reached(self, session, llm) -> None:
+        from tests.services.test_testing_engine import _case, _start, _suite
+
+        actor = priced(session, llm)
+        agent_id = make_agent(session, actor)
+        suite_id = _suite(session, actor, agent_id)
+        _case(session, actor, suite_id, name="Case", message="question")
+        add_spent_run(session, actor, agent_id, "1.00")
+        set_cap(session, actor, "1")
+        with pytest.raises(Invalid, match=r"monthly spend cap of \$1.00"):
+            _start(actor, suite_id)
+        with session_scope() as s:
+            assert s.exec(select(Execution).where(Execution.test_run_id.is_not(None))).all() == []
+        set_cap(session, actor, "2")
+        assert _start(actor, suite_id)[1]  # under the cap it starts
+
+    def test_no_hand_off_once_the_cap_is_reached(self, session, llm) -> None:
+        from services.tools.sub_agent import tool_name
+
+        actor = priced(session, llm)
+        helper = make_agent(session, actor)
+        router = make_agent(session, actor, tools=[{"kind": "agent", "name": str(helper)}])
+        run_id = start(actor, router)
+        add_spent_run(session, actor, helper, "1.00")  # spent while the run waited in the queue
+        set_cap(session, actor, "1")
+        name = tool_name("Helper", str(helper))
+        call = Turn(tool_calls=[{"name": name, "arguments": {"message": "do it"}}])
+        llm.script(with_usage(call, 10), with_usage(Turn(text="could not"), 10))
+        run, _ = execute(run_id)
+        assert run.status == ExecutionStatus.SUCCEEDED, run.error
+        with session_scope() as s:
+            tool = next(st for st in runs.get_steps(s, actor, run.id) if st.kind == "tool")
+            children = s.exec(select(Execution).where(Execution.agent_id == helper)).all()
+        assert tool.error is not None and "reached its monthly spend cap of $1.00" in tool.error
+        assert [c.input.get("message") for c in children] == ["earlier"]  # no child run
+
+    def test_a_child_run_spends_out_of_its_parents_budget(self, session, llm) -> None:
+        """Parent budget $0.05: its first call costs $0.01, so the child may spend $0.04; the
+        child's $0.04 counts against the parent, which stops before another model call."""
+        from services.tools.sub_agent import tool_name
+
+        actor = priced(session, llm)
+        helper = make_agent(session, actor, model="fake/gpt-b")
+        model_prices.set_price(
+            session, actor, model="fake/gpt-b", input_per_million="10", output_per_million="10"
+        )
+        session.commit()
+        router = make_agent(session, actor, tools=[{"kind": "agent", "name": str(helper)}])
+        name = tool_name("Helper", str(helper))
+        handoff = Turn(tool_calls=[{"name": name, "arguments": {"message": "do it"}}])
+        llm.script(with_usage(handoff, 1000), Turn(text="never asked"), model="gpt-a")
+        llm.script(with_usage(Turn(text="done"), 4000), model="gpt-b")
+        run, _ = execute(start(actor, router, budget_usd="0.05"))
+        with session_scope() as s:
+            child = s.exec(select(Execution).where(Execution.agent_id == helper)).one()
+        assert child.budget_usd == Decimal("0.04") and child.cost == Decimal("0.04")
+        assert run.status == ExecutionStatus.CANCELLED
+        assert (run.error or "").startswith("Stopped: reached its budget of $0.05 (spent $0.05)")
+        assert run.cost == Decimal("0.01")  # its own calls; the child's cost is on the child
+        assert llm.pending(model="gpt-a") == 1
+        # the child held nothing of its own against the cap: only real costs are counted
+        key = spend.spend_key(actor.org_id, spend.month_start())
+        assert get_redis().hget(key, "reserved") in (None, b"0")
+
+    def test_hand_offs_at_once_cannot_each_get_the_same_remainder(self, session, llm) -> None:
+        from services.tools.sub_agent import tool_name
+
+        actor = priced(session, llm)
+        helper = make_agent(session, actor, model="fake/gpt-b")
+        router = make_agent(session, actor, tools=[{"kind": "agent", "name": str(helper)}])
+        name = tool_name("Helper", str(helper))
+        twice = Turn(
+            tool_calls=[
+                {"name": name, "arguments": {"message": "first"}},
+                {"name": name, "arguments": {"message": "second"}},
+            ]
+        )
+        llm.script(with_usage(twice, 1000), Turn(text="ok"), model="gpt-a")
+        llm.script(Turn(text="done"), model="gpt-b")
+        run, _ = execute(start(actor, router, budget_usd="0.05"))
+        with session_scope() as s:
+            tools = [st for st in runs.get_steps(s, actor, run.id) if st.kind == "tool"]
+            child = s.exec(select(Execution).where(Execution.agent_id == helper)).one()
+        assert child.budget_usd == Decimal("0.04")
+        assert [t.error is None for t in tools] == [True, False]
+        assert "budget is spent (or held by the hand-offs running now)" in (tools[1].error or "")
