@@ -37,7 +37,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from agent_platform.redis_client import get_redis
 from services import audit
-from services.access import Actor, Permission, require
+from services.access import Actor, Permission, can, require
 from services.errors import Invalid, NotFound
 from services.money import format_money
 from services.queue import queue
@@ -257,14 +257,19 @@ class SpendSettingsInput(BaseModel):
 @dataclass(frozen=True)
 class SpendSettings:
     monthly_spend_cap_usd: Decimal | None
-    alert_webhook_url: str | None
+    alert_webhook_url: str | None  # None to anyone but an admin: a webhook URL is a secret
+    alert_webhook_set: bool
 
 
 def get_spend_settings(session: Session, actor: Actor) -> SpendSettings:
+    """Any member sees the cap and whether alerts go to a webhook; only an admin sees the
+    webhook's URL (a Slack-style URL lets whoever has it post into the channel)."""
     org = session.get(Organization, actor.org_id)
     if org is None:
         raise NotFound("Organization not found.")
-    return SpendSettings(org.monthly_spend_cap_usd, org.alert_webhook_url)
+    url = org.alert_webhook_url
+    shown = url if can(actor, Permission.ORG_MANAGE) else None
+    return SpendSettings(org.monthly_spend_cap_usd, shown, url is not None)
 
 
 def set_spend_settings(
@@ -306,7 +311,7 @@ def set_spend_settings(
     # The limiter counts again from the database with the new cap, and a lower cap may be
     # passed already: check the alerts now.
     after_commit(session, lambda: _forget_and_check(org_id, month))
-    return SpendSettings(cap, url)
+    return SpendSettings(cap, url, url is not None)
 
 
 def _forget_and_check(org_id: uuid.UUID, month: datetime) -> None:

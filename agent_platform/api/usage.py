@@ -2,7 +2,8 @@
 and the organization's monthly spend cap with its alert webhook. HTTP only; the rules are in
 `services.usage` and `services.spend`.
 
-Reading needs any key; changing the cap needs the admin scope (and an owner's or admin's key).
+Reading needs any key; changing the cap needs the admin scope (and an owner's or admin's key),
+and so does reading the alert webhook's URL (a secret: others see only whether one is set).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services import spend, usage
+from services.api_keys import Scope
 
-from .v1 import AdminActor, ApiActor, RequestSession
+from .v1 import AdminActor, ApiActor, ApiPrincipal, RequestSession
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
@@ -41,7 +43,11 @@ class UsageOut(BaseModel):
 
 class SpendCapOut(BaseModel):
     monthly_spend_cap_usd: str | None
-    alert_webhook_url: str | None
+    alert_webhook_url: str | None = Field(
+        description="only to a key with the admin scope made by an owner or admin (the URL is "
+        "a secret); null otherwise, or when there is none"
+    )
+    alert_webhook_set: bool = Field(description="whether spend alerts are POSTed to a webhook")
 
 
 class SpendCapIn(BaseModel):
@@ -75,17 +81,23 @@ def get_usage(session: RequestSession, actor: ApiActor) -> UsageOut:
     )
 
 
-def _cap_out(settings: spend.SpendSettings) -> SpendCapOut:
+def _cap_out(settings: spend.SpendSettings, *, show_webhook: bool = True) -> SpendCapOut:
     cap = settings.monthly_spend_cap_usd
     return SpendCapOut(
         monthly_spend_cap_usd=str(cap) if cap is not None else None,
-        alert_webhook_url=settings.alert_webhook_url,
+        alert_webhook_url=settings.alert_webhook_url if show_webhook else None,
+        alert_webhook_set=settings.alert_webhook_set,
     )
 
 
 @router.get("/org/spend-cap", response_model=SpendCapOut)
-def get_spend_cap(session: RequestSession, actor: ApiActor) -> SpendCapOut:
-    return _cap_out(spend.get_spend_settings(session, actor))
+def get_spend_cap(session: RequestSession, principal: ApiPrincipal) -> SpendCapOut:
+    # The webhook URL is a secret: the service shows it to admins, and here only to a key
+    # that may also change it (the admin scope).
+    return _cap_out(
+        spend.get_spend_settings(session, principal.actor),
+        show_webhook=principal.has(Scope.ADMIN),
+    )
 
 
 @router.put("/org/spend-cap", response_model=SpendCapOut)

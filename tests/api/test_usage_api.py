@@ -86,6 +86,7 @@ class TestSpendCap:
         assert client.get("/api/v1/org/spend-cap", headers=org.auth).json() == {
             "monthly_spend_cap_usd": None,
             "alert_webhook_url": None,
+            "alert_webhook_set": False,
         }
         put = client.put(
             "/api/v1/org/spend-cap",
@@ -102,6 +103,33 @@ class TestSpendCap:
         assert "monthly spend cap of $0.50" in refused.json()["detail"]
         usage = client.get("/api/v1/usage", headers=org.auth).json()
         assert usage["spend_percent"] == 100
+
+    def test_only_an_admin_key_reads_the_webhook_url(self, client: TestClient) -> None:
+        """A Slack-style webhook URL lets whoever has it post into the channel: a secret."""
+        org = Org()
+        client.put(
+            "/api/v1/org/spend-cap",
+            json={"monthly_spend_cap_usd": "5", "alert_webhook_url": "https://hooks.example/s"},
+            headers=org.auth,
+        ).raise_for_status()
+        admin = client.get("/api/v1/org/spend-cap", headers=org.auth).json()
+        assert admin["alert_webhook_url"] == "https://hooks.example/s"
+        with session_scope() as session:
+            viewer_key = api_keys.create_key(
+                session, org.owner, name="dash", role="viewer", scopes=["read"]
+            ).secret
+            read_key = api_keys.create_key(
+                session, org.owner, name="ro", role="admin", scopes=["read", "run"]
+            ).secret
+        for secret in (viewer_key, read_key):
+            body = client.get(
+                "/api/v1/org/spend-cap", headers={"Authorization": f"Bearer {secret}"}
+            ).json()
+            assert body == {
+                "monthly_spend_cap_usd": "5.000000",
+                "alert_webhook_url": None,
+                "alert_webhook_set": True,
+            }
 
     def test_a_read_key_cannot_change_the_cap(self, client: TestClient) -> None:
         org = Org(scopes=["read"])

@@ -118,3 +118,25 @@ def test_a_gone_organization_sends_the_tab_to_sign_in_not_a_traceback(session: S
     session.commit()
     event = state.load()
     assert event is not None and "/login" in str(event)
+
+
+def test_only_an_admin_sees_the_alert_webhook_url(session: Session) -> None:
+    """The webhook URL is a secret (anyone with a Slack-style URL can post to the channel)."""
+    user = make_user(session)
+    actor = personal_actor(session, user)
+    spend.set_spend_settings(
+        session, actor, monthly_spend_cap_usd="5", alert_webhook_url="https://hooks.example/s"
+    )
+    session.commit()
+    admin = signed_in(session, UsageState, user)
+    admin.load()
+    assert admin.webhook_input == "https://hooks.example/s"
+    viewer_user, viewer = add_member(session, actor.org_id, role=Role.VIEWER)
+    settings = spend.get_spend_settings(session, viewer)
+    assert settings.alert_webhook_url is None and settings.alert_webhook_set is True
+    state = signed_in(session, UsageState, viewer_user)
+    accounts.switch_org(session, state.auth_token, actor.org_id)
+    session.commit()
+    state.load()
+    assert state.error == "" and state.spend_cap == "$5.00"
+    assert state.webhook_input == ""

@@ -1011,7 +1011,10 @@ export interface SpendCapIn {
 
 export interface SpendCapOut {
   monthly_spend_cap_usd: string | null;
+  /** only to a key with the admin scope made by an owner or admin (the URL is a secret); null otherwise, or when there is none */
   alert_webhook_url: string | null;
+  /** whether spend alerts are POSTed to a webhook */
+  alert_webhook_set: boolean;
 }
 
 /** One step as the live stream's `step` event carries it (the same shape in both). */
