@@ -8,6 +8,8 @@ as for an id that exists nowhere.
 What the public sees: a live listing that is free, or — only with Stripe configured — a paid
 one whose seller's Stripe account can take charges (services/billing/connect.py). Without
 Stripe everything is free and paid listings are hidden; the seller still sees their own.
+An organization that bought a paid listing keeps seeing it while it is live, whatever becomes
+of Stripe or of the seller's account: it may read, reinstall and update under its licence.
 
 Why a seller's first listing waits: the instance admin approves the first one of each
 organization (`moderation.approve_listing`); once one was approved, later listings go live at
@@ -33,6 +35,8 @@ from agent_platform.models import (
     ListingStatus,
     ListingVersion,
     MarketplaceListing,
+    Purchase,
+    PurchaseStatus,
     Role,
     SellerAccount,
 )
@@ -128,13 +132,30 @@ def on_sale() -> ColumnElement[bool]:
     return and_(live, or_(free, col(MarketplaceListing.publisher_org_id).in_(sellers)))
 
 
+def _licensed_by(org_id: uuid.UUID) -> ColumnElement[bool]:
+    """Live, and bought by the org (a paid, unrefunded purchase): a buyer keeps what it paid
+    for when the seller's account stops taking charges or Stripe is turned off."""
+    bought = select(Purchase.listing_id).where(
+        col(Purchase.org_id) == org_id, col(Purchase.status) == PurchaseStatus.PAID
+    )
+    return and_(
+        col(MarketplaceListing.status) == ListingStatus.LIVE,
+        col(MarketplaceListing.id).in_(bought),
+    )
+
+
 def visible_listings(actor: Actor | None) -> SelectOfScalar[MarketplaceListing]:
-    """Listings on sale, plus the actor's own organization's whatever their state."""
+    """Listings on sale, the ones the actor's organization bought, and its own whatever
+    their state."""
     live = on_sale()
     if actor is None:
         return select(MarketplaceListing).where(live)
     return select(MarketplaceListing).where(
-        or_(live, col(MarketplaceListing.publisher_org_id) == actor.org_id)
+        or_(
+            live,
+            _licensed_by(actor.org_id),
+            col(MarketplaceListing.publisher_org_id) == actor.org_id,
+        )
     )
 
 

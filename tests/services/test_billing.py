@@ -16,6 +16,7 @@ from agent_platform import billing_jobs
 from agent_platform.api import create_api
 from agent_platform.db import session_scope
 from agent_platform.models import (
+    Agent,
     AuditEntry,
     EventStatus,
     Execution,
@@ -31,10 +32,11 @@ from agent_platform.models import (
 )
 from agent_platform.models.base import utcnow
 from agent_platform.settings import get_settings
-from services import api_keys
+from services import agents, api_keys
 from services.billing import connect, earnings, usage
 from services.errors import Forbidden, NotFound
 from services.marketplace import installs, listings, reviews, search
+from tests.factories import make_user, personal_actor
 from tests.fakes.stripe_server import event
 from tests.services.billing_helpers import SECRET_KEY, deliver, post_event, run_jobs
 from tests.services.marketplace_helpers import live_listing, make_market
@@ -220,6 +222,42 @@ class TestPurchase:
             installs.install_listing(session, market.buyer, market.listing_id)
         with session_scope() as session:
             assert earnings.earnings(session, market.seller).net_cents == 0
+
+
+class TestBuyerKeepsWhatItBought:
+    def test_buyer_still_reads_reinstalls_and_updates_when_the_seller_stops_taking_charges(
+        self, stripe, market, client, monkeypatch
+    ):
+        account_id = seller_onboarded(stripe, market)
+        with session_scope() as session:
+            connect.refresh_seller(session, market.seller)
+            other = personal_actor(session, make_user(session, email="other@example.com"))
+        _, paid = bought(client, stripe, market, key_of(market.buyer, "builder"))
+        deliver(client, "checkout.session.completed", paid)
+        run_jobs()
+        stripe.accounts[account_id]["charges_enabled"] = False  # Stripe paused the seller
+        deliver(client, "account.updated", dict(stripe.accounts[account_id]))
+        run_jobs()
+        with session_scope() as session:
+            assert not session.get(SellerAccount, market.seller.org_id).charges_enabled
+            with pytest.raises(NotFound):
+                listings.get_listing(session, other, market.listing_id)
+            assert listings.get_listing(session, market.buyer, market.listing_id)
+            first = session.exec(select(MarketplaceInstall)).one()
+            agents.delete_agent(session, market.buyer, first.agent_id)
+        with session_scope() as session:
+            installs.install_listing(session, market.buyer, market.listing_id)
+            config = {**session.get(Agent, market.agent_id).config, "instructions": "v2"}
+            agents.update_agent(session, market.seller, market.agent_id, config=config)
+            listings.add_version(session, market.seller, market.listing_id, changelog="Faster.")
+        monkeypatch.delenv("STRIPE_SECRET_KEY")  # the operator turns payments off
+        get_settings.cache_clear()
+        with session_scope() as session:
+            install = session.exec(select(MarketplaceInstall)).one()
+            assert installs.update_available(session, install) == 2
+            assert installs.update_install(session, market.buyer, install.id).install.version == 2
+            with pytest.raises(NotFound):
+                listings.get_listing(session, other, market.listing_id)
 
 
 class TestWebhookSafety:
