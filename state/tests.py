@@ -463,7 +463,7 @@ class TestsState(SessionState):
                     "run_on_new_version": "yes" if suite.run_on_new_version else "",
                     "required_for_publish": "yes" if suite.required_for_publish else "",
                     "alert_below": str(suite.alert_below) if suite.alert_below is not None else "",
-                    "alert_webhook_url": suite.alert_webhook_url or "",
+                    "alert_webhook_url": alerts.shown_webhook(actor, suite.alert_webhook_url) or "",
                 }
         except DomainError as exc:
             self.suite_error = exc.message

@@ -40,6 +40,7 @@ from agent_platform.models import (
     TestResult,
     TestSuite,
 )
+from services.access import Actor
 from services.errors import Invalid, NotFound
 from services.testing import alerts, generate, online, runner, safety, suites, views
 
@@ -408,7 +409,8 @@ class RuleOut(BaseModel):
     assertions: list[dict[str, Any]]
     judge_model: str | None
     alert_below: float | None
-    alert_webhook_url: str | None
+    alert_webhook_url: str | None  # only to those who may change it (builders and up)
+    alert_webhook_set: bool
     enabled: bool
 
 
@@ -448,7 +450,7 @@ class ComparisonOut(BaseModel):
     regression: bool
 
 
-def _rule_out(rule: EvalRule) -> RuleOut:
+def _rule_out(rule: EvalRule, actor: Actor) -> RuleOut:
     return RuleOut(
         id=str(rule.id),
         agent_id=str(rule.agent_id),
@@ -458,21 +460,22 @@ def _rule_out(rule: EvalRule) -> RuleOut:
         assertions=list(rule.assertions),
         judge_model=rule.judge_model,
         alert_below=rule.alert_below,
-        alert_webhook_url=rule.alert_webhook_url,
+        alert_webhook_url=alerts.shown_webhook(actor, rule.alert_webhook_url),
+        alert_webhook_set=rule.alert_webhook_url is not None,
         enabled=rule.enabled,
     )
 
 
 @router.get("/agents/{agent_id}/eval-rules", response_model=list[RuleOut])
 def list_rules(agent_id: str, session: RequestSession, actor: ApiActor) -> list[RuleOut]:
-    return [_rule_out(r) for r in online.list_rules(session, actor, _id(agent_id))]
+    return [_rule_out(r, actor) for r in online.list_rules(session, actor, _id(agent_id))]
 
 
 @router.post("/agents/{agent_id}/eval-rules", response_model=RuleOut, status_code=201)
 def create_rule(
     agent_id: str, data: dict[str, Any], session: RequestSession, actor: WriteActor
 ) -> RuleOut:
-    return _rule_out(online.create_rule(session, actor, _id(agent_id), data))
+    return _rule_out(online.create_rule(session, actor, _id(agent_id), data), actor)
 
 
 @router.delete("/eval-rules/{rule_id}", status_code=204)

@@ -16,12 +16,18 @@ from agent_platform.db import after_commit
 from agent_platform.models import QualityAlert
 from agent_platform.models.base import utcnow
 from services import private_hosts
-from services.access import Actor
+from services.access import Actor, Permission, can
 from services.outbound import OutboundError, default_guard
 from services.queue import queue
 
 DELIVER_JOB = "agent_platform.worker.deliver_quality_alert"
 WEBHOOK_TIMEOUT_S = 10.0
+
+
+def shown_webhook(actor: Actor, url: str | None) -> str | None:
+    """An alert webhook URL as `actor` may see it: only to those who may change it. Such URLs
+    (Slack's, most chat tools') are credentials: whoever holds one can post as the alert."""
+    return url if can(actor, Permission.AGENTS_WRITE) else None
 
 
 def visible_alerts(actor: Actor) -> SelectOfScalar[QualityAlert]:

@@ -160,3 +160,30 @@ def test_online_rules_alerts_history_and_compare(client: TestClient) -> None:
     assert client.get(f"/api/v1/eval-rules/{rule['id']}/scores", headers=other).status_code == 404
     assert client.delete(f"/api/v1/eval-rules/{rule['id']}", headers=other).status_code == 404
     assert client.delete(f"/api/v1/eval-rules/{rule['id']}", headers=headers).status_code == 204
+
+
+def test_an_online_rules_alert_webhook_is_shown_only_to_those_who_may_change_it(
+    client: TestClient,
+) -> None:
+    """A chat tool's webhook URL is a credential: a viewer's key learns only that one is set."""
+    with session_scope() as session:
+        actor = personal_actor(session, make_user(session))
+        agent = agents.create_agent(session, actor, name="Greeter", config={"model": "x/y"})
+        builder = api_keys.create_key(session, actor, name="ci", role="builder").secret
+        viewer = api_keys.create_key(session, actor, name="dash", role="viewer").secret
+        agent_id = str(agent.id)
+    url = "https://hooks.example.com/services/T000/B000/secret-part"
+    made = client.post(
+        f"/api/v1/agents/{agent_id}/eval-rules",
+        json={"name": "No PII", "assertions": [{"type": "no-pii"}], "alert_webhook_url": url},
+        headers={"Authorization": f"Bearer {builder}"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["alert_webhook_url"] == url
+    seen = client.get(
+        f"/api/v1/agents/{agent_id}/eval-rules", headers={"Authorization": f"Bearer {viewer}"}
+    )
+    assert seen.status_code == 200, seen.text
+    [rule] = seen.json()
+    assert rule["alert_webhook_url"] is None and rule["alert_webhook_set"] is True
+    assert "secret-part" not in seen.text

@@ -857,6 +857,7 @@ export interface RuleOut {
   judge_model: string | null;
   alert_below: number | null;
   alert_webhook_url: string | null;
+  alert_webhook_set: boolean;
   enabled: boolean;
 }
 
