@@ -151,6 +151,10 @@ def _handle(session: Session, row: StripeEvent) -> EventStatus:
     handler = HANDLERS.get(row.type)
     if handler is None:
         return EventStatus.IGNORED
+    if row.account and row.type not in CONNECTED_ACCOUNT_TYPES:
+        # Connect delivers connected accounts' events to the same endpoint: a sale, refund or
+        # subscription there is the seller's own business, never a purchase or plan of ours
+        return EventStatus.IGNORED
     return handler(session, row, obj)
 
 
@@ -184,6 +188,17 @@ def _payout(session: Session, row: StripeEvent, obj: dict[str, object]) -> Event
     return EventStatus.PROCESSED if applied else EventStatus.IGNORED
 
 
+# the only events we act on when they come from a connected account (`account` set)
+CONNECTED_ACCOUNT_TYPES = frozenset(
+    {
+        "account.updated",
+        "payout.created",
+        "payout.updated",
+        "payout.paid",
+        "payout.failed",
+        "payout.canceled",
+    }
+)
 Handler = Callable[[Session, StripeEvent, dict[str, object]], EventStatus]
 HANDLERS: dict[str, Handler] = {
     "account.updated": _account_updated,

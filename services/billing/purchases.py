@@ -183,6 +183,8 @@ def fulfil_checkout(session: Session, checkout: Any) -> EventStatus:
     purchase = _purchase_of_session(session, checkout)
     if purchase is None or checkout.get("mode") != "payment":
         return EventStatus.IGNORED
+    if not _is_purchase_session(purchase, checkout):
+        return EventStatus.IGNORED
     if checkout.get("payment_status") not in ("paid", "no_payment_required"):
         return EventStatus.PROCESSED  # an async payment: its own event says when it succeeds
     if purchase.status in (PurchaseStatus.PAID, PurchaseStatus.REFUNDED):
@@ -205,6 +207,19 @@ def fulfil_checkout(session: Session, checkout: Any) -> EventStatus:
         return EventStatus.PROCESSED
     _install_for_buyer(session, purchase)
     return EventStatus.PROCESSED
+
+
+def _is_purchase_session(purchase: Purchase, checkout: Any) -> bool:
+    """The session we opened for this purchase, for its price: the metadata alone could name
+    any purchase (a session made elsewhere on the platform account, for another amount)."""
+    same = (
+        purchase.checkout_session_id is not None
+        and checkout.get("id") == purchase.checkout_session_id
+        and checkout.get("amount_total") == purchase.amount_cents
+    )
+    if not same:
+        log.warning("checkout %s does not match purchase %s", checkout.get("id"), purchase.id)
+    return same
 
 
 def _install_for_buyer(session: Session, purchase: Purchase) -> None:

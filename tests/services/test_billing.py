@@ -272,6 +272,47 @@ class TestWebhookSafety:
         with session_scope() as session:
             assert session.exec(select(StripeEvent)).all() == []
 
+    def test_a_connected_accounts_sale_refund_or_subscription_is_ignored(
+        self, stripe, market, client
+    ):
+        account_id = seller_onboarded(stripe, market)
+        with session_scope() as session:
+            connect.refresh_seller(session, market.seller)
+        purchase_id, paid = bought(client, stripe, market, key_of(market.buyer, "builder"))
+        deliver(client, "checkout.session.completed", paid, account=account_id)
+        run_jobs()
+        with session_scope() as session:
+            assert session.get(Purchase, uuid.UUID(purchase_id)).status == PurchaseStatus.PENDING
+        deliver(client, "checkout.session.completed", paid)  # the platform's own: fulfilled
+        run_jobs()
+        refund = {"id": "ch_9", "payment_intent": paid["payment_intent"], "refunded": True}
+        deliver(client, "charge.refunded", refund, account=account_id)
+        sub = subscription("cus_x", market.buyer.org_id, price="price_team_monthly")
+        deliver(client, "customer.subscription.updated", sub, account=account_id)
+        run_jobs()
+        with session_scope() as session:
+            assert session.get(Purchase, uuid.UUID(purchase_id)).status == PurchaseStatus.PAID
+            assert session.get(Organization, market.buyer.org_id).tier != Tier.TEAM
+            ignored = session.exec(
+                select(StripeEvent).where(StripeEvent.account == account_id)
+            ).all()
+            assert {e.status for e in ignored} == {EventStatus.IGNORED} and len(ignored) == 3
+
+    @pytest.mark.parametrize(
+        "change", [{"id": "cs_test_someone_elses"}, {"amount_total": 1}], ids=["session", "amount"]
+    )
+    def test_a_checkout_not_of_the_purchase_grants_nothing(self, stripe, market, client, change):
+        seller_onboarded(stripe, market)
+        with session_scope() as session:
+            connect.refresh_seller(session, market.seller)
+        purchase_id, paid = bought(client, stripe, market, key_of(market.buyer, "builder"))
+        deliver(client, "checkout.session.completed", {**paid, **change})
+        run_jobs()
+        with session_scope() as session:
+            assert session.get(Purchase, uuid.UUID(purchase_id)).status == PurchaseStatus.PENDING
+            assert session.exec(select(StripeEvent)).one().status == EventStatus.IGNORED
+            assert session.exec(select(MarketplaceInstall)).all() == []
+
     def test_refund_before_its_sale_ends_refunded_and_never_installs(self, stripe, market, client):
         seller_onboarded(stripe, market)
         with session_scope() as session:
