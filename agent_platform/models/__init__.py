@@ -31,6 +31,7 @@ from agent_platform.models.marketplace import (
     MarketplaceReport,
     MarketplaceReview,
     ReportStatus,
+    ServiceSubscription,
 )
 from agent_platform.models.platform import (
     ActionApproval,
@@ -113,6 +114,7 @@ __all__ = [
     "ListingStatus",
     "ListingVersion",
     "MarketplaceInstall",
+    "ServiceSubscription",
     "MarketplaceListing",
     "MarketplaceReport",
     "MarketplaceReview",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -112,6 +113,25 @@ class MarketplaceInstall(SQLModel, table=True):
     version: int = 1
     agent_id: uuid.UUID | None = fk("agents.id", ondelete="SET NULL", nullable=True, index=False)
     installed_by_id: uuid.UUID | None = fk(
+        "users.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
+
+
+class ServiceSubscription(SQLModel, table=True):
+    """An organization's right to run a service listing's version (one per org and listing),
+    with the most a run may spend, which the subscriber sets."""
+
+    __tablename__ = "marketplace_subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "listing_id", name="uq_marketplace_subscription_org_listing"),
+    )
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)
+    listing_id: uuid.UUID = fk("marketplace_listings.id", ondelete="CASCADE")
+    max_spend_per_run_usd: Decimal = Field(sa_type=sa.Numeric(14, 6), nullable=False)
+    subscribed_by_id: uuid.UUID | None = fk(
         "users.id", ondelete="SET NULL", nullable=True, index=False
     )
     created_at: datetime = created_field()

@@ -91,6 +91,10 @@ class Execution(SQLModel, table=True):
     )
     # The most this run may spend (the request's, else its agent's setting; None: no budget).
     budget_usd: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 6), nullable=True)
+    # Set on a run of a service listing: the buyer's run of the seller's version, which uses
+    # the seller's models and keeps its instructions and tool settings out of the steps.
+    # No foreign key: the run's record stays when the listing goes.
+    service_listing_id: uuid.UUID | None = Field(default=None, nullable=True)
 
 
 # A model step worth a second look: it had failed attempts, or its model had no known price.
