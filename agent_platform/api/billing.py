@@ -200,7 +200,7 @@ def seller_earnings(session: RequestSession, actor: ApiActor) -> EarningsOut:
 
 class PurchaseOut(BaseModel):
     id: str
-    listing_id: str
+    listing_id: str | None  # null once the listing is gone (its seller's org was deleted)
     status: str
     amount_cents: int
     currency: str
@@ -210,7 +210,7 @@ class PurchaseOut(BaseModel):
 def _purchase_out(purchase: Purchase) -> PurchaseOut:
     return PurchaseOut(
         id=str(purchase.id),
-        listing_id=str(purchase.listing_id),
+        listing_id=str(purchase.listing_id) if purchase.listing_id else None,
         status=purchase.status.value,
         amount_cents=purchase.amount_cents,
         currency=purchase.currency,

@@ -64,8 +64,12 @@ class Purchase(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_marketplace_purchases_org_listing", "org_id", "listing_id"),)
     id: uuid.UUID = id_field()
     org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)  # the buyer
-    listing_id: uuid.UUID = fk("marketplace_listings.id", ondelete="CASCADE", index=False)
-    seller_org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE")
+    # a purchase outlives its listing and the seller's organization: the buyer's record of
+    # what it paid and was refunded stays (the ids become null)
+    listing_id: uuid.UUID | None = fk(
+        "marketplace_listings.id", ondelete="SET NULL", nullable=True, index=False
+    )
+    seller_org_id: uuid.UUID | None = fk("organizations.id", ondelete="SET NULL", nullable=True)
     buyer_id: uuid.UUID | None = fk("users.id", ondelete="SET NULL", nullable=True, index=False)
     amount_cents: int
     fee_cents: int

@@ -7,7 +7,8 @@ Create Date: 2026-12-01 09:53:14.078948
 
 - `stripe_seller_accounts`: an organization's Connect account and whether it takes charges.
 - `marketplace_purchases`: a Checkout purchase of a paid listing; `paid` is the buying
-  organization's licence, `refunded` a revoked one.
+  organization's licence, `refunded` a revoked one. It outlives the listing and the seller's
+  organization (SET NULL): the buyer keeps its record of what it paid and was refunded.
 - `org_subscriptions`: the organization's Stripe customer and plan subscription; `state_at`
   is Stripe's `created` of the newest event applied (late, older events are dropped).
 - `stripe_payouts`: payouts of sellers' connected accounts, for the earnings page.
@@ -135,8 +136,8 @@ def upgrade() -> None:
         "marketplace_purchases",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
-        sa.Column("listing_id", sa.Uuid(), nullable=False),
-        sa.Column("seller_org_id", sa.Uuid(), nullable=False),
+        sa.Column("listing_id", sa.Uuid(), nullable=True),
+        sa.Column("seller_org_id", sa.Uuid(), nullable=True),
         sa.Column("buyer_id", sa.Uuid(), nullable=True),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
         sa.Column("fee_cents", sa.Integer(), nullable=False),
@@ -171,7 +172,7 @@ def upgrade() -> None:
             ["listing_id"],
             ["marketplace_listings.id"],
             name=op.f("fk_marketplace_purchases_listing_id_marketplace_listings"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -183,7 +184,7 @@ def upgrade() -> None:
             ["seller_org_id"],
             ["organizations.id"],
             name=op.f("fk_marketplace_purchases_seller_org_id_organizations"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_marketplace_purchases")),
         sa.UniqueConstraint(

@@ -226,6 +226,8 @@ def _install_for_buyer(session: Session, purchase: Purchase) -> None:
     """The normal install, for the organization that paid (as the buyer while they are still
     a member; a purchase made with an API key has no person). If it cannot happen now (a plan
     limit, say), the licence stands and they install from the listing page."""
+    if purchase.listing_id is None:  # the listing is gone (its seller's organization was deleted)
+        return
     member = session.exec(
         select(Membership.user_id).where(
             Membership.org_id == purchase.org_id, Membership.user_id == purchase.buyer_id

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from agent_platform import billing_jobs
 from agent_platform.api import create_api
@@ -258,6 +258,23 @@ class TestBuyerKeepsWhatItBought:
             assert installs.update_install(session, market.buyer, install.id).install.version == 2
             with pytest.raises(NotFound):
                 listings.get_listing(session, other, market.listing_id)
+
+    def test_deleting_the_sellers_org_keeps_the_buyers_purchase(self, stripe, market, client):
+        seller_onboarded(stripe, market)
+        with session_scope() as session:
+            connect.refresh_seller(session, market.seller)
+        buyer_key = key_of(market.buyer, "builder")
+        purchase_id, paid = bought(client, stripe, market, buyer_key)
+        deliver(client, "checkout.session.completed", paid)
+        run_jobs()
+        with session_scope() as session:
+            session.exec(delete(Organization).where(Organization.id == market.seller.org_id))
+        with session_scope() as session:
+            purchase = session.get(Purchase, uuid.UUID(purchase_id))
+            assert purchase.status == PurchaseStatus.PAID and purchase.amount_cents == PRICE
+            assert purchase.listing_id is None and purchase.seller_org_id is None
+        kept = client.get(f"/api/v1/billing/purchases/{purchase_id}", headers=buyer_key)
+        assert kept.json()["status"] == "paid" and kept.json()["listing_id"] is None
 
 
 class TestWebhookSafety:

@@ -782,7 +782,7 @@ export interface PublishIn {
 
 export interface PurchaseOut {
   id: string;
-  listing_id: string;
+  listing_id: string | null;
   status: string;
   amount_cents: number;
   currency: string;
