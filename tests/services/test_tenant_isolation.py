@@ -1118,6 +1118,7 @@ TRUSTED: dict[str, str] = {
     "badges.refresh_badges_of": JOB,
     "spend.take_spend_allowance": "runs.start_run/replay, for the actor's own org",
     "spend.month_spend": ORG_OF_CALLER,
+    "spend.refuse_when_cap_reached": "a sub-agent hand-off, for its parent run's own org",
     "spend.record_alerts": JOB,
     "connect.seller_account": ORG_OF_CALLER,
     "connect.can_take_charges": "the seller of a listing read through visible_listings",
