@@ -23,6 +23,7 @@ from agent_platform.models import (
     Execution,
     ExecutionStatus,
     ExecutionStep,
+    MarketplaceListing,
     Role,
     Thread,
 )
@@ -31,6 +32,7 @@ from agent_platform.redis_client import get_redis
 from services import spend
 from services.access import Actor, require_role
 from services.agents import get_agent
+from services.billing import usage
 from services.errors import Conflict, Invalid, NotFound
 from services.organizations import limits_for
 from services.plan_limits import limit_reached
@@ -185,6 +187,41 @@ def start_run(
     return run
 
 
+def start_pinned_run(
+    session: Session,
+    actor: Actor,
+    version: AgentVersion,
+    *,
+    message: str,
+    variables: dict[str, str] | None,
+    budget_usd: Decimal,
+    service_listing_id: uuid.UUID,
+) -> Execution:
+    """A run in the actor's organization of a version that is not its own: a service
+    listing's (services/marketplace/service_runs.py decides who may). It counts against the
+    actor's organization's plan and spend cap like any run; the engine takes the models and
+    knowledge from the version's owner and keeps its instructions out of the steps."""
+    require_role(actor, Role.BUILDER)
+    _check_length(message)
+    data = parse(RunInput, {"message": message, "variables": variables or {}})
+    _take_run_allowance(session, actor.org_id)
+    spend.take_spend_allowance(session, actor.org_id, reserve=budget_usd)
+    run = Execution(
+        org_id=actor.org_id,
+        agent_id=version.agent_id,
+        agent_version_id=version.id,
+        triggered_by_id=actor.user_id,
+        input=data.model_dump(),
+        budget_usd=budget_usd,
+        service_listing_id=service_listing_id,
+    )
+    session.add(run)
+    session.flush()
+    run_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    after_commit(session, lambda: enqueue(run_id, org_id, cap))
+    return run
+
+
 def _budget_of(
     session: Session, version_id: uuid.UUID, requested: Decimal | str | float | None
 ) -> Decimal | None:
@@ -209,6 +246,8 @@ def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
     original = get_run(session, actor, run_id)
     if original.agent_id is None or original.agent_version_id is None:
         raise Invalid("The agent of this run was deleted; it cannot be replayed.")
+    if original.service_listing_id is not None:
+        raise Invalid("This is a run of a marketplace service: run it again from its listing.")
     _take_run_allowance(session, actor.org_id)
     spend.take_spend_allowance(session, actor.org_id, reserve=original.budget_usd)
     run = Execution(
@@ -418,6 +457,15 @@ def finish(
     session.add(run)
     spend.settle_after_commit(session, run)
     _grade_if_test(session, run)
+    if run.service_listing_id is not None and status == ExecutionStatus.SUCCEEDED:
+        _bill_service_run(session, run)
+
+
+def _bill_service_run(session: Session, run: Execution) -> None:
+    """A finished run of a priced service listing is billed per run (after the commit)."""
+    listing = session.get(MarketplaceListing, run.service_listing_id)
+    if listing is not None and listing.price_cents > 0:
+        usage.bill_service_run(session, run.id)
 
 
 def _grade_if_test(session: Session, run: Execution) -> None:

@@ -18,6 +18,7 @@ from agent_platform.api import (
     integrations,
     knowledge,
     marketplace,
+    marketplace_services,
     members,
     metrics,
     openai_compat,
@@ -60,6 +61,7 @@ def create_api() -> FastAPI:
     api.include_router(runs.router)  # /api/v1 runs, their live events, threads
     api.include_router(openai_compat.router)  # /api/v1/openai: agents as OpenAI models
     api.include_router(marketplace.router)  # /api/v1/marketplace: browse, publish, install
+    api.include_router(marketplace_services.router)  # service listings: subscribe, run
     api.include_router(usage.router)  # /api/v1/usage and the org's spend cap
     api.include_router(billing.router)  # /api/v1/stripe/webhook, /api/v1/billing: money
     api.include_router(metrics.router)  # /metrics for Prometheus

@@ -40,6 +40,12 @@ from services.llm.providers import ResolvedModel, resolve_chain
 from services.money import format_money
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
+from services.runtime.service_steps import (
+    MODEL_FAILED,
+    event_for_buyer,
+    owner_org,
+    step_for_buyer,
+)
 from services.testing import suite_budget
 from services.tools.base import ChildRunner, Tool, ToolContext, ToolError
 from services.tools.registry import builtin_names, tools_for
@@ -79,6 +85,18 @@ class RunPlan:
     agent_name: str = ""  # read only when tracing is on (the span's name)
     thread_id: uuid.UUID | None = None
     budget: Decimal | None = None  # the most the run may spend (run's or agent's setting)
+    owner_org_id: uuid.UUID | None = None  # whose models and knowledge (a service's seller)
+    hidden: bool = False  # a service run: the seller's side stays out of steps and events
+
+    @property
+    def tools_org_id(self) -> uuid.UUID:
+        return self.owner_org_id or self.org_id
+
+    def stored(self, step: dict[str, Any]) -> dict[str, Any]:
+        return step_for_buyer(step) if self.hidden else step
+
+    def shown(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return event_for_buyer(fields) if self.hidden else fields
 
 
 def _budget(run: Execution, config: AgentConfig, allowance: Decimal | None) -> Decimal | None:
@@ -186,8 +204,9 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
         if run.status != ExecutionStatus.RUNNING:
             return None  # its suite's budget left nothing for it: closed as skipped
         config = _config_of(session, run.agent_version_id)
-        allow_hosts = private_hosts.org_entries(session, run.org_id)
-        chain = resolve_chain(session, run.org_id, config.model_chain, allow_hosts=allow_hosts)
+        owner = owner_org(session, run)
+        allow_hosts = private_hosts.org_entries(session, owner)
+        chain = resolve_chain(session, owner, config.model_chain, allow_hosts=allow_hosts)
         system = config.render_instructions(run.input.get("variables", {}))
         if config.output.format == "json":
             system += (
@@ -214,6 +233,8 @@ def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
             agent_name=_agent_name(session, run.agent_id) if tracing.enabled() else "",
             thread_id=run.thread_id,
             budget=_budget(run, config, allowance),
+            owner_org_id=owner,
+            hidden=run.service_listing_id is not None,
         )
 
 
@@ -283,7 +304,7 @@ async def _run_tool(
             raise ToolError("The arguments must be a JSON object.")
         budget_left = _child_budget(plan, totals) if isinstance(tool, SubAgent) else None
         ctx = ToolContext(
-            org_id=plan.org_id,
+            org_id=plan.tools_org_id,
             agent_id=plan.agent_id,
             run_id=plan.run_id,
             knowledge_collections=plan.config.memory.collections,
@@ -335,6 +356,8 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
 
     async def on_discard(model: str, reason: str) -> None:
         await events.reset_partial()
+        if plan.hidden:
+            model, reason = "", ""
         await events.emit("discard", model=model, reason=reason)
 
     sent = list(plan.messages)
@@ -354,23 +377,29 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
             _save_step,
             plan.transaction,
             plan.run_id,
-            {
-                "position": totals.position,
-                "kind": "model",
-                "messages": sent,
-                "error": exc.message,
-                "response": {"attempts": attempts},
-                "latency_ms": lost_ms,
-            },
+            plan.stored(
+                {
+                    "position": totals.position,
+                    "kind": "model",
+                    "messages": sent,
+                    "error": exc.message,
+                    "response": {"attempts": attempts},
+                    "latency_ms": lost_ms,
+                }
+            ),
         )
         await events.emit(
             "step",
-            reset_partial=True,
-            position=totals.position,
-            kind="model",
-            error=exc.message,
-            attempts=attempts,
-            latency_ms=lost_ms,
+            **plan.shown(
+                {
+                    "reset_partial": True,
+                    "position": totals.position,
+                    "kind": "model",
+                    "error": exc.message,
+                    "attempts": attempts,
+                    "latency_ms": lost_ms,
+                }
+            ),
         )
         totals.position += 1
         raise
@@ -397,25 +426,29 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         "latency_ms": result.latency_ms,
     }
     if result.tool_calls:
-        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, step)
+        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, plan.stored(step))
     else:
-        totals.pending = step  # saved with the run's outcome, or before a repair attempt
+        totals.pending = plan.stored(step)  # saved with the outcome, or before a repair
     totals.position += 1
     totals.tokens += step["tokens"]
     totals.cost += step["cost"]
     totals.cost_unknown = totals.cost_unknown or result.cost is None
     await events.emit(
         "step",
-        reset_partial=True,
-        position=step["position"],
-        kind="model",
-        model=result.model,
-        text=result.text,
-        tool_calls=[c.__dict__ for c in result.tool_calls],
-        tokens=step["tokens"],
-        cost=str(result.cost) if result.cost is not None else None,
-        latency_ms=result.latency_ms,
-        attempts=step["response"]["attempts"],
+        **plan.shown(
+            {
+                "reset_partial": True,
+                "position": step["position"],
+                "kind": "model",
+                "model": result.model,
+                "text": result.text,
+                "tool_calls": [c.__dict__ for c in result.tool_calls],
+                "tokens": step["tokens"],
+                "cost": str(result.cost) if result.cost is not None else None,
+                "latency_ms": result.latency_ms,
+                "attempts": step["response"]["attempts"],
+            }
+        ),
     )
     plan.messages.append(result.assistant_message())
     return result
@@ -441,18 +474,9 @@ async def _tool_steps(
             "error": error,
             "latency_ms": latency_ms,
         }
-        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, step)
+        await asyncio.to_thread(_save_step, plan.transaction, plan.run_id, plan.stored(step))
         totals.position += 1
-        await events.emit(
-            "step",
-            position=step["position"],
-            kind="tool",
-            tool_name=call.name,
-            arguments=arguments,
-            result=result,
-            error=error,
-            latency_ms=latency_ms,
-        )
+        await events.emit("step", **plan.shown({**step, "tool_name": call.name}))
         content = json.dumps(result, default=str) if error is None else json.dumps({"error": error})
         plan.messages.append({"role": "tool", "tool_call_id": call.id, "content": content[:50_000]})
 
@@ -565,7 +589,7 @@ async def _execute(
     except BudgetReached as exc:
         status, error = ExecutionStatus.CANCELLED, exc.message
     except gateway.LLMError as exc:
-        status, error = ExecutionStatus.FAILED, exc.message
+        status, error = ExecutionStatus.FAILED, MODEL_FAILED if plan.hidden else exc.message
     except DomainError as exc:
         status, error = ExecutionStatus.FAILED, exc.message
     if charge is not None:
