@@ -991,6 +991,12 @@ export interface SellerOut {
   message: string;
 }
 
+export interface ServiceRunIn {
+  /** The user's message: the run's input. */
+  message: string;
+  variables?: Record<string, string>;
+}
+
 export interface SignInOut {
   /** open in a browser signed in as the key's creator; the Integrations page finishes the connection */
   sign_in_url: string;
@@ -1038,6 +1044,19 @@ export interface StepOut {
 
 export interface StreamOptions {
   include_usage?: boolean;
+}
+
+export interface SubscriptionIn {
+  /** The most one run may spend, in USD (more than 0): a run stops cleanly (cancelled, its steps kept) once its cost reaches it. */
+  max_spend_per_run_usd: number | string;
+}
+
+export interface SubscriptionOut {
+  id: string;
+  listing_id: string;
+  max_spend_per_run_usd: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SuiteOut {
@@ -2619,6 +2638,56 @@ export interface Operations {
     body: ResolveIn;
     response: undefined;
   };
+  /** Get Subscription */
+  getSubscription: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: SubscriptionOut;
+  };
+  /** Subscribe */
+  subscribe: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: SubscriptionIn;
+    response: SubscriptionOut;
+  };
+  /** Change Subscription */
+  changeSubscription: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: SubscriptionIn;
+    response: SubscriptionOut;
+  };
+  /** Unsubscribe */
+  unsubscribe: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: undefined;
+  };
+  /** Run Service */
+  runService: {
+    path: {
+      listing_id: string;
+    };
+    query: {};
+    headers: {};
+    body: ServiceRunIn;
+    response: RunOut;
+  };
   /** Get Usage */
   getUsage: {
     path: {};
@@ -2867,6 +2936,11 @@ export const OPERATIONS: {
   approveApiV1MarketplaceModerationListingsListingIdApprovePost: { method: "POST", path: "/api/v1/marketplace/moderation/listings/{listing_id}/approve", bodyType: null, reads: "json" },
   takeDown: { method: "POST", path: "/api/v1/marketplace/moderation/listings/{listing_id}/take-down", bodyType: "application/json", reads: "json" },
   resolve: { method: "POST", path: "/api/v1/marketplace/moderation/reports/{report_id}", bodyType: "application/json", reads: "none" },
+  getSubscription: { method: "GET", path: "/api/v1/marketplace/listings/{listing_id}/subscription", bodyType: null, reads: "json" },
+  subscribe: { method: "POST", path: "/api/v1/marketplace/listings/{listing_id}/subscription", bodyType: "application/json", reads: "json" },
+  changeSubscription: { method: "PATCH", path: "/api/v1/marketplace/listings/{listing_id}/subscription", bodyType: "application/json", reads: "json" },
+  unsubscribe: { method: "DELETE", path: "/api/v1/marketplace/listings/{listing_id}/subscription", bodyType: null, reads: "none" },
+  runService: { method: "POST", path: "/api/v1/marketplace/listings/{listing_id}/runs", bodyType: "application/json", reads: "json" },
   getUsage: { method: "GET", path: "/api/v1/usage", bodyType: null, reads: "json" },
   getSpendCap: { method: "GET", path: "/api/v1/org/spend-cap", bodyType: null, reads: "json" },
   putSpendCap: { method: "PUT", path: "/api/v1/org/spend-cap", bodyType: "application/json", reads: "json" },
