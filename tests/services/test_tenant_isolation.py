@@ -79,7 +79,15 @@ from services.billing import purchases
 from services.errors import DomainError, NotFound, Unauthenticated
 from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
-from services.marketplace import details, installs, listings, media, moderation, reviews
+from services.marketplace import (
+    details,
+    installs,
+    listings,
+    media,
+    moderation,
+    reviews,
+    service_runs,
+)
 from services.memory import collections, ingest
 from services.runtime import follow
 from services.testing import (
@@ -940,6 +948,23 @@ CASES: dict[str, Case] = {
     "installs.update_install:install_id": Case(
         "install", lambda w, i: installs.update_install(w.session, w.mallory, i)
     ),
+    "service_runs.subscription_of:listing_id": Case(
+        "listing", lambda w, i: service_runs.subscription_of(w.session, w.mallory, i), quiet=True
+    ),
+    "service_runs.subscribe:listing_id": Case(
+        "listing",
+        lambda w, i: service_runs.subscribe(w.session, w.mallory, i, max_spend_per_run_usd=1),
+    ),
+    "service_runs.set_max_spend:listing_id": Case(
+        "listing", lambda w, i: service_runs.set_max_spend(w.session, w.mallory, i, 1)
+    ),
+    "service_runs.unsubscribe:listing_id": Case(
+        "listing", lambda w, i: service_runs.unsubscribe(w.session, w.mallory, i)
+    ),
+    "service_runs.start_service_run:listing_id": Case(
+        "listing",
+        lambda w, i: service_runs.start_service_run(w.session, w.mallory, i, message="hi"),
+    ),
     "purchases.buy_listing:listing_id": Case(
         "listing", lambda w, i: purchases.buy_listing(w.session, w.mallory, i)
     ),
@@ -979,9 +1004,12 @@ NOT_READS: dict[str, str] = {
     "schedules.set_enabled:runs_as": ACTS_AS,
     "reviews.report:review_id": "a review of a live listing is public: anyone may report it",
     "api_keys.create_key:creator_id": ACTS_AS,
+    "runs.start_pinned_run:service_listing_id": "set only by service_runs.start_service_run, "
+    "for a listing the actor's organization subscribed to",
 }
 
 SERVICE_MODULES = {
+    "service_runs": service_runs,
     "purchases": purchases,
     "agent_reads": agent_reads,
     "agent_graph": agent_graph,
