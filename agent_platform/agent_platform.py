@@ -39,6 +39,7 @@ from state.invite import InviteState
 from state.knowledge import KnowledgeState
 from state.marketplace import MarketplaceState
 from state.marketplace_listing import ListingState
+from state.marketplace_service import ServiceState
 from state.page_scope import PageScope
 from state.playground import PlaygroundState
 from state.providers import ProvidersState
@@ -96,7 +97,7 @@ app.add_page(
     marketplace_listing.listing_page,
     route="/marketplace/listing",
     title="Marketplace listing",
-    on_load=ListingState.load,
+    on_load=[ListingState.load, ServiceState.load_service],
 )
 app.add_page(
     integrations.integrations_page,

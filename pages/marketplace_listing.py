@@ -16,6 +16,7 @@ from pages.marketplace_listing_parts import (
     versions,
 )
 from pages.marketplace_reviews import reviews_section
+from pages.marketplace_service import service_box
 from state.base import SessionState
 from state.marketplace_listing import ListingState
 
@@ -106,12 +107,7 @@ def _actions() -> rx.Component:
         ),
         rx.cond(
             ListingState.listing["kind"] == "service",
-            rx.callout(
-                "A service listing runs on the seller's version, billed per run: this instance "
-                "does not offer running services yet.",
-                icon="info",
-                id="listing-billing-note",
-            ),
+            service_box(),
             rx.cond(
                 (ListingState.listing["paid"] != "") & ~ListingState.licensed,
                 rx.vstack(
