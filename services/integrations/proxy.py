@@ -38,6 +38,7 @@ from services.integrations.catalog import ApiRequest
 from services.integrations.provider_http import Prepared, authorized_http, send
 from services.integrations.providers import get_provider
 from services.ratelimit import Throttled, take_in_window
+from services.runtime.service_steps import owner_org
 from services.tools.base import ToolContext, ToolError
 
 APPROVAL_POLL_SECONDS = 0.5
@@ -75,7 +76,8 @@ def _granted(config: AgentConfig, grant: Grant) -> bool:
 def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
     with ctx.begin() as session:
         run = session.get(Execution, ctx.run_id) if ctx.run_id else None
-        if run is None or run.org_id != ctx.org_id:
+        # a service run is the buyer's, on the seller's connections (its version's owner)
+        if run is None or owner_org(session, run) != ctx.org_id:
             raise Refused("Integration actions can only run inside an agent run.")
         version = session.get(AgentVersion, run.agent_version_id) if run.agent_version_id else None
         config = AgentConfig.model_validate(version.config) if version else None
@@ -88,6 +90,11 @@ def _prepare(ctx: ToolContext, grant: Grant) -> Prepared:
             problem = "The connection of this action no longer exists."
         elif action is None:
             problem = f"{grant.action!r} is not an action of this connection's provider."
+        elif grant.approval and run.service_listing_id is not None:
+            problem = (
+                f"{grant.action} needs a person's approval, which a marketplace service's run "
+                "cannot ask for."
+            )
         elif row.status in (IntegrationStatus.PENDING, IntegrationStatus.REVOKED):
             problem = f"The connection {row.name!r} is not signed in; an admin must reconnect it."
         else:

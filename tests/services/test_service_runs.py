@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -47,7 +48,15 @@ def with_usage(turn: Turn, tokens: int) -> Turn:
     return turn.model_copy(update={"usage": {"prompt_tokens": tokens, "completion_tokens": 0}})
 
 
-def make_service(session: Session, llm: Any, *, price_cents: int = 25) -> Service:
+def make_service(
+    session: Session,
+    llm: Any,
+    *,
+    price_cents: int = 25,
+    tools: Callable[[Actor], list[dict[str, Any]]] | None = None,
+) -> Service:
+    """A seller's live service listing (the seller's instructions are SECRET); `tools` makes
+    the agent's tools once the seller exists (its connections, say)."""
     admin = make_user(session)  # the instance's first user: approves the first listing
     seller = org_with_provider(session, llm.base_url)  # the only org with a model provider
     buyer = personal_actor(session, make_user(session))
@@ -62,7 +71,7 @@ def make_service(session: Session, llm: Any, *, price_cents: int = 25) -> Servic
         config={
             "model": "fake/gpt-a",
             "instructions": SECRET,
-            "tools": [{"name": "calculator"}],
+            "tools": tools(seller) if tools else [{"name": "calculator"}],
             "first_token_timeout_seconds": 3,
             "timeout_seconds": 30,
         },
