@@ -13,7 +13,8 @@ touch installed agents: the installer sees "update available" and updates when t
 A paid template installs only for an organization holding its licence (a paid, unrefunded
 purchase: services/billing/purchases.py, which installs right after the sale's webhook); a
 refund revokes it, and with it reinstalling and updates. A service listing (run on the
-seller's version, billed per run) cannot be installed as a copy, and says so.
+seller's version, billed per run) cannot be installed as a copy, and says so: it is
+subscribed to and run (services/marketplace/service_runs.py).
 """
 
 from __future__ import annotations
@@ -89,8 +90,8 @@ def check_installable(session: Session, listing: MarketplaceListing, org_id: uui
     """Refuse, in words, a service listing and a paid listing the org holds no licence of."""
     if listing.kind == ListingKind.SERVICE:
         raise Forbidden(
-            "This is a service listing: you would run the seller's own version, billed per "
-            "run, not install a copy of it."
+            "This is a service listing: subscribe to it and run the seller's own version "
+            "(billed per run) instead of installing a copy."
         )
     if listing.price_cents > 0 and not licensed(session, org_id, listing.id):
         if ever_refunded(session, org_id, listing.id):
