@@ -200,10 +200,9 @@ class MarketplaceState(SessionState):
         self.form_error, self.field_errors = "", {}
         form = self.form
         try:
-            price = round(float(form["price"] or 0) * 100)
-        except ValueError:
-            self.field_errors = {"price_cents": "A price in dollars, e.g. 4.99"}
-            self.form_error = "The price must be a number of dollars."
+            price = listings.price_cents_of(form["price"])
+        except DomainError as exc:
+            self.field_errors, self.form_error = exc.fields, exc.message
             return None
         data = {
             "title": form["title"],

@@ -240,9 +240,9 @@ class ListingState(SessionState):
     def save_listing(self) -> Any:
         form = self.edit_form
         try:
-            price = round(float(form.get("price") or 0) * 100)
-        except ValueError:
-            self.edit_errors = {"price_cents": "A price in dollars, e.g. 4.99"}
+            price = listings.price_cents_of(form.get("price"))
+        except DomainError as exc:
+            self.edit_errors = exc.fields
             return None
         data = {
             "title": form.get("title", ""),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -110,6 +111,23 @@ class ListingUpdate(BaseModel):
     category: str | None = None
     tags: list[str] | None = None
     price_cents: int | None = Field(default=None, ge=0, le=MAX_PRICE_CENTS)
+
+
+def price_cents_of(text: str | None) -> int:
+    """A price typed in dollars ("4.99", "$4.99", empty for free) as whole cents. Said in
+    words when it is not a sum of money we sell at: not a number, negative, infinite, or above
+    the largest price."""
+    raw = (text or "").strip().lstrip("$").replace(",", "")
+    if not raw:
+        return 0
+    try:
+        cents = (Decimal(raw) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    except ArithmeticError:
+        cents = Decimal(-1)
+    if not cents.is_finite() or cents < 0 or cents > MAX_PRICE_CENTS:
+        message = f"A price in dollars from 0 (free) to {price_label(MAX_PRICE_CENTS)}, e.g. 4.99"
+        raise Invalid(message, fields={"price_cents": message})
+    return int(cents)
 
 
 def price_label(price_cents: int) -> str:

@@ -299,3 +299,18 @@ def test_buyer_without_the_provider_sees_it_as_a_placeholder_but_one_with_it_doe
     give_provider(session, market.buyer)
     copy = installs.install_listing(session, market.buyer, listing.id)
     assert not any("model provider" in p for p in copy.placeholders)
+
+
+@pytest.mark.parametrize(
+    ("typed", "cents"), [("", 0), ("0", 0), ("4.99", 499), ("$1,250", 125000), ("0.005", 1)]
+)
+def test_a_typed_price_becomes_whole_cents(typed: str, cents: int) -> None:
+    assert listings.price_cents_of(typed) == cents
+
+
+@pytest.mark.parametrize("typed", ["cheap", "-1", "inf", "nan", "1e400", "100000.01"])
+def test_a_price_we_cannot_sell_at_is_refused_in_words(typed: str) -> None:
+    with pytest.raises(Invalid) as refused:
+        listings.price_cents_of(typed)
+    assert "A price in dollars from 0 (free) to $100,000.00" in refused.value.message
+    assert "price_cents" in refused.value.fields

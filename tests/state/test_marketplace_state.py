@@ -40,6 +40,9 @@ def test_publish_approve_browse_install_review(session: Session) -> None:
     market.set_field("agent_id", str(agent_id))
     market.set_field("price", "a lot")
     assert market.publish() is None and "dollars" in market.form_error
+    for unsellable in ("1e400", "inf", "-1", "nan"):  # 1e400 and inf once raised OverflowError
+        market.set_field("price", unsellable)
+        assert market.publish() is None and "price_cents" in market.field_errors, unsellable
     for name in ("title", "summary", "description", "category"):
         market.set_field(name, LISTING_FORM[name])
     market.set_field("price", "0")
@@ -146,6 +149,8 @@ def test_seller_edits_the_listing_with_errors_in_words(session: Session) -> None
     page.set_editing(True)
     assert page.edit_form["title"] == "Issue triage" and page.edit_form["price"] == "0.00"
     page.set_edit_field("price", "cheap")
+    assert page.save_listing() is None and "price_cents" in page.edit_errors
+    page.set_edit_field("price", "inf")
     assert page.save_listing() is None and "price_cents" in page.edit_errors
     page.set_edit_field("price", "0")
     page.set_edit_field("category", "nope")
