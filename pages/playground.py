@@ -129,7 +129,7 @@ def _message_form() -> rx.Component:
             align="end",
         ),
         on_submit=PlaygroundState.send,
-        reset_on_submit=True,
+        reset_on_submit=False,  # a refused start keeps what was typed; `send` clears the message
         width="100%",
     )
 

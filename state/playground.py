@@ -185,7 +185,8 @@ class PlaygroundState(SessionState):
         self._live, said = live.add(self._live, LIVE_ID, "user", message)
         self._live, answer = live.add(self._live, LIVE_ID, "assistant")
         self.trace, self.totals, self.running, self.started = [], "", True, True
-        return [said, answer, PlaygroundState.stream_run]
+        # only a run that really started empties the message box; the budget stays as typed
+        return [rx.set_value("chat-input", ""), said, answer, PlaygroundState.stream_run]
 
     @rx.event
     def cancel(self) -> rx.event.EventSpec | None:

@@ -43,3 +43,30 @@ def test_accepted_message_opens_its_conversation(session: Session) -> None:
     state.running = False
     state.send({"message": "And again"})
     assert state.thread_id == first_thread and len(state.threads) == 1
+
+
+def _clears_message_box(events: object) -> bool:
+    """Whether the handler's answer tells the browser to empty the message box."""
+    specs = events if isinstance(events, list) else [events]
+    return any(
+        getattr(getattr(spec, "handler", None), "fn", None) is not None
+        and spec.handler.fn.__qualname__.endswith("_set_value")
+        and "ref_chat_input" in str(spec.args)
+        for spec in specs
+    )
+
+
+def test_refused_budget_keeps_the_message_and_budget_as_typed(session: Session) -> None:
+    state, _ = _signed_in_playground(session)
+    for budget in ("abc", "-1", "0"):
+        events = state.send({"message": "Plan my week", "budget_usd": budget})
+        assert state.error != "" and not state.running
+        assert not _clears_message_box(events)  # the form does not reset itself either
+    assert state.thread_id == "" and state.threads == []
+
+
+def test_started_run_empties_only_the_message_box(session: Session) -> None:
+    state, _ = _signed_in_playground(session)
+    events = state.send({"message": "Plan my week", "budget_usd": "0.50"})
+    assert state.error == "" and state.running
+    assert _clears_message_box(events)
