@@ -43,6 +43,23 @@ def _choice(label: str, name: str, options: rx.Var | dict[str, str]) -> rx.Compo
     )
 
 
+def _nothing_to_list() -> rx.Component:
+    """Why the agent list is empty (no published agent yet), and where to publish one."""
+    return rx.cond(
+        MarketplaceState.nothing_to_list != "",
+        rx.callout(
+            rx.text(
+                MarketplaceState.nothing_to_list,
+                " ",
+                rx.link("Open your agents", href="/agents", id="listing-agents-link"),
+            ),
+            icon="info",
+            color_scheme="blue",
+            id="listing-nothing-to-list",
+        ),
+    )
+
+
 def publish_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
@@ -54,6 +71,7 @@ def publish_dialog() -> rx.Component:
             ),
             rx.vstack(
                 error_callout(MarketplaceState.form_error, id_="listing-error"),
+                _nothing_to_list(),
                 _choice("Published agent", "agent_id", MarketplaceState.agent_options),
                 _input("Title", "title"),
                 _input("Summary (one line)", "summary"),
@@ -68,7 +86,12 @@ def publish_dialog() -> rx.Component:
                 ),
                 rx.hstack(
                     rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                    rx.button("List it", on_click=MarketplaceState.publish, id="listing-submit"),
+                    rx.button(
+                        "List it",
+                        on_click=MarketplaceState.publish,
+                        disabled=MarketplaceState.agent_options.length() == 0,
+                        id="listing-submit",
+                    ),
                     justify="end",
                     width="100%",
                 ),

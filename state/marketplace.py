@@ -11,8 +11,6 @@ from typing import Any
 import reflex as rx
 
 from agent_platform.db import session_scope
-from agent_platform.models import AgentStatus
-from services import agents
 from services.errors import DomainError
 from services.marketplace import installs, listings, moderation, search
 from services.marketplace.listings import CATEGORIES, price_label
@@ -67,6 +65,7 @@ class MarketplaceState(SessionState):
     publishing: bool = False
     form: dict[str, str] = dict(BLANK)
     agent_options: list[dict[str, str]] = []
+    nothing_to_list: str = ""  # why the publish form has no agent to offer, if it has none
     form_error: str = ""
     field_errors: dict[str, str] = {}
 
@@ -176,12 +175,12 @@ class MarketplaceState(SessionState):
     @rx.event
     def open_publish(self) -> None:
         self.form, self.form_error, self.field_errors = dict(BLANK), "", {}
+        self.agent_options, self.nothing_to_list = [], ""
         try:
             with self.acting() as (session, _u, actor):
-                found, _ = agents.list_agents(
-                    session, actor, status=AgentStatus.PUBLISHED, limit=200
-                )
+                found = listings.listable_agents(session, actor)
             self.agent_options = [{"id": str(a.id), "name": a.name} for a in found]
+            self.nothing_to_list = "" if found else listings.NOTHING_TO_LIST
         except DomainError as exc:
             self.form_error = exc.message
         self.publishing = True
@@ -215,7 +214,7 @@ class MarketplaceState(SessionState):
         }
         try:
             with self.acting() as (session, _u, actor):
-                agent_id = parse_id(form["agent_id"], "Agent")
+                agent_id = parse_id(form["agent_id"], "Agent") if form["agent_id"] else None
                 listing = listings.publish_listing(session, actor, agent_id, data)
                 listing_id, status = str(listing.id), listing.status.value
         except DomainError as exc:

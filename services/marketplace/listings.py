@@ -29,6 +29,7 @@ from sqlmodel import Session, and_, col, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from agent_platform.models import (
+    Agent,
     AgentConfig,
     AgentStatus,
     AgentVersion,
@@ -44,7 +45,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, require_role
-from services.agent_reads import get_agent
+from services.agent_reads import get_agent, visible_agents
 from services.billing.stripe_api import stripe_configured
 from services.errors import Conflict, Invalid, NotFound
 from services.marketplace import badges
@@ -251,6 +252,18 @@ def required_models(config: dict[str, Any]) -> list[str]:
     return AgentConfig.model_validate(config).model_chain
 
 
+NOTHING_TO_LIST = "Publish an agent in the builder first; only published agents can be listed."
+
+
+def listable_agents(session: Session, actor: Actor) -> list[Agent]:
+    """The agents the actor's organization may list: published ones, with a current version
+    (when there are none, the UI says `NOTHING_TO_LIST` and offers nothing to submit)."""
+    query = visible_agents(actor).where(
+        Agent.status == AgentStatus.PUBLISHED, col(Agent.current_version_id).is_not(None)
+    )
+    return list(session.exec(query.order_by(col(Agent.name)).limit(200)).all())
+
+
 def _version_from_agent(session: Session, actor: Actor, agent_id: uuid.UUID | None) -> AgentVersion:
     if agent_id is None:
         raise Invalid("The agent this listing was made from no longer exists.")
@@ -327,10 +340,17 @@ def _first_listing_waits(session: Session, org_id: uuid.UUID) -> bool:
 
 
 def publish_listing(
-    session: Session, actor: Actor, agent_id: uuid.UUID, data: dict[str, Any]
+    session: Session, actor: Actor, agent_id: uuid.UUID | None, data: dict[str, Any]
 ) -> MarketplaceListing:
     """List the agent's current (published) version as version 1 of a new listing."""
     require_role(actor, Role.BUILDER)
+    if agent_id is None:  # nothing chosen in the form
+        message = (
+            "Choose the published agent to list."
+            if listable_agents(session, actor)
+            else NOTHING_TO_LIST
+        )
+        raise Invalid(message, fields={"agent_id": message})
     version = _version_from_agent(session, actor, agent_id)
     form = parse(ListingInput, data)
     taken = session.exec(

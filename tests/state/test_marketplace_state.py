@@ -161,3 +161,25 @@ def test_seller_edits_the_listing_with_errors_in_words(session: Session) -> None
     page.save_listing()
     assert not page.editing and page.listing["title"] == "Ticket triage"
     assert "<em>emphasis</em>" in page.description_html
+
+
+def test_publish_dialog_without_a_published_agent_says_why_and_where(session: Session) -> None:
+    user = make_user(session)
+    seller = personal_actor(session, user)
+    agents.create_agent(session, seller, name="Still a draft")  # drafts cannot be listed
+    session.commit()
+    market = signed_in(session, MarketplaceState, user)
+    market.open_publish()
+    assert market.agent_options == [] and market.publishing
+    assert market.nothing_to_list == listings.NOTHING_TO_LIST
+    assert "Publish an agent in the builder first" in market.nothing_to_list
+    assert market.publish() is None and market.form_error == listings.NOTHING_TO_LIST
+
+    give_provider(session, seller)
+    agent_id = published_agent(session, seller)
+    session.commit()
+    market.open_publish()
+    assert [o["id"] for o in market.agent_options] == [str(agent_id)]
+    assert market.nothing_to_list == ""
+    assert market.publish() is None
+    assert market.form_error == "Choose the published agent to list."
