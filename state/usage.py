@@ -91,8 +91,8 @@ class UsageState(SessionState):
                 )
             self._refresh()
         except DomainError as exc:
-            self.cap_error = exc.message
-            return rx.toast.error(exc.message)
+            self.cap_error = exc.message  # said under the field; a toast would cover it on a phone
+            return None
         finally:
             self.saving = False
         return rx.toast.success("Spend cap saved.")
