@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import reflex as rx
 
-from pages.components import data_table, empty_state, error_callout, field, shell
+from pages.components import (
+    confirm_dialog,
+    data_table,
+    empty_state,
+    error_callout,
+    field,
+    shell,
+)
 from state.settings import (
     DEFAULT_ROLE_NAME,
     KEY_DAYS,
@@ -86,6 +93,7 @@ def organization_tab() -> rx.Component:
             ),
             on_submit=SettingsState.rename,
         ),
+        error_callout(SettingsState.form_error, id_="org-form-error"),
         _self_approval(),
         rx.heading("Plan: ", rx.badge(SettingsState.org_tier, size="3", id="org-tier"), size="4"),
         rx.grid(
@@ -258,9 +266,9 @@ def invitations_tab() -> rx.Component:
                 align="start",
             ),
             on_submit=SettingsState.invite,
-            reset_on_submit=True,
+            reset_on_submit=False,  # a refused invitation keeps the address; `invite` clears it
         ),
-        error_callout(SettingsState.error, id_="invite-form-error"),
+        error_callout(SettingsState.form_error, id_="invite-form-error"),
         _once_box(
             "Invitation link (shown once):", SettingsState.new_invite_link, id_="invite-link"
         ),
@@ -307,6 +315,15 @@ def _key_scopes() -> rx.Component:
             spacing="3",
             padding_top="6px",
         ),
+        rx.cond(
+            SettingsState.field_errors.contains("key_scopes"),
+            rx.text(
+                SettingsState.field_errors["key_scopes"],
+                color_scheme="red",
+                size="1",
+                id="key_scopes-error",
+            ),
+        ),
         spacing="1",
     )
 
@@ -343,9 +360,9 @@ def keys_tab() -> rx.Component:
                 align="start",
             ),
             on_submit=SettingsState.create_key,
-            reset_on_submit=True,
+            reset_on_submit=False,  # a refused key keeps what was typed; `create_key` clears it
         ),
-        error_callout(SettingsState.error, id_="key-form-error"),
+        error_callout(SettingsState.form_error, id_="key-form-error"),
         _once_box(
             "New API key (shown once; use as `Authorization: Bearer <key>`):",
             SettingsState.new_key_secret,
@@ -366,12 +383,19 @@ def keys_tab() -> rx.Component:
                     rx.table.cell(k["created"]),
                     rx.table.cell(k["last_used"], class_name="key-last-used"),
                     rx.table.cell(
-                        rx.button(
-                            "Revoke",
-                            size="1",
-                            variant="soft",
-                            color_scheme="red",
-                            on_click=SettingsState.revoke_key(k["id"]),
+                        confirm_dialog(
+                            rx.button("Revoke", size="1", variant="soft", color_scheme="red"),
+                            "Revoke this API key?",
+                            rx.fragment(
+                                "Scripts using “",
+                                k["name"],
+                                "” (",
+                                k["prefix"],
+                                ") are refused from now on. This cannot be undone.",
+                            ),
+                            SettingsState.revoke_key(k["id"]),
+                            confirm_id="key-revoke-confirm",
+                            confirm_label="Revoke",
                         )
                     ),
                 ),

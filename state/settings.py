@@ -25,8 +25,9 @@ DEFAULT_ROLE_NAME = DEFAULT_ROLE.value
 class SettingsState(SessionState):
     tab: str = "organization"
     loading: bool = False
-    error: str = ""
-    field_errors: dict[str, str] = {}
+    error: str = ""  # the page's own trouble (loading, a row's action), shown at the top
+    form_error: str = ""  # a form's refusal that belongs to none of its fields, below the form
+    field_errors: dict[str, str] = {}  # a form's refusals, each under its field
     org_tier: str = ""
     limits: dict[str, str] = {}
     members: list[dict[str, str]] = []
@@ -37,6 +38,7 @@ class SettingsState(SessionState):
     new_invite_link: str = ""
     keys: list[dict[str, str]] = []
     new_key_secret: str = ""
+    _new_key_id: str = ""  # the key whose secret `new_key_secret` shows
     key_scopes: list[str] = [s for s in api_keys.DEFAULT_SCOPES if s != "read"]  # read: always
     allow_self_approval: bool = False
     audit_rows: list[dict[str, str]] = []
@@ -57,8 +59,16 @@ class SettingsState(SessionState):
 
     def _fail(self, exc: DomainError) -> rx.event.EventSpec:
         self.error = exc.message
-        self.field_errors = exc.fields
         return rx.toast.error(exc.message)
+
+    def _form_refused(self, exc: DomainError, shown: dict[str, str]) -> None:
+        """A form's refusal said once: each field's message under that field (`shown` maps
+        the service's field names to the form's), else the message below the form."""
+        self.field_errors = {shown[k]: v for k, v in exc.fields.items() if k in shown}
+        self.form_error = "" if self.field_errors else exc.message
+
+    def _clear_errors(self) -> None:
+        self.error, self.form_error, self.field_errors = "", "", {}
 
     @rx.event
     def load(self) -> rx.event.EventSpec | None:
@@ -149,7 +159,7 @@ class SettingsState(SessionState):
             ]
 
     def _forget_secrets(self) -> None:
-        self.new_key_secret = self.new_invite_link = ""
+        self.new_key_secret = self.new_invite_link = self._new_key_id = ""
 
     @rx.event
     def forget_secrets(self) -> None:
@@ -171,16 +181,17 @@ class SettingsState(SessionState):
     @rx.event
     def set_tab(self, tab: str) -> None:
         self.tab = tab
-        self.error, self.field_errors = "", {}
+        self._clear_errors()
 
     @rx.event
     def rename(self, form: dict[str, str]) -> rx.event.EventSpec | None:
-        self.error, self.field_errors = "", {}
+        self._clear_errors()
         try:
             with self.acting() as (session, _u, actor):
                 organizations.rename_org(session, actor, name=form_text(form, "org_name", ""))
         except DomainError as exc:
-            return self._fail(exc)
+            self._form_refused(exc, {"name": "org_name"})
+            return None
         self._load_identity()
         return rx.toast.success("Organization renamed.")
 
@@ -217,8 +228,9 @@ class SettingsState(SessionState):
         return rx.toast.success("Member removed.")
 
     @rx.event
-    def invite(self, form: dict[str, str]) -> rx.event.EventSpec | None:
-        self.error, self.field_errors, self.new_invite_link = "", {}, ""
+    def invite(self, form: dict[str, str]) -> list[rx.event.EventSpec] | None:
+        self._clear_errors()
+        self.new_invite_link = ""
         try:
             with self.acting() as (session, _u, actor):
                 _inv, token = invitations.create_invitation(
@@ -229,15 +241,14 @@ class SettingsState(SessionState):
                     days=get_settings().invite_days,
                 )
         except DomainError as exc:
-            self.field_errors = {
-                ("invite_email" if k == "email" else "invite_role" if k == "role" else k): v
-                for k, v in exc.fields.items()
-            }
-            self.error = exc.message
+            self._form_refused(exc, {"email": "invite_email"})
             return None
         self.new_invite_link = f"{get_settings().resolved_base_url}/invite?token={token}"
         self._refresh()
-        return rx.toast.success("Invitation created. Copy the link; it is shown only once.")
+        return [
+            rx.set_value("invite_email", ""),  # a refused form keeps what was typed
+            rx.toast.success("Invitation created. Copy the link; it is shown only once."),
+        ]
 
     @rx.event
     def revoke_invite(self, invitation_id: str) -> rx.event.EventSpec | None:
@@ -250,8 +261,9 @@ class SettingsState(SessionState):
         return rx.toast.success("Invitation revoked.")
 
     @rx.event
-    def create_key(self, form: dict[str, str]) -> rx.event.EventSpec | None:
-        self.error, self.field_errors, self.new_key_secret = "", {}, ""
+    def create_key(self, form: dict[str, str]) -> list[rx.event.EventSpec] | None:
+        self._clear_errors()
+        self.new_key_secret = self._new_key_id = ""
         try:
             with self.acting() as (session, _u, actor):
                 days = form_text(form, "key_days", "never")
@@ -263,16 +275,16 @@ class SettingsState(SessionState):
                     scopes=["read", *self.key_scopes],
                     expires_in_days=int(days) if days.isdigit() else None,
                 )
-                secret = created.secret
+                secret, key_id = created.secret, str(created.key.id)
         except DomainError as exc:
-            self.field_errors = {
-                ("key_name" if k == "name" else k): v for k, v in exc.fields.items()
-            }
-            self.error = exc.message
+            self._form_refused(exc, {"name": "key_name", "scopes": "key_scopes"})
             return None
-        self.new_key_secret = secret
+        self.new_key_secret, self._new_key_id = secret, key_id
         self._refresh()
-        return rx.toast.success("API key created. Copy it now; it is shown only once.")
+        return [
+            rx.set_value("key_name", ""),  # a refused form keeps what was typed
+            rx.toast.success("API key created. Copy it now; it is shown only once."),
+        ]
 
     @rx.event
     def toggle_key_scope(self, scope: str, on: bool) -> None:
@@ -286,6 +298,8 @@ class SettingsState(SessionState):
                 api_keys.revoke_key(session, actor, uuid.UUID(key_id))
         except DomainError as exc:
             return self._fail(exc)
+        if key_id == self._new_key_id:  # its secret, still shown, no longer opens anything
+            self.new_key_secret = self._new_key_id = ""
         self._refresh()
         return rx.toast.success("API key revoked.")
 

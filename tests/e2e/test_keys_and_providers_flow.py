@@ -65,6 +65,7 @@ def test_an_api_key_works_until_it_is_revoked_on_the_page(
     page.screenshot(path=str(artifacts / "keys-01-used.png"), full_page=True)
 
     row.get_by_role("button", name="Revoke").click()
+    page.click("#key-revoke-confirm")  # revoking asks first
     expect(page.locator("#keys-table tbody tr", has_text="nightly export")).to_have_count(
         0, timeout=20_000
     )

@@ -39,5 +39,6 @@ def test_admin_scope_needs_the_admin_role_and_says_so(session: Session) -> None:
     state = _settings(session)
     state.toggle_key_scope("admin", True)
     state.create_key({"key_name": "Ops", "key_role": "builder", "key_days": "never"})
-    assert "admin" in state.error.lower()
+    assert "admin" in state.field_errors["key_scopes"].lower()  # under the scopes, once
+    assert state.form_error == "" and state.error == ""
     assert state.new_key_secret == "" and state.keys == []
