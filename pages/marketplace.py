@@ -164,8 +164,7 @@ def _results() -> rx.Component:
                             " of ",
                             MarketplaceState.pages,
                             " · ",
-                            MarketplaceState.total,
-                            " listings",
+                            MarketplaceState.total_label,
                             size="2",
                         ),  # noqa: E501
                         rx.button(

@@ -86,15 +86,7 @@ def badge() -> rx.Component:
             ),  # noqa: E501
             rx.text("Not verified.", size="2", color_scheme="gray"),
         ),
-        rx.text(
-            "Rests on the latest version's test runs (",
-            ListingState.badge["ran"],
-            "); last checked ",
-            ListingState.badge["checked"],
-            " UTC.",
-            size="1",
-            color_scheme="gray",
-        ),  # noqa: E501
+        rx.text(ListingState.badge["basis"], size="1", color_scheme="gray", id="listing-basis"),
         rx.foreach(
             ListingState.scores,
             lambda s: rx.text(

@@ -74,6 +74,11 @@ class MarketplaceState(SessionState):
     mine: list[dict[str, str]] = []
     installed: list[dict[str, str]] = []
 
+    @rx.var
+    def total_label(self) -> str:
+        """How many listings matched, in words: "1 listing", "12 listings"."""
+        return f"{self.total:,} listing{'' if self.total == 1 else 's'}"
+
     @rx.event
     def load(self) -> None:
         self._load_identity()  # optional: browsing works signed out

@@ -60,6 +60,7 @@ def listing_vars(detail: details.ListingDetail) -> dict[str, Any]:
         "verified": "yes" if badge["verified"] else "",
         "checked": (badge.get("checked_at") or "")[:16].replace("T", " "),
         "ran": (badge.get("tests_ran_at") or "")[:16].replace("T", " "),
+        "basis": detail.badge_basis,
     }
     out["scores"] = [
         {

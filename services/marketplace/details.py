@@ -46,10 +46,28 @@ class ListingDetail:
         }
 
     @property
+    def badge_basis(self) -> str:
+        """The badge's basis in a sentence: which test runs it rests on (if any) and when it
+        was last checked, in UTC."""
+        badge = self.badge
+        ran, checked = _utc_minute(badge.get("tests_ran_at")), _utc_minute(badge["checked_at"])
+        rests = (
+            f"Rests on the latest version's test runs of {ran} UTC"
+            if ran
+            else "The latest version has no test runs yet"
+        )
+        return f"{rests}; last checked {checked} UTC." if checked else f"{rests}; not checked yet."
+
+    @property
     def update_available(self) -> int | None:
         if self.install is None or self.listing.latest_version <= self.install.version:
             return None
         return self.listing.latest_version
+
+
+def _utc_minute(iso: str | None) -> str:
+    """`2026-12-01T10:05:09+00:00` as `2026-12-01 10:05` (the stored times are UTC)."""
+    return iso[:16].replace("T", " ") if iso else ""
 
 
 def listing_detail(session: Session, actor: Actor | None, listing_id: uuid.UUID) -> ListingDetail:

@@ -4,16 +4,24 @@ words), the admin's approve, the listing page's install and review."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from reflex.state import State
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from agent_platform.models import ListingVersion
 from services import agents
 from services.marketplace import listings
 from state.marketplace import MarketplaceState
 from state.marketplace_listing import ListingState
 from tests.factories import make_user, personal_actor
-from tests.services.marketplace_helpers import LISTING_FORM, give_provider, published_agent
+from tests.services.marketplace_helpers import (
+    LISTING_FORM,
+    give_provider,
+    live_listing,
+    make_market,
+    published_agent,
+)
 from tests.state.helpers import signed_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -183,3 +191,35 @@ def test_publish_dialog_without_a_published_agent_says_why_and_where(session: Se
     assert market.nothing_to_list == ""
     assert market.publish() is None
     assert market.form_error == "Choose the published agent to list."
+
+
+def test_listing_page_words_the_badge_basis_with_and_without_test_runs(session: Session) -> None:
+    listing = live_listing(session, make_market(session))
+    version = session.exec(
+        select(ListingVersion).where(ListingVersion.listing_id == listing.id)
+    ).one()
+    session.commit()
+    page = _visitor(ListingState)
+    page.listing_id = str(listing.id)
+    page._fill()
+    basis = page.badge["basis"]
+    assert basis.startswith("The latest version has no test runs yet; last checked 20"), basis
+    assert "()" not in basis and basis.endswith(" UTC.")
+
+    ran = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    version.verification = {**version.verification, "tests_ran_at": ran.isoformat()}
+    version.verified_checked_at = None
+    session.add(version)
+    session.commit()
+    page._fill()
+    assert page.badge["basis"] == (
+        "Rests on the latest version's test runs of 2026-11-30 09:15 UTC; not checked yet."
+    )
+
+
+def test_catalogue_footer_counts_listings_in_words() -> None:
+    market = _visitor(MarketplaceState)
+    counted = {0: "0 listings", 1: "1 listing", 2: "2 listings", 1200: "1,200 listings"}
+    for total, words in counted.items():
+        market.total = total
+        assert market.total_label == words
