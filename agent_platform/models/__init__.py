@@ -20,6 +20,7 @@ from agent_platform.models.billing import (
     PurchaseStatus,
     SellerAccount,
     SellerPayout,
+    ServicePayout,
     StripeEvent,
 )
 from agent_platform.models.marketplace import (
@@ -109,6 +110,7 @@ __all__ = [
     "PurchaseStatus",
     "SellerAccount",
     "SellerPayout",
+    "ServicePayout",
     "StripeEvent",
     "ListingKind",
     "ListingStatus",

@@ -116,6 +116,24 @@ class SellerPayout(SQLModel, table=True):
     created_at: datetime = created_field()
 
 
+class ServicePayout(SQLModel, table=True):
+    """One month of a seller's service-run earnings sent to its connected account (a Stripe
+    transfer). One row per (seller, month): the row is what makes the monthly job pay once."""
+
+    __tablename__ = "service_payouts"
+    __table_args__ = (sa.UniqueConstraint("org_id", "month", name="uq_service_payouts_org_month"),)
+    id: uuid.UUID = id_field()
+    org_id: uuid.UUID = fk("organizations.id", ondelete="CASCADE", index=False)  # the seller
+    month: str = Field(max_length=7)  # "YYYY-MM" (UTC) of the runs it pays
+    runs: int
+    gross_cents: int
+    fee_cents: int
+    amount_cents: int  # gross - fee: what was transferred
+    currency: str = Field(default="usd", max_length=3)
+    stripe_transfer_id: str = Field(max_length=64)
+    created_at: datetime = created_field()
+
+
 class StripeEvent(SQLModel, table=True):
     __tablename__ = "stripe_events"
     __table_args__ = (sa.Index("ix_stripe_events_status", "status", "received_at"),)

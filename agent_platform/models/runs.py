@@ -95,6 +95,9 @@ class Execution(SQLModel, table=True):
     # the seller's models and keeps its instructions and tool settings out of the steps.
     # No foreign key: the run's record stays when the listing goes.
     service_listing_id: uuid.UUID | None = Field(default=None, nullable=True)
+    # The listing's price per run when this run started (cents): what the buyer is billed and
+    # the seller earns for it, whatever the listing's price becomes later.
+    service_price_cents: int | None = Field(default=None, nullable=True)
 
 
 # A model step worth a second look: it had failed attempts, or its model had no known price.
