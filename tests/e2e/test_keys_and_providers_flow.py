@@ -41,9 +41,15 @@ def test_an_api_key_works_until_it_is_revoked_on_the_page(
     page.click("#tab-keys", timeout=20_000)
     expect(page.get_by_text("No API keys")).to_be_visible(timeout=20_000)
 
+    page.click("#key-submit")  # no name: said once, under the field
+    expect(page.locator("#key_name-error")).to_be_visible(timeout=20_000)
+    expect(page.locator("#key-form-error")).to_have_count(0)
+    expect(page.locator("#settings-error")).to_have_count(0)
     page.fill("#key_name", "nightly export")
     page.click("#key-submit")
     expect(page.locator("#new-key")).to_contain_text("ap_", timeout=20_000)
+    expect(page.locator("#key_name")).to_have_value("")
+    expect(page.locator("#key_name-error")).to_have_count(0)
     secret = page.locator("#new-key").inner_text().strip()
     row = page.locator("#keys-table tbody tr", has_text="nightly export")
     last_used = row.locator(".key-last-used")

@@ -41,6 +41,14 @@ def test_publish_approve_browse_install_review(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_up(page, app_server.url, name="Seller", email="market-seller@example.com")
     add_scripted_provider(page, llm.base_url, key="sk-scripted-0001", models="gpt-a")
+    # Nothing published yet: the dialog says what to do, and there is nothing to submit.
+    page.click("#nav-marketplace")
+    page.click("#market-publish-open", timeout=20_000)
+    expect(page.locator("#listing-nothing-to-list")).to_contain_text(
+        "Publish an agent in the builder first", timeout=20_000
+    )
+    expect(page.locator("#listing-submit")).to_be_disabled()
+    page.keyboard.press("Escape")
     page.click("#nav-agents")
     page.click("#new-agent", timeout=20_000)
     page.click("#template-research")

@@ -52,7 +52,14 @@ def test_configure_provider_build_agent_and_chat(
     )
     page.click("#open-playground")
     page.fill("#chat-input", "What is 6 times 7?")
+    page.fill("#chat-budget", "abc")  # refused: both boxes keep what was typed
     page.click("#chat-send")
+    expect(page.locator("#playground-error")).to_be_visible(timeout=20_000)
+    expect(page.locator("#chat-input")).to_have_value("What is 6 times 7?")
+    expect(page.locator("#chat-budget")).to_have_value("abc")
+    page.fill("#chat-budget", "")
+    page.click("#chat-send")
+    expect(page.locator("#chat-input")).to_have_value("", timeout=20_000)  # it started
     # visible while streaming: the first piece goes at once, the rest in a few bigger pieces
     streaming = page.locator("#streaming-text")
     expect(streaming).to_contain_text("The", timeout=30_000)
