@@ -23,7 +23,6 @@ from agent_platform.models import (
     Execution,
     ExecutionStatus,
     ExecutionStep,
-    MarketplaceListing,
     Role,
     Thread,
 )
@@ -196,6 +195,7 @@ def start_pinned_run(
     variables: dict[str, str] | None,
     budget_usd: Decimal,
     service_listing_id: uuid.UUID,
+    service_price_cents: int,
 ) -> Execution:
     """A run in the actor's organization of a version that is not its own: a service
     listing's (services/marketplace/service_runs.py decides who may). It counts against the
@@ -214,6 +214,7 @@ def start_pinned_run(
         input=data.model_dump(),
         budget_usd=budget_usd,
         service_listing_id=service_listing_id,
+        service_price_cents=service_price_cents,
     )
     session.add(run)
     session.flush()
@@ -462,9 +463,9 @@ def finish(
 
 
 def _bill_service_run(session: Session, run: Execution) -> None:
-    """A finished run of a priced service listing is billed per run (after the commit)."""
-    listing = session.get(MarketplaceListing, run.service_listing_id)
-    if listing is not None and listing.price_cents > 0:
+    """A finished run of a priced service listing is billed per run (after the commit), at the
+    price the listing had when the run started."""
+    if usage.price_of_run(session, run) > 0:
         usage.bill_service_run(session, run.id)
 
 

@@ -186,4 +186,5 @@ def start_service_run(
         variables=variables,
         budget_usd=row.max_spend_per_run_usd,
         service_listing_id=listing.id,
+        service_price_cents=listing.price_cents,
     )

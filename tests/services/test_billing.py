@@ -465,7 +465,12 @@ class TestMeteredUsage:
         )
         assert started.status_code == 200, started.text  # the org's Stripe customer exists now
         with session_scope() as session:
-            run = Execution(org_id=market.buyer.org_id, status=ExecutionStatus.SUCCEEDED)
+            run = Execution(
+                org_id=market.buyer.org_id,
+                status=ExecutionStatus.SUCCEEDED,
+                service_listing_id=market.listing_id,
+                service_price_cents=37,  # the listing's price when the run started
+            )
             session.add(run)
             session.flush()
             usage.bill_service_run(session, run.id)
@@ -476,7 +481,7 @@ class TestMeteredUsage:
         assert list(stripe.meter_events) == [f"run-{run.id}"]
         [sent] = stripe.meter_events.values()
         assert sent["event_name"] == "marketplace_service_run"
-        assert sent["payload"]["value"] == "1"
+        assert sent["payload"]["value"] == "37"  # cents: the metered price is $0.01 a unit
         assert sent["payload"]["stripe_customer_id"].startswith("cus_")
         posts = stripe.seen("/v1/billing/meter_events")
         assert {p.headers["idempotency-key"] for p in posts} == {f"meter-{run.id}"}

@@ -27,7 +27,7 @@ from agent_platform.models import (
 from services import agent_publishing, agents, api_keys, model_prices, runs
 from services.access import Actor
 from services.errors import Conflict, Invalid, NotFound
-from services.marketplace import moderation, search, service_runs
+from services.marketplace import listings, moderation, search, service_runs
 from services.marketplace.listings import publish_listing
 from services.runtime.follow import step_event
 from tests.factories import make_user, personal_actor
@@ -165,6 +165,8 @@ class TestRunningAService:
         assert stripe.meter_events[f"run-{run_id}"]["payload"]["stripe_customer_id"] == (
             "cus_h6buyer"
         )
+        # at the listing's price per run, in cents (the metered price is $0.01 a unit)
+        assert stripe.meter_events[f"run-{run_id}"]["payload"]["value"] == "25"
 
     def test_each_run_is_billed_once(self, service, llm, stripe):
         with session_scope() as s:
@@ -177,12 +179,16 @@ class TestRunningAService:
                         s, service.buyer, service.listing_id, message=message
                     ).id
                 )
+            with session_scope() as s:  # the seller raises the price: runs started keep theirs
+                listings.update_listing(s, service.seller, service.listing_id, {"price_cents": 40})
         for run_id in ids:
             run, _ = execute(run_id)
             assert run.status == ExecutionStatus.SUCCEEDED
         run_jobs()
         run_jobs()
         assert sorted(stripe.meter_events) == sorted(f"run-{i}" for i in ids)
+        values = [stripe.meter_events[f"run-{i}"]["payload"]["value"] for i in ids]
+        assert values == ["25", "40"]
 
     def test_the_buyers_max_spend_stops_a_run_and_it_is_not_billed(self, service, llm, stripe):
         with session_scope() as s:
