@@ -1,12 +1,17 @@
-"""RQ jobs of Stripe webhook events (named by import path in services.billing.events)."""
+"""RQ jobs of Stripe webhook events (named by import path in services.billing.events), metered
+service runs, and sellers' monthly service-run payouts."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
 from agent_platform.db import session_scope
-from services.billing import events, usage
+from services.billing import events, service_payouts, usage
+from services.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 
 def process_stripe_event(event_id: str) -> str:
@@ -31,3 +36,20 @@ def report_service_run(run_id: str) -> str | None:
     """Send one billed run's meter event to Stripe (services.billing.usage)."""
     with session_scope() as session:
         return usage.report_service_run(session, uuid.UUID(run_id))
+
+
+def pay_service_earnings() -> int:
+    """Periodic (agent_platform.worker): transfer each seller's ended months of service-run
+    earnings not paid yet. Each (seller, month) in its own transaction, so a Stripe failure
+    for one seller keeps the others' recorded transfers; that one is tried on the next run
+    (the same idempotency key reaches the same transfer). Returns how many were paid."""
+    with session_scope() as session:
+        due = service_payouts.due_payouts(session)
+    paid = 0
+    for org_id, month in due:
+        try:
+            with session_scope() as session:
+                paid += service_payouts.pay_month(session, org_id, month) is not None
+        except Unavailable as exc:
+            log.warning("service payout %s %s not made: %s", org_id, month, exc.message)
+    return paid

@@ -301,6 +301,10 @@ EXECUTIONS_UPKEEP_EVERY_SECONDS = 86400
 EXECUTIONS_UPKEEP_JOB = "executions-upkeep"
 STRIPE_EVENTS_EVERY_SECONDS = 60
 STRIPE_EVENTS_JOB = "stripe-events-requeue"
+# Sellers' service-run earnings are paid per ended month; checked daily, so a month is paid on
+# the first run after it ends (or once the seller's account can receive payouts).
+SERVICE_PAYOUTS_EVERY_SECONDS = 86400
+SERVICE_PAYOUTS_JOB = "service-payouts"
 SCHEDULER_BEAT = "platform:beat:scheduler"
 RECONCILER_BEAT = "platform:beat:reconciler"
 
@@ -322,6 +326,13 @@ def requeue_stripe_events() -> int:
     return billing_jobs.requeue_stripe_events()
 
 
+def pay_service_earnings() -> int:
+    """Sellers' ended months of service-run earnings, transferred (periodic)."""
+    from agent_platform import billing_jobs
+
+    return billing_jobs.pay_service_earnings()
+
+
 def schedule_periodic_jobs(scheduler: Scheduler) -> None:
     """Register the platform's own periodic jobs if Redis does not hold them.
 
@@ -333,6 +344,7 @@ def schedule_periodic_jobs(scheduler: Scheduler) -> None:
         (BADGE_JOB, recheck_marketplace_badges, BADGE_RECHECK_EVERY_SECONDS),
         (EXECUTIONS_UPKEEP_JOB, maintain_executions, EXECUTIONS_UPKEEP_EVERY_SECONDS),
         (STRIPE_EVENTS_JOB, requeue_stripe_events, STRIPE_EVENTS_EVERY_SECONDS),
+        (SERVICE_PAYOUTS_JOB, pay_service_earnings, SERVICE_PAYOUTS_EVERY_SECONDS),
     ]
     for job_id, func, every in periodic:
         if job_id in scheduler:

@@ -9,6 +9,7 @@ HTTP only: every rule lives in `services.billing`; errors become statuses in `ap
     GET  /api/v1/billing/seller                   the org's Stripe Connect state
     POST /api/v1/billing/seller/onboarding        Stripe's onboarding URL (admin)
     GET  /api/v1/billing/earnings                 the org's sales, fees and payouts
+    GET  /api/v1/billing/service-payouts/{id}     one monthly transfer of service-run earnings
     POST /api/v1/marketplace/listings/{id}/buy    a purchase with its Checkout URL (201)
     GET  /api/v1/billing/purchases/{id}           the org's purchase (licence) state
 """
@@ -25,7 +26,7 @@ from pydantic import BaseModel
 
 from agent_platform.db import session_scope
 from agent_platform.models import Purchase
-from services.billing import connect, earnings, events, plans, purchases
+from services.billing import connect, earnings, events, plans, purchases, service_payouts
 
 from .v1 import AdminActor, ApiActor, RequestSession, WriteActor
 
@@ -152,6 +153,15 @@ class PayoutOut(BaseModel):
     arrival_date: datetime | None
 
 
+class ServiceMonthOut(BaseModel):
+    month: str
+    runs: int
+    gross_cents: int
+    fee_cents: int
+    net_cents: int
+    paid_cents: int
+
+
 class EarningsOut(BaseModel):
     gross_cents: int
     fees_cents: int
@@ -160,6 +170,24 @@ class EarningsOut(BaseModel):
     paid_out_cents: int
     sales: list[SaleOut]
     payouts: list[PayoutOut]
+    service_runs: int
+    service_gross_cents: int
+    service_fees_cents: int
+    service_net_cents: int
+    service_paid_cents: int
+    service_months: list[ServiceMonthOut]
+
+
+class ServicePayoutOut(BaseModel):
+    id: str
+    month: str
+    runs: int
+    gross_cents: int
+    fee_cents: int
+    amount_cents: int
+    currency: str
+    stripe_transfer_id: str
+    created_at: datetime
 
 
 @router.get("/billing/earnings", response_model=EarningsOut)
@@ -195,6 +223,40 @@ def seller_earnings(session: RequestSession, actor: ApiActor) -> EarningsOut:
             )
             for p in found.payouts
         ],
+        service_runs=found.service_runs,
+        service_gross_cents=found.service_gross_cents,
+        service_fees_cents=found.service_fees_cents,
+        service_net_cents=found.service_net_cents,
+        service_paid_cents=found.service_paid_cents,
+        service_months=[
+            ServiceMonthOut(
+                month=m.month,
+                runs=m.runs,
+                gross_cents=m.gross_cents,
+                fee_cents=m.fee_cents,
+                net_cents=m.net_cents,
+                paid_cents=m.paid_cents,
+            )
+            for m in found.service_months
+        ],
+    )
+
+
+@router.get("/billing/service-payouts/{payout_id}", response_model=ServicePayoutOut)
+def service_payout(
+    session: RequestSession, actor: ApiActor, payout_id: uuid.UUID
+) -> ServicePayoutOut:
+    row = service_payouts.get_payout(session, actor, payout_id)
+    return ServicePayoutOut(
+        id=str(row.id),
+        month=row.month,
+        runs=row.runs,
+        gross_cents=row.gross_cents,
+        fee_cents=row.fee_cents,
+        amount_cents=row.amount_cents,
+        currency=row.currency,
+        stripe_transfer_id=row.stripe_transfer_id,
+        created_at=row.created_at,
     )
 
 

@@ -1,9 +1,11 @@
-"""A seller's earnings: sales of its listings, the platform's fees, and Stripe's payouts.
+"""A seller's earnings: sales of its listings, runs of its service listings, the platform's
+fees, and Stripe's payouts.
 
 Sales and fees are our own purchase rows (the seller's organization only: another
 organization's sales do not exist for it). Payouts are what Stripe reports for the seller's
 connected account through `payout.*` events; a payout's newest event wins, and a finished one
-(paid, failed, canceled) is not reopened by a late `payout.created`.
+(paid, failed, canceled) is not reopened by a late `payout.created`. Service-run revenue, by
+month, and its monthly transfers come from services/billing/service_payouts.py.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from agent_platform.models import (
     SellerPayout,
 )
 from services.access import Actor
+from services.billing.service_payouts import ServiceMonth, seller_months
 
 FINISHED = ("paid", "failed", "canceled")
 
@@ -58,6 +61,13 @@ class Earnings:
     paid_out_cents: int
     sales: list[Sale]
     payouts: list[Payout]
+    # runs of the seller's service listings (billed to their buyers), and what was transferred
+    service_runs: int
+    service_gross_cents: int
+    service_fees_cents: int
+    service_net_cents: int
+    service_paid_cents: int
+    service_months: list[ServiceMonth]
 
 
 def earnings(session: Session, actor: Actor, *, limit: int = 100) -> Earnings:
@@ -97,6 +107,7 @@ def earnings(session: Session, actor: Actor, *, limit: int = 100) -> Earnings:
         .order_by(col(SellerPayout.created_at).desc())
         .limit(limit)
     ).all()
+    months = seller_months(session, actor.org_id)
     return Earnings(
         gross_cents=gross,
         fees_cents=fees,
@@ -107,6 +118,12 @@ def earnings(session: Session, actor: Actor, *, limit: int = 100) -> Earnings:
         payouts=[
             Payout(p.id, p.amount_cents, p.currency, p.status, p.arrival_date) for p in payouts
         ],
+        service_runs=sum(m.runs for m in months),
+        service_gross_cents=sum(m.gross_cents for m in months),
+        service_fees_cents=sum(m.fee_cents for m in months),
+        service_net_cents=sum(m.net_cents for m in months),
+        service_paid_cents=sum(m.paid_cents for m in months),
+        service_months=months[:limit],
     )
 
 

@@ -2,7 +2,8 @@
 
 localstripe (a stateful fake Stripe API, run as a real HTTP server by
 tests/services/billing_helpers.py) has customers, charges, refunds and subscriptions but no
-Connect accounts, account links, Checkout Sessions, billing portal or billing meter events.
+Connect accounts, account links, Checkout Sessions, billing portal, billing meter events or
+transfers to connected accounts.
 This server speaks those endpoints as Stripe does —
 form-encoded bracketed parameters in (`line_items[0][price_data][currency]=usd`), JSON
 objects out, `Idempotency-Key` honoured (the same key and path answer the first response
@@ -94,6 +95,7 @@ class FakeStripe:
     accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     meter_events: dict[str, dict[str, Any]] = field(default_factory=dict)  # by identifier
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Seen] = field(default_factory=list)
     _replies: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,6 +134,7 @@ class FakeStripe:
             self.accounts.clear()
             self.sessions.clear()
             self.meter_events.clear()
+            self.transfers.clear()
             self.requests.clear()
             self._replies.clear()
 
@@ -199,6 +202,8 @@ class FakeStripe:
             return self._portal
         if method == "POST" and path == "/v1/billing/meter_events":
             return self._meter_event
+        if method == "POST" and path == "/v1/transfers":
+            return self._transfer
         return None
 
     def _forward(
@@ -319,6 +324,32 @@ class FakeStripe:
             }
             self.meter_events[identifier] = event
         return 200, event
+
+    def _transfer(self, params: dict[str, Any], _path: str) -> tuple[int, Any]:
+        for name in ("amount", "currency", "destination"):
+            if not params.get(name):
+                return 400, json.loads(_error(400, f"Missing required param: {name}.", name)[1])
+        if not str(params["amount"]).isdigit() or int(params["amount"]) <= 0:
+            return 400, json.loads(_error(400, "Invalid positive integer", "amount")[1])
+        if params["destination"] not in self.accounts:
+            return 400, json.loads(_error(400, "No such destination", "destination")[1])
+        transfer = {
+            "id": f"tr_{secrets.token_hex(12)}",
+            "object": "transfer",
+            "amount": int(params["amount"]),
+            "amount_reversed": 0,
+            "currency": params["currency"],
+            "created": int(time.time()),
+            "description": params.get("description"),
+            "destination": params["destination"],
+            "livemode": False,
+            "metadata": params.get("metadata", {}),
+            "reversed": False,
+            "transfer_group": params.get("transfer_group"),
+        }
+        with self._lock:
+            self.transfers[transfer["id"]] = transfer
+        return 200, transfer
 
 
 def _error(status: int, message: str, param: str | None = None) -> tuple[int, bytes]:

@@ -39,6 +39,7 @@ from agent_platform.models import (
     ProviderCredential,
     Purchase,
     Role,
+    ServicePayout,
     SuiteRun,
     SuiteRunStatus,
     TestResult,
@@ -75,7 +76,7 @@ from services import (
 from services.access import Actor, actor_for
 from services.agent_graph import Graph
 from services.api_keys import CreatedKey
-from services.billing import purchases
+from services.billing import purchases, service_payouts
 from services.errors import DomainError, NotFound, Unauthenticated
 from services.integrations import approvals, connections, lifecycle
 from services.llm import providers
@@ -968,6 +969,9 @@ CASES: dict[str, Case] = {
     "purchases.buy_listing:listing_id": Case(
         "listing", lambda w, i: purchases.buy_listing(w.session, w.mallory, i)
     ),
+    "service_payouts.get_payout:payout_id": Case(
+        "service_payout", lambda w, i: service_payouts.get_payout(w.session, w.mallory, i)
+    ),
     "purchases.get_purchase:purchase_id": Case(
         "purchase", lambda w, i: purchases.get_purchase(w.session, w.mallory, i)
     ),
@@ -1011,6 +1015,7 @@ NOT_READS: dict[str, str] = {
 SERVICE_MODULES = {
     "service_runs": service_runs,
     "purchases": purchases,
+    "service_payouts": service_payouts,
     "agent_reads": agent_reads,
     "agent_graph": agent_graph,
     "agent_publishing": agent_publishing,
@@ -1159,6 +1164,8 @@ TRUSTED: dict[str, str] = {
     "licences.ever_refunded": ORG_OF_CALLER,
     "usage.bill_service_run": "the runtime, for the run it has just finished",
     "usage.report_service_run": JOB,
+    "service_payouts.seller_months": ORG_OF_CALLER,
+    "service_payouts.pay_month": JOB,
 }
 
 
@@ -1329,12 +1336,23 @@ def _marketplace(session: Session, alice: Actor) -> dict[str, uuid.UUID]:
         fee_cents=50,
     )
     session.add(purchase)
+    payout = ServicePayout(
+        org_id=alice.org_id,
+        month="2026-11",
+        runs=2,
+        gross_cents=50,
+        fee_cents=5,
+        amount_cents=45,
+        stripe_transfer_id="tr_a",
+    )
+    session.add(payout)
     session.flush()
     return {
         "listing": listing.id,
         "install": install.id,
         "review": review.id,
         "purchase": purchase.id,
+        "service_payout": payout.id,
     }
 
 
