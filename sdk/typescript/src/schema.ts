@@ -428,6 +428,12 @@ export interface EarningsOut {
   paid_out_cents: number;
   sales: Array<SaleOut>;
   payouts: Array<PayoutOut>;
+  service_runs: number;
+  service_gross_cents: number;
+  service_fees_cents: number;
+  service_net_cents: number;
+  service_paid_cents: number;
+  service_months: Array<ServiceMonthOut>;
 }
 
 export type ExecutionStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out";
@@ -989,6 +995,27 @@ export interface SellerOut {
   payouts_enabled: boolean;
   details_submitted: boolean;
   message: string;
+}
+
+export interface ServiceMonthOut {
+  month: string;
+  runs: number;
+  gross_cents: number;
+  fee_cents: number;
+  net_cents: number;
+  paid_cents: number;
+}
+
+export interface ServicePayoutOut {
+  id: string;
+  month: string;
+  runs: number;
+  gross_cents: number;
+  fee_cents: number;
+  amount_cents: number;
+  currency: string;
+  stripe_transfer_id: string;
+  created_at: string;
 }
 
 export interface ServiceRunIn {
@@ -2770,6 +2797,16 @@ export interface Operations {
     body: undefined;
     response: EarningsOut;
   };
+  /** Service Payout */
+  servicePayout: {
+    path: {
+      payout_id: string;
+    };
+    query: {};
+    headers: {};
+    body: undefined;
+    response: ServicePayoutOut;
+  };
   /** Buy */
   buy: {
     path: {
@@ -2951,6 +2988,7 @@ export const OPERATIONS: {
   seller: { method: "GET", path: "/api/v1/billing/seller", bodyType: null, reads: "json" },
   onboarding: { method: "POST", path: "/api/v1/billing/seller/onboarding", bodyType: null, reads: "json" },
   sellerEarnings: { method: "GET", path: "/api/v1/billing/earnings", bodyType: null, reads: "json" },
+  servicePayout: { method: "GET", path: "/api/v1/billing/service-payouts/{payout_id}", bodyType: null, reads: "json" },
   buy: { method: "POST", path: "/api/v1/marketplace/listings/{listing_id}/buy", bodyType: null, reads: "json" },
   purchase: { method: "GET", path: "/api/v1/billing/purchases/{purchase_id}", bodyType: null, reads: "json" },
 };
