@@ -125,7 +125,8 @@ def _selling() -> rx.Component:
             _figure("Refunded", "refunded"),
             _figure("Earned", "net"),
             _figure("Paid out", "paid_out"),
-            columns=rx.breakpoints(initial="2", md="5"),
+            _figure("Service runs earned", "service_net"),
+            columns=rx.breakpoints(initial="2", md="6"),
             spacing="3",
             width="100%",
         ),
@@ -138,6 +139,15 @@ def _selling() -> rx.Component:
                 "earnings-sales",
             ),
             rx.text("No sales yet.", size="2", color_scheme="gray"),
+        ),
+        rx.cond(
+            BillingState.service_months.length() > 0,
+            _table(
+                ["Service runs", "Runs", "Billed", "Fee", "Earned", "Transferred"],
+                BillingState.service_months,
+                ["month", "runs", "gross", "fee", "net", "paid"],
+                "earnings-service-runs",
+            ),
         ),
         rx.cond(
             BillingState.payouts.length() > 0,

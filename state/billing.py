@@ -1,5 +1,6 @@
 """Billing page: the organization's plan (upgrade, Stripe's portal) and, for sellers, Stripe
-Connect onboarding and earnings (sales, fees, payouts). Rules are in services.billing."""
+Connect onboarding and earnings (sales, service runs, fees, payouts). Rules are in
+services.billing."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class BillingState(SessionState):
     figures: dict[str, str] = {}
     sales: list[dict[str, str]] = []
     payouts: list[dict[str, str]] = []
+    service_months: list[dict[str, str]] = []  # month, runs, gross, fee, net, paid
     notice: str = ""
 
     @rx.var
@@ -85,6 +87,8 @@ class BillingState(SessionState):
             "refunded": _money(found.refunded_cents),
             "net": _money(found.net_cents),
             "paid_out": _money(found.paid_out_cents),
+            "service_net": _money(found.service_net_cents),
+            "service_paid": _money(found.service_paid_cents),
         }
         self.sales = [
             {
@@ -105,6 +109,17 @@ class BillingState(SessionState):
                 "arrives": format_utc(p.arrival_date) if p.arrival_date else "",
             }
             for p in found.payouts
+        ]
+        self.service_months = [
+            {
+                "month": m.month,
+                "runs": str(m.runs),
+                "gross": _money(m.gross_cents),
+                "fee": _money(m.fee_cents),
+                "net": _money(m.net_cents),
+                "paid": _money(m.paid_cents) if m.paid_cents else "not yet",
+            }
+            for m in found.service_months
         ]
 
     def _to_stripe(self, make_url: Callable[[Any, Any], str]) -> rx.event.EventSpec | None:

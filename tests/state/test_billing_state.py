@@ -3,9 +3,11 @@ fake in front of localstripe) onboarding and Checkout answer Stripe's URLs to go
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel import Session
 
-from agent_platform.models import User
+from agent_platform.models import Execution, ExecutionStatus, User
 from pages.billing import billing_page
 from services.access import Actor
 from services.billing import connect
@@ -28,6 +30,7 @@ def test_without_stripe_everything_is_free(session: Session) -> None:
     assert (page.loading, page.error, page.configured) == (False, "", False)
     assert "Payments are off" in page.seller_message
     assert page.figures["gross"] == "$0.00" and page.sales == []
+    assert page.figures["service_net"] == "$0.00" and page.service_months == []
     assert billing_page() is not None
 
 
@@ -66,3 +69,36 @@ def _user_of(session: Session, actor: Actor) -> User:
     user = session.get(User, actor.user_id)
     assert user is not None
     return user
+
+
+def test_service_run_earnings_are_shown_by_month(session: Session, stripe) -> None:  # noqa: F811
+    market = make_market(session)
+    listing = live_listing(session, market, {"kind": "service", "price_cents": 25})
+    last_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
+    for _ in range(2):
+        session.add(
+            Execution(
+                org_id=market.buyer.org_id,
+                status=ExecutionStatus.SUCCEEDED,
+                service_listing_id=listing.id,
+                service_price_cents=25,
+                finished_at=last_month,
+            )
+        )
+    session.commit()
+    seller = signed_in(session, BillingState, _user_of(session, market.seller))
+    seller.load()
+    assert seller.figures["service_net"] == "$0.45"  # 50 - 5 (10 %)
+    assert seller.service_months == [
+        {
+            "month": last_month.strftime("%Y-%m"),
+            "runs": "2",
+            "gross": "$0.50",
+            "fee": "$0.05",
+            "net": "$0.45",
+            "paid": "not yet",
+        }
+    ]
+    buyer = signed_in(session, BillingState, _user_of(session, market.buyer))
+    buyer.load()
+    assert buyer.service_months == [] and buyer.figures["service_net"] == "$0.00"
