@@ -159,7 +159,9 @@ class Settings(BaseSettings):
         description='Stripe price id per plan, JSON: {"pro": "price_...", "team": "price_..."}',
     )
     stripe_meter_event: str = Field(
-        default="marketplace_service_run", description="meter event name of a billed service run"
+        default="marketplace_service_run",
+        description="meter event name of a billed service run; each event's value is the run's "
+        "price in cents, so the metered Stripe Price on this meter must be $0.01 per unit",
     )
     # Marketplace icons and screenshots: a folder under DATA_DIR unless a bucket is set.
     marketplace_s3_bucket: str = Field(
