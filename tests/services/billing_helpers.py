@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from services.queue import queue
 from tests.fakes.stripe_server import FakeStripe, event, sign
+from tests.waiting import wait_until
 
 WEBHOOK_SECRET = "whsec_test_h1_secret"
 SECRET_KEY = "sk_test_h1_platform"
@@ -35,13 +35,11 @@ def _free_port() -> int:
 
 
 def _wait_for(port: int, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"localstripe did not listen on {port}")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, seconds, what=f"localstripe listening on {port}")
 
 
 @pytest.fixture(scope="session")
