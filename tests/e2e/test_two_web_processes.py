@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from agent_platform import embedded_redis
-from tests.conftest import USE_PG, USE_REDIS, create_pg_database, drop_pg_database, pg_url
+from tests.conftest import USE_PG, create_pg_database, drop_pg_database, pg_url
 from tests.e2e.conftest import free_port
 from tests.e2e.journeys import sign_up
 from tests.e2e.tcp_switch import SwitchingProxy
@@ -100,19 +100,21 @@ def two_webs() -> Iterator[TwoWebs]:
     proxy = SwitchingProxy(target_port=0)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATA_DIR=str(data_dir), BASE_URL=f"http://localhost:{proxy.port}")
-    pg_db = redis_proc = None
+    pg_db = None
     if USE_PG:
         pg_db = create_pg_database()
         env["DATABASE_URL"] = pg_url(pg_db)
-    if USE_REDIS:
-        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{os.environ.get('AP_E2E_REDIS_DB', '11')}"
-        import redis
-
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    else:
-        sock = data_dir / "redis.sock"
-        redis_proc = embedded_redis.start(data_dir / "redis", sock)
-        env["REDIS_URL"] = f"unix://{sock}"
+    # A Redis of its own (the bundled server): the other browser tests' app uses the shared
+    # e2e database on 6379, and flushing that under it broke the tests that ran after this one.
+    sock = data_dir / "redis.sock"
+    redis_proc = embedded_redis.start(data_dir / "redis", sock)
+    env["REDIS_URL"] = f"unix://{sock}"
+    # The build below writes the one frontend of this checkout, with the proxy's URL in it; the
+    # other browser tests' app serves that directory, so it is put back afterwards.
+    built = ROOT / ".web" / "build" / "client"
+    saved = data_dir / "client-before"
+    if built.is_dir():
+        shutil.copytree(built, saved, symlinks=True)
     # What a deployment of several web processes sets (README "Several web processes").
     env["REFLEX_REDIS_URL"] = env["REDIS_URL"]
     webs: list[WebProcess] = []
@@ -146,9 +148,11 @@ def two_webs() -> Iterator[TwoWebs]:
             artifacts = ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
             shutil.copy(web.log_path, artifacts / f"e2e-two-webs-{web.name}.log")
-        if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(10)
+        if saved.is_dir():
+            shutil.rmtree(built, ignore_errors=True)
+            shutil.copytree(saved, built, symlinks=True)
+        redis_proc.terminate()
+        redis_proc.wait(10)
         if pg_db:
             drop_pg_database(pg_db)
         shutil.rmtree(data_dir, ignore_errors=True)
