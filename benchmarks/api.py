@@ -35,42 +35,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from benchmarks.runtime import (  # noqa: E402
+    configure_environment as runtime_environment,
+)
 from benchmarks.runtime import (  # noqa: E402 - after the path and environment set-up
     percentile,
-    port_open,
     setup_org,
     start_llm_server,
 )
 
 
 def configure_environment(redis_db: int, pg_prefix: str) -> tuple[str | None, object]:
-    """As benchmarks/runtime.py, with the throwaway database's name prefix chosen."""
-    import tempfile
-
-    data_dir = Path(tempfile.mkdtemp(prefix="ap-bench-api-"))
-    os.environ["DATA_DIR"] = str(data_dir)
-    os.environ["OUTBOUND_ALLOW_HOSTS"] = "127.0.0.1"
-    # Counted as always, but never the limit of a benchmark that sends hundreds a minute.
+    """As benchmarks/runtime.py, with API rate limits out of the way: still counted, but
+    never the limit of a benchmark that sends hundreds a minute."""
     os.environ["API_REQUESTS_PER_MINUTE_PER_KEY"] = "1000000"
     os.environ["API_REQUESTS_PER_MINUTE_PER_ORG"] = "1000000"
-    pg_name = None
-    if port_open(5432):
-        import psycopg
-
-        pg_name = f"{pg_prefix}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{pg_name}"')
-        os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
-    redis_proc = None
-    if port_open(6379):
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
-    else:
-        from agent_platform import embedded_redis
-
-        sock = data_dir / "redis.sock"
-        redis_proc = embedded_redis.start(data_dir / "redis", sock)
-        os.environ["REDIS_URL"] = f"unix://{sock}"
-    return pg_name, redis_proc
+    return runtime_environment(redis_db, pg_prefix)
 
 
 def set_default(base_url: str, first_token_delay: float) -> None:

@@ -38,7 +38,9 @@ def port_open(port: int) -> bool:
         return False
 
 
-def configure_environment(redis_db: int) -> tuple[str | None, subprocess.Popen[bytes] | None]:
+def configure_environment(
+    redis_db: int, pg_prefix: str = "ap_bench"
+) -> tuple[str | None, subprocess.Popen[bytes] | None]:
     data_dir = Path(tempfile.mkdtemp(prefix="ap-bench-"))
     os.environ["DATA_DIR"] = str(data_dir)
     os.environ["OUTBOUND_ALLOW_HOSTS"] = "127.0.0.1"
@@ -46,7 +48,7 @@ def configure_environment(redis_db: int) -> tuple[str | None, subprocess.Popen[b
     if port_open(5432):
         import psycopg
 
-        pg_name = f"ap_bench_{uuid.uuid4().hex[:8]}"
+        pg_name = f"{pg_prefix}_{uuid.uuid4().hex[:8]}"
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
             c.execute(f'CREATE DATABASE "{pg_name}"')
         os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
