@@ -22,6 +22,7 @@ from agent_platform.settings import get_settings
 from services import audit
 from services.access import Actor, Permission, require
 from services.errors import Forbidden, Invalid, NotFound
+from services.llm import chain_cache
 from services.outbound import METADATA_ADDRESSES, OutboundGuard, default_guard, parse_allow_entry
 
 MAX_ENTRIES = 50
@@ -84,6 +85,7 @@ def set_private_hosts(session: Session, actor: Actor, entries: list[str]) -> lis
         return cleaned
     org.outbound_allow_hosts = cleaned
     session.add(org)
+    chain_cache.changed(session, actor.org_id)  # cached resolutions carry the old list
     audit.record(
         session,
         "org.private_hosts_changed",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Integer, Update, bindparam, cast, extract, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -26,7 +27,7 @@ from agent_platform.models import (
     Role,
     Thread,
 )
-from agent_platform.models.base import utcnow
+from agent_platform.models.base import UTCDateTime, utcnow
 from agent_platform.redis_client import get_redis
 from services import spend
 from services.access import Actor, require_role
@@ -424,14 +425,90 @@ def cancel_run(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
     return run
 
 
-def claim(session: Session, run_id: uuid.UUID) -> bool:
-    """queued → running, once: a second delivery of the same job finds nothing to claim."""
-    result = session.exec(
-        update(Execution)
-        .where(col(Execution.id) == run_id, col(Execution.status) == ExecutionStatus.QUEUED)
-        .values(status=ExecutionStatus.RUNNING, started_at=utcnow())
+@dataclass(frozen=True)
+class ClaimedRun:
+    """What the engine needs of a run it has just claimed, straight from the claim's
+    RETURNING: one statement per claim instead of an UPDATE, a SELECT and an ORM object."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    agent_version_id: uuid.UUID | None
+    thread_id: uuid.UUID | None
+    input: dict[str, Any]
+    created_at: datetime
+    test_run_id: uuid.UUID | None
+    budget_usd: Decimal | None
+    service_listing_id: uuid.UUID | None
+
+
+_RUNS = Execution.__table__  # type: ignore[attr-defined]
+_CLAIMED = tuple(_RUNS.c[name] for name in ClaimedRun.__dataclass_fields__)
+_FINISHED = (
+    _RUNS.c.org_id,
+    _RUNS.c.created_at,
+    _RUNS.c.test_run_id,
+    _RUNS.c.input,
+    _RUNS.c.budget_usd,
+    _RUNS.c.service_listing_id,
+    _RUNS.c.service_price_cents,
+)
+
+
+# Built once: a statement whose values arrive as parameters is compiled once per process
+# (SQLAlchemy's cache), where `.values(...)` with Python values coerces each one per call.
+_CLAIM = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.status == ExecutionStatus.QUEUED)
+    .values(status=ExecutionStatus.RUNNING, started_at=bindparam("now", type_=UTCDateTime()))
+    .returning(*_CLAIMED)
+)
+
+
+def claim(session: Session, run_id: uuid.UUID) -> ClaimedRun | None:
+    """queued → running, once: a second delivery of the same job finds nothing to claim
+    (None). The run's columns come back with the claim, so the caller needs no SELECT."""
+    row = session.execute(_CLAIM, {"run_id": run_id, "now": utcnow()}).first()
+    _forget_loaded(session, run_id)
+    return ClaimedRun(*row) if row is not None else None
+
+
+def _forget_loaded(session: Session, run_id: uuid.UUID) -> None:
+    """A Core UPDATE bypasses the session's identity map: a copy of the run the caller
+    loaded before is expired, so its next read sees the new row, not the old values."""
+    loaded = session.identity_map.get(session.identity_key(Execution, run_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
+def _finish_statement(dialect: str) -> Update:
+    """The UPDATE … RETURNING that ends a run. Its latency (from the start, or from creation
+    for a run that never started) is computed by the statement itself, so finishing needs no
+    read of the run first."""
+    now = bindparam("now", type_=UTCDateTime())
+    since = func.coalesce(_RUNS.c.started_at, _RUNS.c.created_at)
+    millis: ColumnElement[Any]
+    if dialect == "postgresql":
+        millis = func.floor(extract("epoch", now - since) * 1000)
+    else:
+        millis = (func.julianday(now) - func.julianday(since)) * 86_400_000
+    return (
+        update(_RUNS)
+        .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.status.not_in(FINAL))
+        .values(
+            status=bindparam("new_status", type_=_RUNS.c.status.type),
+            output=bindparam("new_output", type_=_RUNS.c.output.type),
+            error=bindparam("new_error", type_=_RUNS.c.error.type),
+            tokens_used=bindparam("new_tokens", type_=_RUNS.c.tokens_used.type),
+            cost=bindparam("new_cost", type_=_RUNS.c.cost.type),
+            finished_at=now,
+            latency_ms=cast(millis, Integer),
+        )
+        .returning(*_FINISHED)
     )
-    return result.rowcount == 1
+
+
+_FINISH = {dialect: _finish_statement(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def finish(
@@ -444,18 +521,35 @@ def finish(
     tokens: int = 0,
     cost: Any = 0,
 ) -> None:
-    run = session.get(Execution, run_id)
-    if run is None or run.status in FINAL:
+    """The run's outcome, once (a run already final is left alone), in one UPDATE … RETURNING
+    of what settling its spend, grading and billing it read."""
+    statement = _FINISH[session.get_bind().dialect.name]
+    params = {
+        "run_id": run_id,
+        "now": utcnow(),
+        "new_status": status,
+        "new_output": output,
+        "new_error": error,
+        "new_tokens": tokens,
+        "new_cost": cost,
+    }
+    row = session.execute(statement, params).first()
+    _forget_loaded(session, run_id)
+    if row is None:
         return
-    now = utcnow()
-    run.status = status
-    run.output = output
-    run.error = error
-    run.tokens_used = tokens
-    run.cost = cost
-    run.finished_at = now
-    run.latency_ms = int((now - (run.started_at or run.created_at)).total_seconds() * 1000)
-    session.add(run)
+    # Not added to the session: the columns the hooks below read, of the row just written.
+    run = Execution(
+        id=run_id,
+        org_id=row.org_id,
+        created_at=row.created_at,
+        test_run_id=row.test_run_id,
+        input=row.input,
+        budget_usd=row.budget_usd,
+        service_listing_id=row.service_listing_id,
+        service_price_cents=row.service_price_cents,
+        status=status,
+        cost=cost,
+    )
     spend.settle_after_commit(session, run)
     _grade_if_test(session, run)
     if run.service_listing_id is not None and status == ExecutionStatus.SUCCEEDED:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from opentelemetry.trace import Span
+from sqlalchemy import insert
 from sqlmodel import col, select
 
 from agent_platform.db import Transaction
@@ -32,11 +33,12 @@ from agent_platform.models import (
     ExecutionStatus,
     ExecutionStep,
 )
+from agent_platform.models.base import utcnow
 from agent_platform.observability import logs, metrics, tracing
-from services import private_hosts, runs
+from services import runs
 from services.errors import DomainError
 from services.llm import gateway
-from services.llm.providers import ResolvedModel, resolve_chain
+from services.llm.providers import ResolvedModel, resolve_chain_cached
 from services.money import format_money
 from services.runtime.events import RunEvents
 from services.runtime.output import OutputInvalid, check_output
@@ -99,7 +101,9 @@ class RunPlan:
         return event_for_buyer(fields) if self.hidden else fields
 
 
-def _budget(run: Execution, config: AgentConfig, allowance: Decimal | None) -> Decimal | None:
+def _budget(
+    run: Execution | runs.ClaimedRun, config: AgentConfig, allowance: Decimal | None
+) -> Decimal | None:
     """The smallest of the run's own budget, its agent version's setting and, for a test
     run, its allowance out of the suite's budget."""
     setting = config.max_spend_per_run_usd
@@ -132,7 +136,7 @@ def _child_budget(plan: RunPlan, totals: Totals) -> Decimal | None:
     return max(plan.budget - totals.spent - totals.held, Decimal("0"))
 
 
-def _history(session: Any, run: Execution, window: int) -> list[dict[str, Any]]:
+def _history(session: Any, run: Execution | runs.ClaimedRun, window: int) -> list[dict[str, Any]]:
     if run.thread_id is None or window <= 0:
         return []
     earlier = session.exec(
@@ -194,19 +198,26 @@ def _given_turns(turns: Any) -> list[dict[str, str]]:
 
 def prepare(transaction: Transaction, run_id: uuid.UUID) -> RunPlan | None:
     """Claim the run and gather what it needs, in one transaction; None when another
-    delivery already took it. A failure here rolls the claim back; the caller fails the run."""
+    delivery already took it. A failure here rolls the claim back; the caller fails the run.
+
+    The claim returns the run's columns (no SELECT of it), and the owner's models and private
+    hosts come from a per-process cache that a change to them invalidates from any process
+    (services.llm.providers.resolve_chain_cached): the run's hot path reads no provider rows,
+    organization or secret."""
     with transaction() as session:
-        if not runs.claim(session, run_id):
+        run: runs.ClaimedRun | Execution | None = runs.claim(session, run_id)
+        if run is None:
             return None
-        run = session.get(Execution, run_id)
-        assert run is not None
-        allowance = suite_budget.allowance(session, run) if run.test_run_id else None
-        if run.status != ExecutionStatus.RUNNING:
-            return None  # its suite's budget left nothing for it: closed as skipped
+        allowance = None
+        if run.test_run_id:
+            run = session.get(Execution, run_id)
+            assert run is not None
+            allowance = suite_budget.allowance(session, run)
+            if run.status != ExecutionStatus.RUNNING:
+                return None  # its suite's budget left nothing for it: closed as skipped
         config = _config_of(session, run.agent_version_id)
         owner = owner_org(session, run)
-        allow_hosts = private_hosts.org_entries(session, owner)
-        chain = resolve_chain(session, owner, config.model_chain, allow_hosts=allow_hosts)
+        allow_hosts, chain = resolve_chain_cached(session, owner, config.model_chain)
         system = config.render_instructions(run.input.get("variables", {}))
         if config.output.format == "json":
             system += (
@@ -243,9 +254,39 @@ def _agent_name(session: Any, agent_id: uuid.UUID | None) -> str:
     return agent.name if agent is not None else ""
 
 
+_STEPS = ExecutionStep.__table__  # type: ignore[attr-defined]
+_INSERT_STEP = insert(_STEPS)  # its values arrive as parameters: compiled once per process
+
+
+def _step_row(run_id: uuid.UUID, step: dict[str, Any]) -> dict[str, Any]:
+    """A step's full row for a Core INSERT: every column the model would have set, so an
+    absent JSON field is stored as the ORM stored it (JSON null), not as SQL NULL."""
+    return {
+        "id": uuid.uuid4(),
+        "execution_id": run_id,
+        "model": None,
+        "messages": None,
+        "response": None,
+        "tool_name": None,
+        "arguments": None,
+        "result": None,
+        "tokens": 0,
+        "cost": Decimal("0"),
+        "latency_ms": None,
+        "error": None,
+        "created_at": utcnow(),
+        **step,
+    }
+
+
+def _insert_step(session: Any, run_id: uuid.UUID, step: dict[str, Any]) -> None:
+    """A Core INSERT, not `session.add`: no ORM object and no unit-of-work flush per step."""
+    session.execute(_INSERT_STEP, _step_row(run_id, step))
+
+
 def _save_step(transaction: Transaction, run_id: uuid.UUID, step: dict[str, Any]) -> None:
     with transaction() as session:
-        session.add(ExecutionStep(execution_id=run_id, **step))
+        _insert_step(session, run_id, step)
 
 
 def _finish(
@@ -257,7 +298,7 @@ def _finish(
     """The last step and the run's outcome in one transaction."""
     with transaction() as session:
         if pending is not None:
-            session.add(ExecutionStep(execution_id=run_id, **pending))
+            _insert_step(session, run_id, pending)
         runs.finish(session, run_id, **kwargs)
 
 

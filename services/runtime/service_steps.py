@@ -14,18 +14,31 @@ are the seller's, the owner of the version it runs.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from agent_platform.models import Agent, AgentVersion, Execution
+from agent_platform.models import Agent, AgentVersion
 from services.errors import DomainError
 
 MODEL_FAILED = "The service's model call failed; try again later."
 TOOL_FAILED = "The tool failed."
 
 
-def owner_org(session: Session, run: Execution) -> uuid.UUID:
+class RunOfVersion(Protocol):
+    """What `owner_org` reads of a run: an Execution, or the columns its claim returned."""
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+    @property
+    def agent_version_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def service_listing_id(self) -> uuid.UUID | None: ...
+
+
+def owner_org(session: Session, run: RunOfVersion) -> uuid.UUID:
     """The organization whose models and knowledge the run uses: its own, or for a service
     run the organization owning the version it runs."""
     if run.service_listing_id is None:

@@ -1119,6 +1119,8 @@ TRUSTED: dict[str, str] = {
     "proxy.check_connection": "called with actor.org_id after get_connection read the row",
     "providers.resolve": ORG_OF_CALLER,
     "providers.resolve_chain": ORG_OF_CALLER,
+    "providers.resolve_chain_cached": ORG_OF_CALLER,
+    "chain_cache.changed": "writes a fresh cache token for the org the caller just changed",
     "providers.configured_names": ORG_OF_CALLER,
     "model_prices.price_of": ORG_OF_CALLER,
     "organizations.limits_for": ORG_OF_CALLER,

@@ -1,0 +1,79 @@
+"""A per-process cache of an organization's resolved model chain and private hosts.
+
+Why: every run resolved its models from scratch — the provider rows, the organization's
+private hosts and the decrypted key from the secret store (a Vault round trip there) — about
+a third of the worker's database CPU per run, for values that change a few times a month.
+
+Why it is never stale: the cache is keyed by a token per organization kept in Redis. Every
+change to what a resolution reads (a provider saved or deleted, its key, the org's private
+hosts) sets a new random token once its transaction commits (`changed`), so the next run in
+any process reads the token, misses and resolves again. A worker reads the token before it
+reads the database, so an entry can only ever hold data at least as new as its token. No
+token (Redis lost it, or first use) or Redis down: nothing is cached for that run. Entries also
+expire after ENTRY_TTL seconds, for changes made outside the platform (a key edited in Vault).
+Prices are not cached: their service does not set tokens (the caller reads them each run).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlmodel import Session
+
+from agent_platform.db import after_commit
+from agent_platform.redis_client import REDIS_DOWN, get_redis
+
+TOKEN_TTL = 86_400  # seconds; an expired token is replaced by a new one, so entries reload
+ENTRY_TTL = 60.0
+MAX_ENTRIES = 4096
+
+_entries: dict[tuple[uuid.UUID, tuple[str, ...]], tuple[str, float, Any]] = {}
+
+
+def _key(org_id: uuid.UUID) -> str:
+    return f"llm:resolution:{org_id}"
+
+
+def changed(session: Session, org_id: uuid.UUID) -> None:
+    """Call in the transaction that changes the org's providers, their keys or its private
+    hosts: once it commits, every process's cached resolution of the org is dropped."""
+    key = _key(org_id)
+
+    def new_token() -> None:
+        get_redis().set(key, uuid.uuid4().hex, ex=TOKEN_TTL)
+
+    after_commit(session, new_token)
+
+
+def token(org_id: uuid.UUID) -> str | None:
+    """The org's current token, read before the database; None: cache nothing this time."""
+    key = _key(org_id)
+    try:
+        redis = get_redis()
+        raw = redis.get(key)
+        if raw is None:
+            redis.set(key, uuid.uuid4().hex, nx=True, ex=TOKEN_TTL)  # for the next run
+            return None
+    except REDIS_DOWN:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def lookup(org_id: uuid.UUID, refs: tuple[str, ...], current: str) -> Any | None:
+    entry = _entries.get((org_id, refs))
+    if entry is None or entry[0] != current or entry[1] < time.monotonic():
+        return None
+    return entry[2]
+
+
+def store(org_id: uuid.UUID, refs: tuple[str, ...], current: str, value: Any) -> None:
+    if len(_entries) >= MAX_ENTRIES:
+        _entries.clear()
+    _entries[(org_id, refs)] = (current, time.monotonic() + ENTRY_TTL, value)
+
+
+def clear() -> None:
+    """Forget every entry (tests)."""
+    _entries.clear()
