@@ -32,8 +32,10 @@ import contextlib
 import ipaddress
 import json as jsonlib
 import re
+import select
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -392,13 +394,14 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
+                return _PooledStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None  # permitted_addresses never returns an empty list
@@ -416,6 +419,101 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _PooledStream(httpcore.AsyncNetworkStream):
+    """A connection's stream with its socket looked up once. The pool asks every idle
+    connection "is your socket readable?" (a server-closed keep-alive) on each request it
+    places; anyio answers by rebuilding the stream's whole attribute table each time, a
+    `getpeername` included, which cost more CPU than the request itself with dozens of idle
+    connections. The socket does not change for the connection's life (TLS wraps it)."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket: socket.socket | None = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _PooledStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _socket_readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _socket_readable(sock: socket.socket | None) -> bool:
+    """httpcore's own test (`is_socket_readable`): a gone socket counts as readable, so the
+    pool drops its connection."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if sys.platform == "win32" or not hasattr(select, "poll"):
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _Pool(httpcore.AsyncConnectionPool):
+    """httpcore 1.0.9's pool with one line of its bookkeeping made linear.
+
+    Each request placed and each answer finished runs `_assign_requests_to_connections`; its
+    clean-up loop computes `len([c.is_idle() for c in connections])` again for every idle
+    connection: quadratic, ~2,500 calls per request with 50 pooled connections, the largest
+    single cost of a streamed model call. Below is httpcore's method unchanged except that
+    length, which is `len(self._connections)` (the list has exactly that many entries)."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        closing_connections = []
+        for connection in list(self._connections):
+            if connection.is_closed():
+                self._connections.remove(connection)
+            elif connection.has_expired():
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+            elif connection.is_idle() and len(self._connections) > self._max_keepalive_connections:
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+
+        queued_requests = [request for request in self._requests if request.is_queued()]
+        for pool_request in queued_requests:
+            origin = pool_request.request.url.origin
+            available_connections = [
+                connection
+                for connection in self._connections
+                if connection.can_handle_request(origin) and connection.is_available()
+            ]
+            idle_connections = [
+                connection for connection in self._connections if connection.is_idle()
+            ]
+            if available_connections:
+                pool_request.assign_to_connection(available_connections[0])
+            elif len(self._connections) < self._max_connections:
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+                pool_request.assign_to_connection(connection)
+            elif idle_connections:
+                connection = idle_connections[0]
+                self._connections.remove(connection)
+                closing_connections.append(connection)
+                connection = self.create_connection(origin)
+                self._connections.append(connection)
+                pool_request.assign_to_connection(connection)
+        return closing_connections
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """httpx's default transport, rebuilt around `GuardedNetworkBackend` (httpx 0.28 offers
     no way to pass a network backend to `AsyncHTTPTransport`)."""
@@ -429,7 +527,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         max_connections: int = 20,
     ) -> None:
         self._refuse_redirects = refuse_redirects
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = _Pool(
             ssl_context=httpx.create_ssl_context(verify=verify),
             network_backend=GuardedNetworkBackend(guard),
             max_connections=max_connections,

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpcore
 import httpx
 import pytest
 
@@ -32,6 +33,7 @@ from services.outbound import (
     address_problem,
     default_guard,
 )
+from tests.waiting import async_wait_until
 
 
 class LocalServer:
@@ -529,3 +531,98 @@ class TestTls:
         assert response.text == "hello from the local server"
         with pytest.raises(OutboundError, match="certificate verify failed"):
             asyncio.run(guard.request("GET", f"https://other.internal:{port}/hello", timeout=5))
+
+
+class KeepAliveServer:
+    """HTTP/1.1 on 127.0.0.1 that keeps connections open (unlike `LocalServer`), counting the
+    connections it accepts; `close_after` answers makes it close each one, unannounced, the
+    way a server drops an idle keep-alive connection. `hold_until` keeps the answers back
+    until that many requests wait at once, so a test knows they overlapped."""
+
+    def __init__(self, *, close_after: int | None = None, hold_until: int = 0) -> None:
+        self.close_after = close_after
+        self.hold_until = hold_until
+        self.connections = 0
+        self.closed = 0
+        self.held = 0
+        self.peak_held = 0
+        self.release = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = 0
+        try:
+            while self.close_after is None or answered < self.close_after:
+                await reader.readuntil(b"\r\n\r\n")  # a GET: no body follows
+                self.held += 1
+                self.peak_held = max(self.peak_held, self.held)
+                if self.held >= self.hold_until:
+                    self.release.set()
+                await self.release.wait()
+                self.held -= 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                answered += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            self.closed += 1
+
+
+class CountingGuard(OutboundGuard):
+    """The guard, counting its connect-time checks (one per new connection)."""
+
+    checks = 0
+
+    def permitted_addresses(self, host: str, port: int) -> list:
+        self.checks += 1
+        return super().permitted_addresses(host, port)
+
+
+class TestPooledConnections:
+    """The guarded transport pools connections for SDK clients: each new connection is still
+    checked, a connection the server dropped is not reused, and the pool stays bounded."""
+
+    def test_an_idle_connection_the_server_closed_is_replaced(self) -> None:
+        server = KeepAliveServer(close_after=1)
+        guard = CountingGuard(["127.0.0.1"])
+
+        async def twice() -> list[str]:
+            url = await server.start()
+            async with guard.client() as client:
+                first = await client.get(url)
+                await async_wait_until(
+                    lambda: asyncio.sleep(0, server.closed == 1), what="the server closed"
+                )
+                second = await client.get(url)
+            return [first.text, second.text]
+
+        assert asyncio.run(twice()) == ["ok", "ok"]
+        assert server.connections == 2 and guard.checks == 2
+
+    def test_concurrent_requests_share_a_bounded_pool_each_connection_checked(self) -> None:
+        server = KeepAliveServer(hold_until=5)
+        guard = CountingGuard(["127.0.0.1"])
+
+        async def many() -> list[str]:
+            url = await server.start()
+            async with guard.client(max_connections=5) as client:
+                answers = await asyncio.gather(*(client.get(url) for _ in range(30)))
+                again = await client.get(url)  # after the rush: an idle connection, reused
+            return [a.text for a in [*answers, again]]
+
+        assert asyncio.run(many()) == ["ok"] * 31
+        assert server.connections == 5 and server.peak_held == 5
+        assert guard.checks == 5
+
+    def test_the_pool_override_matches_the_pinned_httpcore(self) -> None:
+        """`_Pool` copies httpcore 1.0.9's `_assign_requests_to_connections` (one line made
+        linear): a new httpcore needs that copy compared with its own method again."""
+        assert httpcore.__version__ == "1.0.9"
