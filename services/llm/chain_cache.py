@@ -6,8 +6,8 @@ a third of the worker's database CPU per run, for values that change a few times
 
 Why it is never stale: the cache is keyed by a token per organization kept in Redis. Every
 change to what a resolution reads (a provider saved or deleted, its key, the org's private
-hosts) sets a new random token once its transaction commits (`changed`), so the next run in
-any process reads the token, misses and resolves again. A worker reads the token before it
+hosts) sets a new random token, in its transaction and again once it commits (`changed`), so
+the next run in any process reads the token, misses and resolves again. A worker reads the token before it
 reads the database, so an entry can only ever hold data at least as new as its token. No
 token (Redis lost it, or first use) or Redis down: nothing is cached for that run. Entries also
 expire after ENTRY_TTL seconds, for changes made outside the platform (a key edited in Vault).
@@ -16,6 +16,7 @@ Prices are not cached: their service does not set tokens (the caller reads them 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
@@ -24,6 +25,9 @@ from sqlmodel import Session
 
 from agent_platform.db import after_commit
 from agent_platform.redis_client import REDIS_DOWN, get_redis
+from services.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 TOKEN_TTL = 86_400  # seconds; an expired token is replaced by a new one, so entries reload
 ENTRY_TTL = 60.0
@@ -38,13 +42,33 @@ def _key(org_id: uuid.UUID) -> str:
 
 def changed(session: Session, org_id: uuid.UUID) -> None:
     """Call in the transaction that changes the org's providers, their keys or its private
-    hosts: once it commits, every process's cached resolution of the org is dropped."""
+    hosts: every process's cached resolution of the org is dropped.
+
+    The token is replaced twice. Now, inside the transaction: with Redis unreachable the change
+    fails (Unavailable) instead of committing while workers keep serving the old key; an
+    invalidation of a change that then rolls back costs one extra resolution, nothing more.
+    And once committed: a run that read the old rows between the two has cached them under the
+    first new token, which the second one retires."""
     key = _key(org_id)
 
     def new_token() -> None:
         get_redis().set(key, uuid.uuid4().hex, ex=TOKEN_TTL)
 
-    after_commit(session, new_token)
+    try:
+        new_token()
+    except REDIS_DOWN:
+        raise Unavailable(
+            "The change cannot be saved right now: the cache service (Redis) is unreachable. "
+            "Try again in a moment."
+        ) from None
+
+    def new_token_again() -> None:
+        try:
+            new_token()
+        except REDIS_DOWN:  # the change is committed and the first token already replaced
+            log.warning("could not replace the model resolution token of org %s", org_id)
+
+    after_commit(session, new_token_again)
 
 
 def token(org_id: uuid.UUID) -> str | None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from redis import Redis
 from sqlmodel import Session
 
 from agent_platform.db import session_scope
@@ -17,7 +18,7 @@ from agent_platform.redis_client import get_redis
 from agent_platform.settings import get_settings
 from services import model_prices, private_hosts, secrets
 from services.access import Actor
-from services.errors import Invalid
+from services.errors import Invalid, Unavailable
 from services.llm import chain_cache, providers
 from services.runtime import engine
 from services.runtime.engine import RunPlan
@@ -129,3 +130,35 @@ def test_a_lost_token_is_not_trusted(session: Session) -> None:
         s.add(row)
         s.commit()
     assert _plan(actor, agent_id).chain[0].api_base == "http://127.0.0.1:10/v1"
+
+
+def test_a_change_committed_without_its_hooks_is_seen(session: Session) -> None:
+    """The token is replaced inside the change's transaction too, so a commit that runs no
+    after-commit hooks (a plain Session's) does not leave the old key cached."""
+    actor, agent_id = _cached_org(session)
+    providers.save_provider(
+        session,
+        actor,
+        {
+            "name": "fake",
+            "kind": "openai_compatible",
+            "api_base": BASE,
+            "api_key": "sk-plain-456789",
+        },
+        provider_id=_provider_id(session, actor),
+    )
+    session.commit()
+    assert _plan(actor, agent_id).chain[0].api_key == "sk-plain-456789"
+
+
+def test_a_change_fails_while_redis_is_down(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committing a change no worker would hear of would keep the old key in use: refused."""
+    actor, agent_id = _cached_org(session)
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    monkeypatch.setattr(chain_cache, "get_redis", lambda: dead)
+    with pytest.raises(Unavailable, match="Redis"), session_scope() as s:
+        providers.delete_provider(s, actor, _provider_id(session, actor))
+    monkeypatch.setattr(chain_cache, "get_redis", get_redis)
+    assert _plan(actor, agent_id).chain[0].api_key == "sk-test-123456"
