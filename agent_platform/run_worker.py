@@ -31,9 +31,9 @@ from redis.asyncio import Redis as AsyncRedis
 from rq import Queue, Worker, worker_registration
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution as JobExecution
-from rq.executions import prepare_execution
 from rq.job import Job
 from rq.utils import now
+from rq.worker.base import WorkerStatus
 
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
@@ -43,6 +43,23 @@ from services.queue import GRADING_QUEUE
 log = logging.getLogger("agent_platform.run_worker")
 
 MAINTENANCE_SECONDS = 60
+# Jobs one round of taking may start: enough that a burst is taken in a few round trips, few
+# enough that one worker does not empty the queue while its peers wait.
+TAKE_AT_ONCE = 8
+
+# LPOP with a count from each queue in order until `ARGV[1]` ids are taken: one round trip.
+POP_IN_ORDER = """
+local taken = {}
+for _, key in ipairs(KEYS) do
+  local want = tonumber(ARGV[1]) - #taken
+  if want <= 0 then break end
+  local ids = redis.call('LPOP', key, want)
+  if ids then
+    for _, id in ipairs(ids) do taken[#taken + 1] = {key, id} end
+  end
+end
+return taken
+"""
 
 
 def lease_key(run_id: uuid.UUID | str) -> str:
@@ -95,23 +112,32 @@ class AsyncRunWorker:
             Queue("agents", connection=self.dequeue_redis),
         ]
         self.rq_worker = Worker(self.queues, connection=get_redis(), name=self.name)
+        self._pop_script = self.dequeue_redis.register_script(POP_IN_ORDER)
         await asyncio.to_thread(self.rq_worker.register_birth)
-        slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
+        freed = asyncio.Event()
+
+        def ended(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            freed.set()
+
         housekeeping = asyncio.create_task(self._housekeeping())
         try:
             while not self.stopping.is_set():
-                await slots.acquire()
-                found = await asyncio.to_thread(self._dequeue)
-                if found is None:
-                    slots.release()
+                room = self.concurrency - len(tasks)
+                if room <= 0:
+                    freed.clear()
+                    await freed.wait()
+                    continue
+                taken = await asyncio.to_thread(self._take, min(room, TAKE_AT_ONCE))
+                if not taken:
                     if self.burst and not tasks:
                         break
                     continue
-                job, queue = found
-                task = asyncio.create_task(self._perform(job, queue, slots))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                for job, queue, execution in taken:
+                    task = asyncio.create_task(self._perform(job, queue, execution))
+                    tasks.add(task)
+                    task.add_done_callback(ended)
         finally:
             if tasks:
                 log.info("waiting for %d runs to finish", len(tasks))
@@ -123,68 +149,86 @@ class AsyncRunWorker:
                 pass
             await self.redis.aclose()
 
-    def _dequeue(self) -> tuple[Job, Queue] | None:
-        """One job, or None after a second; a Redis outage is one log line and a retry (the
-        worker must come back by itself when Redis does, not die and wait for a person)."""
+    def _take(self, room: int) -> list[tuple[Job, Queue, JobExecution]]:
+        """Up to `room` jobs, gradings first, taken and marked started in three round trips
+        however many there are (one job at a time cost five, and a thread hop each); when
+        both queues are empty, waits up to a second for one. A Redis outage is one log line
+        and a retry (the worker must come back by itself when Redis does, not die and wait
+        for a person); jobs popped just before an outage are found by the reconciler, as
+        after any crash between a pop and the start."""
         import time
 
         try:
-            found = Queue.dequeue_any(self.queues, 1, connection=self.dequeue_redis)
-        except DequeueTimeout:
-            found = None
+            found = self._pop(room)
+            if not found:
+                try:
+                    one = Queue.dequeue_any(self.queues, 1, connection=self.dequeue_redis)
+                except DequeueTimeout:
+                    one = None
+                found = [one] if one is not None else []
+            taken = self._mark_started(found) if found else []
         except REDIS_DOWN as exc:
             if self.redis_down_since is None:
                 self.redis_down_since = time.time()
                 url = redacted(get_settings().resolved_redis_url)
                 log.error("Redis %s does not answer (%s); retrying", url, exc)
             time.sleep(1.0)
-            return None
+            return []
         if self.redis_down_since is not None:
             log.warning("Redis answers again after %.0f s", time.time() - self.redis_down_since)
             self.redis_down_since = None
-        return found
+        return taken
 
-    async def _perform(self, job: Job, queue: Queue, slots: asyncio.Semaphore) -> None:
+    def _pop(self, room: int) -> list[tuple[Job, Queue]]:
+        """Without waiting: up to `room` job ids off the queues in their order (one script),
+        then their jobs (one pipeline). A job whose hash is gone is skipped, as RQ does."""
+        popped = cast(
+            "list[list[bytes]]",
+            self._pop_script(keys=[q.key for q in self.queues], args=[room]),
+        )
+        if not popped:
+            return []
+        by_key = {q.key: q for q in self.queues}
+        jobs = Job.fetch_many([job_id.decode() for _, job_id in popped], self.dequeue_redis)
+        return [
+            (job, by_key[key.decode()])
+            for (key, _), job in zip(popped, jobs, strict=True)
+            if job is not None
+        ]
+
+    async def _perform(self, job: Job, queue: Queue, execution: JobExecution) -> None:
         if queue.name == GRADING_QUEUE:
-            await self._grade(job, queue, slots)
+            await self._grade(job, queue, execution)
             return
         from agent_platform.db import session_scope
         from services.runtime import engine
 
         run_id = job.args[0] if job.args else job.id
-        execution: JobExecution | None = None
+        lease = lease_key(run_id)
         try:
-            await self.redis.set(lease_key(run_id), self.name, ex=self.lease)
-            execution = await asyncio.to_thread(self._mark_started, job, queue)
             self.inflight[run_id] = (job, execution)
             # The run commits step by step; each step's transaction is this wrapper's.
             status = await engine.execute(session_scope, uuid.UUID(run_id), self.redis)
+            self.inflight.pop(run_id, None)  # before the lease goes: no refresh brings it back
             await asyncio.to_thread(
-                self._mark_finished, job, queue, execution, status.value if status else None
+                self._mark_finished, job, queue, execution, status.value if status else None, lease
             )
         except Exception:  # noqa: BLE001 - the run row already says what happened
             log.exception("run %s crashed in the worker", run_id)
-            try:
-                await asyncio.to_thread(self._mark_failed, job, queue, execution)
-            except REDIS_DOWN:
-                pass  # the run row is the record; RQ's registries clean up after themselves
-        finally:
             self.inflight.pop(run_id, None)
             try:
-                await self.redis.delete(lease_key(run_id))
+                await asyncio.to_thread(self._mark_failed, job, queue, execution, lease)
             except REDIS_DOWN:
-                pass  # leases expire by themselves
-            finally:
-                slots.release()
+                pass  # the run row is the record; RQ's registries and leases expire by themselves
+        finally:
+            self.inflight.pop(run_id, None)
 
-    async def _grade(self, job: Job, queue: Queue, slots: asyncio.Semaphore) -> None:
+    async def _grade(self, job: Job, queue: Queue, execution: JobExecution) -> None:
         """A grading job: no lease (a lost grading is found by the reconciler's sweep of test
         runs without a verdict, not by a lease), RQ's bookkeeping as for a run."""
         from agent_platform import grading_job
 
-        execution: JobExecution | None = None
         try:
-            execution = await asyncio.to_thread(self._mark_started, job, queue)
             verdict = await grading_job.grade(uuid.UUID(job.args[0]))
             await asyncio.to_thread(self._mark_finished, job, queue, execution, verdict)
         except Exception:  # noqa: BLE001 - the job fails; the reconciler grades the run again
@@ -193,27 +237,49 @@ class AsyncRunWorker:
                 await asyncio.to_thread(self._mark_failed, job, queue, execution)
             except REDIS_DOWN:
                 pass
-        finally:
-            slots.release()
 
-    def _mark_started(self, job: Job, queue: Queue) -> JobExecution:
-        """RQ's own bookkeeping: an execution record, the started registry, job status."""
-        execution = prepare_execution(self.rq_worker, job)
+    def _mark_started(
+        self, found: list[tuple[Job, Queue]]
+    ) -> list[tuple[Job, Queue, JobExecution]]:
+        """RQ's own bookkeeping of each job's start (an execution record, the started registry,
+        the job's status: what `prepare_execution` and `prepare_for_execution` write) and each
+        run's lease, for all of them in one pipeline."""
+        taken = []
         with self.dequeue_redis.pipeline() as pipe:
-            job.prepare_for_execution(self.name, pipe)
-            # Off the intermediate list (as RQ's worker does), or its upkeep would fail the job.
-            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            for job, queue in found:
+                ttl = self.rq_worker.get_heartbeat_ttl(job)
+                execution = JobExecution.create(job, ttl, pipeline=pipe, worker_name=self.name)
+                self.rq_worker.executions[execution.id] = execution
+                job.prepare_for_execution(self.name, pipe)
+                if queue.name != GRADING_QUEUE:
+                    run_id = job.args[0] if job.args else job.id
+                    pipe.set(lease_key(run_id), self.name, ex=self.lease)
+                taken.append((job, queue, execution))
+            self.rq_worker.set_state(WorkerStatus.BUSY, pipeline=pipe)
             pipe.execute()
-        return execution
+        return taken
 
     def _mark_finished(
-        self, job: Job, queue: Queue, execution: JobExecution, result: str | None
+        self,
+        job: Job,
+        queue: Queue,
+        execution: JobExecution,
+        result: str | None,
+        lease: str | None = None,
     ) -> None:
+        """RQ's record of the outcome, which also frees the organization's slot; the run's
+        lease goes first, on this thread's connection (the loop's client costs more per call)."""
+        if lease is not None:
+            self.dequeue_redis.delete(lease)
         job._result = result
         job.ended_at = now()
         self.rq_worker.handle_job_success(job, queue, job.started_job_registry, execution)
 
-    def _mark_failed(self, job: Job, queue: Queue, execution: JobExecution | None) -> None:
+    def _mark_failed(
+        self, job: Job, queue: Queue, execution: JobExecution, lease: str | None = None
+    ) -> None:
+        if lease is not None:
+            self.dequeue_redis.delete(lease)
         job.ended_at = now()
         self.rq_worker.handle_job_failure(
             job,
