@@ -441,6 +441,115 @@ def _known_to_price_map(litellm_model: str) -> bool:
     return True
 
 
+@dataclass
+class _Answer:
+    """What the chunks of one streamed answer add up to."""
+
+    start: float
+    text_parts: list[str] = field(default_factory=list)
+    calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_ms: int | None = None
+
+    def started(self) -> None:
+        if self.first_token_ms is None:
+            self.first_token_ms = int((time.perf_counter() - self.start) * 1000)
+
+    def add_call(self, index: int | None, call_id: Any, name: Any, arguments: Any) -> None:
+        self.started()
+        slot = self.calls.setdefault(index or 0, {"id": "", "name": "", "arguments": ""})
+        if call_id:
+            slot["id"] = call_id
+        slot["name"] += name or ""
+        slot["arguments"] += arguments or ""
+
+
+def _fold_dict(answer: _Answer, chunk: dict[str, Any]) -> list[str]:
+    """One chunk as the SDK parsed it from the wire (a dict: see `_one_model`) into `answer`;
+    returns its text pieces, to be sent to the token sink in order."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        answer.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        answer.completion_tokens = int(usage.get("completion_tokens") or 0)
+    pieces: list[str] = []
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if choice.get("finish_reason"):
+            answer.finish_reason = choice["finish_reason"]
+        content = delta.get("content")
+        if content:
+            answer.started()
+            answer.text_parts.append(content)
+            pieces.append(content)
+        for tc in delta.get("tool_calls") or ():
+            function = tc.get("function")
+            if function is None:
+                answer.add_call(tc.get("index"), tc.get("id"), None, None)
+            else:
+                answer.add_call(
+                    tc.get("index"), tc.get("id"), function.get("name"), function.get("arguments")
+                )
+    return pieces
+
+
+def _fold_object(answer: _Answer, chunk: Any) -> list[str]:
+    """`_fold_dict` for LiteLLM's chunk objects (the providers it calls)."""
+    usage = getattr(chunk, "usage", None)
+    if usage:
+        answer.prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        answer.completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    pieces: list[str] = []
+    for choice in chunk.choices or []:
+        delta = choice.delta
+        if choice.finish_reason:
+            answer.finish_reason = choice.finish_reason
+        content = getattr(delta, "content", None)
+        if content:
+            answer.started()
+            answer.text_parts.append(content)
+            pieces.append(content)
+        for tc in getattr(delta, "tool_calls", None) or []:
+            function = tc.function
+            if function is None:
+                answer.add_call(tc.index, tc.id, None, None)
+            else:
+                answer.add_call(tc.index, tc.id, function.name, function.arguments)
+    return pieces
+
+
+@functools.cache
+def _raw_chunk_stream() -> type:
+    """`openai.AsyncStream[object]`, made once; the SDK is imported with its first client."""
+    import openai
+
+    return openai.AsyncStream[object]
+
+
+def _sdk_request(
+    client: Any, name: str, messages: list[dict[str, Any]], params: dict[str, Any], timeout: float
+) -> Awaitable[Any]:
+    """A streamed chat call on the OpenAI SDK client LiteLLM would have wrapped, called directly:
+    LiteLLM adds 10+ ms of CPU per streamed call (chunk re-wrapping, success logging that
+    recomputes the cost) for no gain on a provider that already speaks this format.
+
+    `client.post` is the SDK's documented route for raw requests; it is what
+    `chat.completions.create` ends in (same errors, same Azure deployment URL, which
+    `AsyncAzureOpenAI` derives from the path and the body's model), minus the TypedDict walk
+    over the whole conversation that `create` does first to transform parameters that need
+    none here. `AsyncStream[object]` yields each SSE event's JSON as parsed, instead of building
+    pydantic models of every chunk: `_fold_dict` reads the few fields we use."""
+    return client.post(  # type: ignore[no-any-return]
+        "/chat/completions",
+        cast_to=object,
+        body={"model": name, "messages": messages, **params},
+        options={"timeout": timeout, "security": {"bearer_auth": True}},
+        stream=True,
+        stream_cls=_raw_chunk_stream(),
+    )
+
+
 async def _one_model(
     model: ResolvedModel,
     messages: list[dict[str, Any]],
@@ -449,96 +558,93 @@ async def _one_model(
     on_token: TokenSink,
     emitted: list[int],
 ) -> ModelResult:
-    start = time.perf_counter()
-    kwargs: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
+    answer = _Answer(start=time.perf_counter())
+    params: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
     if tools:
-        kwargs["tools"] = tools
+        params["tools"] = tools
     if options.temperature is not None:
-        kwargs["temperature"] = options.temperature
+        params["temperature"] = options.temperature
     if options.top_p is not None:
-        kwargs["top_p"] = options.top_p
+        params["top_p"] = options.top_p
     if options.max_tokens is not None:
-        kwargs["max_tokens"] = options.max_tokens
-    text_parts: list[str] = []
-    calls: dict[int, dict[str, str]] = {}
-    finish_reason = None
-    usage = None
-    first_token_ms = None
+        params["max_tokens"] = options.max_tokens
     client = _guarded_client(model, options)
     prefix, _, name = model.litellm_model.partition("/")
+    fold: Callable[[_Answer, Any], list[str]]
+    if prefix in SDK_PREFIXES:
+        request = _sdk_request(client, name, messages, params, options.request_timeout)
+        fold = _fold_dict
+    else:
+        params.update(api_base=model.api_base, api_version=model.api_version)
+        request = _litellm().acompletion(
+            model=model.litellm_model,
+            messages=messages,
+            api_key=model.api_key,
+            client=client,
+            timeout=options.request_timeout,
+            max_retries=0,
+            **{k: v for k, v in params.items() if v is not None},
+        )
+        fold = _fold_object
+    # Our two deadlines, each fresh per wait: the first token (the request, then each chunk
+    # until text or a tool call came) and a stall (each chunk after). One `asyncio.timeout`
+    # moved before every wait and lifted while the sink runs: `asyncio.wait_for` made a Task
+    # per chunk. `waiting` is the deadline in force, None while the sink runs, so a
+    # TimeoutError of the sink's own is not taken for ours.
+    loop = asyncio.get_running_loop()
+    waiting: float | None = options.first_token_timeout
     try:
-        if prefix in SDK_PREFIXES:
-            # The OpenAI SDK client LiteLLM would have wrapped, called directly: LiteLLM adds
-            # 10+ ms of CPU per streamed call (chunk re-wrapping, success logging that
-            # recomputes the cost) for no gain on a provider that already speaks this format.
-            request = client.chat.completions.create(
-                model=name, messages=messages, timeout=options.request_timeout, **kwargs
-            )
-        else:
-            kwargs.update(api_base=model.api_base, api_version=model.api_version)
-            request = _litellm().acompletion(
-                model=model.litellm_model,
-                messages=messages,
-                api_key=model.api_key,
-                client=client,
-                timeout=options.request_timeout,
-                max_retries=0,
-                **{k: v for k, v in kwargs.items() if v is not None},
-            )
-        stream = await asyncio.wait_for(request, timeout=options.first_token_timeout)
+        async with asyncio.timeout(options.first_token_timeout) as deadline:
+            stream = await request
+            iterator = stream.__aiter__()
+            while True:
+                waiting = (
+                    options.first_token_timeout
+                    if answer.first_token_ms is None
+                    else options.stall_timeout
+                )
+                _rearm(deadline, loop.time() + waiting)
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise
+                except Exception as exc:
+                    if emitted[0]:
+                        raise StreamBroken(_short(exc)) from exc
+                    raise
+                _rearm(deadline, None)
+                waiting = None
+                for piece in fold(answer, chunk):
+                    emitted[0] += 1
+                    await on_token(piece)
     except TimeoutError:
-        raise ModelTimeout(options.first_token_timeout, started=False) from None
-    iterator = stream.__aiter__()
-    while True:
-        wait = options.first_token_timeout if first_token_ms is None else options.stall_timeout
-        try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
-        except StopAsyncIteration:
-            break
-        except TimeoutError:
-            raise ModelTimeout(wait, started=first_token_ms is not None) from None
-        except Exception as exc:
-            if emitted[0]:
-                raise StreamBroken(_short(exc)) from exc
+        if waiting is None:
             raise
-        if getattr(chunk, "usage", None):
-            usage = chunk.usage
-        for choice in chunk.choices or []:
-            delta = choice.delta
-            if choice.finish_reason:
-                finish_reason = choice.finish_reason
-            content = getattr(delta, "content", None)
-            if content:
-                if first_token_ms is None:
-                    first_token_ms = int((time.perf_counter() - start) * 1000)
-                text_parts.append(content)
-                emitted[0] += 1
-                await on_token(content)
-            for tc in getattr(delta, "tool_calls", None) or []:
-                if first_token_ms is None:
-                    first_token_ms = int((time.perf_counter() - start) * 1000)
-                slot = calls.setdefault(tc.index or 0, {"id": "", "name": "", "arguments": ""})
-                if tc.id:
-                    slot["id"] = tc.id
-                if tc.function is not None:
-                    slot["name"] += tc.function.name or ""
-                    slot["arguments"] += tc.function.arguments or ""
-    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        raise ModelTimeout(waiting, started=answer.first_token_ms is not None) from None
     return ModelResult(
         model=model.ref,
-        text="".join(text_parts),
+        text="".join(answer.text_parts),
         tool_calls=[
             ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=c["arguments"])
-            for i, c in sorted(calls.items())
+            for i, c in sorted(answer.calls.items())
         ],
-        finish_reason=finish_reason,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cost=_cost(model, prompt_tokens, completion_tokens),
-        latency_ms=int((time.perf_counter() - start) * 1000),
-        first_token_ms=first_token_ms,
+        finish_reason=answer.finish_reason,
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        cost=_cost(model, answer.prompt_tokens, answer.completion_tokens),
+        latency_ms=int((time.perf_counter() - answer.start) * 1000),
+        first_token_ms=answer.first_token_ms,
     )
+
+
+def _rearm(deadline: asyncio.Timeout, when: float | None) -> None:
+    """Move the deadline; if it fired while a stream swallowed the cancellation it sent (the
+    wait then ended normally), that wait still timed out."""
+    if deadline.expired():
+        raise TimeoutError
+    deadline.reschedule(when)
 
 
 async def _noop_sink(_text: str) -> None:
