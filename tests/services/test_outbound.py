@@ -27,6 +27,7 @@ import pytest
 
 from agent_platform.settings import get_settings
 from services.outbound import (
+    IPAddress,
     OutboundError,
     OutboundGuard,
     OutboundRefused,
@@ -581,7 +582,7 @@ class CountingGuard(OutboundGuard):
 
     checks = 0
 
-    def permitted_addresses(self, host: str, port: int) -> list:
+    def permitted_addresses(self, host: str, port: int) -> list[IPAddress]:
         self.checks += 1
         return super().permitted_addresses(host, port)
 
