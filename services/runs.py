@@ -24,6 +24,7 @@ from agent_platform.models import (
     Execution,
     ExecutionStatus,
     ExecutionStep,
+    Organization,
     Role,
     Thread,
 )
@@ -72,21 +73,24 @@ def concurrency_cap(session: Session, org_id: uuid.UUID) -> int:
     return limits.max_concurrent_runs if limits else -1
 
 
-def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
+def _take_run_allowance(session: Session, org_id: uuid.UUID) -> int:
     """One run of the organization's plan, taken atomically (services.ratelimit.Quota): of
     two starts at the last run of the month exactly one passes, which counting the month's
     rows and then inserting cannot promise. The run is given back if the caller's transaction
-    rolls back, so a refused or failed start costs nothing."""
+    rolls back, so a refused or failed start costs nothing.
+
+    Returns the organization's cap on runs at once (-1: none), from the same read of its
+    limits, for the enqueue."""
     limits = limits_for(session, org_id)
     if limits is None:
-        return
+        return -1
     if limits.max_concurrent_runs == 0:
         raise Invalid(
             "Runs are paused for your organization. "
             + limit_reached(limits, allows="no runs at once", more="runs at once")
         )
     if limits.max_runs_per_month < 0:
-        return
+        return limits.max_concurrent_runs
     month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     key = monthly_runs_key(org_id, month_start)
 
@@ -109,6 +113,7 @@ def _take_run_allowance(session: Session, org_id: uuid.UUID) -> None:
             )
         )
     after_rollback(session, lambda: quota.give_back(key))
+    return limits.max_concurrent_runs
 
 
 def start_run(
@@ -152,7 +157,10 @@ def start_run(
     if agent.current_version_id is None:
         raise Invalid("This agent has no saved version yet.")
     budget = _budget_of(session, agent.current_version_id, budget_usd)
-    _take_run_allowance(session, actor.org_id)
+    # Held while the plan and spend checks below read it: the session's identity map keeps
+    # objects only weakly, so each of their reads was a query of its own.
+    _org = session.get(Organization, actor.org_id)
+    cap = _take_run_allowance(session, actor.org_id)
     spend.take_spend_allowance(session, actor.org_id, reserve=budget)
     if thread_id is not None:
         thread = get_thread(session, actor, thread_id)
@@ -182,7 +190,7 @@ def start_run(
             "A request with this idempotency key is being handled right now; retry it to get "
             "its run."
         ) from None
-    run_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    run_id, org_id = run.id, actor.org_id
     after_commit(session, lambda: enqueue(run_id, org_id, cap))
     return run
 
@@ -205,7 +213,7 @@ def start_pinned_run(
     require_role(actor, Role.BUILDER)
     _check_length(message)
     data = parse(RunInput, {"message": message, "variables": variables or {}})
-    _take_run_allowance(session, actor.org_id)
+    cap = _take_run_allowance(session, actor.org_id)
     spend.take_spend_allowance(session, actor.org_id, reserve=budget_usd)
     run = Execution(
         org_id=actor.org_id,
@@ -219,7 +227,7 @@ def start_pinned_run(
     )
     session.add(run)
     session.flush()
-    run_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    run_id, org_id = run.id, actor.org_id
     after_commit(session, lambda: enqueue(run_id, org_id, cap))
     return run
 
@@ -250,7 +258,7 @@ def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
         raise Invalid("The agent of this run was deleted; it cannot be replayed.")
     if original.service_listing_id is not None:
         raise Invalid("This is a run of a marketplace service: run it again from its listing.")
-    _take_run_allowance(session, actor.org_id)
+    cap = _take_run_allowance(session, actor.org_id)
     spend.take_spend_allowance(session, actor.org_id, reserve=original.budget_usd)
     run = Execution(
         org_id=actor.org_id,
@@ -262,7 +270,7 @@ def replay(session: Session, actor: Actor, run_id: uuid.UUID) -> Execution:
     )
     session.add(run)
     session.flush()
-    new_id, org_id, cap = run.id, actor.org_id, concurrency_cap(session, actor.org_id)
+    new_id, org_id = run.id, actor.org_id
     after_commit(session, lambda: enqueue(new_id, org_id, cap))
     return run
 

@@ -444,7 +444,8 @@ async def _model_step(plan: RunPlan, events: RunEvents, totals: Totals) -> gatew
         )
         totals.position += 1
         raise
-    await events.flush()
+    if result.tool_calls:
+        await events.flush()  # the last tokens before the step's write; else `emit` sends them
     step: dict[str, Any] = {  # a step row's columns
         "position": totals.position,
         "kind": "model",
@@ -536,6 +537,8 @@ async def _loop(plan: RunPlan, events: RunEvents, totals: Totals) -> dict[str, A
             await _tool_steps(plan, events, totals, result.tool_calls)
             continue
         try:
+            if plan.config.output.format == "text":
+                return {"text": result.text}  # nothing to check: no thread hop for it
             return await asyncio.to_thread(check_output, plan.config.output, result.text)
         except OutputInvalid as exc:
             if totals.pending is not None:
