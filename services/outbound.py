@@ -467,13 +467,19 @@ def _socket_readable(sock: socket.socket | None) -> bool:
 
 
 class _Pool(httpcore.AsyncConnectionPool):
-    """httpcore 1.0.9's pool with one line of its bookkeeping made linear.
+    """httpcore 1.0.9's pool (HTTP/1.1 only, as GuardedTransport builds it) with two costs of
+    its bookkeeping taken out; `_assign_requests_to_connections` below is httpcore's method
+    with only these changes:
 
-    Each request placed and each answer finished runs `_assign_requests_to_connections`; its
-    clean-up loop computes `len([c.is_idle() for c in connections])` again for every idle
-    connection: quadratic, ~2,500 calls per request with 50 pooled connections, the largest
-    single cost of a streamed model call. Below is httpcore's method unchanged except that
-    length, which is `len(self._connections)` (the list has exactly that many entries)."""
+    - its clean-up loop computed `len([c.is_idle() for c in connections])` again for every
+      idle connection (quadratic: ~2,500 calls per request with 50 pooled connections); that
+      length is `len(self._connections)`, the same number;
+    - it handed an idle connection to every queued request that came before the first one had
+      sent on it (taking a connection yields to the loop), so in a burst all but one of them
+      failed with ConnectionNotAvailable and went round again (~3 extra passes per request at
+      50 at once). An HTTP/1.1 connection serves one request, so one already handed to a
+      request is not offered, nor closed to make room, again; a request left waiting is
+      placed when one finishes or fails, as in httpcore."""
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         closing_connections = []
@@ -488,29 +494,38 @@ class _Pool(httpcore.AsyncConnectionPool):
                 closing_connections.append(connection)
 
         queued_requests = [request for request in self._requests if request.is_queued()]
+        if not queued_requests:
+            return closing_connections
+        taken = {request.connection for request in self._requests if request.connection}
         for pool_request in queued_requests:
             origin = pool_request.request.url.origin
             available_connections = [
                 connection
                 for connection in self._connections
-                if connection.can_handle_request(origin) and connection.is_available()
+                if connection not in taken
+                and connection.can_handle_request(origin)
+                and connection.is_available()
             ]
             idle_connections = [
-                connection for connection in self._connections if connection.is_idle()
+                connection
+                for connection in self._connections
+                if connection not in taken and connection.is_idle()
             ]
             if available_connections:
-                pool_request.assign_to_connection(available_connections[0])
+                connection = available_connections[0]
             elif len(self._connections) < self._max_connections:
                 connection = self.create_connection(origin)
                 self._connections.append(connection)
-                pool_request.assign_to_connection(connection)
             elif idle_connections:
                 connection = idle_connections[0]
                 self._connections.remove(connection)
                 closing_connections.append(connection)
                 connection = self.create_connection(origin)
                 self._connections.append(connection)
-                pool_request.assign_to_connection(connection)
+            else:
+                continue
+            pool_request.assign_to_connection(connection)
+            taken.add(connection)
         return closing_connections
 
 

@@ -623,6 +623,36 @@ class TestPooledConnections:
         assert server.connections == 5 and server.peak_held == 5
         assert guard.checks == 5
 
+    def test_a_burst_on_idle_connections_takes_one_each_without_going_round(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """httpcore's pool offered the same idle connection to every request of a burst; all
+        but one failed on it and went round the pool again. Each now gets its own."""
+        server = KeepAliveServer()
+        guard = CountingGuard(["127.0.0.1"])
+        rounds: list[object] = []
+        pool_request = httpcore._async.connection_pool.AsyncPoolRequest
+        clear = pool_request.clear_connection
+
+        def counted(self: object) -> None:
+            rounds.append(self)
+            clear(self)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(pool_request, "clear_connection", counted)
+
+        async def bursts() -> list[str]:
+            url = await server.start()
+            async with guard.client(max_connections=20) as client:
+                server.hold_until = 10
+                first = await asyncio.gather(*(client.get(url) for _ in range(10)))
+                server.release.clear()
+                second = await asyncio.gather(*(client.get(url) for _ in range(10)))
+            return [a.text for a in [*first, *second]]
+
+        assert asyncio.run(bursts()) == ["ok"] * 20
+        assert server.connections == 10 and guard.checks == 10  # the second burst reused them
+        assert server.peak_held == 10 and rounds == []
+
     def test_the_pool_override_matches_the_pinned_httpcore(self) -> None:
         """`_Pool` copies httpcore 1.0.9's `_assign_requests_to_connections` (one line made
         linear): a new httpcore needs that copy compared with its own method again."""
