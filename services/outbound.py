@@ -467,7 +467,7 @@ def _socket_readable(sock: socket.socket | None) -> bool:
 
 
 class _Pool(httpcore.AsyncConnectionPool):
-    """httpcore 1.0.9's pool (HTTP/1.1 only, as GuardedTransport builds it) with two costs of
+    """httpcore 1.0.9's pool (HTTP/1.1 only, as GuardedTransport builds it) with three costs of
     its bookkeeping taken out; `_assign_requests_to_connections` below is httpcore's method
     with only these changes:
 
@@ -479,13 +479,23 @@ class _Pool(httpcore.AsyncConnectionPool):
       failed with ConnectionNotAvailable and went round again (~3 extra passes per request at
       50 at once). An HTTP/1.1 connection serves one request, so one already handed to a
       request is not offered, nor closed to make room, again; a request left waiting is
-      placed when one finishes or fails, as in httpcore."""
+      placed when one finishes or fails, as in httpcore;
+    - it asked every idle connection whether the server had dropped it (a `poll` of its
+      socket) on every pass; now a connection is asked when it is about to be handed out,
+      and one found dropped is closed and the next one tried. A dropped connection is still
+      never reused; one not reached yet keeps its pool slot until a request reaches it or
+      the pool needs room (then the idle one first in line is closed, as in httpcore)."""
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        closing_connections = []
+        closing_connections: list[httpcore.AsyncConnectionInterface] = []
         for connection in list(self._connections):
             if connection.is_closed():
                 self._connections.remove(connection)
+            elif connection.is_available():
+                # Connected and idle: whether the server dropped it is asked when it is picked.
+                if len(self._connections) > self._max_keepalive_connections:
+                    self._connections.remove(connection)
+                    closing_connections.append(connection)
             elif connection.has_expired():
                 self._connections.remove(connection)
                 closing_connections.append(connection)
@@ -499,34 +509,41 @@ class _Pool(httpcore.AsyncConnectionPool):
         taken = {request.connection for request in self._requests if request.connection}
         for pool_request in queued_requests:
             origin = pool_request.request.url.origin
-            available_connections = [
-                connection
-                for connection in self._connections
-                if connection not in taken
-                and connection.can_handle_request(origin)
-                and connection.is_available()
-            ]
-            idle_connections = [
-                connection
-                for connection in self._connections
-                if connection not in taken and connection.is_idle()
-            ]
-            if available_connections:
-                connection = available_connections[0]
-            elif len(self._connections) < self._max_connections:
-                connection = self.create_connection(origin)
-                self._connections.append(connection)
-            elif idle_connections:
-                connection = idle_connections[0]
-                self._connections.remove(connection)
-                closing_connections.append(connection)
-                connection = self.create_connection(origin)
-                self._connections.append(connection)
-            else:
-                continue
-            pool_request.assign_to_connection(connection)
-            taken.add(connection)
+            chosen = self._reusable(origin, taken, closing_connections)
+            if chosen is None and len(self._connections) < self._max_connections:
+                chosen = self.create_connection(origin)
+                self._connections.append(chosen)
+            elif chosen is None:
+                idle = [c for c in self._connections if c not in taken and c.is_idle()]
+                if not idle:
+                    continue
+                self._connections.remove(idle[0])
+                closing_connections.append(idle[0])
+                chosen = self.create_connection(origin)
+                self._connections.append(chosen)
+            pool_request.assign_to_connection(chosen)
+            taken.add(chosen)
         return closing_connections
+
+    def _reusable(
+        self,
+        origin: httpcore.Origin,
+        taken: set[httpcore.AsyncConnectionInterface],
+        closing: list[httpcore.AsyncConnectionInterface],
+    ) -> httpcore.AsyncConnectionInterface | None:
+        """The first free connection to `origin` the server has not dropped; dropped ones
+        met on the way are closed."""
+        for connection in list(self._connections):
+            if connection in taken or not connection.can_handle_request(origin):
+                continue
+            if not connection.is_available():
+                continue
+            if connection.has_expired():
+                self._connections.remove(connection)
+                closing.append(connection)
+                continue
+            return connection
+        return None
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):

@@ -608,6 +608,27 @@ class TestPooledConnections:
         assert asyncio.run(twice()) == ["ok", "ok"]
         assert server.connections == 2 and guard.checks == 2
 
+    def test_every_dropped_idle_connection_is_skipped_and_closed(self) -> None:
+        server = KeepAliveServer(close_after=1, hold_until=3)
+        guard = CountingGuard(["127.0.0.1"])
+
+        async def after_drops() -> tuple[list[str], int]:
+            url = await server.start()
+            async with guard.client() as client:
+                first = await asyncio.gather(*(client.get(url) for _ in range(3)))
+                await async_wait_until(
+                    lambda: asyncio.sleep(0, server.closed == 3), what="the server closed all"
+                )
+                server.hold_until = 0
+                last = await client.get(url)
+                pooled = len(client._transport._pool.connections)  # type: ignore[attr-defined]
+            return [a.text for a in [*first, last]], pooled
+
+        texts, pooled = asyncio.run(after_drops())
+        assert texts == ["ok"] * 4
+        assert server.connections == 4 and guard.checks == 4
+        assert pooled == 1  # the three dropped ones were closed on the way
+
     def test_concurrent_requests_share_a_bounded_pool_each_connection_checked(self) -> None:
         server = KeepAliveServer(hold_until=5)
         guard = CountingGuard(["127.0.0.1"])
