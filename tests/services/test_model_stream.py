@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aiohttp import web
+from litellm.types.utils import ModelResponseStream
 
 from services.llm import gateway
 from services.llm.providers import ResolvedModel
@@ -207,3 +209,63 @@ class TestAzure:
         assert sent.path == "/openai/deployments/deploy/chat/completions"
         assert sent.headers["api-key"] == "az-key"
         assert sent.body["model"] == "deploy"
+
+
+class TestFolding:
+    """LiteLLM's chunk objects (Anthropic, Gemini, Ollama) and the SDK's parsed JSON (OpenAI,
+    Azure, compatible servers) add up to the same answer."""
+
+    WIRE: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+        {"choices": [{"index": 0, "delta": {"content": "Let me "}}]},
+        {"choices": [{"index": 0, "delta": {"content": "check."}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "calc", "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"a": 1}'}}]},
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 5}},
+    ]
+
+    def test_both_readers_agree(self) -> None:
+        base: dict[str, Any] = {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+        }
+        from_dicts = gateway._Answer(start=0.0)
+        from_objects = gateway._Answer(start=0.0)
+        pieces_dicts = [p for chunk in self.WIRE for p in gateway._fold_dict(from_dicts, chunk)]
+        pieces_objects = [
+            p
+            for chunk in self.WIRE
+            for p in gateway._fold_object(from_objects, ModelResponseStream(**base, **chunk))
+        ]
+        assert pieces_dicts == pieces_objects == ["Let me ", "check."]
+        for answer in (from_dicts, from_objects):
+            assert answer.calls == {0: {"id": "call_1", "name": "calc", "arguments": '{"a": 1}'}}
+            assert answer.finish_reason == "tool_calls"
+            assert (answer.prompt_tokens, answer.completion_tokens) == (7, 5)
+            assert answer.first_token_ms is not None
