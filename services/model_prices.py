@@ -20,6 +20,7 @@ from agent_platform.models.base import utcnow
 from services import audit
 from services.access import Actor, Permission, require
 from services.errors import NotFound
+from services.llm import chain_cache
 from services.validation import parse
 
 MAX_PRICE = Decimal("100000")  # per million tokens; far above any real price
@@ -94,6 +95,7 @@ def set_price(
         row.updated_at = utcnow()
     session.add(row)
     session.flush()
+    chain_cache.changed(session, actor.org_id)  # cached resolutions carry the old price
     audit.record(
         session,
         "model_price.set",
@@ -112,6 +114,7 @@ def delete_price(session: Session, actor: Actor, price_id: uuid.UUID) -> None:
     require(actor, Permission.PROVIDERS_MANAGE)
     row = get_price(session, actor, price_id)
     session.delete(row)
+    chain_cache.changed(session, actor.org_id)
     audit.record(
         session,
         "model_price.deleted",

@@ -67,3 +67,30 @@ def test_any_other_hook_failure_reaches_the_caller(session) -> None:
         make_user(s, email="kept@example.com")
         after_commit(s, enqueue)
     assert len(session.exec(select(User)).all()) == 1
+
+
+def test_a_connection_killed_while_idle_is_replaced_not_handed_out(monkeypatch) -> None:
+    """Pooled connections are pinged only after sitting idle; a dead one is swapped for a new
+    connection before any statement runs on it (PostgreSQL: its server process is killed).
+    An engine of its own, so its pool holds just the one connection and no other test's."""
+    import psycopg
+    from sqlalchemy import text
+
+    from agent_platform import db
+    from tests.conftest import PG_ADMIN_URL, require_postgres
+
+    require_postgres("a server-side kill of one pooled connection")
+    engine = db.make_engine(db.get_engine().url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            victim = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as conn:  # back in the pool a moment ago: no ping, same one
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == victim
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (victim,))
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle
+        with engine.connect() as conn:
+            fresh = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert fresh != victim
+    finally:
+        engine.dispose()

@@ -6,12 +6,12 @@ a third of the worker's database CPU per run, for values that change a few times
 
 Why it is never stale: the cache is keyed by a token per organization kept in Redis. Every
 change to what a resolution reads (a provider saved or deleted, its key, the org's private
-hosts) sets a new random token, in its transaction and again once it commits (`changed`), so
-the next run in any process reads the token, misses and resolves again. A worker reads the token before it
-reads the database, so an entry can only ever hold data at least as new as its token. No
-token (Redis lost it, or first use) or Redis down: nothing is cached for that run. Entries also
-expire after ENTRY_TTL seconds, for changes made outside the platform (a key edited in Vault).
-Prices are not cached: their service does not set tokens (the caller reads them each run).
+hosts, a model's price) sets a new random token, in its transaction and again once it commits
+(`changed`), so the next run in any process reads the token, misses and resolves again. A
+worker reads the token before it reads the database, so an entry can only ever hold data at
+least as new as its token. No token (Redis lost it, or first use) or Redis down: nothing is
+cached for that run. Entries also expire after ENTRY_TTL seconds, for changes made outside
+the platform (a key edited in Vault).
 """
 
 from __future__ import annotations

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from agent_platform.models import ModelPrice, ProviderCredential, ProviderKind
+from agent_platform.models import ProviderCredential, ProviderKind
 from agent_platform.models.base import utcnow
 from services import audit, model_prices, private_hosts, secrets
 from services.access import Actor, Permission, require
@@ -242,10 +241,10 @@ def resolve_chain(
 def resolve_chain_cached(
     session: Session, org_id: uuid.UUID, refs: list[str]
 ) -> tuple[tuple[str, ...], list[ResolvedModel]]:
-    """The org's private hosts and `resolve_chain(refs)`, from this process's cache while
-    the org's resolution token is unchanged (services.llm.chain_cache says why that is
-    safe); a run's hot path then reads no provider row, organization or secret. Prices are
-    read each time: they change without a new token."""
+    """The org's private hosts and `resolve_chain(refs)` (prices included), from this
+    process's cache while the org's resolution token is unchanged (services.llm.chain_cache
+    says why that is safe); a run's hot path then reads no provider row, organization, price
+    or secret."""
     key = tuple(refs)
     current = chain_cache.token(org_id)
     cached = chain_cache.lookup(org_id, key, current) if current is not None else None
@@ -256,27 +255,7 @@ def resolve_chain_cached(
             chain_cache.store(org_id, key, current, (allow_hosts, tuple(chain)))
         return allow_hosts, chain
     allow_hosts, models = cached
-    prices = _prices(session, org_id, key)
-    return allow_hosts, [replace(m, price=prices.get(m.ref)) for m in models]
-
-
-_PRICES = ModelPrice.__table__  # type: ignore[attr-defined]
-# Built once with its values as parameters, so it is compiled once per process.
-_CHAIN_PRICES = select(
-    _PRICES.c.model, _PRICES.c.input_per_million, _PRICES.c.output_per_million
-).where(
-    _PRICES.c.org_id == bindparam("org_id"),
-    _PRICES.c.model.in_(bindparam("refs", expanding=True)),
-)
-
-
-def _prices(
-    session: Session, org_id: uuid.UUID, refs: tuple[str, ...]
-) -> dict[str, tuple[Decimal, Decimal]]:
-    """The org's own prices of a chain's models (model_prices.price_of, one query for the
-    chain): prices change without a new resolution token, so they are read on every run."""
-    rows = session.execute(_CHAIN_PRICES, {"org_id": org_id, "refs": list(refs)}).all()
-    return {model: (inp, out) for model, inp, out in rows}
+    return allow_hosts, list(models)
 
 
 def configured_names(session: Session, org_id: uuid.UUID) -> set[str]:

@@ -108,14 +108,24 @@ def test_changed_private_hosts_reach_the_next_run(session: Session) -> None:
     assert plan.chain[0].allow_hosts == ("10.0.0.5",)
 
 
-def test_prices_are_read_on_every_run(session: Session) -> None:
+def test_a_changed_or_deleted_price_reaches_the_next_run(session: Session) -> None:
+    """Prices are cached with the resolution: setting or deleting one replaces the token."""
     actor, agent_id = _cached_org(session)
     assert _plan(actor, agent_id).chain[0].price is None
     with session_scope() as s:
-        model_prices.set_price(
+        row = model_prices.set_price(
             s, actor, model="fake/gpt-a", input_per_million="1.5", output_per_million="2"
         )
+        price_id = row.id
     assert _plan(actor, agent_id).chain[0].price == (Decimal("1.5"), Decimal("2"))
+    with session_scope() as s:
+        model_prices.set_price(
+            s, actor, model="fake/gpt-a", input_per_million="3", output_per_million="4"
+        )
+    assert _plan(actor, agent_id).chain[0].price == (Decimal("3"), Decimal("4"))
+    with session_scope() as s:
+        model_prices.delete_price(s, actor, price_id)
+    assert _plan(actor, agent_id).chain[0].price is None
 
 
 def test_a_lost_token_is_not_trusted(session: Session) -> None:
