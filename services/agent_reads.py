@@ -9,12 +9,13 @@ reads here, each of them imports downward only and no import hides a cycle.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from agent_platform.models import Agent, AgentConfig, AgentVersion
+from agent_platform.models import Agent, AgentConfig, AgentStatus, AgentVersion
 from services import audit
 from services.access import Actor
 from services.errors import NotFound
@@ -30,6 +31,28 @@ def get_agent(session: Session, actor: Actor, agent_id: uuid.UUID) -> Agent:
     if agent is None:
         raise NotFound("Agent not found.")
     return agent
+
+
+@dataclass(frozen=True)
+class AgentHead:
+    """What starting a run reads of its agent: no draft config to load and parse."""
+
+    id: uuid.UUID
+    status: AgentStatus
+    current_version_id: uuid.UUID | None
+
+
+def get_agent_head(session: Session, actor: Actor, agent_id: uuid.UUID) -> AgentHead:
+    """`get_agent`'s read (the same builder, the same 404), of three columns only: a run's
+    start is the platform's hottest write and the agent's draft config is its biggest column."""
+    row = session.execute(
+        visible_agents(actor)
+        .where(Agent.id == agent_id)
+        .with_only_columns(col(Agent.id), col(Agent.status), col(Agent.current_version_id))
+    ).first()
+    if row is None:
+        raise NotFound("Agent not found.")
+    return AgentHead(*row)
 
 
 def visible_versions(actor: Actor) -> SelectOfScalar[AgentVersion]:

@@ -483,6 +483,9 @@ CASES: dict[str, Case] = {
     "agent_reads.get_agent:agent_id": Case(
         "agent", lambda w, i: agent_reads.get_agent(w.session, w.mallory, i)
     ),
+    "agent_reads.get_agent_head:agent_id": Case(
+        "agent", lambda w, i: agent_reads.get_agent_head(w.session, w.mallory, i)
+    ),
     "agent_graph.context_for:agent_id": Case(
         "agent", lambda w, i: agent_graph.context_for(w.session, w.mallory, i)
     ),
