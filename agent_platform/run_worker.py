@@ -44,9 +44,10 @@ from services.queue import GRADING_QUEUE
 log = logging.getLogger("agent_platform.run_worker")
 
 MAINTENANCE_SECONDS = 60
-# Jobs one round of taking may start: enough that a burst is taken in a few round trips, few
-# enough that one worker does not empty the queue while its peers wait.
-TAKE_AT_ONCE = 8
+# Jobs one round of taking may start. Measured (benchmarks/scale.py, 2 workers, 2,000 runs):
+# 1: 166 runs/s, 2: 188, 4: 186-189, 8: 170-177, 16: 157, 32: 155 — a bigger round starts
+# its runs' database work all at once, and the threads then queue for the GIL and the pool.
+TAKE_AT_ONCE = 4
 
 # LPOP with a count from each queue in order until `ARGV[1]` ids are taken: one round trip.
 POP_IN_ORDER = """
