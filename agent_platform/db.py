@@ -73,9 +73,10 @@ def _ping_idle_connections(engine: Engine) -> None:
     Why not `pool_pre_ping`: it pings on every checkout, a round trip per transaction (5 % of
     an agent worker's CPU, and the server's, at 130 runs/s), though a connection returned a
     moment ago is as alive as it was then. A connection idle for a second or more (the server
-    may have restarted or dropped it meanwhile) is pinged first, and replaced if dead
-    (DisconnectionError makes the pool retry with a new one). One that broke within the last
-    second fails its statement, and SQLAlchemy then drops every connection of the pool."""
+    may have restarted or dropped it meanwhile) is pinged first; if dead, every connection of
+    the pool as old as it is dropped and the checkout retried with a new one (what
+    `pool_pre_ping` does: InvalidatePoolError). One that broke within the last second fails
+    its statement, and SQLAlchemy then drops the pool's connections the same way."""
 
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
@@ -91,9 +92,9 @@ def _ping_idle_connections(engine: Engine) -> None:
         try:
             alive = engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DisconnectionError(str(error)) from error
+            raise exc.InvalidatePoolError(str(error)) from error
         if not alive:
-            raise exc.DisconnectionError("the database closed this connection")
+            raise exc.InvalidatePoolError("the database closed this connection")
 
 
 def private_dir(path: Path) -> None:

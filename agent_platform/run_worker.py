@@ -179,6 +179,13 @@ class AsyncRunWorker:
                 log.error("Redis %s does not answer (%s); retrying", url, exc)
             time.sleep(1.0)
             return []
+        except Exception:  # noqa: BLE001 - e.g. a job hash RQ cannot read: the worker goes on
+            log.exception(
+                "could not take jobs; retrying in a second (the reconciler re-queues "
+                "runs whose jobs were popped)"
+            )
+            time.sleep(1.0)  # sleep-ok: not a busy loop over a lasting fault
+            return []
         if self.redis_down_since is not None:
             log.warning("Redis answers again after %.0f s", time.time() - self.redis_down_since)
             self.redis_down_since = None
@@ -208,7 +215,7 @@ class AsyncRunWorker:
         from agent_platform.db import session_scope
         from services.runtime import engine
 
-        run_id = job.args[0] if job.args else job.id
+        run_id = job.id  # a run's job id is its id (services.queue.enqueue_run): no unpickling
         lease = lease_key(run_id)
         try:
             self.inflight[run_id] = (job, execution)
@@ -256,9 +263,12 @@ class AsyncRunWorker:
                 execution = JobExecution.create(job, ttl, pipeline=pipe, worker_name=self.name)
                 self.rq_worker.executions[execution.id] = execution
                 job.prepare_for_execution(self.name, pipe)
+                # Off the intermediate list, as RQ's worker does: empty while we pop with LPOP,
+                # but RQ's own dequeue of a single queue moves jobs there (its upkeep would
+                # fail them otherwise).
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
                 if queue.name != GRADING_QUEUE:
-                    run_id = job.args[0] if job.args else job.id
-                    pipe.set(lease_key(run_id), self.name, ex=self.lease)
+                    pipe.set(lease_key(job.id), self.name, ex=self.lease)
                 taken.append((job, queue, execution))
             self.rq_worker.set_state(WorkerStatus.BUSY, pipeline=pipe)
             pipe.execute()

@@ -137,3 +137,23 @@ def test_sigkill_mid_run_ends_failed_never_stuck(session, llm) -> None:
     assert status_of(run_id) == ExecutionStatus.FAILED
     with session_scope() as s:
         assert "worker running this run stopped" in s.get(Execution, run_id).error
+
+
+def test_a_job_rq_cannot_read_does_not_stop_the_worker(session, llm) -> None:
+    """A corrupt job hash on the queue (RQ raises reading it): logged, and the worker goes
+    on to take and run the next run instead of exiting."""
+    actor = org_with_provider(session, llm.base_url)
+    agent_id = make_agent(session, actor)
+    llm.set_default(Turn(text="done"))
+    redis = get_redis()
+    redis.hset("rq:job:not-a-run", mapping={"created_at": "not a date", "status": "queued"})
+    redis.rpush(Queue("agents", connection=redis).key, "not-a-run")
+    worker = spawn_worker()
+    try:
+        assert wait_for(lambda: "could not take jobs" in worker_log(), 30), worker_log()
+        run_id = start(actor, agent_id)
+        assert wait_for(lambda: status_of(run_id) == ExecutionStatus.SUCCEEDED, 30), worker_log()
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)

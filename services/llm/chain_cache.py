@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from agent_platform.db import after_commit
+from agent_platform.db import after_commit, after_rollback
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from services.errors import Unavailable
 
@@ -45,10 +45,11 @@ def changed(session: Session, org_id: uuid.UUID) -> None:
     hosts: every process's cached resolution of the org is dropped.
 
     The token is replaced twice. Now, inside the transaction: with Redis unreachable the change
-    fails (Unavailable) instead of committing while workers keep serving the old key; an
-    invalidation of a change that then rolls back costs one extra resolution, nothing more.
-    And once committed: a run that read the old rows between the two has cached them under the
-    first new token, which the second one retires."""
+    fails (Unavailable) instead of committing while workers keep serving the old key. And once
+    committed or rolled back: a run that read between the two (the old rows, or a key written
+    to Vault and then undone) has cached it under the first new token, which the second one
+    retires. Call it before writing anything outside the database, so its rollback hook runs
+    after that write's undo."""
     key = _key(org_id)
 
     def new_token() -> None:
@@ -65,10 +66,13 @@ def changed(session: Session, org_id: uuid.UUID) -> None:
     def new_token_again() -> None:
         try:
             new_token()
-        except REDIS_DOWN:  # the change is committed and the first token already replaced
+        except REDIS_DOWN:  # the first token is already replaced
             log.warning("could not replace the model resolution token of org %s", org_id)
 
     after_commit(session, new_token_again)
+    # And on a rollback: a run may have cached what the transaction wrote outside the database
+    # (a key put in Vault at once; its undo hook is newer than this one, so it runs first).
+    after_rollback(session, new_token_again)
 
 
 def token(org_id: uuid.UUID) -> str | None:

@@ -151,13 +151,15 @@ def save_provider(
     row.api_base = parsed.api_base.rstrip("/") or None
     row.api_version = parsed.api_version or None
     row.models = parsed.models
+    # Before the key is written: on a rollback its token is replaced after Vault's undo (undo
+    # hooks run newest first), so no run keeps a key that was never saved.
+    chain_cache.changed(session, actor.org_id)
     if parsed.api_key:
         row.secret_ref = row.secret_ref or secrets.new_ref(actor.org_id, "llm")
         secrets.put(session, row.secret_ref, parsed.api_key, org_id=actor.org_id)
         row.key_hint = secrets.hint(parsed.api_key)
     session.add(row)
     session.flush()
-    chain_cache.changed(session, actor.org_id)
     audit.record(
         session,
         "provider.saved",
@@ -174,10 +176,10 @@ def save_provider(
 def delete_provider(session: Session, actor: Actor, provider_id: uuid.UUID) -> None:
     require(actor, Permission.PROVIDERS_MANAGE)
     row = get_provider(session, actor, provider_id)
+    chain_cache.changed(session, actor.org_id)
     if row.secret_ref:
         secrets.delete(session, row.secret_ref)
     session.delete(row)
-    chain_cache.changed(session, actor.org_id)
     audit.record(
         session,
         "provider.deleted",

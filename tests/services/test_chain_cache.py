@@ -172,3 +172,24 @@ def test_a_change_fails_while_redis_is_down(
         providers.delete_provider(s, actor, _provider_id(session, actor))
     monkeypatch.setattr(chain_cache, "get_redis", get_redis)
     assert _plan(actor, agent_id).chain[0].api_key == "sk-test-123456"
+
+
+def test_a_rolled_back_key_change_replaces_the_token_again(session: Session) -> None:
+    """A key put in Vault is written at once and undone on rollback: a run that cached it in
+    between must not keep it, so the rollback replaces the token once more (after the undo)."""
+    actor, agent_id = _cached_org(session)
+    provider_id = _provider_id(session, actor)
+    during: list[str | None] = []
+    with pytest.raises(RuntimeError), session_scope() as s:
+        row = providers.get_provider(s, actor, provider_id)
+        providers.save_provider(
+            s,
+            actor,
+            {"name": row.name, "kind": row.kind.value, "api_base": BASE, "api_key": "sk-never"},
+            provider_id=provider_id,
+        )
+        during.append(chain_cache.token(actor.org_id))  # what a run would cache under
+        raise RuntimeError("the audit write failed")
+    assert during[0] is not None
+    assert chain_cache.token(actor.org_id) not in (None, during[0])
+    assert _plan(actor, agent_id).chain[0].api_key != "sk-never"
