@@ -37,14 +37,6 @@ Transaction = Callable[[], AbstractContextManager[Session]]
 """Opens one transaction (`session_scope` itself, handed down by an entry point)."""
 
 
-# Connections a process keeps open, and how many more it may open under a burst. An agent
-# worker runs its database work on threads (one per transaction in flight); with 5 kept, every
-# burst above 5 opened a connection per transaction and closed it again (a PostgreSQL backend
-# forked each time: 4 % of the worker's CPU at 90 runs/s). Its thread pool is sized to match.
-POOL_SIZE = 10
-POOL_OVERFLOW = 10
-
-
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -58,7 +50,14 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    # An agent worker runs its database work on threads (one per transaction in flight); with
+    # 5 kept, every burst above 5 opened a connection per transaction and closed it again (a
+    # PostgreSQL backend forked each time: 4 % of the worker's CPU at 90 runs/s). Hence 10 + 10
+    # by default; DB_POOL_SIZE/DB_POOL_OVERFLOW fit them to the server's max_connections.
+    settings = get_settings()
+    engine = create_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow
+    )
     _ping_idle_connections(engine)
     return engine
 

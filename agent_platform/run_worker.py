@@ -35,7 +35,6 @@ from rq.job import Job
 from rq.utils import now
 from rq.worker.base import WorkerStatus
 
-from agent_platform.db import POOL_OVERFLOW, POOL_SIZE
 from agent_platform.reachability import redacted
 from agent_platform.redis_client import REDIS_DOWN, get_redis
 from agent_platform.settings import get_settings
@@ -104,9 +103,10 @@ class AsyncRunWorker:
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
         # As many threads as database connections: a thread more would only wait for one.
-        loop.set_default_executor(
-            ThreadPoolExecutor(max_workers=POOL_SIZE + POOL_OVERFLOW, thread_name_prefix="run-db")
-        )
+        settings = get_settings()
+        threads = settings.db_pool_size + settings.db_pool_overflow
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="run-db")
+        loop.set_default_executor(pool)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         url = get_settings().resolved_redis_url

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data"), description="Where embedded state lives.")
     database_url: str = Field(default="", description="Empty: SQLite file under DATA_DIR.")
+    db_pool_size: int = Field(
+        default=10, ge=1, le=200, description="database connections each process keeps open"
+    )
+    db_pool_overflow: int = Field(
+        default=10, ge=0, le=200, description="more it may open for a burst (closed after)"
+    )
     redis_url: str = Field(default="", description="Empty: start the bundled Redis.")
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"
