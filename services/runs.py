@@ -462,7 +462,7 @@ class ClaimedRun:
     service_listing_id: uuid.UUID | None
 
 
-_RUNS = Execution.__table__  # type: ignore[attr-defined]
+_RUNS = Execution.__table__  # type: ignore[attr-defined]  # SQLModel types no __table__; tables have one
 _CLAIMED = tuple(_RUNS.c[name] for name in ClaimedRun.__dataclass_fields__)
 _FINISHED = (
     _RUNS.c.org_id,

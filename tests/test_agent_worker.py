@@ -84,9 +84,11 @@ def test_worker_runs_many_runs_concurrently_and_records_rq_results(session, llm)
         assert wait_for(lambda: all(status_of(r) == ExecutionStatus.SUCCEEDED for r in run_ids)), [
             status_of(r) for r in run_ids
         ]
+        # RQ records the outcome just after the run's commit (which the wait above saw).
         for run_id in run_ids:
             job = Job.fetch(str(run_id), connection=get_redis())
-            assert job.get_status() == "finished" and job.return_value() == "succeeded"
+            assert wait_for(lambda job=job: job.get_status() == "finished", 10), job.get_status()
+            assert job.return_value() == "succeeded"
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0, worker_log()

@@ -540,7 +540,7 @@ def _sdk_request(
     over the whole conversation that `create` does first to transform parameters that need
     none here. `AsyncStream[object]` yields each SSE event's JSON as parsed, instead of building
     pydantic models of every chunk: `_fold_dict` reads the few fields we use."""
-    return client.post(  # type: ignore[no-any-return]
+    return client.post(  # type: ignore[no-any-return]  # the SDK types post by cast_to: object
         "/chat/completions",
         cast_to=object,
         body={"model": name, "messages": messages, **params},

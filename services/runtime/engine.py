@@ -254,7 +254,7 @@ def _agent_name(session: Any, agent_id: uuid.UUID | None) -> str:
     return agent.name if agent is not None else ""
 
 
-_STEPS = ExecutionStep.__table__  # type: ignore[attr-defined]
+_STEPS = ExecutionStep.__table__  # type: ignore[attr-defined]  # SQLModel types no __table__; tables have one
 _INSERT_STEP = insert(_STEPS)  # its values arrive as parameters: compiled once per process
 
 

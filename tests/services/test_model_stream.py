@@ -44,7 +44,7 @@ def call(
         tokens.append(text)
 
     kwargs.setdefault("on_token", sink)
-    result = asyncio.run(gateway.complete([model], MESSAGES, options=options, **kwargs))  # type: ignore[arg-type]
+    result = asyncio.run(gateway.complete([model], MESSAGES, options=options, **kwargs))
     return result, tokens
 
 
