@@ -60,6 +60,27 @@ def visible_versions(actor: Actor) -> SelectOfScalar[AgentVersion]:
     return select(AgentVersion).where(AgentVersion.org_id == actor.org_id)
 
 
+_version_configs: dict[uuid.UUID, AgentConfig] = {}
+
+
+def version_config(session: Session, version_id: uuid.UUID | None) -> AgentConfig | None:
+    """A saved version's config (None: no such version), parsed once per process: versions
+    never change once saved, and both a run's start and its worker read them on the hot path.
+    Not tenant-scoped: callers hold a version id taken from a row they already read so."""
+    if version_id is None:
+        return None
+    config = _version_configs.get(version_id)
+    if config is None:
+        version = session.get(AgentVersion, version_id)
+        if version is None:
+            return None
+        config = AgentConfig.model_validate(version.config)
+        if len(_version_configs) > 4096:
+            _version_configs.clear()
+        _version_configs[version_id] = config
+    return config
+
+
 def current_config(agent: Agent) -> AgentConfig:
     return AgentConfig.model_validate(agent.config)
 

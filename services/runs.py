@@ -32,7 +32,7 @@ from agent_platform.models.base import UTCDateTime, utcnow
 from agent_platform.redis_client import get_redis
 from services import spend
 from services.access import Actor, require_role
-from services.agent_reads import get_agent_head
+from services.agent_reads import get_agent_head, version_config
 from services.agents import get_agent
 from services.billing import usage
 from services.errors import Conflict, Invalid, NotFound
@@ -240,20 +240,9 @@ def _budget_of(
     budget = spend.parse_usd(requested, what="The run's budget")
     if budget is not None:
         return budget
-    if version_id not in _version_budgets:  # versions never change once saved
-        version = session.get(AgentVersion, version_id)
-        setting = (version.config or {}).get("max_spend_per_run_usd") if version else None
-        if len(_version_budgets) > 4096:
-            _version_budgets.clear()
-        _version_budgets[version_id] = spend.parse_usd(
-            setting, what="The agent's maximum spend per run"
-        )
-    return _version_budgets[version_id]
-
-
-# Each agent version's maximum spend per run, read once per process: parsing a version's whole
-# config for one setting was a third of a run start's reads.
-_version_budgets: dict[uuid.UUID, Decimal | None] = {}
+    config = version_config(session, version_id)  # parsed once per process
+    setting = config.max_spend_per_run_usd if config is not None else None
+    return spend.parse_usd(setting, what="The agent's maximum spend per run")
 
 
 def _run_for_key(session: Session, org_id: uuid.UUID, key: str) -> Execution | None:

@@ -28,7 +28,6 @@ from agent_platform.db import Transaction
 from agent_platform.models import (
     Agent,
     AgentConfig,
-    AgentVersion,
     Execution,
     ExecutionStatus,
     ExecutionStep,
@@ -36,6 +35,7 @@ from agent_platform.models import (
 from agent_platform.models.base import utcnow
 from agent_platform.observability import logs, metrics, tracing
 from services import runs
+from services.agent_reads import version_config
 from services.errors import DomainError
 from services.llm import gateway
 from services.llm.providers import ResolvedModel, resolve_chain_cached
@@ -158,20 +158,10 @@ def _history(session: Any, run: Execution | runs.ClaimedRun, window: int) -> lis
     return messages[-window:]
 
 
-_versions: dict[uuid.UUID, AgentConfig] = {}
-
-
 def _config_of(session: Any, version_id: uuid.UUID | None) -> AgentConfig:
-    """Versions never change after insert, so each is parsed once per process."""
-    if version_id is not None and version_id in _versions:
-        return _versions[version_id]
-    version = session.get(AgentVersion, version_id) if version_id else None
-    if version is None:
+    config = version_config(session, version_id)
+    if config is None:
         raise DomainError("The agent version of this run no longer exists.")
-    config = AgentConfig.model_validate(version.config)
-    if len(_versions) > 4096:
-        _versions.clear()
-    _versions[version.id] = config
     return config
 
 

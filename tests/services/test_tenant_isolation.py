@@ -1110,6 +1110,7 @@ ORG_OF_CALLER = "per-org data for an org_id the caller holds (its actor's or its
 INSTANCE_ADMIN = "the instance admin's cross-organization pages (require_instance_admin first)"
 TRUSTED: dict[str, str] = {
     "access.actor_for": "makes the actor: NotFound unless the user is a member (tested above)",
+    "agent_reads.version_config": "a version id the caller read from its own run or agent row",
     "accounts.default_org_id": "the signed-in user's own first organization",
     "accounts.switch_org": "NotFound unless the session's user is a member (tested above)",
     "audit.record": "writes an entry; reads nothing",
